@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace arginator {
+
+// The width of a ProtT5 per-protein embedding (mean-pooled over residues).
+inline constexpr int kEmbeddingDim = 1024;
+
+// A dense row-major float32 matrix of embeddings, one row per protein, with the protein ids.
+// A plain value type: no torch, no proto, so every layer can pass it around and test it.
+struct EmbeddingMatrix {
+  int dim = kEmbeddingDim;
+  std::vector<std::string> ids;  // ids.size() == rows()
+  std::vector<float> values;     // rows() * dim floats
+
+  size_t rows() const { return ids.size(); }
+  const float* row(size_t i) const { return values.data() + i * static_cast<size_t>(dim); }
+  float* row(size_t i) { return values.data() + i * static_cast<size_t>(dim); }
+
+  // Appends every row of `other` (same dim required by the caller).
+  void Append(const EmbeddingMatrix& other) {
+    ids.insert(ids.end(), other.ids.begin(), other.ids.end());
+    values.insert(values.end(), other.values.begin(), other.values.end());
+  }
+};
+
+// L2 norm of one row.
+double RowL2Norm(const float* row, int dim);
+
+}  // namespace arginator

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/embedding_matrix.h"
+
+namespace arginator {
+
+// The seed project's layout: one HDF5 file per class, one dataset per protein at the root, named by
+// the protein id, holding `dim` floats (shape [dim] or [1, dim]; any floating-point type).
+//
+// Reading validates as it goes; every error names the file and, where there is one, the dataset:
+// wrong shape or type, non-finite values, a group where a dataset was expected, an empty file.
+// Rows come back in dataset-name order, so reads are deterministic.
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim = kEmbeddingDim);
+
+// Reads only the string attributes on the root group (e.g. `synthetic`, `generator`).
+absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const std::string& path);
+
+// Writes `matrix` in the same layout, with `attributes` as string attributes on the root group.
+// Writes to a temporary name beside `path` and renames, so a reader never sees half a file.
+absl::Status WriteEmbeddingsH5(const std::string& path, const EmbeddingMatrix& matrix,
+                               const std::map<std::string, std::string>& attributes = {});
+
+}  // namespace arginator

@@ -1,0 +1,140 @@
+#include "common/model_card.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/file_io.h"
+#include "common/status_macros.h"
+
+namespace arginator {
+
+using nlohmann::json;
+
+json ModelCardToJson(const ModelCard& card) {
+  json golden = json::array();
+  for (const auto& g : card.golden) {
+    golden.push_back({{"id", g.id}, {"input", g.input}, {"probabilities", g.probabilities}});
+  }
+  return json{
+      {"name", card.name},
+      {"version", card.version},
+      {"task", card.task},
+      {"input_dim", card.input_dim},
+      {"labels", card.labels},
+      {"output", card.output},
+      {"architecture", card.architecture},
+      {"hyperparameters", card.hyperparameters},
+      {"dataset", card.dataset},
+      {"metrics", card.metrics},
+      {"input_statistics",
+       {{"l2_norm",
+         {{"mean", card.input_norm.mean},
+          {"std", card.input_norm.std},
+          {"min", card.input_norm.min},
+          {"max", card.input_norm.max},
+          {"quantiles", card.input_norm.quantiles}}}}},
+      {"golden", {{"tolerance", card.golden_tolerance}, {"examples", golden}}},
+      {"model_sha256", card.model_sha256},
+      {"created", card.created},
+      {"trainer_version", card.trainer_version},
+      {"torch_version", card.torch_version},
+      {"config", card.config},
+  };
+}
+
+namespace {
+
+// Reads field `key` of `obj` into `out`, or says which field of which file is missing or mistyped.
+template <typename T>
+absl::Status Get(const json& obj, const char* key, T& out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return absl::InvalidArgumentError(absl::StrCat(where, ": missing '", key, "'"));
+  try {
+    out = it->get<T>();
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": field '", key, "' has the wrong type (", it->type_name(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& source) {
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  ModelCard card;
+  ARG_RETURN_IF_ERROR(Get(j, "name", card.name, source));
+  ARG_RETURN_IF_ERROR(Get(j, "version", card.version, source));
+  ARG_RETURN_IF_ERROR(Get(j, "task", card.task, source));
+  ARG_RETURN_IF_ERROR(Get(j, "input_dim", card.input_dim, source));
+  ARG_RETURN_IF_ERROR(Get(j, "labels", card.labels, source));
+  ARG_RETURN_IF_ERROR(Get(j, "output", card.output, source));
+  ARG_RETURN_IF_ERROR(Get(j, "model_sha256", card.model_sha256, source));
+  if (card.version <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": version must be a positive integer, got ", card.version));
+  }
+  if (card.task != "binary" && card.task != "multiclass") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": task must be 'binary' or 'multiclass', got '", card.task, "'"));
+  }
+  if (card.input_dim <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": input_dim must be positive"));
+  }
+  if (card.labels.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": needs at least two labels"));
+  }
+  if (card.output != "probabilities" && card.output != "logits") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": output must be 'probabilities' or 'logits', got '", card.output, "'"));
+  }
+  const std::pair<const char*, json*> sections[] = {{"architecture", &card.architecture},
+                                                     {"hyperparameters", &card.hyperparameters},
+                                                     {"dataset", &card.dataset},
+                                                     {"metrics", &card.metrics},
+                                                     {"config", &card.config}};
+  for (const auto& [key, slot] : sections) {
+    if (j.contains(key)) *slot = j.at(key);
+  }
+  (void)Get(j, "created", card.created, source);
+  (void)Get(j, "trainer_version", card.trainer_version, source);
+  (void)Get(j, "torch_version", card.torch_version, source);
+
+  if (auto stats = j.find("input_statistics"); stats != j.end() && stats->contains("l2_norm")) {
+    const json& n = stats->at("l2_norm");
+    const std::string where = absl::StrCat(source, ": input_statistics.l2_norm");
+    ARG_RETURN_IF_ERROR(Get(n, "mean", card.input_norm.mean, where));
+    ARG_RETURN_IF_ERROR(Get(n, "std", card.input_norm.std, where));
+    ARG_RETURN_IF_ERROR(Get(n, "min", card.input_norm.min, where));
+    ARG_RETURN_IF_ERROR(Get(n, "max", card.input_norm.max, where));
+    (void)Get(n, "quantiles", card.input_norm.quantiles, where);
+  }
+  if (auto golden = j.find("golden"); golden != j.end()) {
+    const std::string where = absl::StrCat(source, ": golden");
+    ARG_RETURN_IF_ERROR(Get(*golden, "tolerance", card.golden_tolerance, where));
+    json examples;
+    ARG_RETURN_IF_ERROR(Get(*golden, "examples", examples, where));
+    for (const json& e : examples) {
+      GoldenExample g;
+      ARG_RETURN_IF_ERROR(Get(e, "id", g.id, where));
+      ARG_RETURN_IF_ERROR(Get(e, "input", g.input, where));
+      ARG_RETURN_IF_ERROR(Get(e, "probabilities", g.probabilities, where));
+      if (static_cast<int>(g.input.size()) != card.input_dim ||
+          g.probabilities.size() != card.labels.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": example '", g.id, "' has ", g.input.size(), " inputs and ",
+            g.probabilities.size(), " probabilities, expected ", card.input_dim, " and ",
+            card.labels.size()));
+      }
+      card.golden.push_back(std::move(g));
+    }
+  }
+  return card;
+}
+
+absl::StatusOr<ModelCard> ReadModelCard(const std::string& path) {
+  ARG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON"));
+  return ModelCardFromJson(j, path);
+}
+
+}  // namespace arginator

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace arginator {
+
+// L2-norm statistics of the training inputs: the reference for out-of-distribution checks.
+struct NormStats {
+  double mean = 0, std = 0, min = 0, max = 0;
+  std::map<std::string, double> quantiles;  // "p0.1", "p1", "p5", "p50", "p95", "p99", "p99.9"
+};
+
+// A few held-out inputs with the probabilities the trainer computed for them, so a server can prove
+// it loaded the same model (|served - recorded| <= golden_tolerance for every probability).
+struct GoldenExample {
+  std::string id;
+  std::vector<float> input;
+  std::vector<float> probabilities;
+};
+
+// model.json: everything known about one published model version. The trainer writes it; the
+// server reads it. Fields the server acts on are typed; descriptive sections stay JSON objects.
+struct ModelCard {
+  std::string name;
+  int64_t version = 0;
+  std::string task;  // "binary" or "multiclass"
+  int input_dim = 0;
+  std::vector<std::string> labels;      // output column i is labels[i]
+  std::string output = "probabilities";  // the TorchScript returns softmax probabilities
+  nlohmann::json architecture = nlohmann::json::object();
+  nlohmann::json hyperparameters = nlohmann::json::object();
+  nlohmann::json dataset = nlohmann::json::object();  // files + sha256, class counts, splits, seed
+  nlohmann::json metrics = nlohmann::json::object();  // {"val": {...}, "test": {...}}
+  nlohmann::json config = nlohmann::json::object();   // the resolved training config
+  NormStats input_norm;
+  std::vector<GoldenExample> golden;
+  double golden_tolerance = 1e-4;
+  std::string model_sha256;  // of model.pt
+  std::string created;       // RFC 3339 UTC
+  std::string trainer_version;
+  std::string torch_version;
+};
+
+nlohmann::json ModelCardToJson(const ModelCard& card);
+
+// Parses and validates; errors name `source` and the offending field.
+absl::StatusOr<ModelCard> ModelCardFromJson(const nlohmann::json& json, const std::string& source);
+
+absl::StatusOr<ModelCard> ReadModelCard(const std::string& path);
+
+}  // namespace arginator

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Arginator builds, tests or runs with.
+# Idempotent: prints nothing and touches nothing when all packages are present.
+# Usage: scripts/install-deps.sh [--runtime]   (--runtime: only what the binaries need to run)
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev                       # LibTorch 1.13 (TorchScript, training, export)
+  libopenblas-dev libopenblas0-pthread  # fast BLAS for libtorch (DESIGN.md platform fact 1)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev                        # absl::Status / StatusOr, flags-free helpers
+  prometheus-cpp-dev libcpp-httplib-dev libssl-dev zlib1g-dev
+  libhdf5-dev                        # the seed project's embedding files
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libcairo2-dev                      # PNG report charts
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
+  python3-grpcio                     # tests: the Python example client
+  prometheus                         # tests: promtool checks the /metrics text
+  kubectl                            # tests: kustomize renders the manifests
+)
+
+RUNTIME_PACKAGES=(
+  libtorch1.13 libopenblas0-pthread libgrpc++1.51 libprotobuf32 libabsl20220623
+  libprometheus-cpp-core1.0 libhdf5-103-1 libyaml-cpp0.7 libcairo2 ca-certificates
+)
+
+packages=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" == "--runtime" ]]; then packages=("${RUNTIME_PACKAGES[@]}"); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if ! apt-cache show kubectl >/dev/null 2>&1; then
+  # kubectl is not in every Debian mirror; tests that need it skip when it is absent.
+  missing=("${missing[@]/kubectl}")
+fi
+
+echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2068
+$SUDO apt-get install -y -qq --no-install-recommends ${missing[@]} >/dev/null
+echo "install-deps: done"

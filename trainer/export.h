@@ -1,0 +1,27 @@
+#pragma once
+
+#include <torch/script.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer/model.h"
+
+namespace arginator::trainer {
+
+// Builds a self-contained TorchScript module from a trained classifier without Python: the weights
+// are registered as parameters and forward is defined in TorchScript source with builtin ops.
+// Contract: input [N, input_dim] float32, output [N, num_classes] softmax probabilities, eval mode
+// (no dropout). Loads in C++ (torch::jit::load) and Python (torch.jit.load).
+torch::jit::Module ExportTorchScript(Classifier& model);
+
+// Runs a TorchScript classifier on `n` rows of `dim` floats; returns row-major probabilities.
+// Torch errors come back as INVALID_ARGUMENT with the message.
+absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, const float* rows,
+                                                  int64_t n, int dim);
+
+// torch::jit::load with errors as absl::Status naming the file.
+absl::StatusOr<torch::jit::Module> LoadTorchScript(const std::string& path);
+
+}  // namespace arginator::trainer

@@ -1,0 +1,81 @@
+// arginator-train: gen-data, fit, sweep, eval. Wiring only; the work is in trainer/pipeline.h.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "trainer/config.h"
+#include "trainer/pipeline.h"
+#include "trainer/synthetic.h"
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::cerr << "arginator-train: error: " << status.message() << std::endl;
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace arginator::trainer;
+  CLI::App app{"arginator-train: train, evaluate and publish beta-lactamase classifiers"};
+  app.require_subcommand(1);
+
+  SyntheticOptions gen;
+  std::string gen_out;
+  auto* gen_cmd = app.add_subcommand(
+      "gen-data", "write a synthetic data set in the seed project's HDF5 layout (NOT real data)");
+  gen_cmd->add_option("--out", gen_out, "output directory")->required();
+  gen_cmd->add_option("--scale", gen.scale, "size relative to the real data (1 = ~67k proteins)")
+      ->check(CLI::PositiveNumber);
+  gen_cmd->add_option("--seed", gen.seed, "random seed");
+
+  std::string config_path;
+  std::vector<std::string> overrides;
+  auto* fit_cmd = app.add_subcommand("fit", "train one model and publish it");
+  auto* sweep_cmd =
+      app.add_subcommand("sweep", "random hyperparameter search; publishes the best trial");
+  for (auto* cmd : {fit_cmd, sweep_cmd}) {
+    cmd->add_option("--config", config_path, "YAML config (configs/train/*.yaml)")->required();
+    cmd->add_option("overrides", overrides, "dotted key=value overrides, e.g. experiment.epochs=10");
+  }
+  bool print_keys = false;
+  auto* keys_cmd = app.add_subcommand("config-keys", "list every valid config key and defaults");
+  keys_cmd->add_flag("--defaults", print_keys, "print the default YAML instead of the key list");
+
+  std::string model_dir, data_dir, report_dir;
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a published model on a data directory");
+  eval_cmd->add_option("--model", model_dir, "published version directory, e.g. models/NAME/3")
+      ->required();
+  eval_cmd->add_option("--data", data_dir, "directory with the class HDF5 files")->required();
+  eval_cmd->add_option("--report", report_dir, "write metrics.json and charts here");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (gen_cmd->parsed()) {
+    auto paths = WriteSyntheticDataset(gen_out, gen);
+    if (!paths.ok()) return Fail(paths.status());
+    std::cout << "Wrote SYNTHETIC embeddings (seed " << gen.seed << ", scale " << gen.scale
+              << "):\n";
+    for (const auto& [cls, path] : *paths) std::cout << "  " << cls << "  " << path << "\n";
+    return 0;
+  }
+  if (keys_cmd->parsed()) {
+    if (print_keys) {
+      std::cout << DefaultConfigYaml();
+    } else {
+      for (const auto& k : ValidConfigKeys()) std::cout << k << "\n";
+    }
+    return 0;
+  }
+  if (eval_cmd->parsed()) {
+    auto m = RunEval(model_dir, data_dir, report_dir, std::cout);
+    return m.ok() ? 0 : Fail(m.status());
+  }
+  auto config = LoadTrainConfig(config_path, overrides);
+  if (!config.ok()) return Fail(config.status());
+  auto outcome = fit_cmd->parsed() ? RunFit(*config, std::cout) : RunSweep(*config, std::cout);
+  return outcome.ok() ? 0 : Fail(outcome.status());
+}

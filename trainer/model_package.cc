@@ -1,0 +1,187 @@
+#include "trainer/model_package.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/file_io.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "trainer/export.h"
+#include "trainer/model.h"
+
+namespace arginator::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json YamlToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& kv : node) j[kv.first.as<std::string>()] = YamlToJson(kv.second);
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& v : node) j.push_back(YamlToJson(v));
+    return j;
+  }
+  if (!node.IsScalar()) return nullptr;
+  // Keep YAML's typing: integers, floats and booleans as JSON numbers and booleans.
+  const std::string& s = node.Scalar();
+  if (node.Tag() != "!") {
+    int64_t i;
+    double d;
+    bool b;
+    if (YAML::convert<int64_t>::decode(node, i)) return i;
+    if (YAML::convert<double>::decode(node, d)) return d;
+    if (YAML::convert<bool>::decode(node, b)) return b;
+  }
+  return s;
+}
+
+// Up to `n` test rows, taken round-robin across labels so every output column is exercised.
+std::vector<size_t> PickGoldenRows(const PreparedData& p, int n) {
+  std::map<int, std::vector<size_t>> by_label;
+  for (size_t r : p.split.test) by_label[p.labels[r]].push_back(r);
+  std::vector<size_t> rows;
+  for (size_t i = 0; static_cast<int>(rows.size()) < n; ++i) {
+    bool any = false;
+    for (auto& [label, candidates] : by_label) {
+      if (i < candidates.size() && static_cast<int>(rows.size()) < n) {
+        rows.push_back(candidates[i]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return rows;
+}
+
+nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : p.data.files) {
+    files.push_back({{"class", f.class_name},
+                     {"file", fs::path(f.path).filename().string()},
+                     {"path", fs::absolute(f.path).string()},
+                     {"sha256", f.sha256},
+                     {"count", f.count}});
+  }
+  nlohmann::json class_counts = nlohmann::json::object();
+  for (size_t c = 0; c < ClassNames().size(); ++c) {
+    class_counts[ClassNames()[c]] = p.data.CountOfClass(static_cast<int>(c));
+  }
+  return {{"files", files},
+          {"class_counts", class_counts},
+          {"split_sizes",
+           {{"train", p.split.train.size()}, {"val", p.split.val.size()},
+            {"test", p.split.test.size()}}},
+          {"split_fractions",
+           {{"train", config.data.train_fraction},
+            {"val", config.data.val_fraction},
+            {"test", config.data.test_fraction}}},
+          {"split_seed", config.data.split_seed},
+          {"balanced_sampling", config.data.balanced_sampling},
+          {"synthetic", p.data.synthetic()},
+          {"cache_key", p.data.cache_key}};
+}
+
+}  // namespace
+
+NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& rows) {
+  NormStats s;
+  std::vector<double> norms;
+  norms.reserve(rows.size());
+  for (size_t r : rows) norms.push_back(RowL2Norm(x.row(r), x.dim));
+  if (norms.empty()) return s;
+  std::sort(norms.begin(), norms.end());
+  double sum = 0, sum_sq = 0;
+  for (double n : norms) sum += n, sum_sq += n * n;
+  s.mean = sum / norms.size();
+  s.std = std::sqrt(std::max(0.0, sum_sq / norms.size() - s.mean * s.mean));
+  s.min = norms.front();
+  s.max = norms.back();
+  const std::pair<const char*, double> quantiles[] = {{"p0.1", 0.001}, {"p1", 0.01},
+                                                      {"p5", 0.05},    {"p50", 0.5},
+                                                      {"p95", 0.95},   {"p99", 0.99},
+                                                      {"p99.9", 0.999}};
+  for (const auto& [name, q] : quantiles) {
+    // Linear interpolation between closest ranks.
+    double pos = q * (norms.size() - 1);
+    size_t lo = static_cast<size_t>(std::floor(pos));
+    size_t hi = std::min(lo + 1, norms.size() - 1);
+    s.quantiles[name] = norms[lo] + (norms[hi] - norms[lo]) * (pos - lo);
+  }
+  return s;
+}
+
+absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in) {
+  const TrainConfig& config = *in.config;
+  const PreparedData& p = *in.prepared;
+  const std::string model_path = (fs::path(dir) / "model.pt").string();
+  try {
+    ExportTorchScript(in.trained->model).save(model_path);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat(model_path, ": TorchScript save failed: ", e.what_without_backtrace()));
+  }
+  ARG_ASSIGN_OR_RETURN(torch::jit::Module reloaded, LoadTorchScript(model_path));
+
+  ModelCard card;
+  card.name = config.output.name;
+  card.version = version;
+  card.task = config.task;
+  card.input_dim = p.data.x.dim;
+  card.labels = LabelsForTask(config.task);
+  card.output = "probabilities";
+  card.architecture = ArchitectureJson(in.trained->model->spec());
+  const auto& e = config.experiment;
+  card.hyperparameters = {{"optimizer", e.optimizer},
+                          {"lr", e.lr},
+                          {"weight_decay", e.weight_decay},
+                          {"momentum", e.optimizer == "sgd" ? e.momentum : 0.0},
+                          {"nesterov", e.optimizer == "sgd"},
+                          {"batch_size", e.batch_size},
+                          {"epochs", e.epochs},
+                          {"epochs_run", in.trained->history.size()},
+                          {"best_epoch", in.trained->best_epoch},
+                          {"patience", e.patience},
+                          {"seed", e.seed},
+                          {"loss", "cross_entropy"}};
+  card.dataset = DatasetJson(config, p);
+  double samples_per_s = 0;
+  for (const auto& h : in.trained->history) samples_per_s += h.samples_per_s;
+  samples_per_s /= std::max<size_t>(1, in.trained->history.size());
+  card.metrics = {{"val", MetricsToJson(*in.val)},
+                  {"test", MetricsToJson(*in.test)},
+                  {"training_samples_per_s", samples_per_s}};
+  card.config = YamlToJson(config.resolved);
+  card.input_norm = ComputeNormStats(p.data.x, p.split.train);
+
+  std::vector<size_t> golden_rows = PickGoldenRows(p, config.output.golden_examples);
+  torch::Tensor golden_x = GatherRows(p.data.x, golden_rows);
+  ARG_ASSIGN_OR_RETURN(std::vector<float> golden_probs,
+                       RunTorchScript(reloaded, golden_x.data_ptr<float>(),
+                                      static_cast<int64_t>(golden_rows.size()), p.data.x.dim));
+  const size_t k = card.labels.size();
+  for (size_t i = 0; i < golden_rows.size(); ++i) {
+    const float* row = p.data.x.row(golden_rows[i]);
+    card.golden.push_back({p.data.x.ids[golden_rows[i]],
+                           std::vector<float>(row, row + p.data.x.dim),
+                           std::vector<float>(golden_probs.begin() + i * k,
+                                              golden_probs.begin() + (i + 1) * k)});
+  }
+  card.golden_tolerance = 1e-4;
+  ARG_ASSIGN_OR_RETURN(card.model_sha256, Sha256File(model_path));
+  card.created = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  card.trainer_version = ARGINATOR_VERSION;
+  card.torch_version = TORCH_VERSION;
+  return WriteFileDurably((fs::path(dir) / "model.json").string(),
+                          ModelCardToJson(card).dump(2) + "\n");
+}
+
+}  // namespace arginator::trainer

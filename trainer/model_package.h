@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/model_card.h"
+#include "trainer/config.h"
+#include "trainer/metrics.h"
+#include "trainer/pipeline.h"
+#include "trainer/training_loop.h"
+
+namespace arginator::trainer {
+
+// Everything a published version is made from.
+struct PackageInputs {
+  const TrainConfig* config;
+  const PreparedData* prepared;
+  TrainResult* trained;
+  const ClassificationMetrics* val;
+  const ClassificationMetrics* test;
+};
+
+// Writes <dir>/model.pt (TorchScript, softmax output) and <dir>/model.json (the model card) for
+// `version`. Golden probabilities are computed by the saved-and-reloaded TorchScript, i.e. by the
+// exact file a server will load.
+absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in);
+
+// L2-norm statistics of the given rows, with quantiles, for the model card.
+NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& rows);
+
+}  // namespace arginator::trainer

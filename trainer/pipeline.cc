@@ -1,0 +1,268 @@
+#include "trainer/pipeline.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/file_io.h"
+#include "common/model_card.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "trainer/export.h"
+#include "trainer/model_package.h"
+#include "trainer/random.h"
+#include "trainer/report.h"
+
+namespace arginator::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string RunId() {
+  return absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                      ::getpid());
+}
+
+std::string ConfigYaml(const TrainConfig& config) {
+  YAML::Emitter out;
+  out << config.resolved;
+  return std::string(out.c_str()) + "\n";
+}
+
+DatasetOptions DatasetOptionsFor(const TrainConfig& config) {
+  return {config.data.dir, config.data.cache_dir, config.data.class_files};
+}
+
+// A trial's config: the base with the sampled hyperparameters, in both the struct and the YAML.
+TrainConfig TrialConfig(const TrainConfig& base, Rng& rng) {
+  TrainConfig c = base;
+  c.resolved = YAML::Clone(base.resolved);
+  const auto& s = base.sweep;
+  auto& e = c.experiment;
+  e.lr = std::exp(std::log(s.lr_min) + rng.Uniform() * (std::log(s.lr_max) - std::log(s.lr_min)));
+  e.batch_size = s.batch_sizes[rng.Below(s.batch_sizes.size())];
+  c.model.dropout = s.dropout_min + rng.Uniform() * (s.dropout_max - s.dropout_min);
+  c.model.hidden = s.hidden_options[rng.Below(s.hidden_options.size())];
+  e.epochs = s.epochs_min + static_cast<int>(rng.Below(s.epochs_max - s.epochs_min + 1));
+  c.resolved["experiment"]["lr"] = e.lr;
+  c.resolved["experiment"]["batch_size"] = e.batch_size;
+  c.resolved["experiment"]["epochs"] = e.epochs;
+  c.resolved["model"]["dropout"] = c.model.dropout;
+  c.resolved["model"]["hidden"] = c.model.hidden;
+  return c;
+}
+
+struct TrialRow {
+  int trial;
+  double lr, dropout, val_loss, val_accuracy, val_f1, seconds;
+  int batch_size, epochs, best_epoch;
+  std::vector<int> hidden;
+};
+
+std::string HiddenText(const std::vector<int>& hidden) {
+  return absl::StrCat("[", absl::StrJoin(hidden, "-"), "]");
+}
+
+absl::Status WriteLeaderboard(const std::string& dir, const std::vector<TrialRow>& rows) {
+  std::string csv =
+      "rank,trial,val_loss,val_accuracy,val_f1,lr,batch_size,dropout,hidden,epochs,best_epoch,"
+      "seconds\n";
+  std::string md =
+      "| rank | trial | val loss | val acc | val F1 | lr | batch | dropout | hidden | epochs | "
+      "best epoch | seconds |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const TrialRow& r = rows[i];
+    absl::StrAppend(&csv, absl::StrFormat("%d,%d,%.6f,%.6f,%.6f,%.6g,%d,%.4f,%s,%d,%d,%.1f\n",
+                                          i + 1, r.trial, r.val_loss, r.val_accuracy, r.val_f1,
+                                          r.lr, r.batch_size, r.dropout, HiddenText(r.hidden),
+                                          r.epochs, r.best_epoch, r.seconds));
+    absl::StrAppend(&md, absl::StrFormat("| %d | %d | %.4f | %.4f | %.4f | %.2e | %d | %.2f | %s | "
+                                         "%d | %d | %.1f |\n",
+                                         i + 1, r.trial, r.val_loss, r.val_accuracy, r.val_f1,
+                                         r.lr, r.batch_size, r.dropout, HiddenText(r.hidden),
+                                         r.epochs, r.best_epoch, r.seconds));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ARG_RETURN_IF_ERROR(WriteFileDurably((fs::path(dir) / "leaderboard.csv").string(), csv));
+  return WriteFileDurably((fs::path(dir) / "leaderboard.md").string(), md);
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream& log) {
+  PreparedData p;
+  auto start = std::chrono::steady_clock::now();
+  ARG_ASSIGN_OR_RETURN(p.data, LoadDataset(DatasetOptionsFor(config)));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PrintDataReport(p.data, log);
+  log << absl::StrFormat("  loaded in %.2fs\n", seconds);
+  p.labels = TaskLabels(p.data, config.task);
+  // Stratify by the fine class, which also stratifies the binary labels.
+  p.split = StratifiedSplit(p.data.class_index, config.data.val_fraction,
+                            config.data.test_fraction, config.data.split_seed);
+  log << "Split (stratified, seed " << config.data.split_seed << "): train " << p.split.train.size()
+      << ", val " << p.split.val.size() << ", test " << p.split.test.size() << "\n";
+  return p;
+}
+
+absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedData& p,
+                                     TrainResult trained, std::ostream& log, nlohmann::json extra) {
+  FitOutcome out;
+  const std::vector<std::string> labels = LabelsForTask(config.task);
+  std::vector<int> val_truth, test_truth;
+  for (size_t r : p.split.val) val_truth.push_back(p.labels[r]);
+  for (size_t r : p.split.test) test_truth.push_back(p.labels[r]);
+  out.val = Evaluate(val_truth, PredictProbabilities(trained.model, p.data.x, p.split.val), labels);
+  out.test =
+      Evaluate(test_truth, PredictProbabilities(trained.model, p.data.x, p.split.test), labels);
+  log << "Best epoch " << trained.best_epoch << " (val loss " << trained.best_val_loss << ")\n";
+  log << "Validation:\n" << FormatReport(out.val) << "Test:\n" << FormatReport(out.test);
+  out.train = std::move(trained);
+
+  if (config.output.publish) {
+    PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test};
+    ARG_ASSIGN_OR_RETURN(
+        PublishedVersion published,
+        PublishVersion(config.output.repository, config.output.name,
+                       [&](const std::string& dir, int64_t version) {
+                         return WriteModelPackage(dir, version, inputs);
+                       }));
+    log << "Published " << config.output.name << " version " << published.version << " -> "
+        << published.path << "\n";
+    out.published = published;
+  }
+
+  out.report_dir = (fs::path(config.output.report_dir) / config.output.name /
+                    (out.published ? absl::StrCat("v", out.published->version) : RunId()))
+                       .string();
+  extra["model"] = config.output.name;
+  if (out.published) extra["version"] = out.published->version;
+  extra["best_epoch"] = out.train.best_epoch;
+  extra["stopped_early"] = out.train.stopped_early;
+  extra["synthetic_data"] = p.data.synthetic();
+  ARG_RETURN_IF_ERROR(
+      WriteRunReport(out.report_dir, out.train.history, &out.val, out.test, labels, extra));
+  ARG_RETURN_IF_ERROR(
+      WriteFileDurably((fs::path(out.report_dir) / "config.yaml").string(), ConfigYaml(config)));
+  log << "Report: " << out.report_dir << "\n";
+  return out;
+}
+
+absl::StatusOr<FitOutcome> RunFit(const TrainConfig& config, std::ostream& log) {
+  ARG_ASSIGN_OR_RETURN(PreparedData p, PrepareData(config, log));
+  log << "Training " << config.output.name << " (" << config.model.kind << ", task "
+      << config.task << ", " << config.experiment.optimizer << ", lr " << config.experiment.lr
+      << ", batch " << config.experiment.batch_size << ", " << config.experiment.epochs
+      << " epochs)\n";
+  ARG_ASSIGN_OR_RETURN(TrainResult trained,
+                       TrainClassifier(config, p.data.x, p.labels, p.split, log));
+  return FinishRun(config, p, std::move(trained), log);
+}
+
+absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log) {
+  ARG_ASSIGN_OR_RETURN(PreparedData p, PrepareData(config, log));
+  Rng rng(config.sweep.seed);
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::vector<TrialRow> rows;
+  std::optional<TrainResult> best;
+  TrainConfig best_config = config;
+  for (int t = 1; t <= config.sweep.trials; ++t) {
+    if (config.sweep.time_budget_s > 0 && elapsed() >= config.sweep.time_budget_s) {
+      log << "sweep: time budget of " << config.sweep.time_budget_s << "s reached after "
+          << rows.size() << " trial(s)\n";
+      break;
+    }
+    TrainConfig trial = TrialConfig(config, rng);
+    log << absl::StrFormat("trial %d/%d: lr %.2e batch %d dropout %.2f hidden %s epochs %d\n", t,
+                           config.sweep.trials, trial.experiment.lr, trial.experiment.batch_size,
+                           trial.model.dropout, HiddenText(trial.model.hidden),
+                           trial.experiment.epochs);
+    double trial_start = elapsed();
+    ARG_ASSIGN_OR_RETURN(TrainResult r, TrainClassifier(trial, p.data.x, p.labels, p.split, log));
+    const EpochStats& at_best = r.history[std::max(0, r.best_epoch - 1)];
+    rows.push_back({t, trial.experiment.lr, trial.model.dropout, r.best_val_loss,
+                    at_best.val_accuracy, at_best.val_f1, elapsed() - trial_start,
+                    trial.experiment.batch_size, trial.experiment.epochs, r.best_epoch,
+                    trial.model.hidden});
+    if (!best || r.best_val_loss < best->best_val_loss) {
+      best = std::move(r);
+      best_config = trial;
+    }
+  }
+  if (!best) return absl::DeadlineExceededError("sweep: no trial finished within the time budget");
+  std::sort(rows.begin(), rows.end(),
+            [](const TrialRow& a, const TrialRow& b) { return a.val_loss < b.val_loss; });
+  const std::string sweep_dir =
+      (fs::path(config.output.report_dir) / config.output.name / ("sweep-" + RunId())).string();
+  ARG_RETURN_IF_ERROR(WriteLeaderboard(sweep_dir, rows));
+  log << "Leaderboard (by validation loss): " << sweep_dir << "/leaderboard.md\n";
+  log << absl::StrFormat("best: trial %d, val loss %.4f\n", rows.front().trial,
+                         rows.front().val_loss);
+  nlohmann::json extra = {{"sweep_dir", sweep_dir},
+                          {"best_trial", rows.front().trial},
+                          {"trials_run", rows.size()}};
+  return FinishRun(best_config, p, std::move(*best), log, extra);
+}
+
+absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
+                                              const std::string& data_dir,
+                                              const std::string& report_dir, std::ostream& log) {
+  const std::string card_path = (fs::path(model_dir) / "model.json").string();
+  const std::string model_path = (fs::path(model_dir) / "model.pt").string();
+  ARG_ASSIGN_OR_RETURN(ModelCard card, ReadModelCard(card_path));
+  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
+  if (sha != card.model_sha256) {
+    return absl::DataLossError(absl::StrCat(model_path, ": sha256 ", sha,
+                                            " does not match model.json's ", card.model_sha256));
+  }
+  if (card.labels != LabelsForTask(card.task)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        card_path, ": labels [", absl::StrJoin(card.labels, ", "),
+        "] are not those of task '", card.task, "'; eval maps the data's classes to those"));
+  }
+  ARG_ASSIGN_OR_RETURN(torch::jit::Module module, LoadTorchScript(model_path));
+  ARG_ASSIGN_OR_RETURN(TrainConfig defaults,
+                       LoadTrainConfig("", {absl::StrCat("data.dir=", data_dir)}));
+  ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(defaults)));
+  if (data.x.dim != card.input_dim) {
+    return absl::InvalidArgumentError(absl::StrCat("data has dimension ", data.x.dim,
+                                                   ", the model expects ", card.input_dim));
+  }
+  PrintDataReport(data, log);
+  std::vector<int> truth = TaskLabels(data, card.task);
+  std::vector<float> probs;
+  constexpr size_t kChunk = 4096;
+  for (size_t start = 0; start < data.x.rows(); start += kChunk) {
+    int64_t n = static_cast<int64_t>(std::min(kChunk, data.x.rows() - start));
+    ARG_ASSIGN_OR_RETURN(std::vector<float> chunk,
+                         RunTorchScript(module, data.x.row(start), n, data.x.dim));
+    probs.insert(probs.end(), chunk.begin(), chunk.end());
+  }
+  ClassificationMetrics m = Evaluate(truth, probs, card.labels);
+  log << "Evaluation of " << card.name << " v" << card.version << " on " << data_dir << ":\n"
+      << FormatReport(m);
+  if (!report_dir.empty()) {
+    ARG_RETURN_IF_ERROR(WriteRunReport(report_dir, {}, nullptr, m, card.labels,
+                                       {{"model", card.name},
+                                        {"version", card.version},
+                                        {"data_dir", data_dir},
+                                        {"synthetic_data", data.synthetic()}}));
+    log << "Report: " << report_dir << "\n";
+  }
+  return m;
+}
+
+}  // namespace arginator::trainer

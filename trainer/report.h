@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "trainer/metrics.h"
+#include "trainer/training_loop.h"
+
+namespace arginator::trainer {
+
+// Writes a run's report directory:
+//   metrics.json (`summary` merged with the val/test metrics), history.csv (one row per epoch),
+//   training_curves.png (loss, accuracy and F1 per epoch), roc.png, confusion_matrix.png.
+// `history` may be empty (evaluation-only reports skip the curves); `val` may be null.
+absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats>& history,
+                            const ClassificationMetrics* val, const ClassificationMetrics& test,
+                            const std::vector<std::string>& labels, nlohmann::json summary);
+
+// history.csv text for `history` (header + one line per epoch).
+std::string HistoryCsv(const std::vector<EpochStats>& history);
+
+}  // namespace arginator::trainer

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace arginator::trainer {
+
+struct SplitIndices {
+  std::vector<size_t> train, val, test;
+};
+
+// Stratified split: within each stratum (e.g. class), rows are shuffled with `seed` and cut by the
+// fractions (val and test rounded, train takes the rest), so each part keeps the class proportions.
+// Deterministic for the same strata, fractions and seed. Each part is sorted.
+SplitIndices StratifiedSplit(const std::vector<int>& strata, double val_fraction,
+                             double test_fraction, uint64_t seed);
+
+// Class-balanced weighted sampling with replacement (as torch's WeightedRandomSampler with weights
+// 1 / class count): every class is drawn with equal probability, rows uniformly within a class.
+class BalancedSampler {
+ public:
+  // `labels[i]` is the label of candidate row `rows[i]`.
+  BalancedSampler(std::vector<size_t> rows, const std::vector<int>& labels);
+
+  // `n` row indices for one epoch; deterministic for the seed.
+  std::vector<size_t> Sample(size_t n, uint64_t seed) const;
+
+ private:
+  std::vector<std::vector<size_t>> rows_by_label_;  // only non-empty labels
+};
+
+}  // namespace arginator::trainer
