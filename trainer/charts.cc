@@ -12,8 +12,8 @@
 namespace arginator::trainer {
 namespace {
 
-constexpr int kWidth = 800, kHeight = 560;
-constexpr double kLeft = 80, kRight = 190, kTop = 50, kBottom = 60;
+constexpr int kWidth = 860, kHeight = 560;
+constexpr double kLeft = 80, kRight = 250, kTop = 50, kBottom = 60;
 
 struct Rgb {
   double r, g, b;
@@ -44,7 +44,17 @@ absl::Status Save(cairo_surface_t* surface, const std::string& path) {
   return absl::OkStatus();
 }
 
-std::string Tick(double v) { return absl::StrFormat("%.3g", v); }
+std::string Tick(double v) { return absl::StrFormat("%.4g", std::abs(v) < 1e-12 ? 0.0 : v); }
+
+// A "nice" tick step (1, 2 or 5 times a power of ten) giving about five intervals over `range`.
+double NiceStep(double range) {
+  double raw = range / 5;
+  double magnitude = std::pow(10, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0}) {
+    if (raw <= m * magnitude) return m * magnitude;
+  }
+  return 10 * magnitude;
+}
 
 }  // namespace
 
@@ -61,8 +71,12 @@ absl::Status WriteLineChart(const std::string& path, const std::vector<Series>& 
   if (options.unit_square || !std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
   if (y1 - y0 < 1e-12) y0 -= 0.5, y1 += 0.5;
-  double pad = options.unit_square ? 0 : (y1 - y0) * 0.08;
-  y0 -= pad, y1 += pad;
+  double x_step = options.unit_square ? 0.2 : NiceStep(x1 - x0);
+  double y_step = options.unit_square ? 0.2 : NiceStep(y1 - y0);
+  if (!options.unit_square) {
+    x_step = std::max(x_step, 1.0);  // x is epochs: whole numbers
+    y0 = std::floor(y0 / y_step) * y_step, y1 = std::ceil(y1 / y_step) * y_step;
+  }
 
   Surface surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, kWidth, kHeight),
                   cairo_surface_destroy);
@@ -77,16 +91,20 @@ absl::Status WriteLineChart(const std::string& path, const std::vector<Series>& 
 
   // Grid, ticks and labels.
   cairo_set_line_width(cr, 1);
-  for (int i = 0; i <= 5; ++i) {
-    double gx = x0 + (x1 - x0) * i / 5, gy = y0 + (y1 - y0) * i / 5;
+  for (double gx = std::ceil(x0 / x_step - 1e-9) * x_step; gx <= x1 + 1e-9; gx += x_step) {
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
     cairo_move_to(cr, px(gx), kTop);
     cairo_line_to(cr, px(gx), kTop + ph);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    Text(cr, px(gx), kTop + ph + 18, Tick(gx), 12, 0.5);
+  }
+  for (double gy = y0; gy <= y1 + 1e-9; gy += y_step) {
+    cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
     cairo_move_to(cr, kLeft, py(gy));
     cairo_line_to(cr, kLeft + pw, py(gy));
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    Text(cr, px(gx), kTop + ph + 18, Tick(gx), 12, 0.5);
     Text(cr, kLeft - 8, py(gy) + 4, Tick(gy), 12, 1.0);
   }
   cairo_set_source_rgb(cr, 0, 0, 0);
