@@ -114,6 +114,12 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& text) {
         absl::StrCat("override '", text, "' is not of the form key=value"));
   }
   std::string key = text.substr(0, eq);
+  const std::vector<std::string> valid = ValidConfigKeys();
+  bool known = std::any_of(valid.begin(), valid.end(), [&](const std::string& v) {
+    return v == key || (v.size() > key.size() && v.compare(0, key.size(), key) == 0 &&
+                        v[key.size()] == '.');
+  });
+  if (!known) return UnknownKey(key, "override");
   YAML::Node value;
   try {
     value = YAML::Load(text.substr(eq + 1));

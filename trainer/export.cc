@@ -34,9 +34,8 @@ absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, co
         torch::from_blob(const_cast<float*>(rows), {n, dim}, torch::kFloat32);
     torch::Tensor out = module.forward({input}).toTensor().to(torch::kCPU).contiguous();
     return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("TorchScript forward failed: ",
-                                                   e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // c10::Error and the interpreter's runtime errors
+    return absl::InvalidArgumentError(absl::StrCat("TorchScript forward failed: ", e.what()));
   }
 }
 
@@ -45,9 +44,9 @@ absl::StatusOr<torch::jit::Module> LoadTorchScript(const std::string& path) {
     torch::jit::Module module = torch::jit::load(path, torch::kCPU);
     module.eval();
     return module;
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a loadable TorchScript file: ", e.what_without_backtrace()));
+        absl::StrCat(path, ": not a loadable TorchScript file: ", e.what()));
   }
 }
 

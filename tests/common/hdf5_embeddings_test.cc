@@ -1,0 +1,110 @@
+#include "common/hdf5_embeddings.h"
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/embeddings.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeMatrix;
+using testing::TempDir;
+
+// Writes one dataset with an arbitrary shape and values, as a foreign tool might.
+void WriteRawDataset(const std::string& path, const std::string& name, std::vector<hsize_t> dims,
+                     const std::vector<float>& values) {
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t dset =
+      H5Dcreate2(file, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  H5Dclose(dset);
+  H5Sclose(space);
+  H5Fclose(file);
+}
+
+TEST(Hdf5EmbeddingsTest, WriteThenReadRoundTripsIdsValuesAndAttributes) {
+  TempDir dir;
+  EmbeddingMatrix m = MakeMatrix("P", 5);
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("a.h5"), m, {{"synthetic", "true"}}).ok());
+  auto read = ReadEmbeddingsH5(dir.Join("a.h5"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->ids, m.ids);
+  EXPECT_EQ(read->values, m.values);
+  auto attrs = ReadRootAttributesH5(dir.Join("a.h5"));
+  ASSERT_TRUE(attrs.ok());
+  EXPECT_EQ(attrs->at("synthetic"), "true");
+}
+
+TEST(Hdf5EmbeddingsTest, AcceptsRowShapedDatasets) {
+  TempDir dir;
+  WriteRawDataset(dir.Join("a.h5"), "P1", {1, 1024}, std::vector<float>(1024, 0.5f));
+  auto read = ReadEmbeddingsH5(dir.Join("a.h5"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->rows(), 1u);
+}
+
+TEST(Hdf5EmbeddingsTest, WrongDimensionNamesFileAndDataset) {
+  TempDir dir;
+  WriteRawDataset(dir.Join("bad.h5"), "short_protein", {512}, std::vector<float>(512, 0.1f));
+  auto read = ReadEmbeddingsH5(dir.Join("bad.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(read.status().message(), HasSubstr("bad.h5"));
+  EXPECT_THAT(read.status().message(), HasSubstr("short_protein"));
+  EXPECT_THAT(read.status().message(), HasSubstr("[512]"));
+}
+
+TEST(Hdf5EmbeddingsTest, NanAndInfAreRejectedWithPosition) {
+  TempDir dir;
+  std::vector<float> v(1024, 0.1f);
+  v[17] = NAN;
+  WriteRawDataset(dir.Join("nan.h5"), "P_nan", {1024}, v);
+  auto read = ReadEmbeddingsH5(dir.Join("nan.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("P_nan"));
+  EXPECT_THAT(read.status().message(), HasSubstr("NaN at position 17"));
+
+  v[17] = INFINITY;
+  WriteRawDataset(dir.Join("inf.h5"), "P_inf", {1024}, v);
+  read = ReadEmbeddingsH5(dir.Join("inf.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("Inf"));
+}
+
+TEST(Hdf5EmbeddingsTest, EmptyFileIsAnError) {
+  TempDir dir;
+  H5Fclose(H5Fcreate(dir.Join("empty.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  auto read = ReadEmbeddingsH5(dir.Join("empty.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("no embeddings"));
+}
+
+TEST(Hdf5EmbeddingsTest, NonHdf5AndMissingFilesAreErrors) {
+  TempDir dir;
+  std::ofstream(dir.Join("text.h5")) << "not hdf5";
+  auto read = ReadEmbeddingsH5(dir.Join("text.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("not an HDF5 file"));
+  EXPECT_EQ(ReadEmbeddingsH5(dir.Join("missing.h5")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Hdf5EmbeddingsTest, GroupInsteadOfDatasetIsAnError) {
+  TempDir dir;
+  hid_t file = H5Fcreate(dir.Join("g.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  H5Gclose(H5Gcreate2(file, "nested", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Fclose(file);
+  auto read = ReadEmbeddingsH5(dir.Join("g.h5"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("'nested' is not a dataset"));
+}
+
+}  // namespace
+}  // namespace arginator

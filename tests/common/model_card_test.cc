@@ -1,0 +1,67 @@
+#include "common/model_card.h"
+
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace arginator {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelCard ValidCard() {
+  ModelCard card;
+  card.name = "betalactamase-binary";
+  card.version = 3;
+  card.task = "binary";
+  card.input_dim = 4;
+  card.labels = {"non_betalactamase", "betalactamase"};
+  card.model_sha256 = "abc";
+  card.input_norm = {6.0, 0.2, 5.0, 7.0, {{"p50", 6.0}}};
+  card.golden = {{"P1", {1, 2, 3, 4}, {0.25f, 0.75f}}};
+  return card;
+}
+
+TEST(ModelCardTest, JsonRoundTripKeepsEveryTypedField) {
+  ModelCard card = ValidCard();
+  auto parsed = ModelCardFromJson(ModelCardToJson(card), "model.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->name, card.name);
+  EXPECT_EQ(parsed->version, 3);
+  EXPECT_EQ(parsed->labels, card.labels);
+  EXPECT_DOUBLE_EQ(parsed->input_norm.max, 7.0);
+  EXPECT_DOUBLE_EQ(parsed->input_norm.quantiles.at("p50"), 6.0);
+  ASSERT_EQ(parsed->golden.size(), 1u);
+  EXPECT_EQ(parsed->golden[0].probabilities, card.golden[0].probabilities);
+}
+
+TEST(ModelCardTest, MissingFieldIsNamed) {
+  nlohmann::json j = ModelCardToJson(ValidCard());
+  j.erase("labels");
+  auto parsed = ModelCardFromJson(j, "models/x/1/model.json");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(), HasSubstr("models/x/1/model.json"));
+  EXPECT_THAT(parsed.status().message(), HasSubstr("'labels'"));
+}
+
+TEST(ModelCardTest, RejectsBadVersionTaskAndGoldenShape) {
+  nlohmann::json j = ModelCardToJson(ValidCard());
+  j["version"] = 0;
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("positive"));
+  j = ModelCardToJson(ValidCard());
+  j["task"] = "regression";
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("regression"));
+  j = ModelCardToJson(ValidCard());
+  j["golden"]["examples"][0]["probabilities"] = {1.0};
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("'P1'"));
+  j = ModelCardToJson(ValidCard());
+  j["version"] = "three";
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("wrong type"));
+}
+
+TEST(Sha256Test, MatchesKnownVector) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace arginator

@@ -1,0 +1,161 @@
+// Export round trip, golden examples and training determinism. Needs LibTorch.
+#include "trainer/export.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "common/model_card.h"
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+#include "trainer/pipeline.h"
+#include "trainer/synthetic.h"
+
+namespace arginator::trainer {
+namespace {
+
+using testing::TempDir;
+
+TEST(ExportTest, TorchScriptGivesTheInMemoryModelsProbabilities) {
+  torch::manual_seed(1);
+  for (const char* kind : {"ffnn", "logreg"}) {
+    Classifier model(ClassifierSpec{kind, 1024, {64, 32}, 0.2, 5});
+    model->eval();
+    torch::Tensor x = torch::randn({7, 1024});
+    torch::Tensor expected = torch::softmax(model->forward(x), 1);
+    torch::jit::Module exported = ExportTorchScript(model);
+
+    TempDir dir;
+    exported.save(dir.Join("model.pt"));
+    auto loaded = LoadTorchScript(dir.Join("model.pt"));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto probs = RunTorchScript(*loaded, x.data_ptr<float>(), 7, 1024);
+    ASSERT_TRUE(probs.ok()) << probs.status();
+    torch::Tensor got = torch::from_blob(probs->data(), {7, 5}).clone();
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-6)) << kind;
+    EXPECT_TRUE(torch::allclose(got.sum(1), torch::ones({7}), 1e-5)) << "rows are probabilities";
+  }
+}
+
+TEST(ExportTest, WrongInputWidthIsAnErrorNotACrash) {
+  Classifier model(ClassifierSpec{"logreg", 1024, {}, 0.0, 2});
+  torch::jit::Module exported = ExportTorchScript(model);
+  std::vector<float> x(512, 0.f);
+  auto probs = RunTorchScript(exported, x.data(), 1, 512);
+  EXPECT_FALSE(probs.ok());
+  EXPECT_EQ(LoadTorchScript("/nonexistent/model.pt").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+class PublishedModelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new TempDir;
+    ASSERT_TRUE(WriteSyntheticDataset(data_->path(), {0.02, 11}).ok());
+  }
+  static void TearDownTestSuite() { delete data_; }
+
+  TrainConfig Config(const std::string& repo, std::vector<std::string> extra = {}) {
+    std::vector<std::string> overrides = {"data.dir=" + data_->path(),
+                                          "output.repository=" + repo,
+                                          "output.report_dir=" + repo + "/reports",
+                                          "experiment.epochs=2", "experiment.threads=1"};
+    overrides.insert(overrides.end(), extra.begin(), extra.end());
+    return *LoadTrainConfig("", overrides);
+  }
+
+  static TempDir* data_;
+};
+TempDir* PublishedModelTest::data_ = nullptr;
+
+TEST_F(PublishedModelTest, PublishedPackageCarriesAVerifiableModelCard) {
+  TempDir repo;
+  std::ostringstream log;
+  auto outcome = RunFit(Config(repo.path(), {"task=multiclass"}), log);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_TRUE(outcome->published.has_value());
+  const std::string dir = outcome->published->path;
+  EXPECT_EQ(dir, repo.Join("betalactamase-class/1"));
+
+  auto card = ReadModelCard(dir + "/model.json");
+  ASSERT_TRUE(card.ok()) << card.status();
+  EXPECT_EQ(card->name, "betalactamase-class");
+  EXPECT_EQ(card->version, 1);
+  EXPECT_EQ(card->labels.size(), 5u);
+  EXPECT_EQ(card->model_sha256, *Sha256File(dir + "/model.pt"));
+  EXPECT_EQ(card->golden.size(), 8u);
+  EXPECT_GT(card->input_norm.mean, 5.0);
+  EXPECT_LE(card->input_norm.quantiles.at("p1"), card->input_norm.quantiles.at("p99"));
+  EXPECT_TRUE(card->dataset["synthetic"].get<bool>());
+  EXPECT_EQ(card->dataset["files"].size(), 5u);
+  EXPECT_TRUE(card->metrics["test"].contains("roc_auc"));
+  EXPECT_EQ(card->config["task"], "multiclass");
+
+  // The golden probabilities are what the published file computes.
+  auto module = LoadTorchScript(dir + "/model.pt");
+  ASSERT_TRUE(module.ok());
+  for (const auto& g : card->golden) {
+    auto probs = RunTorchScript(*module, g.input.data(), 1, 1024);
+    ASSERT_TRUE(probs.ok());
+    for (size_t k = 0; k < g.probabilities.size(); ++k) {
+      EXPECT_NEAR((*probs)[k], g.probabilities[k], card->golden_tolerance);
+    }
+  }
+  for (const char* f : {"metrics.json", "history.csv", "loss_curve.png", "accuracy_curve.png",
+                        "roc.png", "confusion_matrix.png", "config.yaml"}) {
+    EXPECT_TRUE(std::filesystem::exists(outcome->report_dir + "/" + f)) << f;
+  }
+
+  // Python's torch.jit.load reads the same file and reproduces the golden probabilities.
+  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+    GTEST_SKIP() << "python3-torch is not installed";
+  }
+  std::string cmd = std::string("/usr/bin/python3 ") + ARGINATOR_SOURCE_DIR +
+                    "/tests/trainer/load_torchscript.py " + dir;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+TEST_F(PublishedModelTest, SameSeedDataAndConfigGiveTheSameWeights) {
+  TempDir repo;
+  auto config = Config(repo.path(), {"output.publish=false"});
+  std::ostringstream log;
+  auto prepared = PrepareData(config, log);
+  ASSERT_TRUE(prepared.ok());
+  auto train = [&](const TrainConfig& c) {
+    return TrainClassifier(c, prepared->data.x, prepared->labels, prepared->split, log);
+  };
+  auto a = train(config);
+  auto b = train(config);
+  auto c = train(Config(repo.path(), {"experiment.seed=43"}));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto pa = a->model->parameters(), pb = b->model->parameters(), pc = c->model->parameters();
+  bool differs_with_other_seed = false;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+    differs_with_other_seed |= !torch::equal(pa[i], pc[i]);
+  }
+  EXPECT_TRUE(differs_with_other_seed);
+}
+
+TEST_F(PublishedModelTest, EarlyStoppingKeepsTheBestEpoch) {
+  TempDir repo;
+  std::ostringstream log;
+  // A large learning rate overfits fast, so validation loss turns up and patience 1 stops.
+  auto outcome = RunFit(Config(repo.path(), {"experiment.epochs=30", "experiment.patience=1",
+                                             "experiment.lr=0.01", "output.publish=false"}),
+                        log);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  const auto& h = outcome->train.history;
+  ASSERT_FALSE(h.empty());
+  EXPECT_LT(h.size(), 30u) << log.str();
+  EXPECT_TRUE(outcome->train.stopped_early);
+  double best = h[outcome->train.best_epoch - 1].val_loss;
+  for (const auto& e : h) EXPECT_GE(e.val_loss, best);
+  // The kept weights are the best epoch's: re-evaluating gives its validation loss.
+  EXPECT_NEAR(outcome->val.loss, best, 1e-5);
+}
+
+}  // namespace
+}  // namespace arginator::trainer
