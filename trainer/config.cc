@@ -42,7 +42,7 @@ experiment:
   patience: 3
   min_delta: 0.0
   seed: 42
-  threads: 2
+  threads: 1                # measured 3-4x faster than 2 on 2 cores (docs/training.md)
   device: cpu
 output:
   repository: models

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_format.h"
+#include "common/allocator.h"
 #include "trainer/config.h"
 #include "trainer/pipeline.h"
 #include "trainer/synthetic.h"
@@ -20,6 +20,7 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   using namespace arginator::trainer;
+  arginator::TuneAllocatorForTensors();
   CLI::App app{"arginator-train: train, evaluate and publish beta-lactamase classifiers"};
   app.require_subcommand(1);
 

@@ -44,16 +44,25 @@ nlohmann::json YamlToJson(const YAML::Node& node) {
   return s;
 }
 
-// Up to `n` test rows, taken round-robin across labels so every output column is exercised.
-std::vector<size_t> PickGoldenRows(const PreparedData& p, int n) {
-  std::map<int, std::vector<size_t>> by_label;
-  for (size_t r : p.split.test) by_label[p.labels[r]].push_back(r);
+// Up to `n` test rows, round-robin across labels so every output column is exercised, least
+// confident first within each label: saturated outputs (p ~ 1.0) would hide a wrong model, the
+// borderline ones move with any change in the weights.
+std::vector<size_t> PickGoldenRows(const PreparedData& p, Classifier& model, int n) {
+  const int k = model->spec().num_classes;
+  std::vector<float> probs = PredictProbabilities(model, p.data.x, p.split.test);
+  std::map<int, std::vector<std::pair<float, size_t>>> by_label;
+  for (size_t i = 0; i < p.split.test.size(); ++i) {
+    const float* row = probs.data() + i * k;
+    by_label[p.labels[p.split.test[i]]].push_back({*std::max_element(row, row + k),
+                                                   p.split.test[i]});
+  }
+  for (auto& [label, candidates] : by_label) std::sort(candidates.begin(), candidates.end());
   std::vector<size_t> rows;
   for (size_t i = 0; static_cast<int>(rows.size()) < n; ++i) {
     bool any = false;
     for (auto& [label, candidates] : by_label) {
       if (i < candidates.size() && static_cast<int>(rows.size()) < n) {
-        rows.push_back(candidates[i]);
+        rows.push_back(candidates[i].second);
         any = true;
       }
     }
@@ -162,7 +171,7 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   card.config = YamlToJson(config.resolved);
   card.input_norm = ComputeNormStats(p.data.x, p.split.train);
 
-  std::vector<size_t> golden_rows = PickGoldenRows(p, config.output.golden_examples);
+  std::vector<size_t> golden_rows = PickGoldenRows(p, in.trained->model, config.output.golden_examples);
   torch::Tensor golden_x = GatherRows(p.data.x, golden_rows);
   ARG_ASSIGN_OR_RETURN(std::vector<float> golden_probs,
                        RunTorchScript(reloaded, golden_x.data_ptr<float>(),
