@@ -52,9 +52,9 @@ absl::Status ReadOneDataset(hid_t file, const std::string& name, ReadState& stat
   const std::string& path = *state.path;
   H5Handle dset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dset.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": object '", name, "' is not a dataset (expected one ", state.dim,
-                     "-float dataset per protein at the root)"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": object '", name,
+                                                   "' is not a dataset (expected one ", state.dim,
+                                                   "-float dataset per protein at the root)"));
   }
   H5Handle type(H5Dget_type(dset.get()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_FLOAT) {
@@ -74,8 +74,8 @@ absl::Status ReadOneDataset(hid_t file, const std::string& name, ReadState& stat
   if ((rank == 2 && dims[0] != 1) || width != static_cast<hsize_t>(state.dim)) {
     std::string shape = rank == 1 ? absl::StrCat("[", dims[0], "]")
                                   : absl::StrCat("[", dims[0], ", ", dims[1], "]");
-    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has shape ",
-                                                   shape, ", expected [", state.dim, "]"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has shape ", shape,
+                                                   ", expected [", state.dim, "]"));
   }
   EmbeddingMatrix& out = *state.out;
   size_t offset = out.values.size();
@@ -88,9 +88,8 @@ absl::Status ReadOneDataset(hid_t file, const std::string& name, ReadState& stat
   for (int j = 0; j < state.dim; ++j) {
     float v = out.values[offset + j];
     if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has ",
-                                                     std::isnan(v) ? "NaN" : "Inf",
-                                                     " at position ", j));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": dataset '", name, "' has ", std::isnan(v) ? "NaN" : "Inf", " at position ", j));
     }
   }
   out.ids.push_back(name);
@@ -139,9 +138,9 @@ absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const st
     return absl::DataLossError(absl::StrCat(path, ": cannot read root attributes"));
   }
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    H5Handle attr(H5Aopen_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT,
-                                 H5P_DEFAULT),
-                  H5Aclose);
+    H5Handle attr(
+        H5Aopen_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+        H5Aclose);
     if (!attr.ok()) continue;
     char name[256] = {0};
     H5Aget_name(attr.get(), sizeof(name) - 1, name);
@@ -179,9 +178,8 @@ absl::Status WriteEmbeddingsH5(const std::string& path, const EmbeddingMatrix& m
       H5Handle dset(H5Dcreate2(file.get(), matrix.ids[i].c_str(), H5T_IEEE_F32LE, space.get(),
                                H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                     H5Dclose);
-      if (!dset.ok() ||
-          H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, matrix.row(i)) <
-              0) {
+      if (!dset.ok() || H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                 matrix.row(i)) < 0) {
         std::remove(tmp.c_str());
         return absl::InternalError(
             absl::StrCat(tmp, ": cannot write dataset '", matrix.ids[i], "'"));

@@ -46,7 +46,8 @@ namespace {
 template <typename T>
 absl::Status Get(const json& obj, const char* key, T& out, const std::string& where) {
   auto it = obj.find(key);
-  if (it == obj.end()) return absl::InvalidArgumentError(absl::StrCat(where, ": missing '", key, "'"));
+  if (it == obj.end())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": missing '", key, "'"));
   try {
     out = it->get<T>();
   } catch (const json::exception& e) {
@@ -59,7 +60,8 @@ absl::Status Get(const json& obj, const char* key, T& out, const std::string& wh
 }  // namespace
 
 absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& source) {
-  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  if (!j.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
   ModelCard card;
   ARG_RETURN_IF_ERROR(Get(j, "name", card.name, source));
   ARG_RETURN_IF_ERROR(Get(j, "version", card.version, source));
@@ -87,10 +89,10 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
         source, ": output must be 'probabilities' or 'logits', got '", card.output, "'"));
   }
   const std::pair<const char*, json*> sections[] = {{"architecture", &card.architecture},
-                                                     {"hyperparameters", &card.hyperparameters},
-                                                     {"dataset", &card.dataset},
-                                                     {"metrics", &card.metrics},
-                                                     {"config", &card.config}};
+                                                    {"hyperparameters", &card.hyperparameters},
+                                                    {"dataset", &card.dataset},
+                                                    {"metrics", &card.metrics},
+                                                    {"config", &card.config}};
   for (const auto& [key, slot] : sections) {
     if (j.contains(key)) *slot = j.at(key);
   }
@@ -119,10 +121,10 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
       ARG_RETURN_IF_ERROR(Get(e, "probabilities", g.probabilities, where));
       if (static_cast<int>(g.input.size()) != card.input_dim ||
           g.probabilities.size() != card.labels.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": example '", g.id, "' has ", g.input.size(), " inputs and ",
-            g.probabilities.size(), " probabilities, expected ", card.input_dim, " and ",
-            card.labels.size()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": example '", g.id, "' has ", g.input.size(), " inputs and ",
+                         g.probabilities.size(), " probabilities, expected ", card.input_dim,
+                         " and ", card.labels.size()));
       }
       card.golden.push_back(std::move(g));
     }

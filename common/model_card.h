@@ -31,7 +31,7 @@ struct ModelCard {
   int64_t version = 0;
   std::string task;  // "binary" or "multiclass"
   int input_dim = 0;
-  std::vector<std::string> labels;      // output column i is labels[i]
+  std::vector<std::string> labels;       // output column i is labels[i]
   std::string output = "probabilities";  // the TorchScript returns softmax probabilities
   nlohmann::json architecture = nlohmann::json::object();
   nlohmann::json hyperparameters = nlohmann::json::object();

@@ -8,10 +8,10 @@
 #define ARG_CONCAT_INNER(a, b) a##b
 #define ARG_CONCAT(a, b) ARG_CONCAT_INNER(a, b)
 
-#define ARG_RETURN_IF_ERROR(expr)                  \
-  do {                                             \
-    const absl::Status _arg_status = (expr);       \
-    if (!_arg_status.ok()) return _arg_status;     \
+#define ARG_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    const absl::Status _arg_status = (expr);   \
+    if (!_arg_status.ok()) return _arg_status; \
   } while (0)
 
 #define ARG_ASSIGN_OR_RETURN(lhs, rexpr) \

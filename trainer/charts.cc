@@ -177,8 +177,8 @@ absl::Status WriteConfusionMatrixChart(const std::string& path, const std::strin
       cairo_rectangle(cr, left + j * size, top + i * size, size, size);
       cairo_fill(cr);
       cairo_set_source_rgb(cr, rate > 0.6 ? 1 : 0, rate > 0.6 ? 1 : 0, rate > 0.6 ? 1 : 0);
-      Text(cr, left + (j + 0.5) * size, top + (i + 0.5) * size + 5, absl::StrCat(matrix[i][j]),
-           13, 0.5);
+      Text(cr, left + (j + 0.5) * size, top + (i + 0.5) * size + 5, absl::StrCat(matrix[i][j]), 13,
+           0.5);
     }
     cairo_set_source_rgb(cr, 0, 0, 0);
     Text(cr, left - 8, top + (i + 0.5) * size + 5, labels[i], 12, 1.0);

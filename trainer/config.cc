@@ -78,9 +78,9 @@ void CollectKeys(const YAML::Node& node, const std::string& prefix, std::vector<
 }
 
 absl::Status UnknownKey(const std::string& key, const std::string& source) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ": unknown config key '", key,
-                                                 "'; valid keys: ",
-                                                 absl::StrJoin(ValidConfigKeys(), ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": unknown config key '", key,
+                   "'; valid keys: ", absl::StrJoin(ValidConfigKeys(), ", ")));
 }
 
 // Merges `src` into `dst` (a clone of the defaults); only keys present in the defaults are allowed.
@@ -116,8 +116,8 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& text) {
   std::string key = text.substr(0, eq);
   const std::vector<std::string> valid = ValidConfigKeys();
   bool known = std::any_of(valid.begin(), valid.end(), [&](const std::string& v) {
-    return v == key || (v.size() > key.size() && v.compare(0, key.size(), key) == 0 &&
-                        v[key.size()] == '.');
+    return v == key ||
+           (v.size() > key.size() && v.compare(0, key.size(), key) == 0 && v[key.size()] == '.');
   });
   if (!known) return UnknownKey(key, "override");
   YAML::Node value;
@@ -184,7 +184,7 @@ std::vector<std::string> LabelsForTask(const std::string& task) {
 }
 
 absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path,
-                                           const std::vector<std::string>& overrides) {
+                                            const std::vector<std::string>& overrides) {
   YAML::Node root = YAML::Load(kDefaults);
   if (!path.empty()) {
     YAML::Node file;
@@ -252,23 +252,24 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
     ARG_RETURN_IF_ERROR(Check(!pattern.empty(), absl::StrCat("data.classes.", cls, " is empty")));
   }
   double total = c.data.train_fraction + c.data.val_fraction + c.data.test_fraction;
-  ARG_RETURN_IF_ERROR(Check(
-      c.data.train_fraction > 0 && c.data.val_fraction > 0 && c.data.test_fraction > 0 &&
-          std::abs(total - 1.0) < 1e-6,
-      absl::StrCat("data.split fractions must be positive and sum to 1, got ", total)));
+  ARG_RETURN_IF_ERROR(
+      Check(c.data.train_fraction > 0 && c.data.val_fraction > 0 && c.data.test_fraction > 0 &&
+                std::abs(total - 1.0) < 1e-6,
+            absl::StrCat("data.split fractions must be positive and sum to 1, got ", total)));
   ARG_RETURN_IF_ERROR(
       Check(c.model.kind == "ffnn" || c.model.kind == "logreg",
             absl::StrCat("model.kind must be ffnn or logreg, got '", c.model.kind, "'")));
   for (int h : c.model.hidden) {
-    ARG_RETURN_IF_ERROR(Check(h > 0, absl::StrCat("model.hidden widths must be positive, got ", h)));
+    ARG_RETURN_IF_ERROR(
+        Check(h > 0, absl::StrCat("model.hidden widths must be positive, got ", h)));
   }
-  ARG_RETURN_IF_ERROR(Check(c.model.dropout >= 0 && c.model.dropout < 1,
-                            absl::StrCat("model.dropout must be in [0, 1), got ", c.model.dropout)));
-  ARG_RETURN_IF_ERROR(Check(e.epochs > 0, absl::StrCat("experiment.epochs must be > 0, got ",
-                                                       e.epochs)));
-  ARG_RETURN_IF_ERROR(Check(e.batch_size > 0, absl::StrCat(
-                                                  "experiment.batch_size must be > 0, got ",
-                                                  e.batch_size)));
+  ARG_RETURN_IF_ERROR(
+      Check(c.model.dropout >= 0 && c.model.dropout < 1,
+            absl::StrCat("model.dropout must be in [0, 1), got ", c.model.dropout)));
+  ARG_RETURN_IF_ERROR(
+      Check(e.epochs > 0, absl::StrCat("experiment.epochs must be > 0, got ", e.epochs)));
+  ARG_RETURN_IF_ERROR(Check(e.batch_size > 0,
+                            absl::StrCat("experiment.batch_size must be > 0, got ", e.batch_size)));
   ARG_RETURN_IF_ERROR(Check(e.lr > 0, absl::StrCat("experiment.lr must be > 0, got ", e.lr)));
   ARG_RETURN_IF_ERROR(
       Check(e.optimizer == "adam" || e.optimizer == "sgd",
@@ -277,8 +278,8 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(Check(e.threads >= 0, "experiment.threads must be >= 0"));
   ARG_RETURN_IF_ERROR(Check(c.output.golden_examples >= 1, "output.golden_examples must be >= 1"));
   ARG_RETURN_IF_ERROR(Check(s.trials > 0, "sweep.trials must be > 0"));
-  ARG_RETURN_IF_ERROR(Check(s.lr_min > 0 && s.lr_min <= s.lr_max,
-                            "sweep.lr_min must be > 0 and <= sweep.lr_max"));
+  ARG_RETURN_IF_ERROR(
+      Check(s.lr_min > 0 && s.lr_min <= s.lr_max, "sweep.lr_min must be > 0 and <= sweep.lr_max"));
   ARG_RETURN_IF_ERROR(Check(!s.batch_sizes.empty() && !s.hidden_options.empty(),
                             "sweep.batch_sizes and sweep.hidden_options must not be empty"));
   ARG_RETURN_IF_ERROR(Check(s.epochs_min > 0 && s.epochs_min <= s.epochs_max,

@@ -16,8 +16,8 @@ struct TrainConfig {
   std::string task;  // "binary" | "multiclass"
 
   struct Data {
-    std::string dir;        // directory holding the class files
-    std::string cache_dir;  // processed cache; "" = <dir>/.arginator-cache
+    std::string dir;                                 // directory holding the class files
+    std::string cache_dir;                           // processed cache; "" = <dir>/.arginator-cache
     std::map<std::string, std::string> class_files;  // class name -> file name or glob
     double train_fraction, val_fraction, test_fraction;
     uint64_t split_seed;
@@ -71,7 +71,7 @@ std::vector<std::string> ValidConfigKeys();
 // parsed as YAML). An unknown key is INVALID_ARGUMENT listing the valid keys; a wrongly typed or
 // out-of-range value names the key and the value.
 absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path,
-                                           const std::vector<std::string>& overrides);
+                                            const std::vector<std::string>& overrides);
 
 // Resolves a node (defaults merged with the file and overrides) into the typed struct.
 absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& resolved);

@@ -33,8 +33,8 @@ absl::StatusOr<std::vector<std::string>> MatchFiles(const std::string& dir,
   if (rc == 0) paths.assign(g.gl_pathv, g.gl_pathv + g.gl_pathc);
   globfree(&g);
   if (paths.empty()) {
-    return absl::NotFoundError(absl::StrCat("class '", class_name, "': no file matches '", pattern,
-                                            "' in ", dir));
+    return absl::NotFoundError(
+        absl::StrCat("class '", class_name, "': no file matches '", pattern, "' in ", dir));
   }
   return paths;  // glob sorts
 }
@@ -53,8 +53,11 @@ absl::Status WriteCache(const std::string& path, const Dataset& data) {
   fs::create_directories(fs::path(path).parent_path(), ec);
   nlohmann::json header = nlohmann::json::array();
   for (const auto& f : data.files) {
-    header.push_back({{"class", f.class_name}, {"path", f.path}, {"sha256", f.sha256},
-                      {"count", f.count}, {"synthetic", f.synthetic}});
+    header.push_back({{"class", f.class_name},
+                      {"path", f.path},
+                      {"sha256", f.sha256},
+                      {"count", f.count},
+                      {"synthetic", f.synthetic}});
   }
   std::string head = header.dump();
   std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
@@ -151,7 +154,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   for (const std::string& cls : classes) {
     auto it = options.class_files.find(cls);
     if (it == options.class_files.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("data.classes: no file given for '", cls, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("data.classes: no file given for '", cls, "'"));
     }
     ARG_ASSIGN_OR_RETURN(std::vector<std::string> paths, MatchFiles(options.dir, it->second, cls));
     for (const std::string& path : paths) {
@@ -184,9 +188,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
       auto [pos, inserted] = first_file_of_id.emplace(id, f);
       if (!inserted) {
         const SourceFile& other = data.files[pos->second];
-        return absl::InvalidArgumentError(absl::StrCat(
-            "protein id '", id, "' appears in both ", other.path, " (", other.class_name,
-            ") and ", file.path, " (", file.class_name, ")"));
+        return absl::InvalidArgumentError(absl::StrCat("protein id '", id, "' appears in both ",
+                                                       other.path, " (", other.class_name, ") and ",
+                                                       file.path, " (", file.class_name, ")"));
       }
     }
     file.count = static_cast<int64_t>(m.rows());
@@ -194,8 +198,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
       auto s = attrs->find("synthetic");
       file.synthetic = s != attrs->end() && s->second == "true";
     }
-    int cls = static_cast<int>(std::find(ClassNames().begin(), ClassNames().end(),
-                                         file.class_name) - ClassNames().begin());
+    int cls =
+        static_cast<int>(std::find(ClassNames().begin(), ClassNames().end(), file.class_name) -
+                         ClassNames().begin());
     data.class_index.insert(data.class_index.end(), m.rows(), cls);
     data.x.Append(m);
   }

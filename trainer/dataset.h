@@ -55,7 +55,8 @@ std::vector<int> TaskLabels(const Dataset& data, const std::string& task);
 
 NormSummary SummarizeNorms(const EmbeddingMatrix& x, const std::vector<size_t>& rows);
 
-// The data report printed before training: files, counts, dimension, finiteness, L2-norm statistics.
+// The data report printed before training: files, counts, dimension, finiteness, L2-norm
+// statistics.
 void PrintDataReport(const Dataset& data, std::ostream& out);
 
 }  // namespace arginator::trainer

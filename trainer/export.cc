@@ -30,8 +30,7 @@ absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, co
                                                   int64_t n, int dim) {
   try {
     torch::InferenceMode guard;
-    torch::Tensor input =
-        torch::from_blob(const_cast<float*>(rows), {n, dim}, torch::kFloat32);
+    torch::Tensor input = torch::from_blob(const_cast<float*>(rows), {n, dim}, torch::kFloat32);
     torch::Tensor out = module.forward({input}).toTensor().to(torch::kCPU).contiguous();
     return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
   } catch (const std::exception& e) {  // c10::Error and the interpreter's runtime errors

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("sweep", "random hyperparameter search; publishes the best trial");
   for (auto* cmd : {fit_cmd, sweep_cmd}) {
     cmd->add_option("--config", config_path, "YAML config (configs/train/*.yaml)")->required();
-    cmd->add_option("overrides", overrides, "dotted key=value overrides, e.g. experiment.epochs=10");
+    cmd->add_option("overrides", overrides,
+                    "dotted key=value overrides, e.g. experiment.epochs=10");
   }
   bool print_keys = false;
   auto* keys_cmd = app.add_subcommand("config-keys", "list every valid config key and defaults");

@@ -111,8 +111,9 @@ nlohmann::json MetricsToJson(const ClassificationMetrics& m) {
         {"precision", r.precision}, {"recall", r.recall}, {"f1", r.f1}, {"support", r.support}};
   }
   auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
-  return {{"count", m.count},         {"loss", num(m.loss)},   {"accuracy", m.accuracy},
-          {"precision", m.precision}, {"recall", m.recall},    {"f1", m.f1},
+  return {{"count", m.count},          {"loss", num(m.loss)},
+          {"accuracy", m.accuracy},    {"precision", m.precision},
+          {"recall", m.recall},        {"f1", m.f1},
           {"roc_auc", num(m.roc_auc)}, {"confusion_matrix", m.confusion},
           {"per_class", per_class}};
 }
@@ -123,9 +124,8 @@ std::string FormatReport(const ClassificationMetrics& m) {
   out << "  accuracy " << m.accuracy << "  precision " << m.precision << "  recall " << m.recall
       << "  F1 " << m.f1 << "  ROC-AUC " << m.roc_auc << "  loss " << m.loss << "  (n=" << m.count
       << ")\n";
-  out << "  " << std::left << std::setw(20) << "label" << std::right << std::setw(10)
-      << "precision" << std::setw(10) << "recall" << std::setw(10) << "f1" << std::setw(10)
-      << "support\n";
+  out << "  " << std::left << std::setw(20) << "label" << std::right << std::setw(10) << "precision"
+      << std::setw(10) << "recall" << std::setw(10) << "f1" << std::setw(10) << "support\n";
   for (const auto& r : m.per_class) {
     out << "  " << std::left << std::setw(20) << r.label << std::right << std::setw(10)
         << r.precision << std::setw(10) << r.recall << std::setw(10) << r.f1 << std::setw(9)

@@ -35,7 +35,8 @@ struct ClassificationMetrics {
 RocCurve ComputeRoc(const std::vector<double>& scores, const std::vector<bool>& positive);
 
 // `probabilities` is row-major [n, labels.size()].
-ClassificationMetrics Evaluate(const std::vector<int>& truth, const std::vector<float>& probabilities,
+ClassificationMetrics Evaluate(const std::vector<int>& truth,
+                               const std::vector<float>& probabilities,
                                const std::vector<std::string>& labels);
 
 // JSON without the ROC points (those go to the charts).

@@ -10,8 +10,8 @@ ClassifierImpl::ClassifierImpl(const ClassifierSpec& spec)
   if (spec.kind == "ffnn") widths.insert(widths.end(), spec.hidden.begin(), spec.hidden.end());
   widths.push_back(spec.num_classes);
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
-    layers_.push_back(register_module(absl::StrCat("linear", i),
-                                      torch::nn::Linear(widths[i], widths[i + 1])));
+    layers_.push_back(
+        register_module(absl::StrCat("linear", i), torch::nn::Linear(widths[i], widths[i + 1])));
   }
   register_module("dropout", dropout_);
 }

@@ -53,8 +53,8 @@ std::vector<size_t> PickGoldenRows(const PreparedData& p, Classifier& model, int
   std::map<int, std::vector<std::pair<float, size_t>>> by_label;
   for (size_t i = 0; i < p.split.test.size(); ++i) {
     const float* row = probs.data() + i * k;
-    by_label[p.labels[p.split.test[i]]].push_back({*std::max_element(row, row + k),
-                                                   p.split.test[i]});
+    by_label[p.labels[p.split.test[i]]].push_back(
+        {*std::max_element(row, row + k), p.split.test[i]});
   }
   for (auto& [label, candidates] : by_label) std::sort(candidates.begin(), candidates.end());
   std::vector<size_t> rows;
@@ -87,7 +87,8 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
   return {{"files", files},
           {"class_counts", class_counts},
           {"split_sizes",
-           {{"train", p.split.train.size()}, {"val", p.split.val.size()},
+           {{"train", p.split.train.size()},
+            {"val", p.split.val.size()},
             {"test", p.split.test.size()}}},
           {"split_fractions",
            {{"train", config.data.train_fraction},
@@ -114,9 +115,8 @@ NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& 
   s.std = std::sqrt(std::max(0.0, sum_sq / norms.size() - s.mean * s.mean));
   s.min = norms.front();
   s.max = norms.back();
-  const std::pair<const char*, double> quantiles[] = {{"p0.1", 0.001}, {"p1", 0.01},
-                                                      {"p5", 0.05},    {"p50", 0.5},
-                                                      {"p95", 0.95},   {"p99", 0.99},
+  const std::pair<const char*, double> quantiles[] = {{"p0.1", 0.001}, {"p1", 0.01},  {"p5", 0.05},
+                                                      {"p50", 0.5},    {"p95", 0.95}, {"p99", 0.99},
                                                       {"p99.9", 0.999}};
   for (const auto& [name, q] : quantiles) {
     // Linear interpolation between closest ranks.
@@ -171,7 +171,8 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   card.config = YamlToJson(config.resolved);
   card.input_norm = ComputeNormStats(p.data.x, p.split.train);
 
-  std::vector<size_t> golden_rows = PickGoldenRows(p, in.trained->model, config.output.golden_examples);
+  std::vector<size_t> golden_rows =
+      PickGoldenRows(p, in.trained->model, config.output.golden_examples);
   torch::Tensor golden_x = GatherRows(p.data.x, golden_rows);
   ARG_ASSIGN_OR_RETURN(std::vector<float> golden_probs,
                        RunTorchScript(reloaded, golden_x.data_ptr<float>(),
@@ -179,10 +180,9 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   const size_t k = card.labels.size();
   for (size_t i = 0; i < golden_rows.size(); ++i) {
     const float* row = p.data.x.row(golden_rows[i]);
-    card.golden.push_back({p.data.x.ids[golden_rows[i]],
-                           std::vector<float>(row, row + p.data.x.dim),
-                           std::vector<float>(golden_probs.begin() + i * k,
-                                              golden_probs.begin() + (i + 1) * k)});
+    card.golden.push_back(
+        {p.data.x.ids[golden_rows[i]], std::vector<float>(row, row + p.data.x.dim),
+         std::vector<float>(golden_probs.begin() + i * k, golden_probs.begin() + (i + 1) * k)});
   }
   card.golden_tolerance = 1e-4;
   ARG_ASSIGN_OR_RETURN(card.model_sha256, Sha256File(model_path));

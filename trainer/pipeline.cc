@@ -80,15 +80,15 @@ absl::Status WriteLeaderboard(const std::string& dir, const std::vector<TrialRow
       "best epoch | seconds |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const TrialRow& r = rows[i];
-    absl::StrAppend(&csv, absl::StrFormat("%d,%d,%.6f,%.6f,%.6f,%.6g,%d,%.4f,%s,%d,%d,%.1f\n",
-                                          i + 1, r.trial, r.val_loss, r.val_accuracy, r.val_f1,
-                                          r.lr, r.batch_size, r.dropout, HiddenText(r.hidden),
-                                          r.epochs, r.best_epoch, r.seconds));
+    absl::StrAppend(
+        &csv, absl::StrFormat("%d,%d,%.6f,%.6f,%.6f,%.6g,%d,%.4f,%s,%d,%d,%.1f\n", i + 1, r.trial,
+                              r.val_loss, r.val_accuracy, r.val_f1, r.lr, r.batch_size, r.dropout,
+                              HiddenText(r.hidden), r.epochs, r.best_epoch, r.seconds));
     absl::StrAppend(&md, absl::StrFormat("| %d | %d | %.4f | %.4f | %.4f | %.2e | %d | %.2f | %s | "
                                          "%d | %d | %.1f |\n",
-                                         i + 1, r.trial, r.val_loss, r.val_accuracy, r.val_f1,
-                                         r.lr, r.batch_size, r.dropout, HiddenText(r.hidden),
-                                         r.epochs, r.best_epoch, r.seconds));
+                                         i + 1, r.trial, r.val_loss, r.val_accuracy, r.val_f1, r.lr,
+                                         r.batch_size, r.dropout, HiddenText(r.hidden), r.epochs,
+                                         r.best_epoch, r.seconds));
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -102,14 +102,13 @@ absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream
   PreparedData p;
   auto start = std::chrono::steady_clock::now();
   ARG_ASSIGN_OR_RETURN(p.data, LoadDataset(DatasetOptionsFor(config)));
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PrintDataReport(p.data, log);
   log << absl::StrFormat("  loaded in %.2fs\n", seconds);
   p.labels = TaskLabels(p.data, config.task);
   // Stratify by the fine class, which also stratifies the binary labels.
-  p.split = StratifiedSplit(p.data.class_index, config.data.val_fraction,
-                            config.data.test_fraction, config.data.split_seed);
+  p.split = StratifiedSplit(p.data.class_index, config.data.val_fraction, config.data.test_fraction,
+                            config.data.split_seed);
   log << "Split (stratified, seed " << config.data.split_seed << "): train " << p.split.train.size()
       << ", val " << p.split.val.size() << ", test " << p.split.test.size() << "\n";
   return p;
@@ -131,12 +130,11 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
 
   if (config.output.publish) {
     PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test};
-    ARG_ASSIGN_OR_RETURN(
-        PublishedVersion published,
-        PublishVersion(config.output.repository, config.output.name,
-                       [&](const std::string& dir, int64_t version) {
-                         return WriteModelPackage(dir, version, inputs);
-                       }));
+    ARG_ASSIGN_OR_RETURN(PublishedVersion published,
+                         PublishVersion(config.output.repository, config.output.name,
+                                        [&](const std::string& dir, int64_t version) {
+                                          return WriteModelPackage(dir, version, inputs);
+                                        }));
     log << "Published " << config.output.name << " version " << published.version << " -> "
         << published.path << "\n";
     out.published = published;
@@ -160,10 +158,9 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
 
 absl::StatusOr<FitOutcome> RunFit(const TrainConfig& config, std::ostream& log) {
   ARG_ASSIGN_OR_RETURN(PreparedData p, PrepareData(config, log));
-  log << "Training " << config.output.name << " (" << config.model.kind << ", task "
-      << config.task << ", " << config.experiment.optimizer << ", lr " << config.experiment.lr
-      << ", batch " << config.experiment.batch_size << ", " << config.experiment.epochs
-      << " epochs)\n";
+  log << "Training " << config.output.name << " (" << config.model.kind << ", task " << config.task
+      << ", " << config.experiment.optimizer << ", lr " << config.experiment.lr << ", batch "
+      << config.experiment.batch_size << ", " << config.experiment.epochs << " epochs)\n";
   ARG_ASSIGN_OR_RETURN(TrainResult trained,
                        TrainClassifier(config, p.data.x, p.labels, p.split, log));
   return FinishRun(config, p, std::move(trained), log);
@@ -211,9 +208,8 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
   log << "Leaderboard (by validation loss): " << sweep_dir << "/leaderboard.md\n";
   log << absl::StrFormat("best: trial %d, val loss %.4f\n", rows.front().trial,
                          rows.front().val_loss);
-  nlohmann::json extra = {{"sweep_dir", sweep_dir},
-                          {"best_trial", rows.front().trial},
-                          {"trials_run", rows.size()}};
+  nlohmann::json extra = {
+      {"sweep_dir", sweep_dir}, {"best_trial", rows.front().trial}, {"trials_run", rows.size()}};
   return FinishRun(best_config, p, std::move(*best), log, extra);
 }
 
@@ -230,16 +226,16 @@ absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
   }
   if (card.labels != LabelsForTask(card.task)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        card_path, ": labels [", absl::StrJoin(card.labels, ", "),
-        "] are not those of task '", card.task, "'; eval maps the data's classes to those"));
+        card_path, ": labels [", absl::StrJoin(card.labels, ", "), "] are not those of task '",
+        card.task, "'; eval maps the data's classes to those"));
   }
   ARG_ASSIGN_OR_RETURN(torch::jit::Module module, LoadTorchScript(model_path));
   ARG_ASSIGN_OR_RETURN(TrainConfig defaults,
                        LoadTrainConfig("", {absl::StrCat("data.dir=", data_dir)}));
   ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(defaults)));
   if (data.x.dim != card.input_dim) {
-    return absl::InvalidArgumentError(absl::StrCat("data has dimension ", data.x.dim,
-                                                   ", the model expects ", card.input_dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data has dimension ", data.x.dim, ", the model expects ", card.input_dim));
   }
   PrintDataReport(data, log);
   std::vector<int> truth = TaskLabels(data, card.task);

@@ -79,9 +79,8 @@ absl::StatusOr<PublishedVersion> PublishVersion(const std::string& repository,
       return PublishedVersion{version, target.string()};
     }
     if (errno != EEXIST && errno != ENOTEMPTY) {
-      return cleanup(absl::InternalError(absl::StrCat("cannot rename ", tmp.string(), " to ",
-                                                      target.string(), ": ",
-                                                      std::strerror(errno))));
+      return cleanup(absl::InternalError(absl::StrCat(
+          "cannot rename ", tmp.string(), " to ", target.string(), ": ", std::strerror(errno))));
     }
     version = std::max(version + 1, HighestVersion(model_dir.string()) + 1);
   }

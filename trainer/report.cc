@@ -62,10 +62,10 @@ absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats
     roc.push_back({absl::StrFormat("%s (AUC %.3f)", label, test.roc[c].auc), test.roc[c].fpr,
                    test.roc[c].tpr});
   }
-  ARG_RETURN_IF_ERROR(WriteLineChart(
-      in_dir("roc.png"), roc,
-      {test.roc.size() == 1 ? "ROC (test set)" : "ROC one-vs-rest (test set)",
-       "false positive rate", "true positive rate", /*unit_square=*/true}));
+  ARG_RETURN_IF_ERROR(
+      WriteLineChart(in_dir("roc.png"), roc,
+                     {test.roc.size() == 1 ? "ROC (test set)" : "ROC one-vs-rest (test set)",
+                      "false positive rate", "true positive rate", /*unit_square=*/true}));
   return WriteConfusionMatrixChart(in_dir("confusion_matrix.png"), "Confusion matrix (test set)",
                                    labels, test.confusion);
 }

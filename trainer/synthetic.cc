@@ -30,11 +30,11 @@ constexpr ClassSpec kClasses[] = {
 };
 
 // Per-dimension standard deviations of each component before the norm is fixed.
-constexpr double kClassSpread = 0.055;    // class centroid around the shared base
-constexpr double kFamilySpread = 0.075;   // sub-family centroid around its class
-constexpr double kProteinSpread = 0.16;   // one protein around its sub-family
-constexpr double kDecoyFraction = 0.15;   // non-BL families placed near a BL sub-family
-constexpr double kDecoyPull = 0.75;       // how far a decoy moves toward its BL sub-family
+constexpr double kClassSpread = 0.055;   // class centroid around the shared base
+constexpr double kFamilySpread = 0.075;  // sub-family centroid around its class
+constexpr double kProteinSpread = 0.16;  // one protein around its sub-family
+constexpr double kDecoyFraction = 0.15;  // non-BL families placed near a BL sub-family
+constexpr double kDecoyPull = 0.75;      // how far a decoy moves toward its BL sub-family
 constexpr double kNormMean = 6.2, kNormStd = 0.18;
 
 std::vector<double> RandomVector(Rng& rng, int dim, double sd) {
@@ -65,7 +65,8 @@ std::map<std::string, EmbeddingMatrix> GenerateSynthetic(const SyntheticOptions&
   for (size_t c = 0; c < std::size(kClasses); ++c) {
     class_offset.push_back(RandomVector(rng, dim, kClassSpread));
   }
-  for (int j = 0; j < dim; ++j) class_offset[3][j] = 0.7 * class_offset[0][j] + 0.7 * class_offset[3][j];
+  for (int j = 0; j < dim; ++j)
+    class_offset[3][j] = 0.7 * class_offset[0][j] + 0.7 * class_offset[3][j];
 
   // Sub-family centroids; the last class's decoys lean toward a random BL sub-family.
   std::vector<std::vector<std::vector<double>>> families(std::size(kClasses));
@@ -88,8 +89,9 @@ std::map<std::string, EmbeddingMatrix> GenerateSynthetic(const SyntheticOptions&
   std::map<std::string, EmbeddingMatrix> out;
   for (size_t c = 0; c < std::size(kClasses); ++c) {
     const ClassSpec& spec = kClasses[c];
-    int count = std::max(20, static_cast<int>(std::lround(
-                                 SyntheticCountsAtScaleOne().at(spec.name) * options.scale)));
+    int count = std::max(
+        20,
+        static_cast<int>(std::lround(SyntheticCountsAtScaleOne().at(spec.name) * options.scale)));
     // Zipf-like family sizes: family f gets weight 1 / (f + 1).
     std::vector<double> cumulative;
     double total = 0;
@@ -127,14 +129,14 @@ absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticDataset(
   std::map<std::string, std::string> paths;
   for (const ClassSpec& spec : kClasses) {
     std::string path = (std::filesystem::path(dir) / spec.file).string();
-    ARG_RETURN_IF_ERROR(WriteEmbeddingsH5(
-        path, data.at(spec.name),
-        {{"synthetic", "true"},
-         {"generator", "arginator-train gen-data"},
-         {"class", spec.name},
-         {"seed", absl::StrCat(options.seed)},
-         {"scale", absl::StrCat(options.scale)},
-         {"note", "Synthetic ProtT5-like embeddings; not real proteins."}}));
+    ARG_RETURN_IF_ERROR(
+        WriteEmbeddingsH5(path, data.at(spec.name),
+                          {{"synthetic", "true"},
+                           {"generator", "arginator-train gen-data"},
+                           {"class", spec.name},
+                           {"seed", absl::StrCat(options.seed)},
+                           {"scale", absl::StrCat(options.scale)},
+                           {"note", "Synthetic ProtT5-like embeddings; not real proteins."}}));
     paths[spec.name] = path;
   }
   return paths;

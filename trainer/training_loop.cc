@@ -18,11 +18,11 @@ using Clock = std::chrono::steady_clock;
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig::Experiment& e,
                                                        Classifier& model) {
   if (e.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        model->parameters(), torch::optim::SGDOptions(e.lr)
-                                 .momentum(e.momentum)
-                                 .nesterov(true)
-                                 .weight_decay(e.weight_decay));
+    return std::make_unique<torch::optim::SGD>(model->parameters(),
+                                               torch::optim::SGDOptions(e.lr)
+                                                   .momentum(e.momentum)
+                                                   .nesterov(true)
+                                                   .weight_decay(e.weight_decay));
   }
   return std::make_unique<torch::optim::Adam>(
       model->parameters(), torch::optim::AdamOptions(e.lr).weight_decay(e.weight_decay));
@@ -69,8 +69,8 @@ absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const Emb
   try {
     device = torch::Device(e.device);
   } catch (const c10::Error&) {
-    return absl::InvalidArgumentError(absl::StrCat("experiment.device '", e.device,
-                                                   "' is not a device (cpu, cuda, cuda:N)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("experiment.device '", e.device, "' is not a device (cpu, cuda, cuda:N)"));
   }
   if (device.is_cuda() && !torch::cuda::is_available()) {
     return absl::FailedPreconditionError(

@@ -31,9 +31,8 @@ class TrainerCliTest : public ::testing::Test {
   static void TearDownTestSuite() { delete work_; }
 
   static testing::CommandResult Fit(const std::string& config, const std::string& extra = "") {
-    return RunCommand(kTrain + " fit --config " + kSource + "/" + config +
-                      " data.dir=" + work_->Join("data") +
-                      " output.repository=" + work_->Join("models") +
+    return RunCommand(kTrain + " fit --config " + kSource + "/" + config + " data.dir=" +
+                      work_->Join("data") + " output.repository=" + work_->Join("models") +
                       " output.report_dir=" + work_->Join("reports") + " " + extra);
   }
 
@@ -89,10 +88,9 @@ TEST_F(TrainerCliTest, BadDataPublishesNothing) {
   TempDir bad;
   fs::copy(work_->Join("data"), bad.path(), fs::copy_options::recursive);
   std::ofstream(bad.Join("card_class_b_embeddings.h5"), std::ios::trunc) << "garbage";
-  auto r = RunCommand(kTrain + " fit --config " + kSource +
-                      "/configs/train/binary.yaml data.dir=" + bad.path() +
-                      " output.repository=" + bad.Join("models") +
-                      " output.report_dir=" + bad.Join("reports"));
+  auto r = RunCommand(
+      kTrain + " fit --config " + kSource + "/configs/train/binary.yaml data.dir=" + bad.path() +
+      " output.repository=" + bad.Join("models") + " output.report_dir=" + bad.Join("reports"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("card_class_b_embeddings.h5"));
   EXPECT_FALSE(fs::exists(bad.Join("models")));
@@ -100,10 +98,10 @@ TEST_F(TrainerCliTest, BadDataPublishesNothing) {
 
 TEST_F(TrainerCliTest, EvalRefusesAModelWhoseFileDoesNotMatchItsCard) {
   TempDir repo;
-  auto fit = RunCommand(kTrain + " fit --config " + kSource +
-                        "/configs/train/binary.yaml experiment.epochs=1 data.dir=" +
-                        work_->Join("data") + " output.repository=" + repo.path() +
-                        " output.report_dir=" + repo.Join("reports"));
+  auto fit = RunCommand(
+      kTrain + " fit --config " + kSource +
+      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
+      " output.repository=" + repo.path() + " output.report_dir=" + repo.Join("reports"));
   ASSERT_EQ(fit.exit_code, 0) << fit.output;
   const std::string v1 = repo.Join("betalactamase-binary/1");
   std::ofstream(v1 + "/model.pt", std::ios::app) << "tampered";

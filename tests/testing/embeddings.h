@@ -23,12 +23,11 @@ inline EmbeddingMatrix MakeMatrix(const std::string& prefix, int n, int dim = kE
 
 // Writes the five default class files into `dir`, `n` rows each, ids prefixed by the class.
 inline void WriteClassFiles(const std::string& dir, int n = 10) {
-  const std::map<std::string, std::string> files = {
-      {"A_", "card_class_a_embeddings.h5"},
-      {"B_", "card_class_b_embeddings.h5"},
-      {"C_", "card_class_c_embeddings.h5"},
-      {"D_", "card_class_d_embeddings.h5"},
-      {"N_", "non_betalactamase_embeddings_60k.h5"}};
+  const std::map<std::string, std::string> files = {{"A_", "card_class_a_embeddings.h5"},
+                                                    {"B_", "card_class_b_embeddings.h5"},
+                                                    {"C_", "card_class_c_embeddings.h5"},
+                                                    {"D_", "card_class_d_embeddings.h5"},
+                                                    {"N_", "non_betalactamase_embeddings_60k.h5"}};
   for (const auto& [prefix, file] : files) {
     (void)WriteEmbeddingsH5(dir + "/" + file, MakeMatrix(prefix, n));
   }

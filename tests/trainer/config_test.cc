@@ -64,8 +64,7 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
               HasSubstr("experiment.lr"));
   EXPECT_THAT(LoadTrainConfig("", {"model.dropout=1.5"}).status().message(),
               HasSubstr("model.dropout"));
-  EXPECT_THAT(LoadTrainConfig("", {"task=regression"}).status().message(),
-              HasSubstr("regression"));
+  EXPECT_THAT(LoadTrainConfig("", {"task=regression"}).status().message(), HasSubstr("regression"));
   EXPECT_THAT(LoadTrainConfig("", {"data.split.train=0.9"}).status().message(),
               HasSubstr("sum to 1"));
   EXPECT_THAT(LoadTrainConfig("", {"noequals"}).status().message(), HasSubstr("key=value"));
@@ -73,15 +72,15 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
 }
 
 TEST(TrainConfigTest, TheShippedConfigsLoad) {
-  for (const char* path : {"configs/train/binary.yaml", "configs/train/multiclass.yaml",
-                           "configs/sweep.yaml"}) {
+  for (const char* path :
+       {"configs/train/binary.yaml", "configs/train/multiclass.yaml", "configs/sweep.yaml"}) {
     auto c = LoadTrainConfig(std::string(ARGINATOR_SOURCE_DIR) + "/" + path, {});
     EXPECT_TRUE(c.ok()) << path << ": " << c.status();
   }
-  EXPECT_EQ(LoadTrainConfig(std::string(ARGINATOR_SOURCE_DIR) + "/configs/train/multiclass.yaml",
-                            {})
-                ->output.name,
-            "betalactamase-class");
+  EXPECT_EQ(
+      LoadTrainConfig(std::string(ARGINATOR_SOURCE_DIR) + "/configs/train/multiclass.yaml", {})
+          ->output.name,
+      "betalactamase-class");
 }
 
 }  // namespace

@@ -74,8 +74,8 @@ TEST(DatasetTest, MissingClassFileIsNamed) {
 TEST(DatasetTest, BadFileFailsTheWholeLoad) {
   TempDir dir;
   WriteClassFiles(dir.path(), 3);
-  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("card_class_d_embeddings.h5"), MakeMatrix("D_", 2, 100))
-                  .ok());
+  ASSERT_TRUE(
+      WriteEmbeddingsH5(dir.Join("card_class_d_embeddings.h5"), MakeMatrix("D_", 2, 100)).ok());
   auto data = LoadDataset(OptionsFor(dir.path()));
   ASSERT_FALSE(data.ok());
   EXPECT_THAT(data.status().message(), HasSubstr("card_class_d_embeddings.h5"));
@@ -85,9 +85,9 @@ TEST(DatasetTest, BadFileFailsTheWholeLoad) {
 TEST(DatasetTest, GlobPicksUpSeveralFilesForOneClass) {
   TempDir dir;
   WriteClassFiles(dir.path(), 3);
-  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("non_betalactamase_embeddings_extra.h5"),
-                                MakeMatrix("X_", 4))
-                  .ok());
+  ASSERT_TRUE(
+      WriteEmbeddingsH5(dir.Join("non_betalactamase_embeddings_extra.h5"), MakeMatrix("X_", 4))
+          .ok());
   auto data = LoadDataset(OptionsFor(dir.path()));
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->CountOfClass(4), 7);

@@ -58,8 +58,7 @@ class PublishedModelTest : public ::testing::Test {
   static void TearDownTestSuite() { delete data_; }
 
   TrainConfig Config(const std::string& repo, std::vector<std::string> extra = {}) {
-    std::vector<std::string> overrides = {"data.dir=" + data_->path(),
-                                          "output.repository=" + repo,
+    std::vector<std::string> overrides = {"data.dir=" + data_->path(), "output.repository=" + repo,
                                           "output.report_dir=" + repo + "/reports",
                                           "experiment.epochs=2", "experiment.threads=1"};
     overrides.insert(overrides.end(), extra.begin(), extra.end());

@@ -31,7 +31,8 @@ TEST(MetricsTest, BinaryMatchesHandComputedValues) {
   EXPECT_NEAR(m.roc_auc, 8.0 / 9, 1e-12);
   EXPECT_EQ(m.confusion, (std::vector<std::vector<int64_t>>{{2, 1}, {1, 2}}));
   double loss = -(std::log(0.9) + std::log(0.4) + std::log(0.7) + std::log(0.4) + std::log(0.9) +
-                  std::log(0.8)) / 6;
+                  std::log(0.8)) /
+                6;
   EXPECT_NEAR(m.loss, loss, 1e-6);
   EXPECT_EQ(m.per_class[0].support, 3);
   EXPECT_NEAR(m.per_class[0].precision, 2.0 / 3, 1e-12);
