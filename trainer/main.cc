@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
       ->required();
   eval_cmd->add_option("--data", data_dir, "directory with the class HDF5 files")->required();
   eval_cmd->add_option("--report", report_dir, "write metrics.json and charts here");
+  eval_cmd->add_option("--config", config_path, "config whose data.classes map files to classes");
+  eval_cmd->add_option("overrides", overrides,
+                       "dotted key=value overrides, e.g. data.classes.X=f.h5");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -73,7 +76,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (eval_cmd->parsed()) {
-    auto m = RunEval(model_dir, data_dir, report_dir, std::cout);
+    overrides.push_back("data.dir=" + data_dir);
+    auto data_config = LoadTrainConfig(config_path, overrides);
+    if (!data_config.ok()) return Fail(data_config.status());
+    auto m = RunEval(model_dir, *data_config, report_dir, std::cout);
     return m.ok() ? 0 : Fail(m.status());
   }
   auto config = LoadTrainConfig(config_path, overrides);

@@ -177,7 +177,7 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
   std::optional<TrainResult> best;
   TrainConfig best_config = config;
   for (int t = 1; t <= config.sweep.trials; ++t) {
-    if (config.sweep.time_budget_s > 0 && elapsed() >= config.sweep.time_budget_s) {
+    if (t > 1 && config.sweep.time_budget_s > 0 && elapsed() >= config.sweep.time_budget_s) {
       log << "sweep: time budget of " << config.sweep.time_budget_s << "s reached after "
           << rows.size() << " trial(s)\n";
       break;
@@ -199,7 +199,7 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
       best_config = trial;
     }
   }
-  if (!best) return absl::DeadlineExceededError("sweep: no trial finished within the time budget");
+  if (!best) return absl::InternalError("sweep: no trial ran");
   std::sort(rows.begin(), rows.end(),
             [](const TrialRow& a, const TrialRow& b) { return a.val_loss < b.val_loss; });
   const std::string sweep_dir =
@@ -214,8 +214,9 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
 }
 
 absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
-                                              const std::string& data_dir,
+                                              const TrainConfig& data_config,
                                               const std::string& report_dir, std::ostream& log) {
+  const std::string& data_dir = data_config.data.dir;
   const std::string card_path = (fs::path(model_dir) / "model.json").string();
   const std::string model_path = (fs::path(model_dir) / "model.pt").string();
   ARG_ASSIGN_OR_RETURN(ModelCard card, ReadModelCard(card_path));
@@ -230,9 +231,7 @@ absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
         card.task, "'; eval maps the data's classes to those"));
   }
   ARG_ASSIGN_OR_RETURN(torch::jit::Module module, LoadTorchScript(model_path));
-  ARG_ASSIGN_OR_RETURN(TrainConfig defaults,
-                       LoadTrainConfig("", {absl::StrCat("data.dir=", data_dir)}));
-  ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(defaults)));
+  ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(data_config)));
   if (data.x.dim != card.input_dim) {
     return absl::InvalidArgumentError(
         absl::StrCat("data has dimension ", data.x.dim, ", the model expects ", card.input_dim));

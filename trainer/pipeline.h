@@ -45,10 +45,12 @@ absl::StatusOr<FitOutcome> RunFit(const TrainConfig& config, std::ostream& log);
 // `arginator-train sweep`: random search (config.sweep), leaderboard, then finish the best trial.
 absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log);
 
-// `arginator-train eval`: a published model directory against the class files in `data_dir`.
-// Verifies model.pt against model.json's sha256 first. Writes a report if `report_dir` is set.
+// `arginator-train eval`: a published model directory against the class files of
+// `data_config.data` (directory, class mapping, cache); the model's own task maps classes to
+// labels. Verifies model.pt against model.json's sha256 first. Writes a report if `report_dir` is
+// set.
 absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
-                                              const std::string& data_dir,
+                                              const TrainConfig& data_config,
                                               const std::string& report_dir, std::ostream& log);
 
 }  // namespace arginator::trainer

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "common/model_card.h"
@@ -154,6 +155,48 @@ TEST_F(PublishedModelTest, EarlyStoppingKeepsTheBestEpoch) {
   for (const auto& e : h) EXPECT_GE(e.val_loss, best);
   // The kept weights are the best epoch's: re-evaluating gives its validation loss.
   EXPECT_NEAR(outcome->val.loss, best, 1e-5);
+}
+
+TEST_F(PublishedModelTest, SweepRanksTrialsByValidationLossAndPublishesTheBest) {
+  TempDir repo;
+  std::ostringstream log;
+  auto outcome =
+      RunSweep(Config(repo.path(), {"sweep.trials=3", "sweep.epochs_min=1", "sweep.epochs_max=2",
+                                    "sweep.hidden_options=[[16]]"}),
+               log);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_TRUE(outcome->published.has_value());
+  EXPECT_EQ(outcome->published->version, 1);
+
+  std::string sweep_dir;
+  for (const auto& e :
+       std::filesystem::directory_iterator(repo.Join("reports/betalactamase-binary"))) {
+    if (e.path().filename().string().rfind("sweep-", 0) == 0) sweep_dir = e.path().string();
+  }
+  ASSERT_FALSE(sweep_dir.empty()) << log.str();
+  std::ifstream csv(sweep_dir + "/leaderboard.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line.rfind("rank,trial,val_loss", 0), 0u) << line;
+  std::vector<double> losses;
+  while (std::getline(csv, line)) losses.push_back(std::stod(line.substr(line.find(',', 2) + 1)));
+  ASSERT_EQ(losses.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(losses.begin(), losses.end()));
+  // The published model is the best trial's: its validation loss is the leaderboard's first.
+  EXPECT_NEAR(outcome->train.best_val_loss, losses.front(), 1e-5);
+  EXPECT_TRUE(std::filesystem::exists(sweep_dir + "/leaderboard.md"));
+}
+
+TEST_F(PublishedModelTest, SweepStopsStartingTrialsWhenTheTimeBudgetIsSpent) {
+  TempDir repo;
+  std::ostringstream log;
+  auto outcome = RunSweep(
+      Config(repo.path(), {"sweep.trials=50", "sweep.time_budget_s=0.001", "sweep.epochs_min=1",
+                           "sweep.epochs_max=1", "output.publish=false"}),
+      log);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_THAT(log.str(), ::testing::HasSubstr("time budget"));
+  EXPECT_THAT(log.str(), ::testing::Not(::testing::HasSubstr("trial 3/50")));
 }
 
 }  // namespace
