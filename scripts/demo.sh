@@ -22,7 +22,7 @@ step "3/5 Train the multiclass model (Ambler class A/B/C/D or none); HDF5 parsin
 "$TRAIN" fit --config configs/train/multiclass.yaml data.dir="$DEMO_DIR/data" \
   output.repository="$DEMO_DIR/models" output.report_dir="$DEMO_DIR/reports"
 
-step "4/5 Evaluate the published binary model on the whole data set with 'arginator-train eval'"
+step "4/5 'arginator-train eval': the published binary model on the whole data set (training rows included, so optimistic; point --data at held-out files for a fair score)"
 "$TRAIN" eval --model "$DEMO_DIR/models/betalactamase-binary/1" --data "$DEMO_DIR/data"
 
 step "5/5 What was published"
@@ -31,5 +31,5 @@ echo
 echo "Reports (metrics.json, history.csv, training curves, ROC, confusion matrix):"
 find "$DEMO_DIR/reports" -name '*.png' | sort
 echo
-echo "Next: serve these models with arginator-server (see README) or retrain with your own data:"
+echo "Next: retrain with your own embeddings (the same HDF5 layout):"
 echo "  $TRAIN fit --config configs/train/binary.yaml data.dir=/path/to/embeddings"
