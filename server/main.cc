@@ -1,0 +1,205 @@
+// arginator-server: wiring only. Builds metrics, loader, registry, watcher and services from the
+// config, serves until SIGTERM/SIGINT, then drains.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <mutex>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "common/allocator.h"
+#include "common/file_io.h"
+#include "server/metrics/metrics_http_server.h"
+#include "server/metrics/server_metrics.h"
+#include "server/model/torchscript_model.h"
+#include "server/registry/model_registry.h"
+#include "server/registry/repository_watcher.h"
+#include "server/registry/version_loader.h"
+#include "server/server_config.h"
+#include "server/service/admin_service.h"
+#include "server/service/classifier_service.h"
+
+namespace {
+
+using namespace arginator::server;
+
+constexpr char kClassifierService[] = "arginator.v1.Classifier";
+
+void Log(const std::string& line) { std::cerr << "arginator-server: " << line << std::endl; }
+
+int Fail(const absl::Status& status) {
+  Log(absl::StrCat("error: ", status.message()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = arginator::ReadFileToString(c.tls_cert);
+  auto key = arginator::ReadFileToString(c.tls_key);
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options(
+      c.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!c.tls_client_ca.empty()) {
+    auto ca = arginator::ReadFileToString(c.tls_client_ca);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+  }
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  arginator::TuneAllocatorForTensors();
+  CLI::App app{"arginator-server: serve beta-lactamase classifiers over gRPC"};
+  std::string config_path, repository, device, host;
+  int port = -1, metrics_port = -2;
+  std::vector<std::string> overrides;
+  app.add_option("--config", config_path, "YAML config (configs/server.yaml)");
+  app.add_option("--model-repository", repository, "model repository (models.repository)");
+  app.add_option("--port", port, "gRPC port, 0 = any free port (server.port)");
+  app.add_option("--metrics-port", metrics_port, "Prometheus /metrics port, 0 = any, -1 = off");
+  app.add_option("--device", device, "cpu, cuda or cuda:N (server.device)");
+  app.add_option("--host", host, "address to bind (server.host)");
+  app.add_option("--set", overrides,
+                 "any config key as key=value, e.g. batching.max_batch_size=128");
+  bool print_defaults = false;
+  app.add_flag("--print-default-config", print_defaults, "print the built-in defaults and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (print_defaults) {
+    std::cout << DefaultServerConfigYaml();
+    return 0;
+  }
+  if (!repository.empty()) overrides.push_back("models.repository=" + repository);
+  if (port >= 0) overrides.push_back(absl::StrCat("server.port=", port));
+  if (metrics_port >= -1) overrides.push_back(absl::StrCat("server.metrics_port=", metrics_port));
+  if (!device.empty()) overrides.push_back("server.device=" + device);
+  if (!host.empty()) overrides.push_back("server.host=" + host);
+  absl::StatusOr<ServerConfig> loaded = LoadServerConfig(config_path, overrides);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const ServerConfig config = *loaded;
+  if (absl::Status s = CheckTorchDevice(config.device); !s.ok()) return Fail(s);
+  SetTorchThreads(config.intra_op_threads);
+
+  // Signals go to sigwait below, not to whichever thread happens to run.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ServerMetrics metrics;
+  DirectoryVersionLoader loader(
+      {config.batching, 3},
+      [&](const std::string& path, int dim) {
+        return LoadTorchScriptModel(path, dim, {config.device});
+      },
+      [&](const std::string& name, int64_t version) { return metrics.ForVersion(name, version); });
+  ModelRegistry registry({config.policy, config.default_labels}, &loader, &metrics);
+  ClassifierService classifier(&registry, &metrics,
+                               {config.max_embeddings_per_request, config.stream_max_in_flight});
+
+  std::mutex health_mu;
+  grpc::HealthCheckServiceInterface* health = nullptr;  // guarded by health_mu
+  std::atomic<bool> draining{false};
+  std::unique_ptr<RepositoryWatcher> watcher;
+  auto required_models = [&] {
+    if (!config.required_models.empty()) return config.required_models;
+    std::vector<std::string> names;
+    for (const auto& n : watcher->models()) names.push_back(n);
+    return names;
+  };
+  auto serving = [&] {
+    auto required = required_models();
+    return !draining && !required.empty() && registry.AllReady(required);
+  };
+  auto update_health = [&] {
+    std::lock_guard<std::mutex> lock(health_mu);
+    if (!health || draining) return;
+    const bool ok = serving();
+    health->SetServingStatus("", ok);
+    health->SetServingStatus(kClassifierService, ok);
+    for (const auto& name : watcher->models()) {
+      health->SetServingStatus(name, registry.AllReady({name}));
+    }
+  };
+  watcher = std::make_unique<RepositoryWatcher>(config.repository, config.poll_interval, &registry,
+                                                update_health);
+  std::unique_ptr<AdminService> admin;
+  if (config.admin_enabled) {
+    admin = std::make_unique<AdminService>(&registry, watcher.get(), config.admin_token);
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = Credentials(config);
+  if (!credentials.ok()) return Fail(credentials.status());
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(absl::StrCat(config.host, ":", config.port), *credentials, &bound_port);
+  builder.RegisterService(&classifier);
+  if (admin) builder.RegisterService(admin.get());
+  builder.SetMaxReceiveMessageSize(256 << 20);  // bulk requests: 4096 x 1024 floats ~ 16 MB+
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(config.keepalive_time_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(config.keepalive_timeout_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(config.max_connection_age_ms));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             static_cast<int>(config.max_connection_age_grace_ms));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    return Fail(
+        absl::UnavailableError(absl::StrCat("cannot listen on ", config.host, ":", config.port)));
+  }
+  {
+    std::lock_guard<std::mutex> lock(health_mu);
+    health = server->GetHealthCheckService();
+    health->SetServingStatus(false);  // NOT_SERVING until the models are ready
+  }
+  Log(absl::StrCat(
+      "listening on ", config.host, ":", bound_port, " (",
+      config.tls_cert.empty() ? "plaintext" : (config.tls_client_ca.empty() ? "TLS" : "mutual TLS"),
+      ", device ", config.device, ", repository ", config.repository, ")"));
+
+  MetricsHttpServer metrics_http([&] { return metrics.Render(); }, serving);
+  if (config.metrics_port >= 0) {
+    if (absl::Status s = metrics_http.Start(config.host, config.metrics_port); !s.ok()) {
+      return Fail(s);
+    }
+    Log(absl::StrCat("metrics on http://", config.host, ":", metrics_http.port(), "/metrics"));
+  }
+  watcher->PollOnce();
+  watcher->Start();
+  Log(serving() ? "SERVING" : "NOT_SERVING: waiting for models in the repository");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+                   ": NOT_SERVING, draining for up to ",
+                   absl::FormatDuration(config.grace_period)));
+  {
+    std::lock_guard<std::mutex> lock(health_mu);
+    draining = true;
+    health->SetServingStatus(false);
+  }
+  // Stops accepting calls, lets in-flight ones finish until the deadline, then cancels the rest.
+  server->Shutdown(absl::ToChronoTime(absl::Now() + config.grace_period));
+  watcher->Stop();
+  registry.Clear();
+  metrics_http.Stop();
+  Log("stopped");
+  return 0;
+}

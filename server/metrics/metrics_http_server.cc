@@ -1,0 +1,38 @@
+#include "server/metrics/metrics_http_server.h"
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace arginator::server {
+
+MetricsHttpServer::MetricsHttpServer(std::function<std::string()> render,
+                                     std::function<bool()> healthy)
+    : render_(std::move(render)), healthy_(std::move(healthy)) {}
+
+MetricsHttpServer::~MetricsHttpServer() { Stop(); }
+
+absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
+  http_ = std::make_unique<httplib::Server>();
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    bool ok = healthy_();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
+  });
+  port_ = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
+  if (port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("metrics: cannot bind ", host, ":", port));
+  }
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void MetricsHttpServer::Stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace arginator::server

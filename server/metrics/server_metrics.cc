@@ -1,0 +1,191 @@
+#include "server/metrics/server_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace arginator::server {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+
+const Histogram::BucketBoundaries kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                     1,      2.5,     5,      10};
+const Histogram::BucketBoundaries kBatchBuckets = {1,  2,   4,   8,   16,   32,
+                                                   64, 128, 256, 512, 1024, 4096};
+const Histogram::BucketBoundaries kLoadBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// ProtT5 mean-pooled embeddings have L2 norms in a narrow band; resolve it finely.
+const Histogram::BucketBoundaries kNormBuckets = {1,   2,    3, 4,   5, 5.5, 5.75, 6, 6.25,
+                                                  6.5, 6.75, 7, 7.5, 8, 10,  15,   25};
+
+void LogEvent(const std::string& line) {
+  std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::fprintf(stderr, "%s arginator-server: %s\n", now.c_str(), line.c_str());
+}
+
+class VersionBatcherMetrics : public BatcherObserver {
+ public:
+  VersionBatcherMetrics(Histogram& batch, Histogram& wait, Histogram& infer,
+                        prometheus::Gauge& depth)
+      : batch_(batch), wait_(wait), infer_(infer), depth_(depth) {}
+  void OnBatch(int64_t rows, absl::Duration forward) override {
+    batch_.Observe(static_cast<double>(rows));
+    infer_.Observe(absl::ToDoubleSeconds(forward));
+  }
+  void OnQueueWait(absl::Duration wait) override { wait_.Observe(absl::ToDoubleSeconds(wait)); }
+  void OnQueueDepth(int64_t rows) override { depth_.Set(static_cast<double>(rows)); }
+
+ private:
+  Histogram& batch_;
+  Histogram& wait_;
+  Histogram& infer_;
+  prometheus::Gauge& depth_;
+};
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(BuildCounter()
+                    .Name("arginator_requests_total")
+                    .Help("gRPC requests by model, version, method and status code")
+                    .Register(*registry_)),
+      request_seconds_(BuildHistogram()
+                           .Name("arginator_request_duration_seconds")
+                           .Help("Time from receiving a request to its response")
+                           .Register(*registry_)),
+      embeddings_(BuildCounter()
+                      .Name("arginator_embeddings_total")
+                      .Help("Embeddings classified")
+                      .Register(*registry_)),
+      queue_wait_seconds_(BuildHistogram()
+                              .Name("arginator_queue_wait_seconds")
+                              .Help("Time a request waited in the batcher queue")
+                              .Register(*registry_)),
+      inference_seconds_(BuildHistogram()
+                             .Name("arginator_inference_duration_seconds")
+                             .Help("Time of one batched forward pass")
+                             .Register(*registry_)),
+      batch_size_(BuildHistogram()
+                      .Name("arginator_batch_size")
+                      .Help("Embeddings per forward pass")
+                      .Register(*registry_)),
+      queue_depth_(BuildGauge()
+                       .Name("arginator_queue_depth")
+                       .Help("Embeddings waiting in the batcher queue")
+                       .Register(*registry_)),
+      version_state_(BuildGauge()
+                         .Name("arginator_model_version_state")
+                         .Help("1 for the state each model version is in")
+                         .Register(*registry_)),
+      versions_ready_(BuildGauge()
+                          .Name("arginator_model_versions_ready")
+                          .Help("Ready versions per model")
+                          .Register(*registry_)),
+      loads_(BuildCounter()
+                 .Name("arginator_model_loads_total")
+                 .Help("Model version loads by result (success, failure)")
+                 .Register(*registry_)),
+      load_seconds_(BuildHistogram()
+                        .Name("arginator_model_load_duration_seconds")
+                        .Help("Time to load, verify and warm up a model version")
+                        .Register(*registry_)),
+      unloads_(BuildCounter()
+                   .Name("arginator_model_unloads_total")
+                   .Help("Model versions unloaded")
+                   .Register(*registry_)),
+      predictions_(BuildCounter()
+                       .Name("arginator_predictions_total")
+                       .Help("Predictions by predicted label")
+                       .Register(*registry_)),
+      input_norm_(BuildHistogram()
+                      .Name("arginator_input_l2_norm")
+                      .Help("L2 norm of classified embeddings (drift signal)")
+                      .Register(*registry_)),
+      out_of_distribution_(BuildCounter()
+                               .Name("arginator_out_of_distribution_total")
+                               .Help("Embeddings whose L2 norm lies outside the model's "
+                                     "training range")
+                               .Register(*registry_)) {}
+
+std::string ServerMetrics::Render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+void ServerMetrics::RecordRequest(const std::string& model, int64_t version,
+                                  const std::string& method, const std::string& code,
+                                  double seconds) {
+  std::string v = version > 0 ? absl::StrCat(version) : "";
+  requests_.Add({{"model", model}, {"version", v}, {"method", method}, {"code", code}}).Increment();
+  request_seconds_.Add({{"model", model}, {"method", method}}, kLatencyBuckets).Observe(seconds);
+}
+
+void ServerMetrics::RecordEmbeddings(const std::string& model, int64_t version, int64_t count) {
+  embeddings_.Add({{"model", model}, {"version", absl::StrCat(version)}})
+      .Increment(static_cast<double>(count));
+}
+
+void ServerMetrics::RecordPrediction(const std::string& model, int64_t version,
+                                     const std::string& label, double l2_norm,
+                                     bool out_of_distribution) {
+  const std::string v = absl::StrCat(version);
+  predictions_.Add({{"model", model}, {"version", v}, {"label", label}}).Increment();
+  input_norm_.Add({{"model", model}}, kNormBuckets).Observe(l2_norm);
+  auto& ood = out_of_distribution_.Add({{"model", model}, {"version", v}});
+  if (out_of_distribution) ood.Increment();
+}
+
+std::shared_ptr<BatcherObserver> ServerMetrics::ForVersion(const std::string& model,
+                                                           int64_t version) {
+  prometheus::Labels labels = {{"model", model}, {"version", absl::StrCat(version)}};
+  return std::make_shared<VersionBatcherMetrics>(
+      batch_size_.Add(labels, kBatchBuckets), queue_wait_seconds_.Add(labels, kLatencyBuckets),
+      inference_seconds_.Add(labels, kLatencyBuckets), queue_depth_.Add(labels));
+}
+
+void ServerMetrics::OnLoaded(const std::string& name, int64_t version, absl::Duration took) {
+  loads_.Add({{"model", name}, {"result", "success"}}).Increment();
+  load_seconds_.Add({{"model", name}}, kLoadBuckets).Observe(absl::ToDoubleSeconds(took));
+  LogEvent(absl::StrCat("loaded ", name, " version ", version, " in ", absl::FormatDuration(took),
+                        " (verified sha256 and golden examples, warmed up)"));
+}
+
+void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
+                                 absl::Duration took) {
+  loads_.Add({{"model", name}, {"result", "failure"}}).Increment();
+  LogEvent(absl::StrCat("FAILED to load ", name, " version ", version, ": ", why.message()));
+}
+
+void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
+  unloads_.Add({{"model", name}}).Increment();
+  LogEvent(absl::StrCat("unloaded ", name, " version ", version));
+}
+
+void ServerMetrics::OnStates(const std::string& name,
+                             const std::map<int64_t, VersionState>& states) {
+  int ready = 0;
+  for (const auto& [version, state] : states) {
+    ready += state == VersionState::kReady;
+    for (VersionState s : {VersionState::kLoading, VersionState::kReady, VersionState::kUnloading,
+                           VersionState::kFailed, VersionState::kUnloaded}) {
+      version_state_
+          .Add(
+              {{"model", name}, {"version", absl::StrCat(version)}, {"state", VersionStateName(s)}})
+          .Set(s == state ? 1 : 0);
+    }
+  }
+  versions_ready_.Add({{"model", name}}).Set(ready);
+}
+
+}  // namespace arginator::server

@@ -1,0 +1,99 @@
+#include "server/model/torchscript_model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace arginator::server {
+namespace {
+
+class TorchScriptModel : public Model {
+ public:
+  TorchScriptModel(torch::jit::Module module, torch::Device device, int input_dim)
+      : module_(std::move(module)), device_(device), input_dim_(input_dim) {}
+
+  int input_dim() const override { return input_dim_; }
+
+  absl::StatusOr<Matrix> Forward(const float* rows, int64_t n) override {
+    try {
+      torch::InferenceMode guard;
+      torch::Tensor input;
+      if (device_.is_cuda()) {
+        if (!pinned_.defined() || pinned_.size(0) < n) {
+          pinned_ = torch::empty({std::max<int64_t>(n, 64), input_dim_},
+                                 torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+        }
+        std::memcpy(pinned_.data_ptr<float>(), rows, sizeof(float) * n * input_dim_);
+        input = pinned_.narrow(0, 0, n).to(device_, /*non_blocking=*/true);
+      } else {
+        input = torch::from_blob(const_cast<float*>(rows), {n, input_dim_}, torch::kFloat32);
+      }
+      torch::Tensor out = module_.forward({input}).toTensor();
+      out = out.to(torch::kCPU, torch::kFloat32).contiguous();
+      if (out.dim() != 2 || out.size(0) != n) {
+        return absl::InternalError(absl::StrCat("model returned shape ", out.sizes().vec().size(),
+                                                "-d, expected [", n, ", C]"));
+      }
+      Matrix m;
+      m.rows = n;
+      m.cols = out.size(1);
+      m.values.assign(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+      return m;
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("TorchScript forward failed: ", e.what()));
+    }
+  }
+
+ private:
+  torch::jit::Module module_;
+  torch::Device device_;
+  int input_dim_;
+  torch::Tensor pinned_;  // CUDA only: reused pinned staging buffer
+};
+
+}  // namespace
+
+absl::Status CheckTorchDevice(const std::string& device) {
+  try {
+    torch::Device d(device);
+    if (d.is_cuda()) {
+      if (!torch::cuda::is_available()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "device '", device, "' requested but CUDA is not available in this build"));
+      }
+      if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "device '", device, "': only ", torch::cuda::device_count(), " CUDA device(s)"));
+      }
+    } else if (!d.is_cpu()) {
+      return absl::InvalidArgumentError(absl::StrCat("device '", device, "' is not cpu or cuda"));
+    }
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device '", device, "' is not a device (cpu, cuda, cuda:N)"));
+  }
+  return absl::OkStatus();
+}
+
+void SetTorchThreads(int intra_op_threads) {
+  if (intra_op_threads > 0) torch::set_num_threads(intra_op_threads);
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& path, int input_dim,
+                                                            const TorchScriptOptions& options) {
+  if (absl::Status s = CheckTorchDevice(options.device); !s.ok()) return s;
+  try {
+    torch::Device device(options.device);
+    torch::jit::Module module = torch::jit::load(path, device);
+    module.eval();
+    return std::unique_ptr<Model>(new TorchScriptModel(std::move(module), device, input_dim));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a loadable TorchScript file: ", e.what()));
+  }
+}
+
+}  // namespace arginator::server

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/registry/servable.h"
+#include "server/registry/version_policy.h"
+
+namespace arginator::server {
+
+// Lifecycle events, for metrics and logs. Called without registry locks held.
+class RegistryObserver {
+ public:
+  virtual ~RegistryObserver() = default;
+  virtual void OnLoaded(const std::string& name, int64_t version, absl::Duration took) {}
+  virtual void OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
+                            absl::Duration took) {}
+  virtual void OnUnloaded(const std::string& name, int64_t version) {}
+  virtual void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) {}
+};
+
+// Which version a request wants: an exact version, a label, or (neither) the default.
+struct VersionSelector {
+  std::optional<int64_t> version;
+  std::optional<std::string> label;
+};
+
+struct VersionView {
+  int64_t version;
+  VersionState state;
+  std::string reason;
+  std::vector<std::string> labels;
+};
+
+struct ModelView {
+  std::string name;
+  ServableHandle default_version;  // null when none is ready
+  std::vector<VersionView> versions;
+};
+
+// Owns every model version's lifecycle (TF Serving's AspiredVersionsManager, simplified): loads
+// what the policy wants, swaps with availability preserved, hands out ref-counted handles, and
+// destroys unloaded versions only after their last in-flight request releases its handle.
+// Thread-safe. Loads run on the caller's thread (the repository watcher's).
+class ModelRegistry {
+ public:
+  struct Options {
+    VersionPolicy policy;
+    std::map<std::string, std::string> default_labels;  // model -> label that is its default
+  };
+
+  ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);
+  ~ModelRegistry();
+
+  // Brings `name` in line with the versions on disk (version -> directory).
+  void Reconcile(const std::string& name, const std::map<int64_t, std::string>& on_disk);
+
+  absl::StatusOr<ServableHandle> Get(const std::string& name,
+                                     const VersionSelector& selector) const;
+
+  // Admin: pin a version (load it even if the policy would not) or exclude it (unload it, unless
+  // it is the model's last ready version). They take effect on the next Reconcile.
+  absl::Status Pin(const std::string& name, int64_t version);
+  absl::Status Exclude(const std::string& name, int64_t version);
+  // Points `label` at a ready version; version 0 removes the label.
+  absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
+
+  std::vector<ModelView> Snapshot() const;
+  // True when every model in `names` has a ready version.
+  bool AllReady(const std::vector<std::string>& names) const;
+
+  // Destroys unloading versions no request holds any more. Call periodically (the watcher does).
+  void ReapUnloaded();
+  // Drains and drops everything (shutdown).
+  void Clear();
+
+ private:
+  struct VersionEntry {
+    VersionState state = VersionState::kLoading;
+    std::string reason;
+    std::string dir;
+    std::shared_ptr<ServableVersion> servable;
+  };
+  struct ModelEntry {
+    std::map<int64_t, VersionEntry> versions;
+    std::map<std::string, int64_t> labels;
+    std::set<int64_t> pinned, excluded;
+    std::vector<std::shared_ptr<ServableVersion>> unloading;
+  };
+
+  void LoadOne(const std::string& name, int64_t version, const std::string& dir);
+  void Unload(const std::string& name, int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<int64_t, VersionState> States(const ModelEntry& m) const;
+  void NotifyStates(const std::string& name);
+
+  const Options options_;
+  VersionLoader* const loader_;
+  RegistryObserver* const observer_;
+  mutable std::mutex mu_;
+  std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace arginator::server

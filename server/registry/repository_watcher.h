@@ -1,0 +1,52 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "server/registry/model_registry.h"
+
+namespace arginator::server {
+
+// Polls the model repository (<root>/<name>/<version>/{model.pt,model.json}) and reconciles the
+// registry with what is there. Hidden entries (".tmp-*" publishes in progress) and version
+// directories without both files are ignored, so half-written versions are never loaded.
+// Thread-safe; polls are serialized.
+class RepositoryWatcher {
+ public:
+  RepositoryWatcher(std::string root, absl::Duration interval, ModelRegistry* registry,
+                    std::function<void()> after_poll);
+  ~RepositoryWatcher();
+
+  // One scan and reconcile, on the calling thread.
+  void PollOnce();
+  // Polls every `interval` on a background thread until Stop().
+  void Start();
+  void Stop();
+  // Wakes the background thread for an immediate poll (ModelAdmin.Rescan does PollOnce itself).
+  void Wake();
+
+  // Model names seen in the repository so far.
+  std::set<std::string> models() const;
+
+ private:
+  const std::string root_;
+  const absl::Duration interval_;
+  ModelRegistry* const registry_;
+  const std::function<void()> after_poll_;
+
+  std::mutex poll_mu_;  // serializes PollOnce
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> models_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace arginator::server

@@ -1,0 +1,88 @@
+#include "server/registry/version_loader.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+
+namespace arginator::server {
+
+DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory model_factory,
+                                               BatcherObserverFactory observer_factory)
+    : options_(options),
+      model_factory_(std::move(model_factory)),
+      observer_factory_(std::move(observer_factory)) {}
+
+absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
+    const std::string& name, int64_t version, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string card_path = (fs::path(dir) / "model.json").string();
+  const std::string model_path = (fs::path(dir) / "model.pt").string();
+  auto servable = std::make_shared<ServableVersion>();
+  servable->dir = dir;
+  ARG_ASSIGN_OR_RETURN(servable->card, ReadModelCard(card_path));
+  const ModelCard& card = servable->card;
+  if (card.name != name || card.version != version) {
+    return absl::InvalidArgumentError(absl::StrCat(card_path, ": names model '", card.name,
+                                                   "' version ", card.version, " but sits at ",
+                                                   name, "/", version));
+  }
+  if (card.output != "probabilities") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(card_path, ": output '", card.output, "' is not supported (probabilities)"));
+  }
+  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
+  if (sha != card.model_sha256) {
+    return absl::DataLossError(absl::StrCat(model_path, ": sha256 ", sha.substr(0, 16),
+                                            "... does not match model.json's ",
+                                            card.model_sha256.substr(0, 16), "..."));
+  }
+  ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory_(model_path, card.input_dim));
+  servable->model = std::move(model);
+  if (card.golden.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(card_path, ": has no golden examples to verify the model against"));
+  }
+
+  // Golden examples: the served file must compute what the trainer recorded.
+  std::vector<float> golden_inputs;
+  for (const auto& g : card.golden)
+    golden_inputs.insert(golden_inputs.end(), g.input.begin(), g.input.end());
+  ARG_ASSIGN_OR_RETURN(
+      Matrix out,
+      servable->model->Forward(golden_inputs.data(), static_cast<int64_t>(card.golden.size())));
+  if (out.cols != static_cast<int64_t>(card.labels.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": outputs ", out.cols,
+                                                   " columns but model.json has ",
+                                                   card.labels.size(), " labels"));
+  }
+  for (size_t i = 0; i < card.golden.size(); ++i) {
+    for (size_t k = 0; k < card.labels.size(); ++k) {
+      float got = out.values[i * out.cols + k], want = card.golden[i].probabilities[k];
+      if (!(std::abs(got - want) <= card.golden_tolerance)) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: golden example '%s' gives %s = %.6g, model.json recorded %.6g (tolerance %g)",
+            model_path, card.golden[i].id, card.labels[k], got, want, card.golden_tolerance));
+      }
+    }
+  }
+
+  // Warm-up at the batch size traffic will use, so the first requests do not pay for allocation.
+  const int64_t warm_rows = options_.batching.max_batch_size;
+  std::vector<float> warm(static_cast<size_t>(warm_rows) * card.input_dim);
+  for (int64_t r = 0; r < warm_rows; ++r) {
+    const auto& g = card.golden[r % card.golden.size()].input;
+    std::copy(g.begin(), g.end(), warm.begin() + r * card.input_dim);
+  }
+  for (int i = 0; i < options_.warmup_batches; ++i) {
+    ARG_RETURN_IF_ERROR(servable->model->Forward(warm.data(), warm_rows).status());
+  }
+  servable->batcher = std::make_unique<DynamicBatcher>(servable->model, options_.batching,
+                                                       observer_factory_(name, version));
+  return servable;
+}
+
+}  // namespace arginator::server

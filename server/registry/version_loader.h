@@ -1,0 +1,42 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "server/registry/servable.h"
+
+namespace arginator::server {
+
+// Makes a Model from a model.pt path and the card's input width (TorchScript in production).
+using ModelFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Model>>(const std::string& path, int input_dim)>;
+// Makes the metrics observer for one version's batcher.
+using BatcherObserverFactory =
+    std::function<std::shared_ptr<BatcherObserver>(const std::string& name, int64_t version)>;
+
+// Loads a version directory the way the trainer published it and proves it before serving:
+// model.json parses and names this model and version; model.pt matches its sha256; the
+// TorchScript loads; its output width equals the number of labels; it reproduces every golden
+// example's probabilities within the card's tolerance; warm-up batches run. Any failure is an error
+// naming the directory and the check.
+class DirectoryVersionLoader : public VersionLoader {
+ public:
+  struct Options {
+    BatcherOptions batching;
+    int warmup_batches = 3;  // forwards at max_batch_size before the version takes traffic
+  };
+
+  DirectoryVersionLoader(Options options, ModelFactory model_factory,
+                         BatcherObserverFactory observer_factory);
+
+  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
+                                                        const std::string& dir) override;
+
+ private:
+  const Options options_;
+  const ModelFactory model_factory_;
+  const BatcherObserverFactory observer_factory_;
+};
+
+}  // namespace arginator::server

@@ -1,0 +1,130 @@
+#include "server/server_config.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_io.h"
+#include "common/layered_yaml.h"
+#include "common/status_macros.h"
+
+namespace arginator::server {
+namespace {
+
+constexpr char kDefaults[] = R"yaml(
+server:
+  host: 0.0.0.0
+  port: 50051
+  metrics_port: 9464
+  device: cpu
+  intra_op_threads: 1
+  max_embeddings_per_request: 4096
+  stream_max_in_flight: 8
+  grace_period_s: 10
+models:
+  repository: models
+  poll_interval_s: 2
+  policy: latest
+  latest: 1
+  versions: []
+  required: []
+  default_labels: {}
+batching:
+  enabled: true
+  max_batch_size: 64
+  max_queue_delay_us: 500
+  max_queue_rows: 65536
+tls:
+  cert: ""
+  key: ""
+  client_ca: ""
+keepalive:
+  time_s: 30
+  timeout_s: 10
+  max_connection_age_s: 300
+  max_connection_age_grace_s: 30
+admin:
+  enabled: false
+  token: ""
+  token_env: ARGINATOR_ADMIN_TOKEN
+)yaml";
+
+}  // namespace
+
+const char* DefaultServerConfigYaml() { return kDefaults; }
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
+                                              const std::vector<std::string>& overrides) {
+  ARG_ASSIGN_OR_RETURN(YAML::Node root, LoadLayeredYaml(kDefaults, path, overrides));
+  ServerConfig c;
+  double grace_s, poll_s, keep_time_s, keep_timeout_s, age_s, age_grace_s;
+  int64_t delay_us;
+  std::string policy_kind, token_env;
+  int latest;
+  std::vector<int64_t> versions;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.host", c.host));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.port", c.port));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.metrics_port", c.metrics_port));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.device", c.device));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.intra_op_threads", c.intra_op_threads));
+  ARG_RETURN_IF_ERROR(
+      ReadKey(root, "server.max_embeddings_per_request", c.max_embeddings_per_request));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.stream_max_in_flight", c.stream_max_in_flight));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.grace_period_s", grace_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.repository", c.repository));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.poll_interval_s", poll_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.policy", policy_kind));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.latest", latest));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.versions", versions));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.required", c.required_models));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.default_labels", c.default_labels));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.enabled", c.batching.batching));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_batch_size", c.batching.max_batch_size));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_delay_us", delay_us));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_rows", c.batching.max_queue_rows));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "tls.cert", c.tls_cert));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "tls.key", c.tls_key));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "tls.client_ca", c.tls_client_ca));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.time_s", keep_time_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.timeout_s", keep_timeout_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.max_connection_age_s", age_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.max_connection_age_grace_s", age_grace_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "admin.enabled", c.admin_enabled));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token", c.admin_token));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token_env", token_env));
+
+  ARG_ASSIGN_OR_RETURN(c.policy, VersionPolicy::Parse(policy_kind, latest, versions));
+  c.grace_period = absl::Seconds(grace_s);
+  c.poll_interval = absl::Seconds(poll_s);
+  c.batching.max_queue_delay = absl::Microseconds(delay_us);
+  c.keepalive_time_ms = static_cast<int64_t>(keep_time_s * 1000);
+  c.keepalive_timeout_ms = static_cast<int64_t>(keep_timeout_s * 1000);
+  c.max_connection_age_ms = static_cast<int64_t>(age_s * 1000);
+  c.max_connection_age_grace_ms = static_cast<int64_t>(age_grace_s * 1000);
+  if (c.admin_token.empty() && !token_env.empty()) {
+    if (const char* env = std::getenv(token_env.c_str())) c.admin_token = env;
+  }
+  ARG_RETURN_IF_ERROR(Require(c.port >= 0 && c.port < 65536,
+                              absl::StrCat("server.port ", c.port, " is not a port")));
+  ARG_RETURN_IF_ERROR(Require(c.metrics_port >= -1 && c.metrics_port < 65536,
+                              absl::StrCat("server.metrics_port ", c.metrics_port,
+                                           " is not a port (-1 disables metrics)")));
+  ARG_RETURN_IF_ERROR(
+      Require(c.batching.max_batch_size > 0, "batching.max_batch_size must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(c.batching.max_queue_rows >= c.batching.max_batch_size,
+                              "batching.max_queue_rows must be >= batching.max_batch_size"));
+  ARG_RETURN_IF_ERROR(Require(delay_us >= 0, "batching.max_queue_delay_us must be >= 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.max_embeddings_per_request > 0, "server.max_embeddings_per_request must be > 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.stream_max_in_flight > 0, "server.stream_max_in_flight must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(poll_s > 0, "models.poll_interval_s must be > 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.tls_cert.empty() == c.tls_key.empty(), "tls.cert and tls.key go together"));
+  ARG_RETURN_IF_ERROR(Require(c.tls_client_ca.empty() || !c.tls_cert.empty(),
+                              "tls.client_ca (mutual TLS) needs tls.cert and tls.key"));
+  ARG_RETURN_IF_ERROR(Require(!c.admin_enabled || !c.admin_token.empty(),
+                              absl::StrCat("admin.enabled needs admin.token or $", token_env)));
+  return c;
+}
+
+}  // namespace arginator::server

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/batching/dynamic_batcher.h"
+#include "server/registry/version_policy.h"
+
+namespace arginator::server {
+
+// arginator-server's configuration: built-in defaults (DefaultServerConfigYaml, documented in
+// configs/server.yaml), then the --config file, then flags as dotted overrides.
+struct ServerConfig {
+  std::string host;
+  int port;
+  int metrics_port;
+  std::string device;
+  int intra_op_threads;
+  int64_t max_embeddings_per_request;
+  int stream_max_in_flight;
+  absl::Duration grace_period;
+  std::string repository;
+  absl::Duration poll_interval;
+  VersionPolicy policy;
+  std::vector<std::string> required_models;  // health waits for these; [] = every model found
+  std::map<std::string, std::string> default_labels;
+  BatcherOptions batching;
+  std::string tls_cert, tls_key, tls_client_ca;
+  int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,
+      max_connection_age_grace_ms;
+  bool admin_enabled;
+  std::string admin_token;
+};
+
+const char* DefaultServerConfigYaml();
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
+                                              const std::vector<std::string>& overrides);
+
+}  // namespace arginator::server
