@@ -1,0 +1,155 @@
+#include "server/registry/model_registry.h"
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_model.h"
+
+namespace arginator::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Loads any version instantly with a FakeModel, except those told to fail.
+class FakeLoader : public VersionLoader {
+ public:
+  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
+                                                        const std::string& dir) override {
+    ++loads;
+    if (failing.count(version)) return absl::DataLossError("golden mismatch");
+    auto s = std::make_shared<ServableVersion>();
+    s->card.name = name;
+    s->card.version = version;
+    s->card.labels = {"a", "b"};
+    s->dir = dir;
+    s->model = std::make_shared<testing::FakeModel>();
+    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
+    return s;
+  }
+  std::set<int64_t> failing;
+  int loads = 0;
+};
+
+class RecordingObserver : public RegistryObserver {
+ public:
+  void OnUnloaded(const std::string& name, int64_t version) override {
+    unloaded.push_back(version);
+  }
+  std::vector<int64_t> unloaded;
+};
+
+class ModelRegistryTest : public ::testing::Test {
+ protected:
+  ModelRegistry::Options Options(std::map<std::string, std::string> default_labels = {}) {
+    return {*VersionPolicy::Parse("latest", 1, {}), std::move(default_labels)};
+  }
+  static std::map<int64_t, std::string> Disk(std::initializer_list<int64_t> versions) {
+    std::map<int64_t, std::string> out;
+    for (int64_t v : versions) out[v] = "/repo/m/" + std::to_string(v);
+    return out;
+  }
+  int64_t Served(ModelRegistry& r) {
+    auto h = r.Get("m", {});
+    return h.ok() ? (*h)->card.version : -1;
+  }
+  FakeLoader loader_;
+  RecordingObserver observer_;
+};
+
+TEST_F(ModelRegistryTest, LoadsAndServesTheLatestVersion) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 2);
+  EXPECT_EQ(loader_.loads, 1);  // latest 1: version 1 is never loaded
+}
+
+TEST_F(ModelRegistryTest, SwapServesTheNewVersionAndUnloadsTheOld) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 2);
+  EXPECT_EQ(r.Get("m", {1, std::nullopt}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1}));
+}
+
+TEST_F(ModelRegistryTest, FailedLoadKeepsTheOldVersionServingAndIsNotRetried) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  loader_.failing = {2};
+  r.Reconcile("m", Disk({1, 2}));
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 1);
+  EXPECT_EQ(loader_.loads, 2);
+  auto v2 = r.Get("m", {2, std::nullopt});
+  EXPECT_EQ(v2.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(v2.status().message(), HasSubstr("failed: golden mismatch"));
+  auto views = r.Snapshot();
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].versions.back().state, VersionState::kFailed);
+}
+
+TEST_F(ModelRegistryTest, RemovingADirectoryUnloadsItButNeverTheLastReadyVersion) {
+  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {}}, &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  r.Reconcile("m", Disk({1}));  // version 2's directory removed
+  EXPECT_EQ(Served(r), 1);
+  EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{2}));
+  r.Reconcile("m", Disk({}));  // the last one removed: keep serving from memory
+  EXPECT_EQ(Served(r), 1);
+}
+
+TEST_F(ModelRegistryTest, InFlightHandleKeepsAnUnloadedVersionAlive) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  ServableHandle held = *r.Get("m", {});
+  std::weak_ptr<const ServableVersion> weak = held;
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_TRUE(observer_.unloaded.empty());  // still referenced by the "request"
+  EXPECT_FALSE(weak.expired());
+  EXPECT_EQ(held->card.version, 1);
+  held.reset();
+  r.ReapUnloaded();
+  EXPECT_TRUE(weak.expired());
+  EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1}));
+}
+
+TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
+  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {{"m", "stable"}}}, &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 2);  // no "stable" yet: highest ready
+  ASSERT_TRUE(r.SetLabel("m", "stable", 1).ok());
+  ASSERT_TRUE(r.SetLabel("m", "canary", 2).ok());
+  EXPECT_EQ(Served(r), 1);  // the configured default label wins
+  EXPECT_EQ((*r.Get("m", {std::nullopt, "canary"}))->card.version, 2);
+  EXPECT_EQ(r.Get("m", {std::nullopt, "beta"}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.SetLabel("m", "stable", 7).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(r.SetLabel("m", "stable", 0).ok());
+  EXPECT_EQ(Served(r), 2);
+}
+
+TEST_F(ModelRegistryTest, UnknownModelAndVersionAreNotFound) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({3}));
+  auto model = r.Get("x", {});
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(model.status().message(), HasSubstr("served models: m"));
+  auto version = r.Get("m", {4, std::nullopt});
+  EXPECT_EQ(version.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(version.status().message(), HasSubstr("ready versions: 3"));
+}
+
+TEST_F(ModelRegistryTest, AdminPinAndExcludeRespectTheLastVersionRule) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(r.Exclude("m", 2).code(), absl::StatusCode::kFailedPrecondition);  // last ready
+  ASSERT_TRUE(r.Pin("m", 1).ok());
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_TRUE(r.Get("m", {1, std::nullopt}).ok());  // pinned beyond the policy
+  ASSERT_TRUE(r.Exclude("m", 2).ok());
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 1);
+}
+
+}  // namespace
+}  // namespace arginator::server

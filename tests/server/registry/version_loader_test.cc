@@ -1,0 +1,101 @@
+#include "server/registry/version_loader.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/file_io.h"
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_model.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator::server {
+namespace {
+
+using testing::FakeModel;
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+constexpr int kDim = 4;
+
+// Publishes a version directory whose golden probabilities are the FakeModel's.
+std::string Publish(const TempDir& repo, const std::string& name, int64_t version,
+                    const std::function<void(ModelCard&)>& edit = nullptr) {
+  std::string dir = repo.Join(name + "/" + std::to_string(version));
+  std::filesystem::create_directories(dir);
+  (void)WriteFileDurably(dir + "/model.pt", "weights of " + name);
+  ModelCard card;
+  card.name = name;
+  card.version = version;
+  card.task = "binary";
+  card.input_dim = kDim;
+  card.labels = {"non_betalactamase", "betalactamase"};
+  card.model_sha256 = *Sha256File(dir + "/model.pt");
+  float x = 0.5f, p = 1.f / (1.f + std::exp(-x));
+  card.golden = {{"g1", {x, 0, 0, 0}, {1 - p, p}}};
+  if (edit) edit(card);
+  (void)WriteFileDurably(dir + "/model.json", ModelCardToJson(card).dump());
+  return dir;
+}
+
+DirectoryVersionLoader MakeLoader(int cols = 2) {
+  return DirectoryVersionLoader(
+      {BatcherOptions{}, 1},
+      [cols](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+        return std::unique_ptr<Model>(new FakeModel(dim, cols));
+      },
+      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+}
+
+TEST(VersionLoaderTest, LoadsAVerifiedVersion) {
+  TempDir repo;
+  auto loader = MakeLoader();
+  auto s = loader.Load("m", 1, Publish(repo, "m", 1));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->card.version, 1);
+  EXPECT_NE((*s)->batcher, nullptr);
+}
+
+TEST(VersionLoaderTest, RefusesAModelFileThatDoesNotMatchItsSha256) {
+  TempDir repo;
+  std::string dir = Publish(repo, "m", 1);
+  std::ofstream(dir + "/model.pt", std::ios::app) << "tampered";
+  auto s = MakeLoader().Load("m", 1, dir);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.status().message(), HasSubstr("sha256"));
+}
+
+TEST(VersionLoaderTest, RefusesGoldenMismatchWrongWidthAndMisplacedCards) {
+  TempDir repo;
+  auto golden = MakeLoader().Load("m", 1, Publish(repo, "m", 1, [](ModelCard& c) {
+                                    c.golden[0].probabilities = {0.9f, 0.1f};
+                                  }));
+  EXPECT_THAT(golden.status().message(), HasSubstr("golden example 'g1'"));
+
+  auto width = MakeLoader(/*cols=*/5).Load("m", 2, Publish(repo, "m", 2));
+  EXPECT_THAT(width.status().message(), HasSubstr("outputs 5 columns"));
+
+  auto misplaced =
+      MakeLoader().Load("m", 3, Publish(repo, "m", 3, [](ModelCard& c) { c.version = 4; }));
+  EXPECT_THAT(misplaced.status().message(), HasSubstr("sits at m/3"));
+
+  std::string dir = Publish(repo, "m", 5);
+  std::ofstream(dir + "/model.json", std::ios::trunc) << "{not json";
+  EXPECT_THAT(MakeLoader().Load("m", 5, dir).status().message(), HasSubstr("invalid JSON"));
+}
+
+TEST(VersionLoaderTest, FactoryErrorsAreReported) {
+  TempDir repo;
+  DirectoryVersionLoader loader(
+      {BatcherOptions{}, 1},
+      [](const std::string& path, int) -> absl::StatusOr<std::unique_ptr<Model>> {
+        return absl::InvalidArgumentError(path + ": not a loadable TorchScript file");
+      },
+      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+  auto s = loader.Load("m", 1, Publish(repo, "m", 1));
+  EXPECT_THAT(s.status().message(), HasSubstr("not a loadable TorchScript"));
+}
+
+}  // namespace
+}  // namespace arginator::server
