@@ -1,0 +1,503 @@
+// Starts the real arginator-server on free ports against models published by the real
+// arginator-train, and talks gRPC (and HTTP for /metrics) to it.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "arginator/v1/classifier.grpc.pb.h"
+#include "common/file_io.h"
+#include "common/model_card.h"
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::RunCommand;
+using testing::ServerProcess;
+using testing::TempDir;
+
+const std::string kTrain = ARGINATOR_TRAIN_BIN;
+const std::string kServer = ARGINATOR_SERVER_BIN;
+const std::string kSource = ARGINATOR_SOURCE_DIR;
+constexpr char kBinary[] = "betalactamase-binary";
+constexpr char kClass[] = "betalactamase-class";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new TempDir;
+    ASSERT_EQ(
+        RunCommand(kTrain + " gen-data --out " + shared_->Join("data") + " --scale 0.02").exit_code,
+        0);
+    for (const char* config : {"binary", "multiclass"}) {
+      auto fit = Fit(shared_->Join("models"), std::string("configs/train/") + config + ".yaml");
+      ASSERT_EQ(fit.exit_code, 0) << fit.output;
+    }
+  }
+  static void TearDownTestSuite() { delete shared_; }
+
+  static testing::CommandResult Fit(const std::string& repo, const std::string& config) {
+    return RunCommand(kTrain + " fit --config " + kSource + "/" + config +
+                      " experiment.epochs=1 data.dir=" + shared_->Join("data") +
+                      " output.repository=" + repo + " output.report_dir=" + repo + "/../reports");
+  }
+
+  // A private copy of the published models, so tests may change their repository.
+  void SetUp() override {
+    fs::copy(shared_->Join("models"), work_.Join("models"), fs::copy_options::recursive);
+  }
+
+  void StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--model-repository",
+                                     work_.Join("models"),
+                                     "--port",
+                                     "0",
+                                     "--metrics-port",
+                                     "0",
+                                     "--host",
+                                     "127.0.0.1",
+                                     "--set",
+                                     "models.poll_interval_s=0.2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string log;
+    server_ = ServerProcess::Start(kServer, args, work_.Join("server.log"), &log);
+    ASSERT_NE(server_, nullptr) << log;
+    channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+    stub_ = v1::Classifier::NewStub(channel_);
+    ASSERT_TRUE(WaitFor([&] {
+      return Health("") == grpc::health::v1::HealthCheckResponse::SERVING;
+    })) << server_->Log();
+  }
+
+  static bool WaitFor(const std::function<bool()>& condition, int seconds = 30) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = health->Check(&ctx, req, &resp);
+    return s.ok() ? resp.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  }
+
+  ModelCard Card(const std::string& name, int version) {
+    return *ReadModelCard(
+        work_.Join("models/" + name + "/" + std::to_string(version) + "/model.json"));
+  }
+
+  static v1::ClassifyRequest GoldenRequest(const ModelCard& card) {
+    v1::ClassifyRequest req;
+    req.mutable_model()->set_name(card.name);
+    req.set_return_probabilities(true);
+    for (const auto& g : card.golden) {
+      v1::Embedding* e = req.add_embeddings();
+      e->set_id(g.id);
+      e->mutable_values()->Add(g.input.begin(), g.input.end());
+    }
+    return req;
+  }
+
+  grpc::Status Classify(const v1::ClassifyRequest& req, v1::ClassifyResponse* resp,
+                        int deadline_ms = 5000) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+    return stub_->Classify(&ctx, req, resp);
+  }
+
+  // Publishes a copy of version `from` as `to` after `edit` changes its files, the way the
+  // trainer does: in a hidden directory, then one rename.
+  void PublishEdited(
+      const std::string& name, int from, int to,
+      const std::function<void(const std::string& dir, nlohmann::json& card)>& edit) {
+    const std::string tmp = work_.Join("models/" + name + "/.tmp-test");
+    fs::copy(work_.Join("models/" + name + "/" + std::to_string(from)), tmp);
+    nlohmann::json card = nlohmann::json::parse(*ReadFileToString(tmp + "/model.json"));
+    card["version"] = to;
+    edit(tmp, card);
+    ASSERT_TRUE(WriteFileDurably(tmp + "/model.json", card.dump()).ok());
+    fs::rename(tmp, work_.Join("models/" + name + "/" + std::to_string(to)));
+  }
+
+  v1::VersionStatus VersionState(const std::string& name, int version) {
+    v1::ListModelsResponse resp;
+    grpc::ClientContext ctx;
+    stub_->ListModels(&ctx, v1::ListModelsRequest(), &resp);
+    for (const auto& m : resp.models()) {
+      if (m.name() != name) continue;
+      for (const auto& v : m.versions()) {
+        if (v.version() == version) return v;
+      }
+    }
+    return v1::VersionStatus();
+  }
+
+  static TempDir* shared_;
+  TempDir work_;
+  std::unique_ptr<ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Classifier::Stub> stub_;
+};
+TempDir* ServerTest::shared_ = nullptr;
+
+TEST_F(ServerTest, ClassifyMatchesTheTorchScriptOutputForBothModels) {
+  StartServer();
+  for (const char* name : {kBinary, kClass}) {
+    ModelCard card = Card(name, 1);
+    v1::ClassifyResponse resp;
+    grpc::Status s = Classify(GoldenRequest(card), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.model_name(), name);
+    EXPECT_EQ(resp.model_version(), 1);
+    ASSERT_EQ(resp.predictions_size(), static_cast<int>(card.golden.size()));
+    for (int i = 0; i < resp.predictions_size(); ++i) {
+      const auto& p = resp.predictions(i);
+      const auto& want = card.golden[i].probabilities;
+      EXPECT_EQ(p.id(), card.golden[i].id);
+      ASSERT_EQ(p.probabilities_size(), static_cast<int>(want.size()));
+      for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(p.probabilities(k), want[k], 1e-5);
+      size_t best = std::max_element(want.begin(), want.end()) - want.begin();
+      EXPECT_EQ(p.label(), card.labels[best]);
+      EXPECT_FLOAT_EQ(p.score(), p.probabilities(best));
+      EXPECT_FALSE(p.out_of_distribution());
+    }
+  }
+  // The packed form gives the same answers.
+  ModelCard card = Card(kClass, 1);
+  v1::ClassifyRequest packed;
+  packed.mutable_model()->set_name(kClass);
+  std::string bytes;
+  for (const auto& g : card.golden) {
+    bytes.append(reinterpret_cast<const char*>(g.input.data()), g.input.size() * sizeof(float));
+  }
+  packed.set_packed_values(bytes);
+  v1::ClassifyResponse resp;
+  ASSERT_TRUE(Classify(packed, &resp).ok());
+  EXPECT_EQ(resp.predictions(0).label(),
+            card.labels[std::max_element(card.golden[0].probabilities.begin(),
+                                         card.golden[0].probabilities.end()) -
+                        card.golden[0].probabilities.begin()]);
+}
+
+TEST_F(ServerTest, HealthAndReflectionAnswer) {
+  StartServer();
+  EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health("arginator.v1.Classifier"), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(kBinary), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto stream = reflection->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> services;
+  for (const auto& s : resp.list_services_response().service()) services.push_back(s.name());
+  EXPECT_THAT(services, ::testing::Contains("arginator.v1.Classifier"));
+  EXPECT_THAT(services, ::testing::Contains("grpc.health.v1.Health"));
+  // What grpcurl and ghz fetch to build requests: the descriptor of the Classify method.
+  req.set_file_containing_symbol("arginator.v1.Classifier");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0);
+  EXPECT_THAT(resp.file_descriptor_response().file_descriptor_proto(0),
+              HasSubstr("ClassifyRequest"));
+  stream->WritesDone();
+}
+
+TEST_F(ServerTest, PublishingVersion2UnderLoadSwitchesWithZeroFailedRequests) {
+  StartServer();
+  const v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, saw_v2{0};
+  std::string first_error;
+  std::mutex error_mu;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        v1::ClassifyResponse resp;
+        grpc::Status s = Classify(req, &resp);
+        if (s.ok()) {
+          ++ok;
+          if (resp.model_version() == 2) ++saw_v2;
+        } else {
+          ++failed;
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (first_error.empty()) first_error = s.error_message();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto fit = Fit(work_.Join("models"), "configs/train/binary.yaml");
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  EXPECT_TRUE(WaitFor([&] { return saw_v2 > 20; })) << server_->Log();
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed, 0) << first_error;
+  EXPECT_GT(ok, saw_v2.load());  // requests were served by v1 before the swap, v2 after
+  EXPECT_TRUE(
+      WaitFor([&] { return VersionState(kBinary, 1).state() == v1::VersionStatus::UNLOADED; }));
+  EXPECT_THAT(server_->Log(), HasSubstr("unloaded betalactamase-binary version 1"));
+}
+
+TEST_F(ServerTest, CorruptVersionsAreRefusedWhileTheServingVersionStays) {
+  StartServer();
+  struct Case {
+    const char* what;
+    std::function<void(const std::string&, nlohmann::json&)> edit;
+    const char* reason;
+  };
+  const std::string class_model = work_.Join("models/betalactamase-class/1/model.pt");
+  const Case cases[] = {
+      {"model.pt does not match its sha256",
+       [](const std::string& dir, nlohmann::json&) {
+         std::ofstream(dir + "/model.pt", std::ios::app) << "flipped bits";
+       },
+       "sha256"},
+      {"model.pt is not TorchScript",
+       [](const std::string& dir, nlohmann::json& card) {
+         std::ofstream(dir + "/model.pt", std::ios::trunc) << "not a zip archive";
+         card["model_sha256"] = *Sha256File(dir + "/model.pt");
+       },
+       "not a loadable TorchScript"},
+      {"output width differs from the labels",
+       [&](const std::string& dir, nlohmann::json& card) {
+         fs::copy_file(class_model, dir + "/model.pt", fs::copy_options::overwrite_existing);
+         card["model_sha256"] = *Sha256File(dir + "/model.pt");
+       },
+       "outputs 5 columns"},
+      {"golden probabilities differ",
+       [](const std::string&, nlohmann::json& card) {
+         card["golden"]["examples"][0]["probabilities"][0] = 0.123456;
+       },
+       "golden example"},
+  };
+  int version = 2;
+  for (const Case& c : cases) {
+    PublishEdited(kBinary, 1, version, c.edit);
+    ASSERT_TRUE(WaitFor([&] {
+      return VersionState(kBinary, version).state() == v1::VersionStatus::FAILED;
+    })) << c.what
+        << "\n"
+        << server_->Log();
+    EXPECT_THAT(VersionState(kBinary, version).reason(), HasSubstr(c.reason)) << c.what;
+    v1::ClassifyResponse resp;
+    ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &resp).ok()) << c.what;
+    EXPECT_EQ(resp.model_version(), 1) << c.what;
+    ++version;
+  }
+  EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
+  StartServer({"--set", "server.max_embeddings_per_request=16"});
+  const ModelCard card = Card(kBinary, 1);
+  auto with = [&](const std::function<void(v1::ClassifyRequest&)>& edit) {
+    v1::ClassifyRequest r = GoldenRequest(card);
+    edit(r);
+    return r;
+  };
+  struct Case {
+    v1::ClassifyRequest request;
+    grpc::StatusCode code;
+    const char* message;
+  };
+  const Case cases[] = {
+      {with([](auto& r) { r.mutable_model()->set_name("unknown-model"); }),
+       grpc::StatusCode::NOT_FOUND, "unknown-model"},
+      {with([](auto& r) { r.mutable_model()->set_version(42); }), grpc::StatusCode::NOT_FOUND,
+       "no version 42"},
+      {with([](auto& r) { r.mutable_model()->set_version_label("canary"); }),
+       grpc::StatusCode::NOT_FOUND, "no version label 'canary'"},
+      {with([](auto& r) { r.clear_embeddings(); }), grpc::StatusCode::INVALID_ARGUMENT,
+       "empty request"},
+      {with([](auto& r) { r.mutable_embeddings(1)->mutable_values()->RemoveLast(); }),
+       grpc::StatusCode::INVALID_ARGUMENT, "has 1023 values"},
+      {with([](auto& r) { r.mutable_embeddings(2)->set_values(5, std::nanf("")); }),
+       grpc::StatusCode::INVALID_ARGUMENT, "NaN at position 5"},
+      {with([&](auto& r) {
+         for (int i = 0; i < 20; ++i) *r.add_embeddings() = r.embeddings(0);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT, "exceed the limit of 16"},
+      {with([](auto& r) { r.set_packed_values("abc"); }), grpc::StatusCode::INVALID_ARGUMENT,
+       "not both"},
+      {with([](auto& r) { r.mutable_model()->clear_name(); }), grpc::StatusCode::INVALID_ARGUMENT,
+       "model.name"},
+  };
+  for (const Case& c : cases) {
+    v1::ClassifyResponse resp;
+    grpc::Status s = Classify(c.request, &resp);
+    EXPECT_EQ(s.error_code(), c.code) << c.message << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message));
+  }
+  // An already-expired deadline.
+  v1::ClassifyResponse resp;
+  EXPECT_EQ(Classify(GoldenRequest(card), &resp, 0).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Still serving, and an embedding far outside the training norms is flagged, not refused.
+  v1::ClassifyRequest far = GoldenRequest(card);
+  for (auto& v : *far.mutable_embeddings(0)->mutable_values()) v *= 10;
+  ASSERT_TRUE(Classify(far, &resp).ok());
+  EXPECT_TRUE(resp.predictions(0).out_of_distribution());
+  EXPECT_FALSE(resp.predictions(1).out_of_distribution());
+}
+
+TEST_F(ServerTest, StreamAnswersInOrderAndSurvivesABadRequest) {
+  StartServer({"--set", "server.stream_max_in_flight=4"});
+  const ModelCard card = Card(kClass, 1);
+  grpc::ClientContext ctx;
+  auto stream = stub_->ClassifyStream(&ctx);
+  constexpr int kRequests = 40;
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      v1::ClassifyRequest req = GoldenRequest(card);
+      req.set_request_id("r" + std::to_string(i));
+      if (i == 17) req.mutable_model()->set_name("nope");
+      stream->Write(req);
+    }
+    stream->WritesDone();
+  });
+  std::vector<v1::ClassifyStreamResponse> responses;
+  v1::ClassifyStreamResponse r;
+  while (stream->Read(&r)) responses.push_back(r);
+  writer.join();
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(responses.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(responses[i].request_id(), "r" + std::to_string(i));
+    if (i == 17) {
+      EXPECT_EQ(responses[i].error_code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_THAT(responses[i].error_message(), HasSubstr("nope"));
+    } else {
+      EXPECT_EQ(responses[i].error_code(), 0);
+      EXPECT_EQ(responses[i].response().predictions_size(), static_cast<int>(card.golden.size()));
+    }
+  }
+}
+
+TEST_F(ServerTest, SigtermUnderLoadDrainsCleanly) {
+  StartServer();
+  const v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  std::atomic<bool> stop{false};
+  std::map<int, int> codes;
+  std::mutex mu;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        v1::ClassifyResponse resp;
+        grpc::Status s = Classify(req, &resp, 2000);
+        std::lock_guard<std::mutex> lock(mu);
+        ++codes[s.error_code()];
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_GT(codes[grpc::StatusCode::OK], 0);
+  for (const auto& [code, count] : codes) {
+    // In-flight work finished; later calls found the server gone. Nothing was cut off midway.
+    EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE)
+        << "code " << code << " x" << count;
+  }
+}
+
+TEST_F(ServerTest, MetricsCountRequestsAndPassPromtool) {
+  StartServer();
+  const v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  constexpr int kCalls = 7;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::ClassifyResponse resp;
+    ASSERT_TRUE(Classify(req, &resp).ok());
+  }
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_THAT(res->body,
+              HasSubstr("arginator_requests_total{code=\"OK\",method=\"Classify\",model=\""
+                        "betalactamase-binary\",version=\"1\"} " +
+                        std::to_string(kCalls)));
+  EXPECT_THAT(res->body, HasSubstr("arginator_embeddings_total{model=\"betalactamase-binary\","
+                                   "version=\"1\"} " +
+                                   std::to_string(kCalls * req.embeddings_size())));
+  EXPECT_THAT(res->body, HasSubstr("arginator_batch_size_bucket"));
+  auto healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  std::ofstream(work_.Join("metrics.txt")) << res->body;
+  auto check = RunCommand("promtool check metrics < " + work_.Join("metrics.txt"));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
+  StartServer();
+  auto admin = v1::ModelAdmin::NewStub(channel_);
+  v1::AdminResponse resp;
+  grpc::ClientContext off;
+  EXPECT_EQ(admin->Rescan(&off, v1::RescanRequest(), &resp).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  server_->Stop();
+
+  StartServer({"--set", "admin.enabled=true", "--set", "admin.token=s3cret"});
+  admin = v1::ModelAdmin::NewStub(channel_);
+  grpc::ClientContext anonymous;
+  EXPECT_EQ(admin->Rescan(&anonymous, v1::RescanRequest(), &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext wrong;
+  wrong.AddMetadata("authorization", "Bearer guess");
+  EXPECT_EQ(admin->Rescan(&wrong, v1::RescanRequest(), &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  grpc::ClientContext label_ctx;
+  label_ctx.AddMetadata("authorization", "Bearer s3cret");
+  v1::SetVersionLabelRequest label;
+  label.set_name(kBinary);
+  label.set_label("stable");
+  label.set_version(1);
+  grpc::Status s = admin->SetVersionLabel(&label_ctx, label, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  req.mutable_model()->set_version_label("stable");
+  v1::ClassifyResponse classified;
+  ASSERT_TRUE(Classify(req, &classified).ok());
+  EXPECT_EQ(classified.model_version(), 1);
+
+  grpc::ClientContext unload_ctx;
+  unload_ctx.AddMetadata("authorization", "Bearer s3cret");
+  v1::UnloadVersionRequest unload;
+  unload.set_name(kBinary);
+  unload.set_version(1);
+  EXPECT_EQ(admin->UnloadVersion(&unload_ctx, unload, &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);  // the last ready version stays
+}
+
+}  // namespace
+}  // namespace arginator
