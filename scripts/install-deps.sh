@@ -18,6 +18,7 @@ BUILD_PACKAGES=(
   python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
   python3-grpcio                     # tests: the Python example client
   prometheus                         # tests: promtool checks the /metrics text
+  openssl                            # tests: throwaway certificates for the TLS tests
   kubectl                            # tests: kustomize renders the manifests
 )
 

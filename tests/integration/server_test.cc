@@ -499,5 +499,65 @@ TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
             grpc::StatusCode::FAILED_PRECONDITION);  // the last ready version stays
 }
 
+// A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
+void MakeCertificates(const std::string& dir) {
+  const std::string script = "cd " + dir + R"( &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca &&
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+      -days 1 -extfile san.ext &&
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client &&
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1)";
+  auto r = RunCommand(script);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_F(ServerTest, TlsAndMutualTls) {
+  const std::string certs = work_.Join("certs");
+  fs::create_directories(certs);
+  MakeCertificates(certs);
+  auto read = [&](const std::string& f) { return *ReadFileToString(certs + "/" + f); };
+  auto classify_over = [&](const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+    auto stub = v1::Classifier::NewStub(grpc::CreateChannel(server_->target(), creds));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ClassifyResponse resp;
+    return stub->Classify(&ctx, GoldenRequest(Card(kBinary, 1)), &resp);
+  };
+  grpc::SslCredentialsOptions server_only;
+  server_only.pem_root_certs = read("ca.pem");
+  grpc::SslCredentialsOptions with_client_cert = server_only;
+  with_client_cert.pem_private_key = read("client.key");
+  with_client_cert.pem_cert_chain = read("client.pem");
+
+  std::vector<std::string> tls = {"--set", "tls.cert=" + certs + "/server.pem", "--set",
+                                  "tls.key=" + certs + "/server.key"};
+  std::string log;
+  std::vector<std::string> args = {
+      "--model-repository", work_.Join("models"), "--port", "0", "--metrics-port", "-1", "--host",
+      "127.0.0.1"};
+  args.insert(args.end(), tls.begin(), tls.end());
+  server_ = ServerProcess::Start(kServer, args, work_.Join("tls.log"), &log);
+  ASSERT_NE(server_, nullptr) << log;
+  EXPECT_THAT(server_->Log(), HasSubstr("(TLS,"));
+  grpc::Status s;
+  ASSERT_TRUE(WaitFor([&] { return (s = classify_over(grpc::SslCredentials(server_only))).ok(); }))
+      << s.error_message() << "\n"
+      << server_->Log();
+  EXPECT_FALSE(classify_over(grpc::InsecureChannelCredentials()).ok());
+  server_->Stop();
+
+  args.push_back("--set");
+  args.push_back("tls.client_ca=" + certs + "/ca.pem");
+  server_ = ServerProcess::Start(kServer, args, work_.Join("mtls.log"), &log);
+  ASSERT_NE(server_, nullptr) << log;
+  EXPECT_THAT(server_->Log(), HasSubstr("(mutual TLS,"));
+  ASSERT_TRUE(WaitFor([&] {
+    return (s = classify_over(grpc::SslCredentials(with_client_cert))).ok();
+  })) << s.error_message();
+  EXPECT_FALSE(classify_over(grpc::SslCredentials(server_only)).ok());  // no client certificate
+}
+
 }  // namespace
 }  // namespace arginator

@@ -1,0 +1,47 @@
+#include "server/server_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace arginator::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
+  auto shipped = LoadServerConfig(std::string(ARGINATOR_SOURCE_DIR) + "/configs/server.yaml", {});
+  auto defaults = LoadServerConfig("", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(shipped->port, 50051);
+  EXPECT_EQ(shipped->metrics_port, 9464);
+  EXPECT_EQ(shipped->batching.max_batch_size, defaults->batching.max_batch_size);
+  EXPECT_EQ(shipped->batching.max_queue_delay, absl::Microseconds(500));
+  EXPECT_EQ(shipped->intra_op_threads, 1);
+  EXPECT_EQ(shipped->policy.kind, VersionPolicy::Kind::kLatest);
+  EXPECT_EQ(shipped->max_connection_age_ms, 300000);
+}
+
+TEST(ServerConfigTest, OverridesAndValidation) {
+  auto c = LoadServerConfig("", {"server.port=7000", "models.policy=specific",
+                                 "models.versions=[2, 3]", "batching.enabled=false"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->port, 7000);
+  EXPECT_EQ(c->policy.versions, (std::vector<int64_t>{2, 3}));
+  EXPECT_FALSE(c->batching.batching);
+  EXPECT_THAT(LoadServerConfig("", {"server.prot=1"}).status().message(),
+              HasSubstr("unknown config key 'server.prot'"));
+  EXPECT_THAT(LoadServerConfig("", {"models.policy=newest"}).status().message(),
+              HasSubstr("'newest'"));
+  EXPECT_THAT(LoadServerConfig("", {"tls.cert=/x.pem"}).status().message(),
+              HasSubstr("tls.cert and tls.key"));
+  EXPECT_THAT(LoadServerConfig("", {"admin.enabled=true", "admin.token_env=ARGINATOR_UNSET_VAR"})
+                  .status()
+                  .message(),
+              HasSubstr("admin.token"));
+  EXPECT_THAT(LoadServerConfig("", {"batching.max_queue_rows=8"}).status().message(),
+              HasSubstr("max_queue_rows"));
+}
+
+}  // namespace
+}  // namespace arginator::server
