@@ -136,14 +136,21 @@ void ServerMetrics::RecordEmbeddings(const std::string& model, int64_t version, 
       .Increment(static_cast<double>(count));
 }
 
-void ServerMetrics::RecordPrediction(const std::string& model, int64_t version,
-                                     const std::string& label, double l2_norm,
-                                     bool out_of_distribution) {
+void ServerMetrics::RecordPredictions(const std::string& model, int64_t version,
+                                      const std::vector<std::string>& labels,
+                                      const std::vector<int64_t>& label_counts,
+                                      const std::vector<float>& norms,
+                                      int64_t out_of_distribution) {
   const std::string v = absl::StrCat(version);
-  predictions_.Add({{"model", model}, {"version", v}, {"label", label}}).Increment();
-  input_norm_.Add({{"model", model}}, kNormBuckets).Observe(l2_norm);
-  auto& ood = out_of_distribution_.Add({{"model", model}, {"version", v}});
-  if (out_of_distribution) ood.Increment();
+  for (size_t k = 0; k < labels.size(); ++k) {
+    if (label_counts[k] == 0) continue;
+    predictions_.Add({{"model", model}, {"version", v}, {"label", labels[k]}})
+        .Increment(static_cast<double>(label_counts[k]));
+  }
+  Histogram& norm_histogram = input_norm_.Add({{"model", model}}, kNormBuckets);
+  for (float n : norms) norm_histogram.Observe(n);
+  out_of_distribution_.Add({{"model", model}, {"version", v}})
+      .Increment(static_cast<double>(out_of_distribution));
 }
 
 std::shared_ptr<BatcherObserver> ServerMetrics::ForVersion(const std::string& model,
@@ -170,6 +177,12 @@ void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const
 void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
   unloads_.Add({{"model", name}}).Increment();
   LogEvent(absl::StrCat("unloaded ", name, " version ", version));
+}
+
+void ServerMetrics::OnServing(const std::string& name, int64_t version, int64_t previous) {
+  LogEvent(previous > 0 ? absl::StrCat("swapped ", name, ": now serving version ", version,
+                                       " (was ", previous, ")")
+                        : absl::StrCat("serving ", name, " version ", version));
 }
 
 void ServerMetrics::OnStates(const std::string& name,

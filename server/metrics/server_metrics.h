@@ -28,8 +28,12 @@ class ServerMetrics : public RegistryObserver {
   void RecordRequest(const std::string& model, int64_t version, const std::string& method,
                      const std::string& code, double seconds);
   void RecordEmbeddings(const std::string& model, int64_t version, int64_t count);
-  void RecordPrediction(const std::string& model, int64_t version, const std::string& label,
-                        double l2_norm, bool out_of_distribution);
+  // One response's predictions: count per label (indexed like `labels`), the inputs' L2 norms and
+  // how many were out of distribution. One family lookup per label, not per embedding.
+  void RecordPredictions(const std::string& model, int64_t version,
+                         const std::vector<std::string>& labels,
+                         const std::vector<int64_t>& label_counts, const std::vector<float>& norms,
+                         int64_t out_of_distribution);
 
   // The observer for one version's batcher (batch sizes, queue wait and depth, forward time).
   std::shared_ptr<BatcherObserver> ForVersion(const std::string& model, int64_t version);
@@ -40,6 +44,7 @@ class ServerMetrics : public RegistryObserver {
                     absl::Duration took) override;
   void OnUnloaded(const std::string& name, int64_t version) override;
   void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) override;
+  void OnServing(const std::string& name, int64_t version, int64_t previous) override;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -25,8 +25,14 @@ void ModelRegistry::NotifyStates(const std::string& name) {
   observer_->OnStates(name, states);
 }
 
+int64_t ModelRegistry::DefaultVersion(const std::string& name) const {
+  auto handle = Get(name, {});
+  return handle.ok() ? (*handle)->card.version : 0;
+}
+
 void ModelRegistry::Reconcile(const std::string& name,
                               const std::map<int64_t, std::string>& on_disk) {
+  const int64_t serving_before = DefaultVersion(name);
   std::set<int64_t> desired;
   std::vector<std::pair<int64_t, std::string>> to_load;
   {
@@ -58,6 +64,10 @@ void ModelRegistry::Reconcile(const std::string& name,
     for (int64_t v : PlanTransitions(desired, States(m)).unload) Unload(name, v);
   }
   NotifyStates(name);
+  const int64_t serving_after = DefaultVersion(name);
+  if (serving_after != serving_before && serving_after > 0) {
+    observer_->OnServing(name, serving_after, serving_before);
+  }
   ReapUnloaded();
 }
 

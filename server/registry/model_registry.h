@@ -25,6 +25,8 @@ class RegistryObserver {
                             absl::Duration took) {}
   virtual void OnUnloaded(const std::string& name, int64_t version) {}
   virtual void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) {}
+  // The version a request without version or label gets changed (previous 0: first one).
+  virtual void OnServing(const std::string& name, int64_t version, int64_t previous) {}
 };
 
 // Which version a request wants: an exact version, a label, or (neither) the default.
@@ -100,6 +102,7 @@ class ModelRegistry {
   void Unload(const std::string& name, int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<int64_t, VersionState> States(const ModelEntry& m) const;
   void NotifyStates(const std::string& name);
+  int64_t DefaultVersion(const std::string& name) const;
 
   const Options options_;
   VersionLoader* const loader_;

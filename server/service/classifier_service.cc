@@ -79,6 +79,8 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time de
     response->set_model_version(card.version);
     for (const auto& label : card.labels) response->add_labels(label);
     const Matrix& probs = *result;
+    std::vector<int64_t> label_counts(card.labels.size(), 0);
+    int64_t out_of_distribution = 0;
     response->mutable_predictions()->Reserve(static_cast<int>(probs.rows));
     for (int64_t i = 0; i < probs.rows; ++i) {
       const float* row = probs.values.data() + i * probs.cols;
@@ -92,8 +94,11 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time de
       const bool ood = norms[i] < card.input_norm.min || norms[i] > card.input_norm.max;
       p->set_out_of_distribution(ood);
       if (with_probabilities) p->mutable_probabilities()->Add(row, row + probs.cols);
-      metrics_->RecordPrediction(card.name, card.version, card.labels[best], norms[i], ood);
+      ++label_counts[best];
+      out_of_distribution += ood;
     }
+    metrics_->RecordPredictions(card.name, card.version, card.labels, label_counts, norms,
+                                out_of_distribution);
     metrics_->RecordEmbeddings(card.name, card.version, probs.rows);
     done(absl::OkStatus(), card.name, card.version);
   };

@@ -263,6 +263,8 @@ TEST_F(ServerTest, PublishingVersion2UnderLoadSwitchesWithZeroFailedRequests) {
   EXPECT_TRUE(
       WaitFor([&] { return VersionState(kBinary, 1).state() == v1::VersionStatus::UNLOADED; }));
   EXPECT_THAT(server_->Log(), HasSubstr("unloaded betalactamase-binary version 1"));
+  EXPECT_THAT(server_->Log(),
+              HasSubstr("swapped betalactamase-binary: now serving version 2 (was 1)"));
 }
 
 TEST_F(ServerTest, CorruptVersionsAreRefusedWhileTheServingVersionStays) {

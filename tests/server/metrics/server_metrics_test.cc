@@ -18,8 +18,8 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   m.RecordRequest("bl", 2, "Classify", "OK", 0.003);
   m.RecordRequest("bl", 0, "Classify", "NOT_FOUND", 0.0001);
   m.RecordEmbeddings("bl", 2, 5);
-  m.RecordPrediction("bl", 2, "betalactamase", 6.2, false);
-  m.RecordPrediction("bl", 2, "non_betalactamase", 12.0, true);
+  m.RecordPredictions("bl", 2, {"non_betalactamase", "betalactamase"}, {1, 3},
+                      {6.2f, 6.1f, 6.3f, 12.0f}, 1);
   auto batcher = m.ForVersion("bl", 2);
   batcher->OnBatch(5, absl::Microseconds(300));
   batcher->OnQueueWait(absl::Microseconds(100));
@@ -32,7 +32,11 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
                               "\"bl\",version=\"2\"} 1"));
   EXPECT_THAT(text, HasSubstr("arginator_embeddings_total{model=\"bl\",version=\"2\"} 5"));
   EXPECT_THAT(text, HasSubstr("arginator_out_of_distribution_total{model=\"bl\",version=\"2\"} 1"));
-  EXPECT_THAT(text, HasSubstr("arginator_predictions_total{label=\"betalactamase\""));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "arginator_predictions_total{label=\"betalactamase\",model=\"bl\",version=\"2\"} 3"));
+  EXPECT_THAT(text, HasSubstr("arginator_input_l2_norm_count{model=\"bl\"} 4"));
   EXPECT_THAT(text, HasSubstr("arginator_batch_size_count{model=\"bl\",version=\"2\"} 1"));
   EXPECT_THAT(text, HasSubstr("arginator_queue_depth{model=\"bl\",version=\"2\"} 3"));
   EXPECT_THAT(text, HasSubstr("arginator_model_loads_total{model=\"bl\",result=\"failure\"} 1"));
