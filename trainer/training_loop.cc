@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "trainer/metrics.h"
-#include "trainer/progress.h"
+#include "common/progress.h"
 #include "trainer/random.h"
 
 namespace arginator::trainer {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace arginator::trainer {
+namespace arginator {
 
 // A one-line progress bar on stderr, drawn only when stderr is a terminal (so logs and CI stay
 // clean). Redraws at most every 100 ms.
@@ -23,4 +23,4 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-}  // namespace arginator::trainer
+}  // namespace arginator

@@ -1,10 +1,10 @@
-#include "trainer/progress.h"
+#include "common/progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace arginator::trainer {
+namespace arginator {
 
 ProgressBar::ProgressBar(std::string label, int64_t total)
     : label_(std::move(label)), total_(total), enabled_(isatty(STDERR_FILENO) == 1) {}
@@ -32,4 +32,4 @@ void ProgressBar::Finish() {
   std::fflush(stderr);
 }
 
-}  // namespace arginator::trainer
+}  // namespace arginator

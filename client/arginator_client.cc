@@ -1,0 +1,180 @@
+#include "client/arginator_client.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_io.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace arginator::client {
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+void SetModelSpec(const ModelSelector& model, v1::ModelSpec* spec) {
+  spec->set_name(model.name);
+  if (model.version) spec->set_version(*model.version);
+  if (model.label) spec->set_version_label(*model.label);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options,
+                                                           bool separate_connection) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.ca_cert.empty()) {
+      auto ca = ReadFileToString(options.ca_cert);
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    if (options.client_cert.empty() != options.client_key.empty()) {
+      return absl::InvalidArgumentError("--cert and --key go together (mutual TLS)");
+    }
+    if (!options.client_cert.empty()) {
+      auto cert = ReadFileToString(options.client_cert);
+      auto key = ReadFileToString(options.client_key);
+      if (!cert.ok()) return cert.status();
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  if (!options.authority.empty()) args.SetSslTargetNameOverride(options.authority);
+  if (separate_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(options.target, credentials, args);
+}
+
+absl::StatusOr<std::unique_ptr<ArginatorClient>> ArginatorClient::Create(
+    const ClientOptions& options) {
+  auto channel = MakeChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<ArginatorClient>(new ArginatorClient(options, *std::move(channel)));
+}
+
+ArginatorClient::ArginatorClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      stub_(v1::Classifier::NewStub(channel_)) {}
+
+grpc::Status ArginatorClient::WithRetries(
+    const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  const auto deadline = absl::ToChronoTime(absl::Now() + options_.deadline);
+  std::mt19937 jitter(std::random_device{}());
+  absl::Duration backoff = options_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    grpc::Status status = call(context);
+    const bool transient = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    if (status.ok() || !transient || attempt >= options_.max_attempts) return status;
+    // Full jitter: sleep a random time up to the current backoff, never past the deadline.
+    std::uniform_real_distribution<double> fraction(0.5, 1.0);
+    absl::Duration sleep = backoff * fraction(jitter);
+    if (absl::FromChrono(deadline) - absl::Now() <= sleep) return status;
+    absl::SleepFor(sleep);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::StatusOr<v1::ClassifyResponse> ArginatorClient::Classify(const ModelSelector& model,
+                                                               const EmbeddingMatrix& embeddings,
+                                                               size_t first, size_t count,
+                                                               bool probabilities) {
+  if (first + count > embeddings.rows()) {
+    return absl::OutOfRangeError(
+        absl::StrCat("rows ", first, "..", first + count, " of ", embeddings.rows()));
+  }
+  v1::ClassifyRequest request;
+  SetModelSpec(model, request.mutable_model());
+  request.set_return_probabilities(probabilities);
+  request.set_packed_values(std::string(reinterpret_cast<const char*>(embeddings.row(first)),
+                                        count * embeddings.dim * sizeof(float)));
+  for (size_t i = first; i < first + count; ++i) request.add_packed_ids(embeddings.ids[i]);
+  v1::ClassifyResponse response;
+  grpc::Status status = WithRetries([&](grpc::ClientContext& context) {
+    response.Clear();
+    return stub_->Classify(&context, request, &response);
+  });
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::Status ArginatorClient::ClassifyAll(
+    const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
+    bool probabilities, const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch) {
+  if (batch_size == 0) return absl::InvalidArgumentError("batch size must be positive");
+  grpc::ClientContext context;  // a bulk job: no deadline beyond the server's own limits
+  auto stream = stub_->ClassifyStream(&context);
+  std::thread writer([&] {
+    for (size_t first = 0; first < embeddings.rows(); first += batch_size) {
+      const size_t count = std::min(batch_size, embeddings.rows() - first);
+      v1::ClassifyRequest request;
+      SetModelSpec(model, request.mutable_model());
+      request.set_return_probabilities(probabilities);
+      request.set_request_id(absl::StrCat(first));
+      request.set_packed_values(std::string(reinterpret_cast<const char*>(embeddings.row(first)),
+                                            count * embeddings.dim * sizeof(float)));
+      for (size_t i = first; i < first + count; ++i) request.add_packed_ids(embeddings.ids[i]);
+      if (!stream->Write(request)) break;  // the server ended the stream
+    }
+    stream->WritesDone();
+  });
+  absl::Status result = absl::OkStatus();
+  v1::ClassifyStreamResponse response;
+  while (stream->Read(&response)) {
+    if (response.error_code() != 0 && result.ok()) {
+      result = absl::Status(
+          static_cast<absl::StatusCode>(response.error_code()),
+          absl::StrCat("rows from ", response.request_id(), ": ", response.error_message()));
+      context.TryCancel();
+    }
+    if (result.ok()) on_batch(std::stoull(response.request_id()), response.response());
+  }
+  writer.join();
+  grpc::Status finish = stream->Finish();
+  if (!result.ok()) return result;
+  return FromGrpcStatus(finish);
+}
+
+absl::StatusOr<v1::ListModelsResponse> ArginatorClient::ListModels() {
+  v1::ListModelsResponse response;
+  grpc::Status status = WithRetries([&](grpc::ClientContext& context) {
+    return stub_->ListModels(&context, v1::ListModelsRequest(), &response);
+  });
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::GetModelMetadataResponse> ArginatorClient::GetModelMetadata(
+    const ModelSelector& model) {
+  v1::GetModelMetadataRequest request;
+  SetModelSpec(model, request.mutable_model());
+  v1::GetModelMetadataResponse response;
+  grpc::Status status = WithRetries([&](grpc::ClientContext& context) {
+    return stub_->GetModelMetadata(&context, request, &response);
+  });
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<std::string> ArginatorClient::Health(const std::string& service) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = WithRetries(
+      [&](grpc::ClientContext& context) { return health->Check(&context, request, &response); });
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::string("SERVICE_UNKNOWN");
+  if (!status.ok()) return FromGrpcStatus(status);
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+}  // namespace arginator::client

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "arginator/v1/classifier.grpc.pb.h"
+#include "common/embedding_matrix.h"
+
+namespace arginator::client {
+
+struct ClientOptions {
+  std::string target = "localhost:50051";
+  absl::Duration deadline = absl::Seconds(30);  // per call, across its retries
+  // UNAVAILABLE (server restarting, connection reset) and RESOURCE_EXHAUSTED (queue full) are
+  // retried with exponential backoff and jitter, up to max_attempts calls in all.
+  int max_attempts = 4;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(3);
+  // TLS: set tls, and ca_cert for a private CA; client_cert + client_key for mutual TLS.
+  bool tls = false;
+  std::string ca_cert, client_cert, client_key;  // PEM file paths
+  std::string authority;  // overrides the TLS/authority host name (e.g. when dialling an IP)
+};
+
+// Which model version: a name plus an exact version, a label, or neither (the server's default).
+struct ModelSelector {
+  std::string name;
+  std::optional<int64_t> version;
+  std::optional<std::string> label;
+};
+
+// A small client for services that call Arginator. Thread-safe; share one per process (it holds
+// one HTTP/2 channel). Every method returns absl::Status with the server's gRPC code and message.
+class ArginatorClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<ArginatorClient>> Create(const ClientOptions& options);
+
+  // Classifies rows [first, first + count) of `embeddings` in one request (packed float32).
+  absl::StatusOr<v1::ClassifyResponse> Classify(const ModelSelector& model,
+                                                const EmbeddingMatrix& embeddings, size_t first,
+                                                size_t count, bool probabilities = false);
+
+  // Classifies every row over one ClassifyStream, `batch_size` rows per request, calling
+  // `on_batch(first_row, response)` for each batch in order. An error response stops the stream
+  // and is returned.
+  absl::Status ClassifyAll(
+      const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
+      bool probabilities, const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch);
+
+  absl::StatusOr<v1::ListModelsResponse> ListModels();
+  absl::StatusOr<v1::GetModelMetadataResponse> GetModelMetadata(const ModelSelector& model);
+  // "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN" for a health service name
+  // ("" = the whole server, or a model name).
+  absl::StatusOr<std::string> Health(const std::string& service = "");
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  ArginatorClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
+  // Runs `call` with a fresh context until it succeeds, fails for good, or attempts run out.
+  grpc::Status WithRetries(const std::function<grpc::Status(grpc::ClientContext&)>& call);
+
+  const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Classifier::Stub> stub_;
+};
+
+// A channel for `options` (credentials from the PEM files, large message limits).
+// `separate_connection` gives it its own TCP connection (a local subchannel pool) instead of
+// sharing one with other channels to the same target, as the load generator's --connections needs.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options,
+                                                           bool separate_connection = false);
+
+// The single conversion from the gRPC edge back to absl::Status.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Fills `spec` from a selector.
+void SetModelSpec(const ModelSelector& model, v1::ModelSpec* spec);
+
+}  // namespace arginator::client

@@ -1,0 +1,192 @@
+// arginator-client: classify files, list models, show metadata, check health.
+#include <unistd.h>
+
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/arginator_client.h"
+#include "client/results_writer.h"
+#include "common/embedding_files.h"
+#include "common/progress.h"
+
+namespace {
+
+using namespace arginator::client;
+
+int Fail(const absl::Status& status) {
+  std::cerr << "arginator-client: error: " << status.message() << std::endl;
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+const char* StateName(arginator::v1::VersionStatus::State s) {
+  return arginator::v1::VersionStatus::State_Name(s).c_str();
+}
+
+int RunClassify(ArginatorClient& client, const ModelSelector& model, const std::string& input,
+                const std::string& output, ResultsWriter::Format format, size_t batch,
+                const std::string& stream_mode, bool probabilities) {
+  const auto start = std::chrono::steady_clock::now();
+  auto embeddings = arginator::ReadEmbeddingFile(input);
+  if (!embeddings.ok()) return Fail(embeddings.status());
+  auto writer = ResultsWriter::Open(output, format);
+  if (!writer.ok()) return Fail(writer.status());
+  const size_t n = embeddings->rows();
+  arginator::ProgressBar bar("classify", static_cast<int64_t>(n));
+  size_t done = 0;
+  absl::Status write_status;
+  auto on_batch = [&](size_t, const arginator::v1::ClassifyResponse& response) {
+    if (write_status.ok()) write_status = writer->Write(response);
+    done += response.predictions_size();
+    bar.Update(static_cast<int64_t>(done));
+  };
+  const bool stream = stream_mode == "always" || (stream_mode == "auto" && n > 4 * batch);
+  std::string served_by;
+  if (stream) {
+    absl::Status s = client.ClassifyAll(
+        model, *embeddings, batch, probabilities, [&](size_t first, const auto& response) {
+          served_by = absl::StrCat(response.model_name(), " v", response.model_version());
+          on_batch(first, response);
+        });
+    if (!s.ok()) return Fail(s);
+  } else {
+    for (size_t first = 0; first < n; first += batch) {
+      auto response =
+          client.Classify(model, *embeddings, first, std::min(batch, n - first), probabilities);
+      if (!response.ok()) return Fail(response.status());
+      served_by = absl::StrCat(response->model_name(), " v", response->model_version());
+      on_batch(first, *response);
+    }
+  }
+  bar.Finish();
+  if (!write_status.ok()) return Fail(write_status);
+  if (absl::Status s = writer->Close(); !s.ok()) return Fail(s);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << absl::StrFormat("classified %d embeddings from %s with %s in %.2fs (%.0f/s, %s)\n",
+                               n, input, served_by, seconds, n / seconds,
+                               stream ? "ClassifyStream" : "Classify");
+  for (const auto& [label, count] : writer->label_counts()) {
+    std::cerr << absl::StrFormat("  %-20s %8d  %5.1f%%\n", label, count, 100.0 * count / n);
+  }
+  std::cerr << absl::StrFormat("  %-20s %8d\n", "out_of_distribution",
+                               writer->out_of_distribution());
+  std::cerr << "results: " << output << "\n";
+  return 0;
+}
+
+int RunModels(ArginatorClient& client) {
+  auto models = client.ListModels();
+  if (!models.ok()) return Fail(models.status());
+  std::cout << absl::StrFormat("%-24s %-11s %-8s %-10s %s\n", "MODEL", "TASK", "VERSION", "STATE",
+                               "LABELS / REASON");
+  for (const auto& m : models->models()) {
+    for (const auto& v : m.versions()) {
+      std::string note;
+      for (const auto& l : v.version_labels()) absl::StrAppend(&note, note.empty() ? "" : ",", l);
+      if (v.version() == m.default_version())
+        absl::StrAppend(&note, note.empty() ? "" : ",", "default");
+      if (!v.reason().empty()) absl::StrAppend(&note, note.empty() ? "" : " ", v.reason());
+      std::cout << absl::StrFormat("%-24s %-11s %-8d %-10s %s\n", m.name(), m.task(), v.version(),
+                                   StateName(v.state()), note);
+    }
+  }
+  return 0;
+}
+
+int RunMetadata(ArginatorClient& client, const ModelSelector& model) {
+  auto md = client.GetModelMetadata(model);
+  if (!md.ok()) return Fail(md.status());
+  std::cout << "name:        " << md->name() << "\nversion:     " << md->version()
+            << "\ntask:        " << md->task()
+            << "\nstate:       " << StateName(md->status().state())
+            << "\ninput_dim:   " << md->input_dim() << "\nlabels:      ";
+  for (int i = 0; i < md->labels_size(); ++i) std::cout << (i ? ", " : "") << md->labels(i);
+  std::cout << "\noutput:      " << md->output() << "\ncreated:     " << md->created()
+            << "\nsha256:      " << md->model_sha256()
+            << absl::StrFormat("\nnorm range:  [%.3f, %.3f] (inputs outside are flagged)",
+                               md->input_norm_min(), md->input_norm_max())
+            << "\narchitecture: " << md->architecture_json()
+            << "\nmetrics:     " << md->metrics_json() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"arginator-client: classify protein embeddings with an arginator-server"};
+  app.require_subcommand(1);
+  ClientOptions options;
+  double deadline_s = 30;
+  ModelSelector model;
+  int64_t version = 0;
+  std::string label;
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--target", options.target, "server address host:port")->capture_default_str();
+    cmd->add_option("--deadline", deadline_s, "seconds per call, retries included")
+        ->capture_default_str();
+    cmd->add_flag("--tls", options.tls, "use TLS");
+    cmd->add_option("--ca-cert", options.ca_cert, "PEM CA certificate (implies --tls)");
+    cmd->add_option("--cert", options.client_cert, "PEM client certificate for mutual TLS");
+    cmd->add_option("--key", options.client_key, "PEM client key for mutual TLS");
+    cmd->add_option("--authority", options.authority, "TLS server name override");
+  };
+  auto add_model = [&](CLI::App* cmd) {
+    cmd->add_option("--model", model.name, "model name")->required();
+    auto* v = cmd->add_option("--version", version, "exact version");
+    cmd->add_option("--label", label, "version label (stable, canary, ...)")->excludes(v);
+  };
+
+  std::string input, output = "results.csv", format = "csv", stream_mode = "auto";
+  size_t batch = 256;
+  bool probabilities = true;
+  auto* classify =
+      app.add_subcommand("classify", "classify an HDF5, CSV or NPY file of embeddings");
+  add_common(classify);
+  add_model(classify);
+  classify->add_option("--input", input, "embeddings: .h5 (seed layout), .csv (id + values), .npy")
+      ->required();
+  classify->add_option("--output", output, "results file")->capture_default_str();
+  classify->add_option("--format", format, "csv or jsonl")
+      ->check(CLI::IsMember({"csv", "jsonl"}))
+      ->capture_default_str();
+  classify->add_option("--batch", batch, "embeddings per request")->capture_default_str();
+  classify->add_option("--stream", stream_mode, "auto (large inputs), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  classify->add_flag("!--no-probabilities", probabilities, "omit the per-class columns");
+
+  auto* models = app.add_subcommand("models", "list models, versions and their state");
+  add_common(models);
+  auto* metadata = app.add_subcommand("metadata", "show one model version's metadata");
+  add_common(metadata);
+  add_model(metadata);
+  std::string service;
+  auto* health = app.add_subcommand("health", "check health; exit 0 when SERVING");
+  add_common(health);
+  health->add_option("--service", service, "a model name; empty = the whole server");
+
+  CLI11_PARSE(app, argc, argv);
+  options.deadline = absl::Seconds(deadline_s);
+  if (!options.ca_cert.empty() || !options.client_cert.empty()) options.tls = true;
+  if (version > 0) model.version = version;
+  if (!label.empty()) model.label = label;
+  auto client = ArginatorClient::Create(options);
+  if (!client.ok()) return Fail(client.status());
+
+  if (classify->parsed()) {
+    return RunClassify(
+        **client, model, input, output,
+        format == "jsonl" ? ResultsWriter::Format::kJsonl : ResultsWriter::Format::kCsv,
+        std::max<size_t>(1, batch), stream_mode, probabilities);
+  }
+  if (models->parsed()) return RunModels(**client);
+  if (metadata->parsed()) return RunMetadata(**client, model);
+  auto status = (*client)->Health(service);
+  if (!status.ok()) return Fail(status.status());
+  std::cout << *status << "\n";
+  return *status == "SERVING" ? 0 : 1;
+}

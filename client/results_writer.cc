@@ -1,0 +1,59 @@
+#include "client/results_writer.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+
+namespace arginator::client {
+
+absl::StatusOr<ResultsWriter> ResultsWriter::Open(const std::string& path, Format format) {
+  ResultsWriter writer(path, format);
+  writer.out_.open(path, std::ios::trunc);
+  if (!writer.out_) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  return writer;
+}
+
+absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
+  if (labels_.empty()) labels_.assign(response.labels().begin(), response.labels().end());
+  if (format_ == Format::kCsv && !header_written_) {
+    out_ << "id,label,score,out_of_distribution";
+    for (const auto& label : labels_) out_ << ",prob_" << label;
+    out_ << "\n";
+    header_written_ = true;
+  }
+  for (const v1::Prediction& p : response.predictions()) {
+    ++label_counts_[p.label()];
+    out_of_distribution_ += p.out_of_distribution();
+    ++written_;
+    if (format_ == Format::kCsv) {
+      out_ << p.id() << ',' << p.label() << ',' << absl::StrFormat("%.6g", p.score()) << ','
+           << (p.out_of_distribution() ? "true" : "false");
+      for (float prob : p.probabilities()) out_ << ',' << absl::StrFormat("%.6g", prob);
+      out_ << "\n";
+    } else {
+      nlohmann::json line = {{"id", p.id()},
+                             {"label", p.label()},
+                             {"score", p.score()},
+                             {"out_of_distribution", p.out_of_distribution()},
+                             {"l2_norm", p.l2_norm()},
+                             {"model", response.model_name()},
+                             {"version", response.model_version()}};
+      if (p.probabilities_size() > 0) {
+        nlohmann::json probs = nlohmann::json::object();
+        for (int k = 0; k < p.probabilities_size(); ++k) probs[labels_[k]] = p.probabilities(k);
+        line["probabilities"] = probs;
+      }
+      out_ << line.dump() << "\n";
+    }
+  }
+  if (!out_) return absl::InternalError(absl::StrCat(path_, ": write failed"));
+  return absl::OkStatus();
+}
+
+absl::Status ResultsWriter::Close() {
+  out_.close();
+  if (out_.fail()) return absl::InternalError(absl::StrCat(path_, ": close failed"));
+  return absl::OkStatus();
+}
+
+}  // namespace arginator::client

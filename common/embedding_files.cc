@@ -1,0 +1,191 @@
+#include "common/embedding_files.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/file_io.h"
+#include "common/hdf5_embeddings.h"
+#include "common/status_macros.h"
+
+namespace arginator {
+namespace {
+
+std::string Extension(const std::string& path) {
+  return absl::AsciiStrToLower(std::filesystem::path(path).extension().string());
+}
+
+absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  const char sep = Extension(path) == ".tsv" ? '\t' : ',';
+  EmbeddingMatrix m;
+  m.dim = dim;
+  std::string line;
+  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    if (line_no == 1 && absl::StartsWithIgnoreCase(line, "id")) continue;  // header
+    std::vector<absl::string_view> fields = absl::StrSplit(line, sep);
+    if (static_cast<int>(fields.size()) != dim + 1) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " has ",
+                                                     fields.size() - 1,
+                                                     " values after the id, expected ", dim));
+    }
+    const std::string id(absl::StripAsciiWhitespace(fields[0]));
+    for (int j = 0; j < dim; ++j) {
+      float v;
+      if (!absl::SimpleAtof(fields[j + 1], &v)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " ('", id,
+                                                       "'), value ", j + 1, " is not a number: '",
+                                                       fields[j + 1], "'"));
+      }
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " ('", id,
+                                                       "') has ", std::isnan(v) ? "NaN" : "Inf",
+                                                       " at value ", j + 1));
+      }
+      m.values.push_back(v);
+    }
+    m.ids.push_back(id);
+  }
+  if (m.rows() == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no embeddings"));
+  return m;
+}
+
+// NPY format 1.0/2.0: magic, version, header length, a Python dict literal, then the data.
+absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
+  ARG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+  };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad("not an NPY file");
+  const int major = static_cast<unsigned char>(bytes[6]);
+  size_t header_len, offset;
+  if (major == 1) {
+    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    offset = 10;
+  } else {
+    if (bytes.size() < 12) return bad("truncated NPY header");
+    uint32_t len;
+    std::memcpy(&len, bytes.data() + 8, 4);
+    header_len = len;
+    offset = 12;
+  }
+  if (offset + header_len > bytes.size()) return bad("truncated NPY header");
+  const std::string header = bytes.substr(offset, header_len);
+  size_t word;
+  if (header.find("'fortran_order': True") != std::string::npos) {
+    return bad("Fortran-ordered arrays are not supported; save with C order");
+  }
+  if (header.find("'<f4'") != std::string::npos) {
+    word = 4;
+  } else if (header.find("'<f8'") != std::string::npos) {
+    word = 8;
+  } else {
+    return bad(absl::StrCat("dtype must be little-endian float32 or float64; header: ", header));
+  }
+  auto shape_at = header.find("'shape': (");
+  if (shape_at == std::string::npos) return bad("NPY header has no shape");
+  std::string shape = header.substr(shape_at + 10, header.find(')', shape_at) - shape_at - 10);
+  std::vector<std::string> dims = absl::StrSplit(shape, ',', absl::SkipWhitespace());
+  int64_t rows = 0, cols = 0;
+  if (dims.size() != 2 || !absl::SimpleAtoi(absl::StripAsciiWhitespace(dims[0]), &rows) ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(dims[1]), &cols)) {
+    return bad(absl::StrCat("shape (", shape, ") is not 2-D [N, ", dim, "]"));
+  }
+  if (cols != dim)
+    return bad(absl::StrCat("shape (", shape, ") has ", cols, " columns, expected ", dim));
+  const size_t data_at = offset + header_len;
+  if (bytes.size() - data_at < static_cast<size_t>(rows * cols) * word) {
+    return bad(absl::StrCat("holds fewer bytes than its shape (", shape, ") needs"));
+  }
+  EmbeddingMatrix m;
+  m.dim = dim;
+  m.values.resize(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    if (word == 4) {
+      std::memcpy(&m.values[i], bytes.data() + data_at + i * 4, 4);
+    } else {
+      double d;
+      std::memcpy(&d, bytes.data() + data_at + i * 8, 8);
+      m.values[i] = static_cast<float>(d);
+    }
+    if (!std::isfinite(m.values[i])) {
+      return bad(absl::StrCat("row ", i / cols, " has ", std::isnan(m.values[i]) ? "NaN" : "Inf",
+                              " at column ", i % cols));
+    }
+  }
+  const std::string ids_path = path + ".ids";
+  if (std::filesystem::exists(ids_path)) {
+    std::ifstream ids(ids_path);
+    std::string id;
+    while (std::getline(ids, id)) {
+      if (!id.empty()) m.ids.push_back(id);
+    }
+    if (static_cast<int64_t>(m.ids.size()) != rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ids_path, ": has ", m.ids.size(), " ids for ", rows, " rows"));
+    }
+  } else {
+    for (int64_t i = 0; i < rows; ++i) m.ids.push_back(absl::StrCat(i));
+  }
+  if (rows == 0) return bad("no embeddings");
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path, int dim) {
+  const std::string ext = Extension(path);
+  if (ext == ".h5" || ext == ".hdf5") return ReadEmbeddingsH5(path, dim);
+  if (ext == ".csv" || ext == ".tsv") return ReadCsv(path, dim);
+  if (ext == ".npy") return ReadNpy(path, dim);
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": unknown format '", ext, "' (use .h5, .hdf5, .csv, .tsv or .npy)"));
+}
+
+absl::Status WriteEmbeddingsCsv(const std::string& path, const EmbeddingMatrix& m) {
+  std::string out = "id";
+  for (int j = 0; j < m.dim; ++j) absl::StrAppend(&out, ",v", j);
+  out += "\n";
+  char buf[32];
+  for (size_t i = 0; i < m.rows(); ++i) {
+    out += m.ids[i];
+    for (int j = 0; j < m.dim; ++j) {
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), m.row(i)[j]);
+      out += ',';
+      out.append(buf, end);
+    }
+    out += "\n";
+  }
+  return WriteFileDurably(path, out);
+}
+
+absl::Status WriteEmbeddingsNpy(const std::string& path, const EmbeddingMatrix& m) {
+  std::string header = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", m.rows(),
+                                    ", ", m.dim, "), }");
+  // Pad so that the data starts on a 64-byte boundary, ending the header with a newline.
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out = "\x93NUMPY";
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(m.values.data()), m.values.size() * sizeof(float));
+  ARG_RETURN_IF_ERROR(WriteFileDurably(path, out));
+  std::string ids;
+  for (const auto& id : m.ids) absl::StrAppend(&ids, id, "\n");
+  return WriteFileDurably(path + ".ids", ids);
+}
+
+}  // namespace arginator
