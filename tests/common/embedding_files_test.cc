@@ -1,0 +1,94 @@
+#include "common/embedding_files.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "common/hdf5_embeddings.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/embeddings.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeMatrix;
+using testing::TempDir;
+
+TEST(EmbeddingFilesTest, EveryFormatRoundTrips) {
+  TempDir dir;
+  EmbeddingMatrix m = MakeMatrix("P", 4);
+  ASSERT_TRUE(WriteEmbeddingsCsv(dir.Join("e.csv"), m).ok());
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("e.npy"), m).ok());
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("e.h5"), m).ok());
+  for (const char* name : {"e.csv", "e.npy", "e.h5"}) {
+    auto read = ReadEmbeddingFile(dir.Join(name));
+    ASSERT_TRUE(read.ok()) << name << ": " << read.status();
+    EXPECT_EQ(read->ids, m.ids) << name;
+    EXPECT_EQ(read->values, m.values) << name;  // shortest round-trip formatting in CSV
+  }
+}
+
+TEST(EmbeddingFilesTest, NpyWithoutIdsUsesRowIndexAndFloat64Works) {
+  TempDir dir;
+  // A float64 [2, 1024] array as numpy.save writes it, without an .ids file.
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1024), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size());
+  bytes += '\0';
+  bytes += header;
+  for (int i = 0; i < 2 * 1024; ++i) {
+    double v = i * 0.001;
+    bytes.append(reinterpret_cast<const char*>(&v), 8);
+  }
+  std::ofstream(dir.Join("x.npy"), std::ios::binary) << bytes;
+  auto read = ReadEmbeddingFile(dir.Join("x.npy"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->ids, (std::vector<std::string>{"0", "1"}));
+  EXPECT_FLOAT_EQ(read->row(1)[0], 1.024f);
+}
+
+TEST(EmbeddingFilesTest, BadCsvNamesTheFileAndLine) {
+  TempDir dir;
+  std::string good_row = "P1";
+  for (int j = 0; j < 1024; ++j) good_row += ",0.5";
+  std::ofstream(dir.Join("short.csv")) << "id,v0\n" << good_row << "\nP2,1,2,3\n";
+  auto r = ReadEmbeddingFile(dir.Join("short.csv"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("short.csv: line 3 has 3 values"));
+
+  std::string bad = good_row;
+  bad.replace(bad.find(",0.5"), 4, ",abc");
+  std::ofstream(dir.Join("text.csv")) << bad << "\n";
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("text.csv")).status().message(),
+              HasSubstr("line 1 ('P1'), value 1 is not a number: 'abc'"));
+
+  std::string nan = good_row;
+  nan.replace(nan.rfind(",0.5"), 4, ",nan");
+  std::ofstream(dir.Join("nan.csv")) << nan << "\n";
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("nan.csv")).status().message(), HasSubstr("NaN"));
+}
+
+TEST(EmbeddingFilesTest, BadNpyAndUnknownFormatsAreErrors) {
+  TempDir dir;
+  std::ofstream(dir.Join("junk.npy")) << "not numpy";
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("junk.npy")).status().message(),
+              HasSubstr("not an NPY file"));
+  EmbeddingMatrix narrow = MakeMatrix("P", 2, 8);
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("narrow.npy"), narrow).ok());
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("narrow.npy")).status().message(),
+              HasSubstr("8 columns, expected 1024"));
+  EmbeddingMatrix m = MakeMatrix("P", 3);
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("ids.npy"), m).ok());
+  std::ofstream(dir.Join("ids.npy.ids")) << "only-one\n";
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("ids.npy")).status().message(),
+              HasSubstr("has 1 ids for 3 rows"));
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("e.parquet")).status().message(),
+              HasSubstr("unknown format"));
+}
+
+}  // namespace
+}  // namespace arginator
