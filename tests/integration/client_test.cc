@@ -178,5 +178,21 @@ TEST_F(ClientTest, LibraryRetriesUnavailableWithBackoffThenGivesUp) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));  // it waited between attempts
 }
 
+TEST_F(ClientTest, PythonExampleClassifiesAFile) {
+  StartServer();
+  const std::string input = shared_->Join("data/card_class_a_embeddings.h5");
+  auto r =
+      RunCommand("/usr/bin/python3 " + testing::kSource + "/client/python/classify.py --stubs " +
+                 ARGINATOR_PYTHON_STUBS + " --target " + server_->target() + " --model " + kBinary +
+                 " --input " + input + " --batch 16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto expected = ReadEmbeddingsH5(input);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_THAT(r.output, HasSubstr("id,label,score,out_of_distribution"));
+  EXPECT_THAT(r.output, HasSubstr(expected->ids[0] + ",betalactamase,"));
+  EXPECT_THAT(r.output, HasSubstr("classified " + std::to_string(expected->rows()) +
+                                  " embeddings with betalactamase-binary v1"));
+}
+
 }  // namespace
 }  // namespace arginator
