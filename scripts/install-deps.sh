@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git curl
+  build-essential cmake ninja-build ccache pkg-config git curl bsdextrautils  # curl, column: demo
   libtorch-dev                       # LibTorch 1.13 (TorchScript, training, export)
   libopenblas-dev libopenblas0-pthread  # fast BLAS for libtorch (DESIGN.md platform fact 1)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--out", gen_out, "output directory")->required();
   gen_cmd->add_option("--scale", gen.scale, "size relative to the real data (1 = ~67k proteins)")
       ->check(CLI::PositiveNumber);
-  gen_cmd->add_option("--seed", gen.seed, "random seed");
+  gen_cmd->add_option("--seed", gen.seed, "random seed of the synthetic world (class centroids)");
+  gen_cmd->add_option("--sample-seed", gen.sample_seed,
+                      "draw new proteins from --seed's world (a held-out sample); 0 = --seed");
 
   std::string config_path;
   std::vector<std::string> overrides;

@@ -86,6 +86,7 @@ std::map<std::string, EmbeddingMatrix> GenerateSynthetic(const SyntheticOptions&
     for (int j = 0; j < dim; ++j) decoy[j] = kDecoyPull * target[j] + (1 - kDecoyPull) * decoy[j];
   }
 
+  if (options.sample_seed != 0) rng = Rng(options.sample_seed);
   std::map<std::string, EmbeddingMatrix> out;
   for (size_t c = 0; c < std::size(kClasses); ++c) {
     const ClassSpec& spec = kClasses[c];
@@ -135,6 +136,7 @@ absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticDataset(
                            {"generator", "arginator-train gen-data"},
                            {"class", spec.name},
                            {"seed", absl::StrCat(options.seed)},
+                           {"sample_seed", absl::StrCat(options.sample_seed)},
                            {"scale", absl::StrCat(options.scale)},
                            {"note", "Synthetic ProtT5-like embeddings; not real proteins."}}));
     paths[spec.name] = path;

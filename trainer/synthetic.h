@@ -18,8 +18,11 @@ namespace arginator::trainer {
 //  - a large component shared by all proteins and near-constant L2 norms, as mean-pooled ProtT5.
 struct SyntheticOptions {
   double scale = 1.0;  // multiplies every class count (minimum 20 per class)
-  uint64_t seed = 42;
+  uint64_t seed = 42;  // the "world": base vector, class and sub-family centroids
   int dim = kEmbeddingDim;
+  // Draws the proteins with this seed instead (0 = `seed`): new proteins from the same world,
+  // e.g. a held-out sample for a model trained on `seed`'s data.
+  uint64_t sample_seed = 0;
 };
 
 // Per-class protein counts at scale 1 (class name -> count).

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "trainer/metrics.h"
 #include "common/progress.h"
+#include "trainer/metrics.h"
 #include "trainer/random.h"
 
 namespace arginator::trainer {
