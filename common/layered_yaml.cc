@@ -14,7 +14,7 @@ void CollectKeys(const YAML::Node& node, const std::string& prefix, std::vector<
   for (const auto& kv : node) {
     std::string key = prefix.empty() ? kv.first.as<std::string>()
                                      : absl::StrCat(prefix, ".", kv.first.as<std::string>());
-    if (kv.second.IsMap()) {
+    if (kv.second.IsMap() && kv.second.size() > 0) {  // an empty mapping is a free-form leaf
       CollectKeys(kv.second, key, out);
     } else {
       out.push_back(key);
@@ -40,7 +40,13 @@ absl::Status MergeInto(YAML::Node dst, const YAML::Node& src, const std::string&
     std::string key = prefix.empty() ? name : absl::StrCat(prefix, ".", name);
     if (!dst[name]) return UnknownKey(key, source, valid);
     YAML::Node slot = dst[name];
-    if (slot.IsMap()) {
+    if (slot.IsMap() && slot.size() == 0) {
+      // An empty mapping in the defaults is free-form (e.g. model name -> label): take it whole.
+      if (!kv.second.IsMap()) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": '", key, "' takes a mapping"));
+      }
+      dst[name] = YAML::Clone(kv.second);
+    } else if (slot.IsMap()) {
       ARG_RETURN_IF_ERROR(MergeInto(slot, kv.second, key, source, valid));
     } else if (kv.second.IsMap()) {
       return absl::InvalidArgumentError(

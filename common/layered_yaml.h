@@ -12,6 +12,7 @@ namespace arginator {
 // Configuration in layers, like the seed project's Hydra configs: built-in defaults (which also
 // define the set of valid keys), then a YAML file, then dotted `key=value` overrides whose values
 // are parsed as YAML. A key not in the defaults is INVALID_ARGUMENT listing every valid key.
+// An empty mapping (`{}`) in the defaults is free-form: any keys may go under it.
 absl::StatusOr<YAML::Node> LoadLayeredYaml(const char* defaults_yaml, const std::string& path,
                                            const std::vector<std::string>& overrides);
 

@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
         return LoadTorchScriptModel(path, dim, {config.device});
       },
       [&](const std::string& name, int64_t version) { return metrics.ForVersion(name, version); });
-  ModelRegistry registry({config.policy, config.default_labels}, &loader, &metrics);
+  ModelRegistry registry({config.policy, config.default_labels, config.model_policies}, &loader,
+                         &metrics);
   ClassifierService classifier(&registry, &metrics,
                                {config.max_embeddings_per_request, config.stream_max_in_flight});
 

@@ -26,6 +26,7 @@ models:
   policy: latest
   latest: 1
   versions: []
+  policies: {}
   required: []
   default_labels: {}
 batching:
@@ -75,6 +76,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.policy", policy_kind));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.latest", latest));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.versions", versions));
+  std::map<std::string, std::string> policies;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.policies", policies));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.required", c.required_models));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.default_labels", c.default_labels));
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.enabled", c.batching.batching));
@@ -93,6 +96,14 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token_env", token_env));
 
   ARG_ASSIGN_OR_RETURN(c.policy, VersionPolicy::Parse(policy_kind, latest, versions));
+  for (const auto& [model, spec] : policies) {
+    absl::StatusOr<VersionPolicy> policy = VersionPolicy::ParseSpec(spec);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("models.policies.", model, ": ", policy.status().message()));
+    }
+    c.model_policies[model] = *policy;
+  }
   c.grace_period = absl::Seconds(grace_s);
   c.poll_interval = absl::Seconds(poll_s);
   c.batching.max_queue_delay = absl::Microseconds(delay_us);

@@ -26,6 +26,7 @@ struct ServerConfig {
   std::string repository;
   absl::Duration poll_interval;
   VersionPolicy policy;
+  std::map<std::string, VersionPolicy> model_policies;
   std::vector<std::string> required_models;  // health waits for these; [] = every model found
   std::map<std::string, std::string> default_labels;
   BatcherOptions batching;

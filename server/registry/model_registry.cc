@@ -40,7 +40,9 @@ void ModelRegistry::Reconcile(const std::string& name,
     ModelEntry& m = models_[name];
     std::set<int64_t> disk;
     for (const auto& [v, dir] : on_disk) disk.insert(v);
-    desired = DesiredVersions(options_.policy, disk);
+    auto own = options_.model_policies.find(name);
+    desired =
+        DesiredVersions(own == options_.model_policies.end() ? options_.policy : own->second, disk);
     for (int64_t v : m.pinned) {
       if (disk.count(v)) desired.insert(v);
     }

@@ -55,8 +55,9 @@ struct ModelView {
 class ModelRegistry {
  public:
   struct Options {
-    VersionPolicy policy;
-    std::map<std::string, std::string> default_labels;  // model -> label that is its default
+    VersionPolicy policy;                                 // for models without their own
+    std::map<std::string, std::string> default_labels;    // model -> label that is its default
+    std::map<std::string, VersionPolicy> model_policies;  // model -> its own policy
   };
 
   ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace arginator::server {
 
@@ -28,6 +30,28 @@ absl::StatusOr<VersionPolicy> VersionPolicy::Parse(const std::string& kind, int 
         absl::StrCat("version policy must be latest, all or specific, got '", kind, "'"));
   }
   return p;
+}
+
+absl::StatusOr<VersionPolicy> VersionPolicy::ParseSpec(const std::string& spec) {
+  std::vector<std::string> words = absl::StrSplit(spec, ' ', absl::SkipEmpty());
+  if (words.empty()) return absl::InvalidArgumentError("empty version policy");
+  std::vector<int64_t> numbers;
+  for (size_t i = 1; i < words.size(); ++i) {
+    int64_t n;
+    if (!absl::SimpleAtoi(words[i], &n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("version policy '", spec, "': '", words[i], "' is not a number"));
+    }
+    numbers.push_back(n);
+  }
+  if (words[0] == "latest") {
+    if (numbers.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("version policy '", spec, "': latest [N]"));
+    }
+    return Parse("latest", numbers.empty() ? 1 : static_cast<int>(numbers[0]), {});
+  }
+  if (words[0] == "all" && numbers.empty()) return Parse("all", 1, {});
+  return Parse(words[0], 1, numbers);
 }
 
 const char* VersionStateName(VersionState state) {

@@ -20,6 +20,9 @@ struct VersionPolicy {
   // "latest" | "all" | "specific"; errors name the bad value.
   static absl::StatusOr<VersionPolicy> Parse(const std::string& kind, int latest,
                                              std::vector<int64_t> versions);
+  // The one-line form used per model in the config: "latest", "latest 2", "all",
+  // "specific 3 5".
+  static absl::StatusOr<VersionPolicy> ParseSpec(const std::string& spec);
 };
 
 enum class VersionState { kLoading, kReady, kUnloading, kFailed, kUnloaded };

@@ -29,6 +29,13 @@ TEST(ServerConfigTest, OverridesAndValidation) {
   EXPECT_EQ(c->port, 7000);
   EXPECT_EQ(c->policy.versions, (std::vector<int64_t>{2, 3}));
   EXPECT_FALSE(c->batching.batching);
+  auto maps = LoadServerConfig("", {"models.default_labels={betalactamase-binary: stable}",
+                                    "models.policies={betalactamase-class: specific 3 5}"});
+  ASSERT_TRUE(maps.ok()) << maps.status();
+  EXPECT_EQ(maps->default_labels.at("betalactamase-binary"), "stable");
+  EXPECT_EQ(maps->model_policies.at("betalactamase-class").versions, (std::vector<int64_t>{3, 5}));
+  EXPECT_THAT(LoadServerConfig("", {"models.policies={m: newest}"}).status().message(),
+              HasSubstr("models.policies.m"));
   EXPECT_THAT(LoadServerConfig("", {"server.prot=1"}).status().message(),
               HasSubstr("unknown config key 'server.prot'"));
   EXPECT_THAT(LoadServerConfig("", {"models.policy=newest"}).status().message(),

@@ -64,6 +64,17 @@ TEST_F(ModelRegistryTest, LoadsAndServesTheLatestVersion) {
   EXPECT_EQ(loader_.loads, 1);  // latest 1: version 1 is never loaded
 }
 
+TEST_F(ModelRegistryTest, AModelsOwnPolicyOverridesTheDefault) {
+  ModelRegistry r({*VersionPolicy::Parse("latest", 1, {}),
+                   {},
+                   {{"pinned", *VersionPolicy::ParseSpec("specific 1")}}},
+                  &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  r.Reconcile("pinned", Disk({1, 2}));
+  EXPECT_EQ(Served(r), 2);
+  EXPECT_EQ((*r.Get("pinned", {}))->card.version, 1);
+}
+
 TEST_F(ModelRegistryTest, SwapServesTheNewVersionAndUnloadsTheOld) {
   ModelRegistry r(Options(), &loader_, &observer_);
   r.Reconcile("m", Disk({1}));

@@ -21,6 +21,15 @@ TEST(VersionPolicyTest, DesiredVersions) {
   EXPECT_TRUE(DesiredVersions(*VersionPolicy::Parse("latest", 1, {}), {}).empty());
 }
 
+TEST(VersionPolicyTest, OneLineSpecs) {
+  EXPECT_EQ(VersionPolicy::ParseSpec("latest")->latest, 1);
+  EXPECT_EQ(VersionPolicy::ParseSpec("latest 3")->latest, 3);
+  EXPECT_EQ(VersionPolicy::ParseSpec("all")->kind, VersionPolicy::Kind::kAll);
+  EXPECT_EQ(VersionPolicy::ParseSpec("specific 2 7")->versions, (std::vector<int64_t>{2, 7}));
+  EXPECT_FALSE(VersionPolicy::ParseSpec("latest x").ok());
+  EXPECT_FALSE(VersionPolicy::ParseSpec("").ok());
+}
+
 TEST(VersionPolicyTest, ParseRejectsBadPolicies) {
   EXPECT_THAT(VersionPolicy::Parse("newest", 1, {}).status().message(),
               ::testing::HasSubstr("'newest'"));
