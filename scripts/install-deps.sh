@@ -16,15 +16,19 @@ BUILD_PACKAGES=(
   libcairo2-dev                      # PNG report charts
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
+  python3-yaml                       # scripts/sync-prometheusrule.sh
   python3-grpcio                     # tests: the Python example client
   prometheus                         # tests: promtool checks the /metrics text
   openssl                            # tests: throwaway certificates for the TLS tests
   kubectl                            # tests: kustomize renders the manifests
 )
 
+# What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses
+# through libblas.so.3 (DESIGN.md platform fact 1). For the containers' runtime stage.
 RUNTIME_PACKAGES=(
-  libtorch1.13 libopenblas0-pthread libgrpc++1.51 libprotobuf32 libabsl20220623
-  libprometheus-cpp-core1.0 libhdf5-103-1 libyaml-cpp0.7 libcairo2 ca-certificates
+  libtorch1.13 libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623
+  libprometheus-cpp-core1.0 libcpp-httplib0.11 libhdf5-103-1 libyaml-cpp0.7 libcairo2 libssl3
+  ca-certificates
 )
 
 packages=("${BUILD_PACKAGES[@]}")

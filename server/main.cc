@@ -29,6 +29,7 @@ namespace {
 using namespace arginator::server;
 
 constexpr char kClassifierService[] = "arginator.v1.Classifier";
+constexpr char kLivenessService[] = "liveness";
 
 void Log(const std::string& line) { std::cerr << "arginator-server: " << line << std::endl; }
 
@@ -169,6 +170,9 @@ int main(int argc, char** argv) {
     std::lock_guard<std::mutex> lock(health_mu);
     health = server->GetHealthCheckService();
     health->SetServingStatus(false);  // NOT_SERVING until the models are ready
+    // For liveness probes: the process answers, whatever the models' state (a server waiting for
+    // its first model must not be restarted for it).
+    health->SetServingStatus(kLivenessService, true);
   }
   Log(absl::StrCat(
       "listening on ", config.host, ":", bound_port, " (",
@@ -195,6 +199,7 @@ int main(int argc, char** argv) {
     std::lock_guard<std::mutex> lock(health_mu);
     draining = true;
     health->SetServingStatus(false);
+    health->SetServingStatus(kLivenessService, true);  // draining is alive, not dead
   }
   // Stops accepting calls, lets in-flight ones finish until the deadline, then cancels the rest.
   server->Shutdown(absl::ToChronoTime(absl::Now() + config.grace_period));

@@ -80,6 +80,7 @@ TEST_F(ServerTest, HealthAndReflectionAnswer) {
   EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(Health("arginator.v1.Classifier"), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(Health(kBinary), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health("liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
 
   auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
   grpc::ClientContext ctx;
