@@ -1,0 +1,242 @@
+// Offline checks of the deployment artefacts: the rendered Kubernetes objects agree with the
+// server's configuration, Prometheus accepts the config and rules, and every metric the dashboard
+// and alerts query is one the server exports.
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/metrics/server_metrics.h"
+#include "server/server_config.h"
+#include "tests/testing/subprocess.h"
+#include "yaml-cpp/yaml.h"
+
+namespace arginator {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using testing::RunCommand;
+
+const std::string kSource = ARGINATOR_SOURCE_DIR;
+
+bool HaveTool(const std::string& tool) { return RunCommand("command -v " + tool).exit_code == 0; }
+
+std::vector<YAML::Node> Render(const std::string& dir) {
+  auto r = RunCommand("kubectl kustomize " + kSource + "/" + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return YAML::LoadAll(r.output);
+}
+
+YAML::Node Find(const std::vector<YAML::Node>& objects, const std::string& kind,
+                const std::string& name = "") {
+  for (const auto& o : objects) {
+    if (o["kind"].as<std::string>() == kind &&
+        (name.empty() || o["metadata"]["name"].as<std::string>() == name)) {
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no " << kind << " " << name;
+  return YAML::Node();
+}
+
+std::vector<std::string> Args(const YAML::Node& container) {
+  return container["args"].as<std::vector<std::string>>();
+}
+
+class KubernetesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveTool("kubectl")) GTEST_SKIP() << "kubectl is not installed";
+  }
+};
+
+TEST_F(KubernetesTest, CpuOverlayMatchesTheServerConfig) {
+  auto objects = Render("k8s/overlays/cpu");
+  YAML::Node deployment = Find(objects, "Deployment", "arginator-server");
+  YAML::Node pod = deployment["spec"]["template"];
+  YAML::Node c = pod["spec"]["containers"][0];
+
+  // The config the container reads is the ConfigMap's server.yaml, which must load and agree.
+  YAML::Node config_map = Find(objects, "ConfigMap");
+  std::string server_yaml = config_map["data"]["server.yaml"].as<std::string>();
+  std::ofstream("/tmp/arginator-k8s-server.yaml") << server_yaml;
+  auto config =
+      server::LoadServerConfig("/tmp/arginator-k8s-server.yaml", {"models.repository=/models"});
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  EXPECT_THAT(Args(c), ::testing::ElementsAre("--config", "/etc/arginator/server.yaml",
+                                              "--model-repository", "/models"));
+  bool config_mounted = false, models_mounted = false;
+  for (const auto& m : c["volumeMounts"]) {
+    config_mounted |= m["mountPath"].as<std::string>() == "/etc/arginator";
+    models_mounted |= m["mountPath"].as<std::string>() == "/models" && m["readOnly"].as<bool>();
+  }
+  EXPECT_TRUE(config_mounted);
+  EXPECT_TRUE(models_mounted);
+  EXPECT_EQ(config->repository, "/models");
+
+  std::map<std::string, int> ports;
+  for (const auto& p : c["ports"])
+    ports[p["name"].as<std::string>()] = p["containerPort"].as<int>();
+  EXPECT_EQ(ports["grpc"], config->port);
+  EXPECT_EQ(ports["metrics"], config->metrics_port);
+  for (const char* probe : {"startupProbe", "readinessProbe", "livenessProbe"}) {
+    EXPECT_EQ(c[probe]["grpc"]["port"].as<int>(), config->port) << probe;
+  }
+  EXPECT_EQ(c["readinessProbe"]["grpc"]["service"].as<std::string>(), "arginator.v1.Classifier");
+  EXPECT_EQ(c["livenessProbe"]["grpc"]["service"].as<std::string>(), "liveness");
+  EXPECT_EQ(pod["metadata"]["annotations"]["prometheus.io/port"].as<std::string>(),
+            std::to_string(config->metrics_port));
+
+  EXPECT_TRUE(c["resources"]["requests"]["cpu"].IsDefined());
+  EXPECT_TRUE(c["resources"]["limits"]["memory"].IsDefined());
+  EXPECT_TRUE(pod["spec"]["securityContext"]["runAsNonRoot"].as<bool>());
+  EXPECT_TRUE(c["securityContext"]["readOnlyRootFilesystem"].as<bool>());
+  EXPECT_FALSE(c["securityContext"]["allowPrivilegeEscalation"].as<bool>());
+  // Termination outlasts preStop plus the server's drain.
+  const int grace = pod["spec"]["terminationGracePeriodSeconds"].as<int>();
+  EXPECT_GT(grace, 5 + absl::ToInt64Seconds(config->grace_period));
+
+  // The objects operators rely on are all there.
+  std::multiset<std::string> kinds;
+  for (const auto& o : objects) kinds.insert(o["kind"].as<std::string>());
+  for (const char* kind :
+       {"Deployment", "ConfigMap", "PersistentVolumeClaim", "HorizontalPodAutoscaler",
+        "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"}) {
+    EXPECT_EQ(kinds.count(kind), 1u) << kind;
+  }
+  EXPECT_EQ(kinds.count("Service"), 2u);
+  EXPECT_EQ(Find(objects, "Service", "arginator-headless")["spec"]["clusterIP"].as<std::string>(),
+            "None");
+  EXPECT_EQ(Find(objects, "Service", "arginator")["spec"]["ports"][0]["port"].as<int>(),
+            config->port);
+  EXPECT_EQ(pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"].as<std::string>(),
+            Find(objects, "PersistentVolumeClaim")["metadata"]["name"].as<std::string>());
+}
+
+TEST_F(KubernetesTest, GpuOverlayAsksForAGpuAndRunsOnCuda) {
+  auto objects = Render("k8s/overlays/gpu");
+  YAML::Node pod = Find(objects, "Deployment", "arginator-server")["spec"]["template"]["spec"];
+  YAML::Node c = pod["containers"][0];
+  EXPECT_EQ(c["resources"]["limits"]["nvidia.com/gpu"].as<std::string>(), "1");
+  auto args = Args(c);
+  auto device = std::find(args.begin(), args.end(), "--device");
+  ASSERT_NE(device, args.end());
+  EXPECT_EQ(*(device + 1), "cuda");
+  EXPECT_EQ(pod["tolerations"][0]["key"].as<std::string>(), "nvidia.com/gpu");
+  EXPECT_TRUE(pod["nodeSelector"].IsDefined());
+  // The probes and the rest of the base survive the patch.
+  EXPECT_TRUE(c["readinessProbe"]["grpc"].IsDefined());
+}
+
+TEST_F(KubernetesTest, TrainerJobPublishesIntoTheServersRepository) {
+  auto job = Find(Render("k8s/jobs/train"), "Job", "arginator-train");
+  YAML::Node pod = job["spec"]["template"]["spec"];
+  auto args = Args(pod["containers"][0]);
+  EXPECT_EQ(args[0], "fit");
+  EXPECT_THAT(args, Contains("output.repository=/models"));
+  std::string claim;
+  for (const auto& v : pod["volumes"]) {
+    if (v["name"].as<std::string>() == "models") {
+      claim = v["persistentVolumeClaim"]["claimName"].as<std::string>();
+    }
+  }
+  auto base = Render("k8s/overlays/cpu");
+  EXPECT_EQ(claim, Find(base, "PersistentVolumeClaim")["metadata"]["name"].as<std::string>());
+}
+
+TEST(PrometheusConfigTest, PromtoolAcceptsConfigAndRules) {
+  if (!HaveTool("promtool")) GTEST_SKIP() << "promtool is not installed";
+  auto config =
+      RunCommand("promtool check config " + kSource + "/configs/prometheus/prometheus.yml");
+  EXPECT_EQ(config.exit_code, 0) << config.output;
+  auto rules = RunCommand("promtool check rules " + kSource + "/configs/prometheus/alerts.yml");
+  EXPECT_EQ(rules.exit_code, 0) << rules.output;
+  EXPECT_THAT(rules.output, HasSubstr("8 rules found"));
+}
+
+// Structure and scalar text, whatever the YAML style (flow or block).
+nlohmann::json Structure(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& kv : node) j[kv.first.as<std::string>()] = Structure(kv.second);
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& v : node) j.push_back(Structure(v));
+    return j;
+  }
+  return node.IsScalar() ? nlohmann::json(node.Scalar()) : nlohmann::json(nullptr);
+}
+
+TEST(PrometheusConfigTest, OperatorRuleCarriesTheSameGroups) {
+  YAML::Node alerts = YAML::LoadFile(kSource + "/configs/prometheus/alerts.yml");
+  YAML::Node rule = YAML::LoadFile(kSource + "/k8s/base/prometheusrule.yaml");
+  EXPECT_EQ(Structure(alerts["groups"]), Structure(rule["spec"]["groups"]))
+      << "run scripts/sync-prometheusrule.sh after editing configs/prometheus/alerts.yml";
+}
+
+// Every metric family the server exports, read from its own exposition.
+std::set<std::string> ExportedMetrics() {
+  server::ServerMetrics m;
+  m.RecordRequest("m", 1, "Classify", "OK", 0.001);
+  m.RecordEmbeddings("m", 1, 1);
+  m.RecordPredictions("m", 1, {"a", "b"}, {1, 0}, {6.0f}, 1);
+  auto b = m.ForVersion("m", 1);
+  b->OnBatch(1, absl::Microseconds(1));
+  b->OnQueueWait(absl::Microseconds(1));
+  b->OnQueueDepth(0);
+  m.OnLoaded("m", 1, absl::Milliseconds(1));
+  m.OnLoadFailed("m", 2, absl::InternalError("x"), absl::Milliseconds(1));
+  m.OnUnloaded("m", 1);
+  m.OnStates("m", {{1, server::VersionState::kReady}});
+  std::set<std::string> names;
+  std::regex type_line("# TYPE (\\w+) ");
+  std::string text = m.Render();
+  for (std::sregex_iterator it(text.begin(), text.end(), type_line), end; it != end; ++it) {
+    names.insert((*it)[1]);
+  }
+  return names;
+}
+
+std::set<std::string> QueriedMetrics(const std::string& text) {
+  std::set<std::string> names;
+  std::regex metric("arginator_[a-z0-9_]+");
+  for (std::sregex_iterator it(text.begin(), text.end(), metric), end; it != end; ++it) {
+    std::string name = it->str();
+    for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+      const std::string s = suffix;
+      if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {
+        name.resize(name.size() - s.size());
+      }
+    }
+    names.insert(name);
+  }
+  return names;
+}
+
+TEST(DashboardTest, ParsesAndQueriesOnlyExportedMetrics) {
+  std::ifstream in(kSource + "/configs/grafana/arginator-dashboard.json");
+  nlohmann::json dashboard = nlohmann::json::parse(in);
+  const std::set<std::string> exported = ExportedMetrics();
+  std::string queries;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) queries += target["expr"].get<std::string>() + "\n";
+  }
+  std::set<std::string> queried = QueriedMetrics(queries);
+  EXPECT_GE(queried.size(), 9u);  // status rate, latency, batch size, queue, versions, labels, OOD
+  for (const auto& name : queried) EXPECT_THAT(exported, Contains(name)) << name;
+
+  std::ifstream rules(kSource + "/configs/prometheus/alerts.yml");
+  std::string rules_text((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
+  for (const auto& name : QueriedMetrics(rules_text)) {
+    EXPECT_THAT(exported, Contains(name)) << "alerts.yml: " << name;
+  }
+}
+
+}  // namespace
+}  // namespace arginator
