@@ -4,6 +4,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -235,6 +236,55 @@ TEST(DashboardTest, ParsesAndQueriesOnlyExportedMetrics) {
   std::string rules_text((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
   for (const auto& name : QueriedMetrics(rules_text)) {
     EXPECT_THAT(exported, Contains(name)) << "alerts.yml: " << name;
+  }
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(DockerfilesTest, MultiStageNonRootWithTheServersPortsAndVolume) {
+  auto config = server::LoadServerConfig(kSource + "/configs/server.yaml", {});
+  ASSERT_TRUE(config.ok());
+  for (const char* file : {"server.Dockerfile", "trainer.Dockerfile"}) {
+    const std::string text = ReadText(kSource + "/dockerfiles/" + file);
+    EXPECT_THAT(text, HasSubstr("FROM debian:bookworm-slim AS build")) << file;
+    EXPECT_THAT(text, HasSubstr("RUN bash scripts/install-deps.sh")) << file;
+    EXPECT_THAT(text, HasSubstr("FROM debian:bookworm-slim AS runtime")) << file;
+    EXPECT_THAT(text, HasSubstr("install-deps.sh --runtime")) << file;
+    EXPECT_THAT(text, HasSubstr("USER 10001")) << file;
+    EXPECT_THAT(text, HasSubstr("VOLUME [\"/models\"")) << file;
+  }
+  const std::string server = ReadText(kSource + "/dockerfiles/server.Dockerfile");
+  EXPECT_THAT(server, HasSubstr("EXPOSE " + std::to_string(config->port) + " " +
+                                std::to_string(config->metrics_port)));
+  EXPECT_THAT(ReadText(kSource + "/.dockerignore"), HasSubstr("build/"));
+}
+
+// The runtime stage installs only RUNTIME_PACKAGES: every shared library the binaries link must
+// come from one of them (or from what every Debian image has).
+TEST(DockerfilesTest, RuntimePackagesCoverWhatTheBinariesLink) {
+  if (RunCommand("command -v objdump && command -v dpkg").exit_code != 0) GTEST_SKIP();
+  auto listed = RunCommand("bash -c 'eval \"$(sed -n \"/^RUNTIME_PACKAGES=(/,/^)/p\" " + kSource +
+                           "/scripts/install-deps.sh)\"; echo ${RUNTIME_PACKAGES[@]}'");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  std::set<std::string> packages;
+  std::istringstream words(listed.output);
+  for (std::string w; words >> w;) packages.insert(w);
+  EXPECT_THAT(packages, Contains("libtorch1.13"));
+  const std::set<std::string> in_every_image = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g"};
+  const std::string multiarch = RunCommand("gcc -print-multiarch").output;
+  auto needed = RunCommand(std::string("objdump -p ") + ARGINATOR_SERVER_BIN + " " +
+                           ARGINATOR_TRAIN_BIN + " | awk '/NEEDED/{print $2}' | sort -u");
+  std::istringstream libs(needed.output);
+  for (std::string lib; libs >> lib;) {
+    auto owner = RunCommand("dpkg -S '*/" + multiarch.substr(0, multiarch.find('\n')) + "/" + lib +
+                            "' | head -1 | cut -d: -f1");
+    std::string package = owner.output.substr(0, owner.output.find('\n'));
+    EXPECT_TRUE(packages.count(package) || in_every_image.count(package))
+        << "the binaries link " << lib << " from " << package
+        << ", which RUNTIME_PACKAGES in scripts/install-deps.sh does not install";
   }
 }
 
