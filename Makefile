@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEMO_DIR ?= $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo clean format
+.PHONY: all deps configure build test demo bench clean format
 
 all: build
 
@@ -24,6 +24,9 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR) $(DEMO_DIR)
+
+bench: build
+	@bash scripts/bench.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmark suite of docs/benchmarks.md, side by side in one run on this machine.
+# Usage: scripts/bench.sh [BUILD_DIR] [SECONDS_PER_RUN]. Results: BUILD_DIR/bench/results.md (+ JSON).
+set -euo pipefail
+BUILD=${1:-build}
+SECS=${2:-5}
+BIN="$BUILD/bin"
+OUT="$BUILD/bench"
+rm -rf "$OUT" && mkdir -p "$OUT"
+PY=/usr/bin/python3
+say() { printf '\n== %s\n' "$*" >&2; }
+json() { $PY -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+
+say "data and models (synthetic, scale 0.05; 2 epochs)"
+"$BIN/arginator-train" gen-data --out "$OUT/data" --scale 0.05 >/dev/null
+"$BIN/arginator-train" gen-data --out "$OUT/bulk" --scale 0.5 --sample-seed 3 >/dev/null
+for t in binary multiclass; do
+  "$BIN/arginator-train" fit --config configs/train/$t.yaml data.dir="$OUT/data" experiment.epochs=2 \
+    output.repository="$OUT/models" output.report_dir="$OUT/reports" >"$OUT/fit-$t.log"
+done
+MODEL_DIR="$OUT/models/betalactamase-binary/1"
+
+say "1. raw TorchScript forward by batch size (the compute ceiling)"
+"$BIN/arginator-bench-forward" "$MODEL_DIR" --seconds 1 --format json >"$OUT/forward.json"
+
+SERVER_PID=""
+start_server() {  # $1 = log name, rest = extra args; sets PORT
+  local log="$OUT/$1.log"; shift
+  "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$log" | head -1 | sed 's/.*://') || true
+    if [ -n "${PORT:-}" ] && { grep -q 'SERVING' "$log" || [[ "$1" == *noop* ]]; }; then
+      "$BIN/arginator-client" health --target 127.0.0.1:$PORT >/dev/null 2>&1 || [[ "$1" == *noop* ]] && return 0
+    fi
+    sleep 0.1
+  done
+  echo "server did not start: $log" >&2; exit 1
+}
+stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
+load() {  # $1 = output name, rest = loadgen args
+  local name=$1; shift
+  "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary --warmup 1 \
+    --duration "$SECS" --format json "$@" >"$OUT/$name.json"
+}
+SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1)
+
+say "2. transport ceiling: no-op handler, same gRPC stack and payload"
+start_server noop "$BIN/arginator-noop-server" --port 0
+for c in 1 16 64 256; do load noop-c$c -c $c; done
+stop_server
+
+say "3. served single-embedding requests, dynamic batching on and off"
+start_server batching-on "${SERVER[@]}"
+for c in 1 16 64 256; do load on-c$c -c $c; done
+stop_server
+start_server batching-off "${SERVER[@]}" --set batching.enabled=false
+for c in 1 16 64 256; do load off-c$c -c $c; done
+stop_server
+
+say "4. bulk: 1024 embeddings per request (repeated vs packed) and ClassifyStream; max_batch_size 1024"
+"$BIN/arginator-bench-forward" "$MODEL_DIR" --seconds 1 --batches 1024 --format json >"$OUT/forward-1024.json"
+start_server bulk "${SERVER[@]}" --set batching.max_batch_size=1024
+load bulk-repeated -c 2 --batch 1024
+load bulk-packed -c 2 --batch 1024 --packed
+BULK_FILE="$OUT/bulk/non_betalactamase_embeddings_60k.h5"
+"$BIN/arginator-client" classify --target 127.0.0.1:$PORT --model betalactamase-binary \
+  --input "$BULK_FILE" --output "$OUT/stream.csv" --stream always --batch 1024 \
+  --no-probabilities 2>"$OUT/stream.log"
+stop_server
+
+say "5. hot swap under load: 20 swaps against steady state"
+start_server swap "${SERVER[@]}" --set models.poll_interval_s=0.1
+load steady -c 16 --duration 10
+(
+  sleep 1
+  for v in $(seq 2 21); do
+    tmp="$OUT/models/betalactamase-binary/.tmp-bench"
+    cp -r "$MODEL_DIR" "$tmp"
+    sed -i "s/^  \"version\": 1,/  \"version\": $v,/" "$tmp/model.json"
+    mv "$tmp" "$OUT/models/betalactamase-binary/$v"
+    sleep 0.4
+  done
+) &
+SWAPPER=$!
+load swapping -c 16 --duration 10
+wait $SWAPPER
+SWAPS=$(grep -c 'swapped betalactamase-binary' "$OUT/swap.log" || true)
+
+say "6. memory: RSS at start, with both models loaded, after 100 swaps"
+rss() { awk '/VmRSS/{print $2}' /proc/$SERVER_PID/status; }
+stop_server
+rm -rf "$OUT/models/betalactamase-binary/"{2..21}
+start_server memory "${SERVER[@]}" --set models.poll_interval_s=0.05 --set models.required='[]'
+RSS_LOADED=$(rss)
+"$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
+RSS_WARM=$(rss)
+for v in $(seq 2 101); do
+  tmp="$OUT/models/betalactamase-binary/.tmp-bench"
+  cp -r "$MODEL_DIR" "$tmp"
+  sed -i "s/^  \"version\": 1,/  \"version\": $v,/" "$tmp/model.json"
+  mv "$tmp" "$OUT/models/betalactamase-binary/$v"
+  for _ in $(seq 1 100); do
+    grep -q "now serving version $v " "$OUT/memory.log" && break
+    sleep 0.05
+  done
+  rm -rf "$OUT/models/betalactamase-binary/$((v - 1))"
+done
+"$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
+RSS_AFTER=$(rss)
+MEM_SWAPS=$(grep -c 'swapped betalactamase-binary' "$OUT/memory.log" || true)
+stop_server
+
+say "7. trainer throughput (samples/s per epoch, from the fit logs)"
+grep -h '^epoch' "$OUT"/fit-*.log >"$OUT/trainer.txt"
+
+$PY - "$OUT" "$SWAPS" "$RSS_LOADED" "$RSS_WARM" "$RSS_AFTER" "$MEM_SWAPS" <<'PY' | tee "$OUT/results.md"
+import json, sys, re
+out, swaps, rss_loaded, rss_warm, rss_after, mem_swaps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+L = lambda n: json.load(open(f"{out}/{n}.json"))
+def pct(r, p): return next(x["latency"] for x in r["latencyDistribution"] if x["percentage"] == p) / 1e6
+def codes(r): return ", ".join(f"{k} {v}" for k, v in r["statusCodeDistribution"].items())
+fwd = {r["batch"]: r["samples_per_s"] for r in L("forward")}
+print("### 1. Raw forward (samples/s by batch size)\n\n| batch | " + " | ".join(str(b) for b in fwd) + " |\n|" + "---|" * (len(fwd) + 1))
+print("| samples/s | " + " | ".join(f"{v:,.0f}" for v in fwd.values()) + " |\n")
+print("### 2-3. Single-embedding requests (closed loop)\n\n| concurrency | no-op req/s | batching on req/s (p50 / p99 ms) | batching off req/s (p50 / p99 ms) | on / no-op | on / off |\n|---:|---:|---:|---:|---:|---:|")
+for c in (1, 16, 64, 256):
+    n, on, off = L(f"noop-c{c}"), L(f"on-c{c}"), L(f"off-c{c}")
+    print(f"| {c} | {n['rps']:,.0f} | {on['rps']:,.0f} ({pct(on,50):.2f} / {pct(on,99):.2f}) | {off['rps']:,.0f} ({pct(off,50):.2f} / {pct(off,99):.2f}) | {on['rps']/n['rps']:.2f} | {on['rps']/off['rps']:.2f} |")
+f1024 = L("forward-1024")[0]["samples_per_s"]
+rep, pk = L("bulk-repeated"), L("bulk-packed")
+stream = open(f"{out}/stream.log").read()
+m = re.search(r"in ([0-9.]+)s \(([0-9]+)/s", stream)
+s_rate = float(m.group(2)) if m else 0
+print(f"\n### 4. Bulk, 1024 embeddings per request (server max_batch_size 1024)\n\n| path | embeddings/s | vs raw forward at 1024 ({f1024:,.0f}/s) |\n|---|---:|---:|")
+print(f"| Classify, repeated floats | {rep['embeddingsPerSecond']:,.0f} | {rep['embeddingsPerSecond']/f1024:.2f} |")
+print(f"| Classify, packed | {pk['embeddingsPerSecond']:,.0f} | {pk['embeddingsPerSecond']/f1024:.2f} |")
+print(f"| ClassifyStream (arginator-client, 30k embeddings) | {s_rate:,.0f} | {s_rate/f1024:.2f} |")
+st, sw = L("steady"), L("swapping")
+print(f"\n### 5. Hot swap under load (c=16, 10 s each)\n\n| run | req/s | p50 ms | p99 ms | status codes |\n|---|---:|---:|---:|---|")
+print(f"| steady | {st['rps']:,.0f} | {pct(st,50):.2f} | {pct(st,99):.2f} | {codes(st)} |")
+print(f"| {swaps} swaps | {sw['rps']:,.0f} | {pct(sw,50):.2f} | {pct(sw,99):.2f} | {codes(sw)} |")
+print(f"\np99 during swaps / steady: {pct(sw,99)/pct(st,99):.2f}\n")
+print(f"### 6. Memory (VmRSS)\n\n| point | MB |\n|---|---:|\n| both models loaded | {rss_loaded/1024:.1f} |\n| after 2,000 requests | {rss_warm/1024:.1f} |\n| after {mem_swaps} swaps (+2,000 requests) | {rss_after/1024:.1f} |\n\nGrowth over the swaps: {(rss_after-rss_warm)/1024:.1f} MB\n")
+print("### 7. Trainer (samples/s per epoch)\n\n```\n" + open(f"{out}/trainer.txt").read() + "```")
+PY
