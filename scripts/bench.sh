@@ -19,29 +19,37 @@ for t in binary multiclass; do
     output.repository="$OUT/models" output.report_dir="$OUT/reports" >"$OUT/fit-$t.log"
 done
 MODEL_DIR="$OUT/models/betalactamase-binary/1"
+TEMPLATE="$OUT/version-template"  # a pristine copy of version 1, republished under new numbers
+cp -r "$MODEL_DIR" "$TEMPLATE"
+publish_copy() {  # $1 = version number: publish the template as it, atomically
+  local tmp="$OUT/models/betalactamase-binary/.tmp-bench"
+  cp -r "$TEMPLATE" "$tmp"
+  sed -i -E "s/^  \"version\": 1(,?)$/  \"version\": $1\1/" "$tmp/model.json"
+  mv "$tmp" "$OUT/models/betalactamase-binary/$1"
+}
 
 say "1. raw TorchScript forward by batch size (the compute ceiling)"
 "$BIN/arginator-bench-forward" "$MODEL_DIR" --seconds 1 --format json >"$OUT/forward.json"
 
 SERVER_PID=""
-start_server() {  # $1 = log name, rest = extra args; sets PORT
-  local log="$OUT/$1.log"; shift
+start_server() {  # $1 = name, rest = command; sets PORT once the server answers
+  local name=$1 log="$OUT/$1.log"
+  shift
   "$@" >"$log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$log" | head -1 | sed 's/.*://') || true
-    if [ -n "${PORT:-}" ] && { grep -q 'SERVING' "$log" || [[ "$1" == *noop* ]]; }; then
-      "$BIN/arginator-client" health --target 127.0.0.1:$PORT >/dev/null 2>&1 || [[ "$1" == *noop* ]] && return 0
-    fi
+  for _ in $(seq 1 300); do
+    PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -1)
+    if [ -n "$PORT" ] && { [ "$name" = noop ] || grep -q ': SERVING' "$log"; }; then return 0; fi
     sleep 0.1
   done
-  echo "server did not start: $log" >&2; exit 1
+  echo "server did not start: $log" >&2
+  exit 1
 }
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
 load() {  # $1 = output name, rest = loadgen args
   local name=$1; shift
   "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary --warmup 1 \
-    --duration "$SECS" --format json "$@" >"$OUT/$name.json"
+    --duration "${DUR:-$SECS}" --format json "$@" >"$OUT/$name.json"
 }
 SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1)
 
@@ -71,19 +79,16 @@ stop_server
 
 say "5. hot swap under load: 20 swaps against steady state"
 start_server swap "${SERVER[@]}" --set models.poll_interval_s=0.1
-load steady -c 16 --duration 10
+DUR=10 load steady -c 16
 (
   sleep 1
   for v in $(seq 2 21); do
-    tmp="$OUT/models/betalactamase-binary/.tmp-bench"
-    cp -r "$MODEL_DIR" "$tmp"
-    sed -i "s/^  \"version\": 1,/  \"version\": $v,/" "$tmp/model.json"
-    mv "$tmp" "$OUT/models/betalactamase-binary/$v"
+    publish_copy "$v"
     sleep 0.4
   done
 ) &
 SWAPPER=$!
-load swapping -c 16 --duration 10
+DUR=10 load swapping -c 16
 wait $SWAPPER
 SWAPS=$(grep -c 'swapped betalactamase-binary' "$OUT/swap.log" || true)
 
@@ -91,15 +96,12 @@ say "6. memory: RSS at start, with both models loaded, after 100 swaps"
 rss() { awk '/VmRSS/{print $2}' /proc/$SERVER_PID/status; }
 stop_server
 rm -rf "$OUT/models/betalactamase-binary/"{2..21}
-start_server memory "${SERVER[@]}" --set models.poll_interval_s=0.05 --set models.required='[]'
+start_server memory "${SERVER[@]}" --set models.poll_interval_s=0.05
 RSS_LOADED=$(rss)
 "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
 RSS_WARM=$(rss)
 for v in $(seq 2 101); do
-  tmp="$OUT/models/betalactamase-binary/.tmp-bench"
-  cp -r "$MODEL_DIR" "$tmp"
-  sed -i "s/^  \"version\": 1,/  \"version\": $v,/" "$tmp/model.json"
-  mv "$tmp" "$OUT/models/betalactamase-binary/$v"
+  publish_copy "$v"
   for _ in $(seq 1 100); do
     grep -q "now serving version $v " "$OUT/memory.log" && break
     sleep 0.05
