@@ -156,9 +156,15 @@ void ServerMetrics::RecordPredictions(const std::string& model, int64_t version,
 std::shared_ptr<BatcherObserver> ServerMetrics::ForVersion(const std::string& model,
                                                            int64_t version) {
   prometheus::Labels labels = {{"model", model}, {"version", absl::StrCat(version)}};
-  return std::make_shared<VersionBatcherMetrics>(
-      batch_size_.Add(labels, kBatchBuckets), queue_wait_seconds_.Add(labels, kLatencyBuckets),
-      inference_seconds_.Add(labels, kLatencyBuckets), queue_depth_.Add(labels));
+  VersionSeries series{&batch_size_.Add(labels, kBatchBuckets),
+                       &queue_wait_seconds_.Add(labels, kLatencyBuckets),
+                       &inference_seconds_.Add(labels, kLatencyBuckets), &queue_depth_.Add(labels)};
+  {
+    std::lock_guard<std::mutex> lock(series_mu_);
+    version_series_[{model, version}] = series;
+  }
+  return std::make_shared<VersionBatcherMetrics>(*series.batch_size, *series.queue_wait,
+                                                 *series.inference, *series.queue_depth);
 }
 
 void ServerMetrics::OnLoaded(const std::string& name, int64_t version, absl::Duration took) {
@@ -176,6 +182,19 @@ void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const
 
 void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
   unloads_.Add({{"model", name}}).Increment();
+  // The registry reports an unload after the version (and its batcher) is destroyed, so nothing
+  // observes these series any more.
+  {
+    std::lock_guard<std::mutex> lock(series_mu_);
+    auto it = version_series_.find({name, version});
+    if (it != version_series_.end()) {
+      batch_size_.Remove(it->second.batch_size);
+      queue_wait_seconds_.Remove(it->second.queue_wait);
+      inference_seconds_.Remove(it->second.inference);
+      queue_depth_.Remove(it->second.queue_depth);
+      version_series_.erase(it);
+    }
+  }
   LogEvent(absl::StrCat("unloaded ", name, " version ", version));
 }
 

@@ -6,8 +6,11 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "server/batching/dynamic_batcher.h"
 #include "server/registry/model_registry.h"
@@ -47,6 +50,17 @@ class ServerMetrics : public RegistryObserver {
   void OnServing(const std::string& name, int64_t version, int64_t previous) override;
 
  private:
+  // The series that live only as long as a loaded version (its batcher and its state); removed
+  // on unload so that many swaps do not accumulate series.
+  struct VersionSeries {
+    prometheus::Histogram* batch_size;
+    prometheus::Histogram* queue_wait;
+    prometheus::Histogram* inference;
+    prometheus::Gauge* queue_depth;
+  };
+  std::mutex series_mu_;
+  std::map<std::pair<std::string, int64_t>, VersionSeries> version_series_;
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;

@@ -1,5 +1,7 @@
 #include "server/registry/model_registry.h"
 
+#include <malloc.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -128,7 +130,12 @@ void ModelRegistry::ReapUnloaded() {
       }
     }
   }
-  finished.clear();
+  if (!finished.empty()) {
+    finished.clear();
+    // Hand the unloaded models' memory back to the OS: the allocator is tuned to keep freed heap
+    // for tensors (common/allocator.h), which would otherwise grow with every swap.
+    malloc_trim(0);
+  }
   for (const auto& [name, v] : unloaded) {
     observer_->OnUnloaded(name, v);
     NotifyStates(name);

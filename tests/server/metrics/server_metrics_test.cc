@@ -55,5 +55,18 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+TEST(ServerMetricsTest, UnloadRemovesTheVersionsBatcherSeries) {
+  ServerMetrics m;
+  m.ForVersion("bl", 1)->OnBatch(3, absl::Microseconds(10));
+  m.ForVersion("bl", 2)->OnBatch(4, absl::Microseconds(10));
+  m.OnUnloaded("bl", 1);
+  const std::string text = m.Render();
+  EXPECT_THAT(text,
+              ::testing::Not(HasSubstr("arginator_batch_size_count{model=\"bl\",version=\"1\"}")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("arginator_queue_depth{model=\"bl\",version=\"1\"}")));
+  EXPECT_THAT(text, HasSubstr("arginator_batch_size_count{model=\"bl\",version=\"2\"} 1"));
+  EXPECT_THAT(text, HasSubstr("arginator_model_unloads_total{model=\"bl\"} 1"));
+}
+
 }  // namespace
 }  // namespace arginator::server
