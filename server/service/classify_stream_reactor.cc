@@ -14,8 +14,8 @@ ClassifyStreamReactor::ClassifyStreamReactor(ClassifierService* service, absl::T
 
 void ClassifyStreamReactor::OnReadDone(bool ok) {
   std::unique_lock<std::mutex> lock(mu_);
-  reading_ = false;
   if (!ok) {
+    reading_ = false;
     reads_done_ = true;
     Advance(lock);
     return;
@@ -24,6 +24,8 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
   slot->message.set_request_id(request_.request_id());
   slots_.push_back(slot);
   lock.unlock();
+  // reading_ stays true while Submit parses request_: a completion on the batcher thread must
+  // not start the next read into the same buffer before Submit is done with it.
   const absl::Time start = absl::Now();
   service_->Submit(
       request_, deadline_, slot->message.mutable_response(),
@@ -34,6 +36,7 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
         Complete(slot, status);
       });
   lock.lock();
+  reading_ = false;
   Advance(lock);
 }
 

@@ -37,12 +37,12 @@ class ClassifyStreamReactor
 
   ClassifierService* const service_;
   const absl::Time deadline_;
-  v1::ClassifyRequest request_;  // the read buffer; Submit copies what it needs
+  v1::ClassifyRequest request_;  // the read buffer: in use from StartRead until Submit returns
 
   std::mutex mu_;
   std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);  // unanswered, in order
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;  // a read is pending or request_ is being parsed
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;  // cancelled or a write failed
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -278,6 +278,46 @@ TEST_F(ServerTest, StreamAnswersInOrderAndSurvivesABadRequest) {
   }
 }
 
+// Large requests keep Submit parsing while earlier ones complete on the batcher thread: the
+// next read must not start into the buffer being parsed (a race that once lost responses).
+TEST_F(ServerTest, StreamOfLargeRequestsIsAnsweredCompletely) {
+  StartServer({"--set", "batching.max_batch_size=1024", "--set", "batching.max_queue_delay_us=0"});
+  const ModelCard card = Card(kBinary, 1);
+  std::string row_bytes;
+  for (const auto& g : card.golden) {
+    row_bytes.append(reinterpret_cast<const char*>(g.input.data()), g.input.size() * 4);
+  }
+  v1::ClassifyRequest req;
+  req.mutable_model()->set_name(kBinary);
+  std::string packed;
+  while (packed.size() < 1024u * 1024 * 4) packed += row_bytes;
+  packed.resize(1024u * 1024 * 4);
+  req.set_packed_values(packed);
+  constexpr int kRequests = 60;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stream = stub_->ClassifyStream(&ctx);
+  std::thread writer([&] {
+    v1::ClassifyRequest r = req;
+    for (int i = 0; i < kRequests; ++i) {
+      r.set_request_id(std::to_string(i));
+      if (!stream->Write(r)) break;
+    }
+    stream->WritesDone();
+  });
+  int answered = 0;
+  v1::ClassifyStreamResponse response;
+  while (stream->Read(&response)) {
+    EXPECT_EQ(response.request_id(), std::to_string(answered));
+    EXPECT_EQ(response.response().predictions_size(), 1024);
+    ++answered;
+  }
+  writer.join();
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(answered, kRequests);
+}
+
 TEST_F(ServerTest, SigtermUnderLoadDrainsCleanly) {
   // Small requests that wait 200 ms in the batch queue: anything sent more than 50 ms before the
   // signal is inside the server when it arrives, and must still be answered.
