@@ -193,7 +193,7 @@ std::set<std::string> ExportedMetrics() {
   b->OnQueueDepth(0);
   m.OnLoaded("m", 1, absl::Milliseconds(1));
   m.OnLoadFailed("m", 2, absl::InternalError("x"), absl::Milliseconds(1));
-  m.OnUnloaded("m", 1);
+  m.OnUnloaded("m", 3);  // another version: unloading removes that version's batcher series
   m.OnStates("m", {{1, server::VersionState::kReady}});
   std::set<std::string> names;
   std::regex type_line("# TYPE (\\w+) ");
