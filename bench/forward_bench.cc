@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   nlohmann::json results = nlohmann::json::array();
   if (format == "text") {
     std::cout << absl::StrFormat("%s v%d, %s, %d intra-op thread(s)\n%8s %14s %12s\n", card->name,
-                                 card->version, device, threads, "batch", "samples/s", "us/forward");
+                                 card->version, device, threads, "batch", "samples/s",
+                                 "us/forward");
   }
   for (int64_t b : batches) {
     std::vector<float> x(b * card->input_dim);
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
       elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     const double per_second = forwards * b / elapsed;
-    results.push_back({{"batch", b}, {"samples_per_s", per_second},
+    results.push_back({{"batch", b},
+                       {"samples_per_s", per_second},
                        {"us_per_forward", 1e6 * elapsed / forwards}});
     if (format == "text") {
       std::cout << absl::StrFormat("%8d %14.0f %12.1f\n", b, per_second, 1e6 * elapsed / forwards);
