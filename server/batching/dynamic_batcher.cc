@@ -78,6 +78,13 @@ std::vector<DynamicBatcher::Slice> DynamicBatcher::TakeBatch(
       expired.push_back(std::move(p));
       continue;
     }
+    if (p->failed) {
+      // An earlier slice of this task failed and its caller has the error: skip the rest.
+      // (TakeBatch runs on the batcher thread, which owns `failed`.)
+      queue_.pop_front();
+      queued_rows_ -= remaining;
+      continue;
+    }
     if (!options_.batching && !batch.empty()) break;
     const int64_t take = std::min(remaining, options_.max_batch_size - rows);
     batch.push_back({p, p->next_row, take});

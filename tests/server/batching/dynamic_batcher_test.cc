@@ -130,6 +130,18 @@ TEST(DynamicBatcherTest, ModelErrorReachesEveryTaskInTheBatch) {
   EXPECT_EQ(b.get_future().get().status().code(), absl::StatusCode::kInternal);
 }
 
+TEST(DynamicBatcherTest, AFailedSplitTaskIsNotComputedFurther) {
+  auto model = std::make_shared<FakeModel>(kDim);
+  model->set_fail(true);
+  DynamicBatcher batcher(model, {4, absl::ZeroDuration(), 100, true});
+  std::promise<absl::StatusOr<Matrix>> p;
+  ASSERT_TRUE(batcher.Enqueue(MakeTask(10, 0, p)).ok());
+  EXPECT_EQ(p.get_future().get().status().code(), absl::StatusCode::kInternal);
+  batcher.Stop();  // drains: the remaining 6 rows must be dropped, not run
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(4));
+  EXPECT_EQ(batcher.queued_rows(), 0);
+}
+
 TEST(DynamicBatcherTest, StopFinishesQueuedWorkThenRefusesMore) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {2, absl::ZeroDuration(), 100, true});
