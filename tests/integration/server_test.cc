@@ -322,16 +322,20 @@ TEST_F(ServerTest, StreamOfLargeRequestsIsAnsweredCompletely) {
 }
 
 TEST_F(ServerTest, SigtermUnderLoadDrainsCleanly) {
-  // Small requests that wait 200 ms in the batch queue: anything sent more than 50 ms before the
-  // signal is inside the server when it arrives, and must still be answered.
+  // Small requests that wait a whole second in the batch queue: the clients' calls are answered
+  // together, and they send their next ones at once. The signal lands 300 ms into such a cycle,
+  // so every call started 250 ms before it is inside the server and must still be answered,
+  // however slowly this machine schedules the clients.
   StartServer(
-      {"--set", "batching.max_queue_delay_us=200000", "--set", "batching.max_batch_size=4096"});
+      {"--set", "batching.max_queue_delay_us=1000000", "--set", "batching.max_batch_size=4096"});
   const v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  using Clock = std::chrono::steady_clock;
   struct Call {
-    std::chrono::steady_clock::time_point start, end;
+    Clock::time_point start, end;
     grpc::StatusCode code;
   };
   std::atomic<bool> stop{false};
+  std::atomic<Clock::rep> last_end{0};
   std::vector<Call> calls;
   std::mutex mu;
   std::vector<std::thread> clients;
@@ -339,22 +343,30 @@ TEST_F(ServerTest, SigtermUnderLoadDrainsCleanly) {
     clients.emplace_back([&] {
       while (!stop) {
         v1::ClassifyResponse resp;
-        auto start = std::chrono::steady_clock::now();
-        grpc::Status s = Classify(req, &resp, 10000);
+        auto start = Clock::now();
+        grpc::Status s = Classify(req, &resp, 20000);
+        auto end = Clock::now();
+        last_end = end.time_since_epoch().count();
         std::lock_guard<std::mutex> lock(mu);
-        calls.push_back({start, std::chrono::steady_clock::now(), s.error_code()});
+        calls.push_back({start, end, s.error_code()});
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  const auto signalled = std::chrono::steady_clock::now();
+  auto since_last_answer = [&] {
+    return Clock::now() - Clock::time_point(Clock::duration(last_end.load()));
+  };
+  ASSERT_TRUE(WaitFor([&] { return last_end != 0; })) << server_->Log();
+  while (since_last_answer() < std::chrono::milliseconds(300)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto signalled = Clock::now();
   EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Log();
   stop = true;
   for (auto& c : clients) c.join();
   EXPECT_THAT(server_->Log(), HasSubstr("NOT_SERVING, draining"));
   int finished_during_drain = 0;
   for (const Call& c : calls) {
-    if (c.start < signalled - std::chrono::milliseconds(50)) {
+    if (c.start < signalled - std::chrono::milliseconds(250)) {
       // Inside the server before the signal: it must complete normally, even after the signal.
       EXPECT_EQ(c.code, grpc::StatusCode::OK);
       finished_during_drain += c.end > signalled && c.code == grpc::StatusCode::OK;
