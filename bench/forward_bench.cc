@@ -30,16 +30,17 @@ int main(int argc, char** argv) {
 
   auto card = ReadModelCard(dir + "/model.json");
   if (!card.ok()) return std::cerr << card.status() << "\n", 1;
-  server::SetTorchThreads(threads);
+  const BlasInfo blas = server::SetTorchThreads(threads);
   auto model = server::LoadTorchScriptModel(dir + "/model.pt", card->input_dim, {device});
   if (!model.ok()) return std::cerr << model.status() << "\n", 1;
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0, 0.2f);
   nlohmann::json results = nlohmann::json::array();
   if (format == "text") {
-    std::cout << absl::StrFormat("%s v%d, %s, %d intra-op thread(s)\n%8s %14s %12s\n", card->name,
-                                 card->version, device, threads, "batch", "samples/s",
-                                 "us/forward");
+    std::cout << absl::StrFormat(
+        "%s v%d, %s, %d intra-op thread(s)%s\n%8s %14s %12s\n", card->name, card->version, device,
+        threads, blas.name.empty() ? "" : absl::StrCat(", ", blas.name, " ", blas.threads), "batch",
+        "samples/s", "us/forward");
   }
   for (int64_t b : batches) {
     std::vector<float> x(b * card->input_dim);

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) return Fail(loaded.status());
   const ServerConfig config = *loaded;
   if (absl::Status s = CheckTorchDevice(config.device); !s.ok()) return Fail(s);
-  SetTorchThreads(config.intra_op_threads);
+  const arginator::BlasInfo blas = SetTorchThreads(config.intra_op_threads);
 
   // Signals go to sigwait below, not to whichever thread happens to run.
   sigset_t signals;
@@ -177,7 +177,9 @@ int main(int argc, char** argv) {
   Log(absl::StrCat(
       "listening on ", config.host, ":", bound_port, " (",
       config.tls_cert.empty() ? "plaintext" : (config.tls_client_ca.empty() ? "TLS" : "mutual TLS"),
-      ", device ", config.device, ", repository ", config.repository, ")"));
+      ", device ", config.device, ", ", config.intra_op_threads, " intra-op thread(s)",
+      blas.name.empty() ? "" : absl::StrCat(", ", blas.name, " ", blas.threads), ", repository ",
+      config.repository, ")"));
 
   MetricsHttpServer metrics_http([&] { return metrics.Render(); }, serving);
   if (config.metrics_port >= 0) {

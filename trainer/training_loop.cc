@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/blas_threads.h"
 #include "common/progress.h"
 #include "trainer/metrics.h"
 #include "trainer/random.h"
@@ -76,7 +77,10 @@ absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const Emb
     return absl::FailedPreconditionError(
         absl::StrCat("experiment.device is '", e.device, "' but CUDA is not available"));
   }
-  if (e.threads > 0) torch::set_num_threads(e.threads);
+  if (e.threads > 0) {
+    torch::set_num_threads(e.threads);
+    SetBlasThreads(e.threads);
+  }
   torch::manual_seed(e.seed);
 
   ClassifierSpec spec{config.model.kind, x.dim, config.model.hidden, config.model.dropout,

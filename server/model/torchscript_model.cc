@@ -78,8 +78,9 @@ absl::Status CheckTorchDevice(const std::string& device) {
   return absl::OkStatus();
 }
 
-void SetTorchThreads(int intra_op_threads) {
+BlasInfo SetTorchThreads(int intra_op_threads) {
   if (intra_op_threads > 0) torch::set_num_threads(intra_op_threads);
+  return SetBlasThreads(intra_op_threads);
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& path, int input_dim,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/blas_threads.h"
 #include "server/model/model.h"
 
 namespace arginator::server {
@@ -23,7 +24,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
 // FAILED_PRECONDITION for CUDA without a CUDA build or device.
 absl::Status CheckTorchDevice(const std::string& device);
 
-// Sets LibTorch's intra-op thread count (0 leaves the default).
-void SetTorchThreads(int intra_op_threads);
+// Sets LibTorch's intra-op thread count and the BLAS pool under it to the same number (0 leaves
+// both at their defaults); returns what the BLAS ended up with, for the startup log.
+BlasInfo SetTorchThreads(int intra_op_threads);
 
 }  // namespace arginator::server

@@ -1,0 +1,17 @@
+#include "common/blas_threads.h"
+
+#include <dlfcn.h>
+
+namespace arginator {
+
+BlasInfo SetBlasThreads(int threads) {
+  using SetFn = void (*)(int);
+  using GetFn = int (*)();
+  auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (set == nullptr || get == nullptr) return {};
+  if (threads > 0) set(threads);
+  return {"OpenBLAS", get()};
+}
+
+}  // namespace arginator
