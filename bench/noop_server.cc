@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "arginator/v1/classifier.grpc.pb.h"
+#include "common/mutex_mode.h"
 
 namespace {
 
@@ -35,6 +36,7 @@ class NoopClassifier final : public arginator::v1::Classifier::CallbackService {
 }  // namespace
 
 int main(int argc, char** argv) {
+  arginator::DisableMutexDeadlockDetection();
   CLI::App app{"arginator-noop-server: transport-ceiling server for benchmarks"};
   int port = 0;
   app.add_option("--port", port, "port, 0 = any free");

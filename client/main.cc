@@ -11,6 +11,7 @@
 #include "client/arginator_client.h"
 #include "client/results_writer.h"
 #include "common/embedding_files.h"
+#include "common/mutex_mode.h"
 #include "common/progress.h"
 
 namespace {
@@ -121,6 +122,7 @@ int RunMetadata(ArginatorClient& client, const ModelSelector& model) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  arginator::DisableMutexDeadlockDetection();
   CLI::App app{"arginator-client: classify protein embeddings with an arginator-server"};
   app.require_subcommand(1);
   ClientOptions options;

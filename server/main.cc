@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/allocator.h"
 #include "common/file_io.h"
+#include "common/mutex_mode.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/server_metrics.h"
 #include "server/model/torchscript_model.h"
@@ -59,6 +60,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 }  // namespace
 
 int main(int argc, char** argv) {
+  arginator::DisableMutexDeadlockDetection();
   arginator::TuneAllocatorForTensors();
   CLI::App app{"arginator-server: serve beta-lactamase classifiers over gRPC"};
   std::string config_path, repository, device, host;

@@ -32,7 +32,7 @@ models:
 batching:
   enabled: true
   max_batch_size: 64
-  max_queue_delay_us: 500
+  max_queue_delay_us: 0
   max_queue_rows: 65536
 tls:
   cert: ""

@@ -3,8 +3,10 @@
 
 #include "CLI/CLI.hpp"
 #include "client/loadgen/load_generator.h"
+#include "common/mutex_mode.h"
 
 int main(int argc, char** argv) {
+  arginator::DisableMutexDeadlockDetection();
   using namespace arginator::client;
   CLI::App app{"arginator-loadgen: load-test an arginator-server (in the spirit of ghz)"};
   LoadOptions o;

@@ -18,8 +18,9 @@ namespace arginator::server {
 
 struct BatcherOptions {
   int max_batch_size = 64;  // rows per forward; larger requests are split across batches
-  // How long the first queued row may wait for others to fill a batch. 0 = run what is there.
-  absl::Duration max_queue_delay = absl::Microseconds(500);
+  // How long the first queued row may wait for others to fill a batch. 0 = run what is there:
+  // rows that arrive while a forward runs still form the next batch together.
+  absl::Duration max_queue_delay = absl::ZeroDuration();
   int64_t max_queue_rows = 65536;  // bounded queue: Enqueue beyond it is RESOURCE_EXHAUSTED
   bool batching = true;            // false: one request per forward (still split at max size)
 };

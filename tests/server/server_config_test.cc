@@ -16,7 +16,7 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->port, 50051);
   EXPECT_EQ(shipped->metrics_port, 9464);
   EXPECT_EQ(shipped->batching.max_batch_size, defaults->batching.max_batch_size);
-  EXPECT_EQ(shipped->batching.max_queue_delay, absl::Microseconds(500));
+  EXPECT_EQ(shipped->batching.max_queue_delay, absl::ZeroDuration());
   EXPECT_EQ(shipped->intra_op_threads, 1);
   EXPECT_EQ(shipped->policy.kind, VersionPolicy::Kind::kLatest);
   EXPECT_EQ(shipped->max_connection_age_ms, 300000);

@@ -51,6 +51,26 @@ TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForward) {
   EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 4));
 }
 
+TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) {
+  // The shipped default (max_queue_delay 0): an idle model runs a lone row at once, and whatever
+  // arrives while it computes is batched together next.
+  auto model = std::make_shared<FakeModel>(kDim);
+  DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::ZeroDuration(), 100, true});
+  model->CloseGate();
+  std::promise<absl::StatusOr<Matrix>> first;
+  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, first)).ok());
+  model->WaitEntered(1);
+  std::vector<std::promise<absl::StatusOr<Matrix>>> rest(5);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(batcher.Enqueue(MakeTask(2, 10 * i, rest[i])).ok());
+  model->OpenGate();
+  for (int i = 0; i < 5; ++i) {
+    auto r = rest[i].get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_FLOAT_EQ(r->values[3], Sigmoid(static_cast<float>(10 * i + 1)));  // its second row
+  }
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 8, 2));  // 10 queued rows, at most 8 per batch
+}
+
 TEST(DynamicBatcherTest, ALoneRequestRunsAfterTheQueueDelay) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {64, absl::Milliseconds(20), 100, true});
