@@ -27,7 +27,10 @@ struct EmbeddingMatrix {
   }
 };
 
-// L2 norm of one row.
+// L2 norm of one row. Finite exactly when every value is finite, so callers validating input can
+// check the norm and scan the row only when it is not. Sums in 16 float lanes, which the compiler
+// turns into SIMD (a single running sum is a serial chain it must keep in order); a row whose
+// float sum overflows (values beyond ~1e18) is summed again in double.
 double RowL2Norm(const float* row, int dim);
 
 }  // namespace arginator

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/embedding_matrix.h"
 #include "server/service/classify_stream_reactor.h"
 #include "server/service/request_parser.h"
 
@@ -65,13 +64,7 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time de
   task->deadline = deadline;
   const bool with_probabilities = request.return_probabilities();
   response->set_request_id(request.request_id());
-  // Norms come from the inputs, which the task owns; compute them before handing it over.
-  std::vector<float> norms(task->n);
-  for (int64_t i = 0; i < task->n; ++i) {
-    norms[i] =
-        static_cast<float>(RowL2Norm(task->inputs.data() + i * card.input_dim, card.input_dim));
-  }
-  task->done = [this, servable, ids, norms = std::move(norms), with_probabilities, response,
+  task->done = [this, servable, ids, norms = std::move(parsed->norms), with_probabilities, response,
                 done](absl::StatusOr<Matrix> result) {
     const ModelCard& card = servable->card;
     if (!result.ok()) return done(result.status(), card.name, card.version);

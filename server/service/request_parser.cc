@@ -1,14 +1,17 @@
 #include "server/service/request_parser.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/embedding_matrix.h"
 
 namespace arginator::server {
 namespace {
 
-absl::Status CheckFinite(const float* row, int dim, int64_t index, const std::string& id) {
+// Called for a row whose norm is not finite: names the first NaN or Inf.
+absl::Status NonFiniteError(const float* row, int dim, int64_t index, const std::string& id) {
   for (int j = 0; j < dim; ++j) {
     if (!std::isfinite(row[j])) {
       return absl::InvalidArgumentError(absl::StrCat("embedding ", index, " ('", id, "') has ",
@@ -16,6 +19,15 @@ absl::Status CheckFinite(const float* row, int dim, int64_t index, const std::st
                                                      " at position ", j));
     }
   }
+  return absl::InternalError(absl::StrCat("embedding ", index, " has a non-finite norm"));
+}
+
+// Norm of the row at `index` of `out`, or the error naming its NaN/Inf.
+absl::Status AddNorm(ParsedEmbeddings& out, int dim, int64_t index, const std::string& id) {
+  const float* row = out.values.data() + index * dim;
+  const double norm = RowL2Norm(row, dim);
+  if (!std::isfinite(norm)) return NonFiniteError(row, dim, index, id);
+  out.norms.push_back(static_cast<float>(norm));
   return absl::OkStatus();
 }
 
@@ -58,9 +70,10 @@ absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& requ
                                                    " per request; split it or "
                                                    "use ClassifyStream"));
   }
-  out.values.resize(static_cast<size_t>(out.n) * dim);
   out.ids.reserve(out.n);
+  out.norms.reserve(out.n);
   if (repeated) {
+    out.values.reserve(static_cast<size_t>(out.n) * dim);  // appended row by row: no zero fill
     for (int64_t i = 0; i < out.n; ++i) {
       const v1::Embedding& e = request.embeddings(static_cast<int>(i));
       if (e.values_size() != dim) {
@@ -68,9 +81,8 @@ absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& requ
                                                        e.values_size(),
                                                        " values, the model expects ", dim));
       }
-      float* row = out.values.data() + i * dim;
-      std::memcpy(row, e.values().data(), row_bytes);
-      if (absl::Status s = CheckFinite(row, dim, i, e.id()); !s.ok()) return s;
+      out.values.insert(out.values.end(), e.values().begin(), e.values().end());
+      if (absl::Status s = AddNorm(out, dim, i, e.id()); !s.ok()) return s;
       out.ids.push_back(e.id());
     }
     return out;
@@ -85,12 +97,20 @@ absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& requ
     return absl::InvalidArgumentError(
         absl::StrCat("packed_ids has ", request.packed_ids_size(), " ids for ", out.n, " rows"));
   }
-  std::memcpy(out.values.data(), bytes.data(),
-              bytes.size());  // little-endian hosts only (x86, arm)
+  // Little-endian hosts only (x86, arm). The bytes are a protobuf string, whose storage is
+  // allocated with at least float alignment, so it is read as floats directly when aligned.
+  const size_t count = static_cast<size_t>(out.n) * dim;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    const float* floats = reinterpret_cast<const float*>(bytes.data());
+    out.values.assign(floats, floats + count);
+  } else {
+    out.values.resize(count);
+    std::memcpy(out.values.data(), bytes.data(), bytes.size());
+  }
   for (int64_t i = 0; i < out.n; ++i) {
     std::string id =
         request.packed_ids_size() ? request.packed_ids(static_cast<int>(i)) : absl::StrCat(i);
-    if (absl::Status s = CheckFinite(out.values.data() + i * dim, dim, i, id); !s.ok()) return s;
+    if (absl::Status s = AddNorm(out, dim, i, id); !s.ok()) return s;
     out.ids.push_back(std::move(id));
   }
   return out;

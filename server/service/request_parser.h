@@ -11,10 +11,12 @@
 
 namespace arginator::server {
 
-// A request's embeddings, validated and copied out of the proto into one contiguous buffer.
+// A request's embeddings, validated and copied out of the proto into one contiguous buffer, with
+// each row's L2 norm (computed once, by the same pass that checks the values are finite).
 struct ParsedEmbeddings {
   std::vector<std::string> ids;
   std::vector<float> values;  // n * dim
+  std::vector<float> norms;   // n
   int64_t n = 0;
 };
 

@@ -35,6 +35,12 @@ TEST(RequestParserTest, RepeatedAndPackedFormsGiveTheSameRows) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->values, repeated->values);
   EXPECT_EQ(parsed->ids, repeated->ids);
+  // Row 1 is {10, 11, 12, 13}: the norm each prediction reports and the out-of-distribution
+  // check uses.
+  const double row1 = std::sqrt(10. * 10 + 11 * 11 + 12 * 12 + 13 * 13);
+  ASSERT_EQ(repeated->norms.size(), 3u);
+  EXPECT_FLOAT_EQ(repeated->norms[1], static_cast<float>(row1));
+  EXPECT_EQ(parsed->norms, repeated->norms);
   packed.clear_packed_ids();
   EXPECT_EQ(ParseEmbeddings(packed, kDim, 10)->ids[2], "2");  // ids default to the row index
 }
