@@ -1,7 +1,13 @@
 #include "server/registry/version_loader.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +24,26 @@ DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory mod
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
     const std::string& name, int64_t version, const std::string& dir) {
+  // Loading competes with serving for the same cores, and a swap must not show in the serving
+  // version's latency, so the checks and warm-up run on a thread of low priority (nice 10):
+  // the scheduler gives it what serving leaves. The batcher is made here, after it ends, because
+  // a thread inherits its creator's priority and the batcher's thread serves traffic.
+  absl::StatusOr<std::shared_ptr<ServableVersion>> verified;
+  std::thread background([&] {
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    setpriority(PRIO_PROCESS, tid, std::min(19, getpriority(PRIO_PROCESS, tid) + kLoaderNice));
+    verified = Verify(name, version, dir);
+  });
+  background.join();
+  if (!verified.ok()) return verified.status();
+  std::shared_ptr<ServableVersion> servable = *std::move(verified);
+  servable->batcher = std::make_unique<DynamicBatcher>(servable->model, options_.batching,
+                                                       observer_factory_(name, version));
+  return servable;
+}
+
+absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
+    const std::string& name, int64_t version, const std::string& dir) const {
   namespace fs = std::filesystem;
   const std::string card_path = (fs::path(dir) / "model.json").string();
   const std::string model_path = (fs::path(dir) / "model.pt").string();
@@ -80,8 +106,6 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
   for (int i = 0; i < options_.warmup_batches; ++i) {
     ARG_RETURN_IF_ERROR(servable->model->Forward(warm.data(), warm_rows).status());
   }
-  servable->batcher = std::make_unique<DynamicBatcher>(servable->model, options_.batching,
-                                                       observer_factory_(name, version));
   return servable;
 }
 

@@ -34,6 +34,11 @@ class DirectoryVersionLoader : public VersionLoader {
                                                         const std::string& dir) override;
 
  private:
+  static constexpr int kLoaderNice = 10;  // added to the caller's nice for verification
+  // Every check and the warm-up: a servable without its batcher yet.
+  absl::StatusOr<std::shared_ptr<ServableVersion>> Verify(const std::string& name, int64_t version,
+                                                          const std::string& dir) const;
+
   const Options options_;
   const ModelFactory model_factory_;
   const BatcherObserverFactory observer_factory_;

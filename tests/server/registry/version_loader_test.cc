@@ -1,7 +1,13 @@
 #include "server/registry/version_loader.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 
 #include "common/file_io.h"
 #include "common/sha256.h"
@@ -55,6 +61,54 @@ TEST(VersionLoaderTest, LoadsAVerifiedVersion) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ((*s)->card.version, 1);
   EXPECT_NE((*s)->batcher, nullptr);
+}
+
+// Records the scheduling priority (nice) of each thread that runs a forward.
+class PriorityRecordingModel : public FakeModel {
+ public:
+  using FakeModel::FakeModel;
+  absl::StatusOr<Matrix> Forward(const float* rows, int64_t n) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      nice_.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))));
+    }
+    return FakeModel::Forward(rows, n);
+  }
+  std::vector<int> nice() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return nice_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> nice_;
+};
+
+TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
+  TempDir repo;
+  PriorityRecordingModel* model = nullptr;
+  DirectoryVersionLoader loader(
+      {BatcherOptions{}, /*warmup_batches=*/2},
+      [&](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+        auto m = std::make_unique<PriorityRecordingModel>(dim);
+        model = m.get();
+        return std::unique_ptr<Model>(std::move(m));
+      },
+      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+  const int serving_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  auto s = loader.Load("m", 1, Publish(repo, "m", 1));
+  ASSERT_TRUE(s.ok()) << s.status();
+  // Golden check and two warm-ups ran on the loader's background thread.
+  EXPECT_THAT(model->nice(), ::testing::Each(serving_nice + 10));
+  EXPECT_EQ(model->nice().size(), 3u);
+  std::promise<absl::StatusOr<Matrix>> done;
+  auto task = std::make_unique<InferenceTask>();
+  task->n = 1;
+  task->inputs.assign(kDim, 0.f);
+  task->done = [&](absl::StatusOr<Matrix> r) { done.set_value(std::move(r)); };
+  ASSERT_TRUE((*s)->batcher->Enqueue(std::move(task)).ok());
+  ASSERT_TRUE(done.get_future().get().ok());
+  EXPECT_EQ(model->nice().back(), serving_nice);  // the batcher's thread: traffic's priority
 }
 
 TEST(VersionLoaderTest, RefusesAModelFileThatDoesNotMatchItsSha256) {
