@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
                  "any config key as key=value, e.g. batching.max_batch_size=128");
   bool print_defaults = false;
   app.add_flag("--print-default-config", print_defaults, "print the built-in defaults and exit");
+  bool check_device = false;
+  app.add_flag("--check-device", check_device,
+               "check that the configured device is usable by this build, then exit (0 = yes)");
   CLI11_PARSE(app, argc, argv);
   if (print_defaults) {
     std::cout << DefaultServerConfigYaml();
@@ -90,6 +93,10 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) return Fail(loaded.status());
   const ServerConfig config = *loaded;
   if (absl::Status s = CheckTorchDevice(config.device); !s.ok()) return Fail(s);
+  if (check_device) {
+    std::cout << "device " << config.device << ": usable\n";
+    return 0;
+  }
   const arginator::BlasInfo blas = SetTorchThreads(config.intra_op_threads);
 
   // Signals go to sigwait below, not to whichever thread happens to run.
