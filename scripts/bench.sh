@@ -4,6 +4,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-5}
+DEVICE=${DEVICE:-cpu}  # DEVICE=cuda: the same suite against a CUDA build (docs/gpu.md)
 BIN="$BUILD/bin"
 OUT="$BUILD/bench"
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -29,7 +30,7 @@ publish_copy() {  # $1 = version number: publish the template as it, atomically
 }
 
 say "1. raw TorchScript forward by batch size (the compute ceiling)"
-"$BIN/arginator-bench-forward" "$MODEL_DIR" --seconds 1 --format json >"$OUT/forward.json"
+"$BIN/arginator-bench-forward" "$MODEL_DIR" --device "$DEVICE" --seconds 1 --format json >"$OUT/forward.json"
 
 SERVER_PID=""
 start_server() {  # $1 = name, rest = command; sets PORT once the server answers
@@ -56,7 +57,8 @@ load() {  # $1 = output name, rest = loadgen args; also records the server's CPU
     --duration "${DUR:-$SECS}" --format json "$@" >"$OUT/$name.json"
   echo $(($(cpu_ticks) - before)) >"$OUT/$name.cpu"
 }
-SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1)
+SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1
+  --device "$DEVICE")
 
 say "2. transport ceiling: no-op handler, same gRPC stack and payload"
 start_server noop "$BIN/arginator-noop-server" --port 0
@@ -72,7 +74,7 @@ for c in 1 16 64 256; do load off-c$c -c $c; done
 stop_server
 
 say "4. bulk: 1024 embeddings per request (repeated vs packed) and ClassifyStream; max_batch_size 1024"
-"$BIN/arginator-bench-forward" "$MODEL_DIR" --seconds 1 --batches 1024 --format json >"$OUT/forward-1024.json"
+"$BIN/arginator-bench-forward" "$MODEL_DIR" --device "$DEVICE" --seconds 1 --batches 1024 --format json >"$OUT/forward-1024.json"
 start_server bulk "${SERVER[@]}" --set batching.max_batch_size=1024
 load bulk-repeated -c 2 --batch 1024
 load bulk-packed -c 2 --batch 1024 --packed
