@@ -29,12 +29,16 @@ PACKAGES=(
 # two glibc or libstdc++ builds on one library path breaks every process.
 SKIP='^(libc6|libc6-dev|libc-dev-bin|libstdc\+\+6|libstdc\+\+-12-dev|libgcc-s1|libgcc-12-dev|gcc-12-base|libcrypt1|libcrypt-dev|linux-libc-dev|libgomp1|libatomic1|libquadmath0|libasan8|libtsan2|libubsan1|liblsan0|libitm1|libhwasan0|libcc1-0|debconf|dpkg|perl-base|libselinux1|libpcre2-8-0|libsystemd0|libzstd1|liblzma5|libbz2-1.0|libtinfo6|libudev1|tar|base-files|bash|coreutils)$'
 
+# Neither built against nor loaded by the binaries (fonts, interpreters, documentation): they
+# only come in through tool packages' dependencies, and would double the download.
+UNNEEDED='^(fonts-.*|fontconfig-config|perl|perl-modules-.*|libperl.*|python3.*|libpython3.*|.*-doc|libglib2\.0-data|libgdk-pixbuf2\.0-common|shared-mime-info|ucf|sensible-utils|readline-common|mime-support|media-types|tzdata|netbase)$'
+
 case "$MODE" in
   fetch)
     mkdir -p "$DEPS"
     mapfile -t closure < <(apt-cache depends --recurse --no-recommends --no-suggests \
       --no-conflicts --no-breaks --no-replaces --no-enhances "${PACKAGES[@]}" |
-      grep -E '^[a-z0-9]' | sort -u | grep -Ev "$SKIP")
+      grep -E '^[a-z0-9]' | sort -u | grep -Ev "$SKIP" | grep -Ev "$UNNEEDED")
     # Virtual packages have no candidate to download; keep the real ones.
     real=()
     for p in "${closure[@]}"; do
