@@ -78,6 +78,7 @@ say "4. bulk: 1024 embeddings per request (repeated vs packed) and ClassifyStrea
 start_server bulk "${SERVER[@]}" --set batching.max_batch_size=1024
 load bulk-repeated -c 2 --batch 1024
 load bulk-packed -c 2 --batch 1024 --packed
+load bulk-stream -c 2 --batch 1024 --packed --stream
 BULK_FILE="$OUT/bulk/non_betalactamase_embeddings_60k.h5"
 "$BIN/arginator-client" classify --target 127.0.0.1:$PORT --model betalactamase-binary \
   --input "$BULK_FILE" --output "$OUT/stream.csv" --stream always --batch 1024 \
@@ -148,14 +149,15 @@ for c in (1, 16, 64, 256):
     n, on, off = L(f"noop-c{c}"), L(f"on-c{c}"), L(f"off-c{c}")
     print(f"| {c} | {n['rps']:,.0f} [{cpu_us(f'noop-c{c}'):.0f}] | {on['rps']:,.0f} ({pct(on,50):.2f} / {pct(on,99):.2f}) [{cpu_us(f'on-c{c}'):.0f}] | {off['rps']:,.0f} ({pct(off,50):.2f} / {pct(off,99):.2f}) [{cpu_us(f'off-c{c}'):.0f}] | {on['rps']/n['rps']:.2f} | {on['rps']/off['rps']:.2f} |")
 f1024 = L("forward-1024")[0]["samples_per_s"]
-rep, pk = L("bulk-repeated"), L("bulk-packed")
+rep, pk, st_ = L("bulk-repeated"), L("bulk-packed"), L("bulk-stream")
 stream = open(f"{out}/stream.log").read()
 m = re.search(r"in ([0-9.]+)s \(([0-9]+)/s", stream)
 s_rate = float(m.group(2)) if m else 0
 print(f"\n### 4. Bulk, 1024 embeddings per request (server max_batch_size 1024)\n\n| path | embeddings/s | vs raw forward at 1024 ({f1024:,.0f}/s) |\n|---|---:|---:|")
 print(f"| Classify, repeated floats (server CPU {cpu_us('bulk-repeated')/1e3:.1f} ms/request) | {rep['embeddingsPerSecond']:,.0f} | {rep['embeddingsPerSecond']/f1024:.2f} |")
 print(f"| Classify, packed (server CPU {cpu_us('bulk-packed')/1e3:.1f} ms/request) | {pk['embeddingsPerSecond']:,.0f} | {pk['embeddingsPerSecond']/f1024:.2f} |")
-print(f"| ClassifyStream (arginator-client, 30k embeddings) | {s_rate:,.0f} | {s_rate/f1024:.2f} |")
+print(f"| ClassifyStream, packed, one stream per worker (server CPU {cpu_us('bulk-stream')/1e3:.1f} ms/request) | {st_['embeddingsPerSecond']:,.0f} | {st_['embeddingsPerSecond']/f1024:.2f} |")
+print(f"| ClassifyStream end to end through `arginator-client classify` (30k embeddings, CSV out) | {s_rate:,.0f} | {s_rate/f1024:.2f} |")
 st, sw = L("steady"), L("swapping")
 print(f"\n### 5. Hot swap under load (c=16, 10 s each)\n\n| run | req/s | p50 ms | p99 ms | status codes |\n|---|---:|---:|---:|---|")
 print(f"| steady | {st['rps']:,.0f} | {pct(st,50):.2f} | {pct(st,99):.2f} | {codes(st)} |")

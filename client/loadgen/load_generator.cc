@@ -87,6 +87,114 @@ std::string CodeName(grpc::StatusCode code) {
   return c >= 0 && c <= 16 ? kNames[c] : absl::StrCat(c);
 }
 
+// One worker's way of making calls, one at a time, on its own completion queue.
+class Caller {
+ public:
+  virtual ~Caller() { Drain(); }
+  // Sends one encoded request and waits for its answer; `embeddings` gets the predictions' count.
+  virtual grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) = 0;
+
+ protected:
+  // Waits for the one operation in flight; false when it failed or the queue is shut down.
+  bool Wait() {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq_.Next(&tag, &ok) && ok;
+  }
+  void Drain() {
+    if (drained_) return;
+    drained_ = true;
+    cq_.Shutdown();  // a queue must be drained before it is destroyed
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  grpc::CompletionQueue cq_;
+
+ private:
+  bool drained_ = false;
+};
+
+// Classify: one unary call per request, each with its own deadline.
+class UnaryCaller : public Caller {
+ public:
+  using Stub = grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyResponse>;
+  UnaryCaller(Stub& stub, absl::Duration timeout) : stub_(stub), timeout_(timeout) {}
+
+  grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) override {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    v1::ClassifyResponse response;
+    grpc::Status status;
+    auto call =
+        stub_.PrepareUnaryCall(&context, "/arginator.v1.Classifier/Classify", request, &cq_);
+    call->StartCall();
+    call->Finish(&response, &status, this);
+    if (!Wait()) return grpc::Status(grpc::StatusCode::INTERNAL, "completion queue failed");
+    *embeddings = response.predictions_size();
+    return status;
+  }
+
+ private:
+  Stub& stub_;
+  const absl::Duration timeout_;
+};
+
+// ClassifyStream: one long-lived stream per worker, one message in flight on it at a time. A
+// message's error is that message's status; a broken stream counts its status once and is opened
+// again for the next request.
+class StreamCaller : public Caller {
+ public:
+  using Stub = grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyStreamResponse>;
+  StreamCaller(Stub& stub, absl::Time deadline) : stub_(stub), deadline_(deadline) {}
+  ~StreamCaller() override { Close(); }
+
+  grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) override {
+    if (!stream_) {
+      context_ = std::make_unique<grpc::ClientContext>();
+      if (deadline_ != absl::InfiniteFuture()) {
+        context_->set_deadline(absl::ToChronoTime(deadline_));
+      }
+      stream_ = stub_.PrepareCall(context_.get(), "/arginator.v1.Classifier/ClassifyStream", &cq_);
+      stream_->StartCall(this);
+      if (!Wait()) return Close();
+    }
+    stream_->Write(request, this);
+    if (!Wait()) return Close();
+    stream_->Read(&response_, this);
+    if (!Wait()) return Close();
+    if (response_.error_code() != 0) {
+      return grpc::Status(static_cast<grpc::StatusCode>(response_.error_code()),
+                          response_.error_message());
+    }
+    *embeddings = response_.response().predictions_size();
+    return grpc::Status::OK;
+  }
+
+ private:
+  // Ends the stream and returns how it ended (never OK after a failed operation).
+  grpc::Status Close() {
+    if (!stream_) return grpc::Status::OK;
+    grpc::Status status;
+    stream_->WritesDone(this);
+    Wait();
+    stream_->Finish(&status, this);
+    Wait();
+    stream_.reset();
+    context_.reset();
+    return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream ended early")
+                       : status;
+  }
+
+  Stub& stub_;
+  const absl::Time deadline_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<grpc::ByteBuffer, v1::ClassifyStreamResponse>>
+      stream_;
+  v1::ClassifyStreamResponse response_;
+};
+
 }  // namespace
 
 double LoadReport::rps() const {
@@ -134,14 +242,14 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
     requests.push_back(std::move(encoded));
   }
 
-  using RawStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyResponse>;
-  std::vector<std::unique_ptr<RawStub>> stubs;
+  std::vector<std::unique_ptr<UnaryCaller::Stub>> unary_stubs;
+  std::vector<std::unique_ptr<StreamCaller::Stub>> stream_stubs;
   for (int c = 0; c < o.connections; ++c) {
     auto channel = MakeChannel(o.client, /*separate_connection=*/true);
     if (!channel.ok()) return channel.status();
-    stubs.push_back(std::make_unique<RawStub>(*channel));
+    unary_stubs.push_back(std::make_unique<UnaryCaller::Stub>(*channel));
+    stream_stubs.push_back(std::make_unique<StreamCaller::Stub>(*channel));
   }
-  static const std::string kMethod = "/arginator.v1.Classifier/Classify";
 
   const absl::Time start = absl::Now();
   const absl::Time measure_from = start + o.warmup;
@@ -154,8 +262,15 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
   for (int w = 0; w < o.concurrency; ++w) {
     workers.emplace_back([&, w] {
       WorkerResult& r = results[w];
-      RawStub& stub = *stubs[w % stubs.size()];
-      grpc::CompletionQueue cq;  // this worker's own: it waits for one call at a time
+      std::unique_ptr<Caller> caller;
+      if (o.stream) {
+        // The stream lives for the whole run; its deadline is the run's end plus one timeout.
+        caller =
+            std::make_unique<StreamCaller>(*stream_stubs[w % stream_stubs.size()],
+                                           end == absl::InfiniteFuture() ? end : end + o.timeout);
+      } else {
+        caller = std::make_unique<UnaryCaller>(*unary_stubs[w % unary_stubs.size()], o.timeout);
+      }
       for (int64_t i = w;; i += o.concurrency) {
         absl::Time intended;
         bool measured;
@@ -172,33 +287,18 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
           measured = intended >= measure_from;
           if (measured && o.total > 0 && issued.fetch_add(1) >= o.total) break;
         }
-        grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(absl::Now() + o.timeout));
-        v1::ClassifyResponse response;
-        grpc::Status s;
-        auto call = stub.PrepareUnaryCall(&context, kMethod, requests[i % requests.size()], &cq);
-        call->StartCall();
-        call->Finish(&response, &s, /*tag=*/&s);
-        void* tag = nullptr;
-        bool ok = false;
-        if (!cq.Next(&tag, &ok) || tag != &s) {
-          s = grpc::Status(grpc::StatusCode::INTERNAL, "completion queue shut down");
-        }
+        int64_t embeddings = 0;
+        grpc::Status s = caller->Call(requests[i % requests.size()], &embeddings);
         const absl::Time done = absl::Now();
         if (!measured) continue;
         r.latencies_ns.push_back(absl::ToInt64Nanoseconds(done - intended));
         ++r.codes[CodeName(s.error_code())];
         if (s.ok()) {
-          r.embeddings += response.predictions_size();
+          r.embeddings += embeddings;
         } else {
           ++r.errors[s.error_message()];
         }
         r.last_done = std::max(r.last_done, done);
-      }
-      cq.Shutdown();  // a queue must be drained before it is destroyed
-      void* tag;
-      bool ok;
-      while (cq.Next(&tag, &ok)) {
       }
     });
   }
@@ -233,10 +333,11 @@ std::string FormatText(const LoadReport& r) {
   const LoadOptions& o = r.options;
   std::string out = absl::StrFormat(
       "Summary:\n  Target:          %s, model %s\n  Load:            %s, concurrency %d, "
-      "%d connection(s), batch %d (%s)\n",
+      "%d connection(s), batch %d (%s)%s\n",
       o.client.target, o.model.name,
       o.rps > 0 ? absl::StrFormat("open loop at %.0f req/s", o.rps) : "closed loop", o.concurrency,
-      o.connections, o.batch, o.packed ? "packed" : "repeated floats");
+      o.connections, o.batch, o.packed ? "packed" : "repeated floats",
+      o.stream ? ", ClassifyStream (one stream per worker)" : "");
   int64_t sum = 0;
   for (int64_t l : r.latencies_ns) sum += l;
   absl::StrAppend(&out, absl::StrFormat("  Count:           %d\n", r.count),
@@ -274,7 +375,8 @@ nlohmann::json FormatJson(const LoadReport& r) {
   return {{"date", absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone())},
           {"options",
            {{"host", o.client.target},
-            {"call", "arginator.v1.Classifier.Classify"},
+            {"call", o.stream ? "arginator.v1.Classifier.ClassifyStream"
+                              : "arginator.v1.Classifier.Classify"},
             {"model", o.model.name},
             {"concurrency", o.concurrency},
             {"connections", o.connections},

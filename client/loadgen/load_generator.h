@@ -22,8 +22,9 @@ struct LoadOptions {
   double rps = 0;       // > 0: open loop at this constant rate; 0: closed loop
   int batch = 1;        // embeddings per request
   bool packed = false;  // packed_values instead of repeated floats
+  bool stream = false;  // ClassifyStream: one stream per worker, one message in flight on each
   absl::Duration warmup = absl::ZeroDuration();  // requests in this time are not recorded
-  absl::Duration timeout = absl::Seconds(20);    // per request
+  absl::Duration timeout = absl::Seconds(20);    // per request (per stream: after the run's end)
   std::string input;  // embeddings file to send; empty = synthetic ProtT5-like rows
 };
 

@@ -1,4 +1,5 @@
-// arginator-loadgen: a ghz-style load generator for arginator.v1.Classifier/Classify.
+// arginator-loadgen: a ghz-style load generator for arginator.v1.Classifier (Classify, and
+// ClassifyStream with --stream).
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   app.add_option("--rps", o.rps, "open loop at this rate (requests/s); 0 = closed loop");
   app.add_option("--batch,-b", o.batch, "embeddings per request")->capture_default_str();
   app.add_flag("--packed", o.packed, "send packed_values (float32 bytes) instead of floats");
+  app.add_flag("--stream", o.stream,
+               "call ClassifyStream: one stream per worker, each request a message on it");
   app.add_option("--warmup", warmup_s, "seconds of unrecorded warm-up");
   app.add_option("--timeout", timeout_s, "per-request deadline in seconds")->capture_default_str();
   app.add_option("--input", o.input, "embeddings file (.h5/.csv/.npy); default synthetic rows");

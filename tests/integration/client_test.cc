@@ -7,6 +7,7 @@
 #include "common/hdf5_embeddings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/served_models_fixture.h"
 
@@ -151,6 +152,32 @@ TEST_F(ClientTest, LoadgenCountsAddUpAndErrorsAreCounted) {
   auto error_report = nlohmann::json::parse(errors.output);
   EXPECT_EQ(error_report["statusCodeDistribution"]["NOT_FOUND"], 50);
   EXPECT_EQ(error_report["count"], 50);
+}
+
+TEST_F(ClientTest, LoadgenStreamSendsItsRequestsOverClassifyStream) {
+  StartServer();
+  auto ok = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
+                       " -c 3 --total 90 --batch 2 --stream --format json");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  auto report = nlohmann::json::parse(ok.output);
+  EXPECT_EQ(report["count"], 90);
+  EXPECT_EQ(report["statusCodeDistribution"]["OK"], 90);
+  EXPECT_EQ(report["options"]["call"], "arginator.v1.Classifier.ClassifyStream");
+  EXPECT_NEAR(report["embeddingsPerSecond"].get<double>(), 2 * report["rps"].get<double>(), 1e-6);
+  // The server counted them as stream messages, not as unary calls.
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              ::testing::HasSubstr("arginator_requests_total{code=\"OK\",method=\"ClassifyStream\","
+                                   "model=\"betalactamase-binary\",version=\"1\"} 90"));
+
+  // A message's error is that message's status; the stream goes on serving the next ones.
+  auto errors = RunCommand(kLoadgen + " --target " + server_->target() +
+                           " --model nope -c 2 --total 20 --stream --format json");
+  ASSERT_EQ(errors.exit_code, 0) << errors.output;
+  auto error_report = nlohmann::json::parse(errors.output);
+  EXPECT_EQ(error_report["statusCodeDistribution"]["NOT_FOUND"], 20);
 }
 
 TEST_F(ClientTest, LoadgenOpenLoopHoldsItsRate) {
