@@ -127,6 +127,7 @@ for v in $(seq 2 101); do
   rm -rf "$OUT/models/betalactamase-binary/$((v - 1))"
 done
 "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
+sleep 3  # the server returns freed memory once unloads have been quiet for 2 s
 RSS_AFTER=$(rss)
 MEM_SWAPS=$(grep -c 'swapped betalactamase-binary' "$OUT/memory.log" || true)
 stop_server

@@ -80,12 +80,18 @@ class ModelRegistry {
   // True when every model in `names` has a ready version.
   bool AllReady(const std::vector<std::string>& names) const;
 
-  // Destroys unloading versions no request holds any more. Call periodically (the watcher does).
+  // Destroys unloading versions no request holds any more, and returns freed memory to the OS
+  // once no version has been unloaded for kTrimAfterQuiet. Call periodically (the watcher does).
   void ReapUnloaded();
+  static constexpr absl::Duration kTrimAfterQuiet = absl::Seconds(2);
   // Drains and drops everything (shutdown).
   void Clear();
 
  private:
+  std::mutex trim_mu_;
+  bool trim_pending_ = false;  // versions were unloaded since the last malloc_trim
+  absl::Time last_unload_;
+
   struct VersionEntry {
     VersionState state = VersionState::kLoading;
     std::string reason;

@@ -42,7 +42,7 @@ class RecordingObserver : public RegistryObserver {
 class ModelRegistryTest : public ::testing::Test {
  protected:
   ModelRegistry::Options Options(std::map<std::string, std::string> default_labels = {}) {
-    return {*VersionPolicy::Parse("latest", 1, {}), std::move(default_labels)};
+    return {*VersionPolicy::Parse("latest", 1, {}), std::move(default_labels), {}};
   }
   static std::map<int64_t, std::string> Disk(std::initializer_list<int64_t> versions) {
     std::map<int64_t, std::string> out;
@@ -101,7 +101,7 @@ TEST_F(ModelRegistryTest, FailedLoadKeepsTheOldVersionServingAndIsNotRetried) {
 }
 
 TEST_F(ModelRegistryTest, RemovingADirectoryUnloadsItButNeverTheLastReadyVersion) {
-  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {}}, &loader_, &observer_);
+  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {}, {}}, &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));
   r.Reconcile("m", Disk({1}));  // version 2's directory removed
   EXPECT_EQ(Served(r), 1);
@@ -126,7 +126,8 @@ TEST_F(ModelRegistryTest, InFlightHandleKeepsAnUnloadedVersionAlive) {
 }
 
 TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
-  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {{"m", "stable"}}}, &loader_, &observer_);
+  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {{"m", "stable"}}, {}}, &loader_,
+                  &observer_);
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 2);  // no "stable" yet: highest ready
   ASSERT_TRUE(r.SetLabel("m", "stable", 1).ok());
