@@ -37,6 +37,13 @@ TEST(ExportTest, TorchScriptGivesTheInMemoryModelsProbabilities) {
     torch::Tensor got = torch::from_blob(probs->data(), {7, 5}).clone();
     EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-6)) << kind;
     EXPECT_TRUE(torch::allclose(got.sum(1), torch::ones({7}), 1e-5)) << "rows are probabilities";
+    // One row alone takes the matrix-vector path: it must give that row's batched answer.
+    for (int64_t i = 0; i < 7; ++i) {
+      auto one = RunTorchScript(*loaded, x[i].contiguous().data_ptr<float>(), 1, 1024);
+      ASSERT_TRUE(one.ok()) << one.status();
+      torch::Tensor single = torch::from_blob(one->data(), {1, 5}).clone();
+      EXPECT_TRUE(torch::allclose(single, got.narrow(0, i, 1), 1e-5, 1e-6)) << kind << " " << i;
+    }
   }
 }
 
