@@ -58,6 +58,10 @@ case "$MODE" in
     # Debian's CMake configs and .pc files name /usr paths; point them into the prefix.
     grep -rlZ --include='*.cmake' --include='*.pc' -e '/usr/' "$LIBDIR" "$PREFIX/usr/share" 2>/dev/null |
       xargs -0 -r sed -i -E "s#([\"'= ;(])/usr/(lib|include|bin|share)#\1$PREFIX/usr/\2#g"
+    # HDF5's compiler wrappers (what CMake's FindHDF5 asks first) carry prefix="/usr".
+    for wrapper in "$PREFIX"/usr/bin/h5cc "$PREFIX"/usr/bin/h5c++; do
+      if [[ -f "$wrapper" ]]; then sed -i "s#^prefix=\"/usr\"#prefix=\"$PREFIX/usr\"#" "$wrapper"; fi
+    done
     export PATH="$PREFIX/usr/bin:$PATH"
     export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export PKG_CONFIG_PATH="$LIBDIR/pkgconfig:$PREFIX/usr/share/pkgconfig"
