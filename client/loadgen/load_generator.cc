@@ -90,7 +90,13 @@ std::string CodeName(grpc::StatusCode code) {
 // One worker's way of making calls, one at a time, on its own completion queue.
 class Caller {
  public:
-  virtual ~Caller() { Drain(); }
+  virtual ~Caller() {
+    cq_.Shutdown();  // a queue must be drained before it is destroyed
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
   // Sends one encoded request and waits for its answer; `embeddings` gets the predictions' count.
   virtual grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) = 0;
 
@@ -101,26 +107,14 @@ class Caller {
     bool ok = false;
     return cq_.Next(&tag, &ok) && ok;
   }
-  void Drain() {
-    if (drained_) return;
-    drained_ = true;
-    cq_.Shutdown();  // a queue must be drained before it is destroyed
-    void* tag;
-    bool ok;
-    while (cq_.Next(&tag, &ok)) {
-    }
-  }
   grpc::CompletionQueue cq_;
-
- private:
-  bool drained_ = false;
 };
 
 // Classify: one unary call per request, each with its own deadline.
 class UnaryCaller : public Caller {
  public:
-  using Stub = grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyResponse>;
-  UnaryCaller(Stub& stub, absl::Duration timeout) : stub_(stub), timeout_(timeout) {}
+  UnaryCaller(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+      : stub_(std::move(channel)), timeout_(timeout) {}
 
   grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) override {
     grpc::ClientContext context;
@@ -137,7 +131,7 @@ class UnaryCaller : public Caller {
   }
 
  private:
-  Stub& stub_;
+  grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyResponse> stub_;
   const absl::Duration timeout_;
 };
 
@@ -146,8 +140,8 @@ class UnaryCaller : public Caller {
 // again for the next request.
 class StreamCaller : public Caller {
  public:
-  using Stub = grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyStreamResponse>;
-  StreamCaller(Stub& stub, absl::Time deadline) : stub_(stub), deadline_(deadline) {}
+  StreamCaller(std::shared_ptr<grpc::Channel> channel, absl::Time deadline)
+      : stub_(std::move(channel)), deadline_(deadline) {}
   ~StreamCaller() override { Close(); }
 
   grpc::Status Call(const grpc::ByteBuffer& request, int64_t* embeddings) override {
@@ -187,7 +181,7 @@ class StreamCaller : public Caller {
                        : status;
   }
 
-  Stub& stub_;
+  grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyStreamResponse> stub_;
   const absl::Time deadline_;
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientAsyncReaderWriter<grpc::ByteBuffer, v1::ClassifyStreamResponse>>
@@ -242,13 +236,11 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
     requests.push_back(std::move(encoded));
   }
 
-  std::vector<std::unique_ptr<UnaryCaller::Stub>> unary_stubs;
-  std::vector<std::unique_ptr<StreamCaller::Stub>> stream_stubs;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int c = 0; c < o.connections; ++c) {
     auto channel = MakeChannel(o.client, /*separate_connection=*/true);
     if (!channel.ok()) return channel.status();
-    unary_stubs.push_back(std::make_unique<UnaryCaller::Stub>(*channel));
-    stream_stubs.push_back(std::make_unique<StreamCaller::Stub>(*channel));
+    channels.push_back(*std::move(channel));
   }
 
   const absl::Time start = absl::Now();
@@ -262,14 +254,14 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
   for (int w = 0; w < o.concurrency; ++w) {
     workers.emplace_back([&, w] {
       WorkerResult& r = results[w];
+      std::shared_ptr<grpc::Channel> channel = channels[w % channels.size()];
       std::unique_ptr<Caller> caller;
       if (o.stream) {
         // The stream lives for the whole run; its deadline is the run's end plus one timeout.
-        caller =
-            std::make_unique<StreamCaller>(*stream_stubs[w % stream_stubs.size()],
-                                           end == absl::InfiniteFuture() ? end : end + o.timeout);
+        caller = std::make_unique<StreamCaller>(
+            channel, end == absl::InfiniteFuture() ? end : end + o.timeout);
       } else {
-        caller = std::make_unique<UnaryCaller>(*unary_stubs[w % unary_stubs.size()], o.timeout);
+        caller = std::make_unique<UnaryCaller>(channel, o.timeout);
       }
       for (int64_t i = w;; i += o.concurrency) {
         absl::Time intended;
