@@ -37,10 +37,9 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal(0, 0.2f);
   nlohmann::json results = nlohmann::json::array();
   if (format == "text") {
-    std::cout << absl::StrFormat(
-        "%s v%d, %s, %d intra-op thread(s)%s\n%8s %14s %12s\n", card->name, card->version, device,
-        threads, blas.name.empty() ? "" : absl::StrCat(", ", blas.name, " ", blas.threads), "batch",
-        "samples/s", "us/forward");
+    std::cout << absl::StrFormat("%s v%d, %s, %d intra-op thread(s)%s\n%8s %14s %12s\n", card->name,
+                                 card->version, device, threads, blas.LogSuffix(), "batch",
+                                 "samples/s", "us/forward");
   }
   for (int64_t b : batches) {
     std::vector<float> x(b * card->input_dim);

@@ -2,7 +2,13 @@
 
 #include <dlfcn.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace arginator {
+
+std::string BlasInfo::LogSuffix() const {
+  return name.empty() ? "" : absl::StrCat(", ", name, " ", threads);
+}
 
 BlasInfo SetBlasThreads(int threads) {
   using SetFn = void (*)(int);

@@ -8,6 +8,9 @@ namespace arginator {
 struct BlasInfo {
   std::string name;  // "OpenBLAS", or "" when the BLAS is not one we can size (MKL, reference)
   int threads = 0;   // its thread count after the call; 0 when unknown
+
+  // ", OpenBLAS 1" for a startup line, or "" when the BLAS is unknown.
+  std::string LogSuffix() const;
 };
 
 // Sizes the BLAS thread pool to `threads` (0 leaves it alone). torch::set_num_threads sizes

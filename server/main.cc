@@ -187,8 +187,7 @@ int main(int argc, char** argv) {
       "listening on ", config.host, ":", bound_port, " (",
       config.tls_cert.empty() ? "plaintext" : (config.tls_client_ca.empty() ? "TLS" : "mutual TLS"),
       ", device ", config.device, ", ", config.intra_op_threads, " intra-op thread(s)",
-      blas.name.empty() ? "" : absl::StrCat(", ", blas.name, " ", blas.threads), ", repository ",
-      config.repository, ")"));
+      blas.LogSuffix(), ", repository ", config.repository, ")"));
 
   MetricsHttpServer metrics_http([&] { return metrics.Render(); }, serving);
   if (config.metrics_port >= 0) {
