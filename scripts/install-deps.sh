@@ -21,6 +21,7 @@ BUILD_PACKAGES=(
   prometheus                         # tests: promtool checks the /metrics text
   openssl                            # tests: throwaway certificates for the TLS tests
   kubectl                            # tests: kustomize renders the manifests
+  nghttp2-client                     # bench: h2load, the light reference client (docs/benchmarks.md)
 )
 
 # What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses
