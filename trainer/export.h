@@ -13,7 +13,9 @@ namespace arginator::trainer {
 // Builds a self-contained TorchScript module from a trained classifier without Python: the weights
 // are registered as parameters and forward is defined in TorchScript source with builtin ops.
 // Contract: input [N, input_dim] float32, output [N, num_classes] softmax probabilities, eval mode
-// (no dropout). Loads in C++ (torch::jit::load) and Python (torch.jit.load).
+// (no dropout). Loads in C++ (torch::jit::load) and Python (torch.jit.load). Layer i's weight is
+// the parameter `wt<i>`, stored [in, out] contiguous, its bias `b<i>`; the int attributes
+// `row_chunk` and `chunked_max_rows` choose the small-batch CPU path (see export.cc).
 torch::jit::Module ExportTorchScript(Classifier& model);
 
 // Runs a TorchScript classifier on `n` rows of `dim` floats; returns row-major probabilities.

@@ -47,6 +47,39 @@ TEST(ExportTest, TorchScriptGivesTheInMemoryModelsProbabilities) {
   }
 }
 
+// The export runs one row through GEMV, small CPU batches in row chunks and larger ones in one GEMM
+// per layer: every batch size must give the in-memory model's probabilities, row for row.
+TEST(ExportTest, EveryBatchSizeGivesTheSameProbabilities) {
+  torch::manual_seed(2);
+  for (const char* kind : {"ffnn", "logreg"}) {
+    Classifier model(ClassifierSpec{kind, 1024, {256, 128}, 0.2, 2});
+    model->eval();
+    torch::Tensor x = torch::randn({40, 1024});
+    torch::Tensor expected = torch::softmax(model->forward(x), 1);
+    torch::jit::Module exported = ExportTorchScript(model);
+    for (int64_t n = 1; n <= 40; ++n) {
+      auto probs = RunTorchScript(exported, x.data_ptr<float>(), n, 1024);
+      ASSERT_TRUE(probs.ok()) << probs.status();
+      torch::Tensor got = torch::from_blob(probs->data(), {n, 2}).clone();
+      EXPECT_TRUE(torch::allclose(got, expected.narrow(0, 0, n), 1e-5, 1e-6)) << kind << " " << n;
+    }
+  }
+}
+
+// The layout that avoids OpenBLAS's slow packing: every weight [in, out] and contiguous.
+TEST(ExportTest, WeightsAreStoredTransposedAndContiguous) {
+  Classifier model(ClassifierSpec{"ffnn", 1024, {256, 128}, 0.2, 5});
+  torch::jit::Module exported = ExportTorchScript(model);
+  const auto& layers = model->layers();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    torch::Tensor wt = exported.attr("wt" + std::to_string(i)).toTensor();
+    EXPECT_TRUE(wt.is_contiguous()) << i;
+    EXPECT_TRUE(torch::equal(wt, layers[i]->weight.detach().t())) << i;
+  }
+  EXPECT_EQ(exported.attr("row_chunk").toInt(), 2);
+  EXPECT_EQ(exported.attr("chunked_max_rows").toInt(), 12);
+}
+
 TEST(ExportTest, WrongInputWidthIsAnErrorNotACrash) {
   Classifier model(ClassifierSpec{"logreg", 1024, {}, 0.0, 2});
   torch::jit::Module exported = ExportTorchScript(model);
