@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/arginator_client.h"
+#include "client/loadgen/latency_histogram.h"
 #include "nlohmann/json.hpp"
 
 namespace arginator::client {
@@ -15,14 +16,15 @@ namespace arginator::client {
 struct LoadOptions {
   ClientOptions client;  // target and TLS
   ModelSelector model;
-  int concurrency = 16;                         // workers with a call in flight at a time
-  int connections = 1;                          // HTTP/2 connections the workers are spread over
+  int concurrency = 16;  // calls in flight at a time (slots), spread over the connections
+  int connections = 1;   // HTTP/2 connections, each driven by one worker thread
+  int threads = 0;       // worker threads; 0 = one per connection, at most the machine's cores
   absl::Duration duration = absl::Seconds(10);  // measured time, after the warm-up
   int64_t total = 0;    // > 0: stop after this many measured requests instead
   double rps = 0;       // > 0: open loop at this constant rate; 0: closed loop
   int batch = 1;        // embeddings per request
   bool packed = false;  // packed_values instead of repeated floats
-  bool stream = false;  // ClassifyStream: one stream per worker, one message in flight on each
+  bool stream = false;  // ClassifyStream: one stream per slot, one message in flight on each
   absl::Duration warmup = absl::ZeroDuration();  // requests in this time are not recorded
   absl::Duration timeout = absl::Seconds(20);    // per request (per stream: after the run's end)
   std::string input;  // embeddings file to send; empty = synthetic ProtT5-like rows
@@ -35,7 +37,7 @@ struct LoadReport {
   int64_t count = 0;                            // measured requests, every status
   int64_t embeddings = 0;                       // embeddings in OK responses
   absl::Duration total;                         // measured wall time
-  std::vector<int64_t> latencies_ns;            // sorted
+  LatencyHistogram latencies;                   // nanoseconds, every measured request
   std::map<std::string, int64_t> status_codes;  // "OK", "UNAVAILABLE", ...
   std::map<std::string, int64_t> errors;        // message -> count
   LoadOptions options;
@@ -45,7 +47,10 @@ struct LoadReport {
   int64_t Percentile(double p) const;  // p in [0, 100], nanoseconds
 };
 
-// Runs the load and reports; errors are only for setup (bad input file, bad options).
+// Runs the load and reports; errors are only for setup (bad input file, bad options). Each worker
+// thread owns a completion queue and drives the slots of its connections asynchronously: in a
+// closed loop a slot starts its next request as soon as its answer arrives; in an open loop
+// (rps > 0) a pacer thread starts each request at its scheduled time on a free slot.
 absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options);
 
 std::string FormatText(const LoadReport& report);

@@ -4,6 +4,7 @@
 
 #include "CLI/CLI.hpp"
 #include "client/loadgen/load_generator.h"
+#include "client/loadgen/request_payloads.h"
 #include "common/mutex_mode.h"
 
 int main(int argc, char** argv) {
@@ -13,13 +14,18 @@ int main(int argc, char** argv) {
   LoadOptions o;
   double duration_s = 10, warmup_s = 0, timeout_s = 20;
   int64_t version = 0;
-  std::string label, format = "text";
+  std::string label, format = "text", frame;
   app.add_option("--target", o.client.target, "server host:port")->capture_default_str();
   app.add_option("--model", o.model.name, "model name")->required();
   app.add_option("--version", version, "exact version");
   app.add_option("--label", label, "version label");
-  app.add_option("--concurrency,-c", o.concurrency, "concurrent workers")->capture_default_str();
+  app.add_option("--concurrency,-c", o.concurrency, "requests in flight, over all connections")
+      ->capture_default_str();
   app.add_option("--connections", o.connections, "HTTP/2 connections")->capture_default_str();
+  app.add_option("--threads", o.threads,
+                 "worker threads, each driving its share of the requests asynchronously; "
+                 "0 = one per connection, at most the cores")
+      ->capture_default_str();
   app.add_option("--duration,-z", duration_s, "seconds to measure (after --warmup)")
       ->capture_default_str();
   app.add_option("--total,-n", o.total, "measured requests (instead of --duration)");
@@ -27,12 +33,15 @@ int main(int argc, char** argv) {
   app.add_option("--batch,-b", o.batch, "embeddings per request")->capture_default_str();
   app.add_flag("--packed", o.packed, "send packed_values (float32 bytes) instead of floats");
   app.add_flag("--stream", o.stream,
-               "call ClassifyStream: one stream per worker, each request a message on it");
+               "call ClassifyStream: one stream per slot of -c, each request a message on it");
   app.add_option("--warmup", warmup_s, "seconds of unrecorded warm-up");
   app.add_option("--timeout", timeout_s, "per-request deadline in seconds")->capture_default_str();
   app.add_option("--input", o.input, "embeddings file (.h5/.csv/.npy); default synthetic rows");
   app.add_option("--format", format, "text or json (ghz's JSON summary fields)")
       ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--write-frame", frame,
+                 "write the first request as one gRPC length-prefixed message to this file and "
+                 "exit (the body for h2load -d)");
   app.add_flag("--tls", o.client.tls, "use TLS");
   app.add_option("--ca-cert", o.client.ca_cert, "PEM CA certificate (implies --tls)");
   app.add_option("--cert", o.client.client_cert, "PEM client certificate (mutual TLS)");
@@ -46,6 +55,13 @@ int main(int argc, char** argv) {
   if (!label.empty()) o.model.label = label;
   if (o.total > 0) o.duration = absl::ZeroDuration();
 
+  if (!frame.empty()) {
+    if (absl::Status s = WriteRequestFrame(o, frame); !s.ok()) {
+      std::cerr << "arginator-loadgen: error: " << s.message() << std::endl;
+      return 2;
+    }
+    return 0;
+  }
   auto report = RunLoad(o);
   if (!report.ok()) {
     std::cerr << "arginator-loadgen: error: " << report.status().message() << std::endl;
