@@ -44,13 +44,15 @@ int main(int argc, char** argv) {
   for (int64_t b : batches) {
     std::vector<float> x(b * card->input_dim);
     for (float& v : x) v = normal(rng);
-    for (int i = 0; i < 3; ++i) (void)(*model)->Forward(x.data(), b);  // warm-up
+    std::vector<float> probs(b * card->labels.size());
+    const RowsView in(x.data(), b, card->input_dim);
+    const MutableRowsView out(probs.data(), b, static_cast<int64_t>(card->labels.size()));
+    for (int i = 0; i < 3; ++i) (void)(*model)->Forward(in, out);  // warm-up
     int64_t forwards = 0;
     auto start = std::chrono::steady_clock::now();
     double elapsed = 0;
     while (elapsed < seconds) {
-      auto out = (*model)->Forward(x.data(), b);
-      if (!out.ok()) return std::cerr << out.status() << "\n", 1;
+      if (absl::Status s = (*model)->Forward(in, out); !s.ok()) return std::cerr << s << "\n", 1;
       ++forwards;
       elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }

@@ -112,7 +112,9 @@ int main(int argc, char** argv) {
       [&](const std::string& path, int dim) {
         return LoadTorchScriptModel(path, dim, {config.device});
       },
-      [&](const std::string& name, int64_t version) { return metrics.ForVersion(name, version); });
+      [&](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
+        return metrics.ForVersion(name, version, labels);
+      });
   ModelRegistry registry({config.policy, config.default_labels, config.model_policies}, &loader,
                          &metrics);
   ClassifierService classifier(&registry, &metrics,

@@ -12,50 +12,83 @@ DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions opti
     : model_(std::move(model)),
       options_(options),
       observer_(observer ? std::move(observer) : std::make_shared<BatcherObserver>()),
-      dim_(model_->input_dim()) {
-  batch_inputs_.reserve(static_cast<size_t>(options_.max_batch_size) * dim_);
-  thread_ = std::thread([this] { Run(); });
+      dim_(model_->input_dim()),
+      own_thread_(options_.batching && options_.max_queue_delay > absl::ZeroDuration()) {
+  batch_.reserve(static_cast<size_t>(options_.max_batch_size));
+  if (own_thread_) thread_ = std::thread([this] { RunThread(); });
 }
 
 DynamicBatcher::~DynamicBatcher() { Stop(); }
 
-absl::Status DynamicBatcher::Enqueue(std::unique_ptr<InferenceTask> task) {
-  if (task->n <= 0 || task->inputs.size() != static_cast<size_t>(task->n) * dim_) {
+absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
+  const int64_t n = task->inputs.rows;
+  if (n <= 0 || task->inputs.cols != dim_ || task->inputs.data == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("task has ", n, " rows of ", task->inputs.cols,
+                                                   " floats; the model takes rows of ", dim_));
+  }
+  if (task->outputs.rows != n || task->outputs.cols <= 0 || task->outputs.data == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("task has ", task->inputs.size(), " floats for ", task->n, " rows of ", dim_));
+        absl::StrCat("task's output buffer has ", task->outputs.rows, " rows for ", n, " inputs"));
   }
-  if (task->n > options_.max_queue_rows) {
-    return absl::InvalidArgumentError(absl::StrCat("request of ", task->n,
-                                                   " embeddings exceeds the queue capacity of ",
-                                                   options_.max_queue_rows));
+  if (n > options_.max_queue_rows) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request of ", n, " embeddings exceeds the queue capacity of ", options_.max_queue_rows));
   }
-  auto pending = std::make_shared<Pending>();
-  pending->task = std::move(task);
-  pending->enqueued = absl::Now();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return absl::UnavailableError("model version is unloading");
-    if (queued_rows_ + pending->task->n > options_.max_queue_rows) {
-      return absl::ResourceExhaustedError(absl::StrCat("queue full: ", queued_rows_,
-                                                       " embeddings waiting (max ",
-                                                       options_.max_queue_rows, "); retry later"));
-    }
-    queued_rows_ += pending->task->n;
-    queue_.push_back(std::move(pending));
-    observer_->OnQueueDepth(queued_rows_);
+  task->next_ = nullptr;
+  task->enqueued_ = absl::Now();
+  task->next_row_ = 0;
+  task->rows_done_ = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return absl::UnavailableError("model version is unloading");
+  if (output_cols_ == 0) output_cols_ = task->outputs.cols;
+  if (task->outputs.cols != output_cols_) {
+    return absl::InvalidArgumentError(absl::StrCat("task's output buffer has ", task->outputs.cols,
+                                                   " columns; this model's "
+                                                   "tasks have ",
+                                                   output_cols_));
   }
-  cv_.notify_one();
+  if (queued_rows_ + n > options_.max_queue_rows) {
+    return absl::ResourceExhaustedError(absl::StrCat("queue full: ", queued_rows_,
+                                                     " embeddings waiting (max ",
+                                                     options_.max_queue_rows, "); retry later"));
+  }
+  (tail_ ? tail_->next_ : head_) = task;
+  tail_ = task;
+  queued_rows_ += n;
+  observer_->OnQueueDepth(queued_rows_);
+  if (own_thread_) {
+    lock.unlock();
+    cv_.notify_one();
+  } else if (!executing_) {
+    executing_ = true;  // idle: this thread runs the forwards
+    Drain(lock);
+  }
   return absl::OkStatus();
 }
 
-void DynamicBatcher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
+void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock) {
+  for (;;) {
+    TakeBatch();
+    if (batch_.empty() && expired_.empty()) break;  // the queue is empty
+    lock.unlock();
+    ExecuteTaken();
+    lock.lock();
   }
-  cv_.notify_all();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  executing_ = false;
+  if (stopping_) cv_.notify_all();
+}
+
+void DynamicBatcher::Stop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  stopping_ = true;
+  if (own_thread_) {
+    lock.unlock();
+    cv_.notify_all();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    return;
+  }
+  // Without a thread the queue is empty whenever no executor runs: wait for the running one.
+  cv_.wait(lock, [&] { return !executing_; });
 }
 
 int64_t DynamicBatcher::queued_rows() const {
@@ -63,113 +96,107 @@ int64_t DynamicBatcher::queued_rows() const {
   return queued_rows_;
 }
 
-std::vector<DynamicBatcher::Slice> DynamicBatcher::TakeBatch(
-    std::vector<std::shared_ptr<Pending>>& expired) {
-  std::vector<Slice> batch;
+void DynamicBatcher::TakeBatch() {
+  batch_.clear();
+  expired_.clear();
   int64_t rows = 0;
   const absl::Time now = absl::Now();
-  while (!queue_.empty() && rows < options_.max_batch_size) {
-    std::shared_ptr<Pending> p = queue_.front();
-    const int64_t remaining = p->task->n - p->next_row;
-    if (p->next_row == 0 && p->task->deadline < now) {
-      // Not started and already too late: drop before spending compute on it.
-      queue_.pop_front();
+  while (head_ != nullptr && rows < options_.max_batch_size) {
+    InferenceTask* t = head_;
+    const int64_t remaining = t->inputs.rows - t->next_row_;
+    if (t->next_row_ == 0 && t->deadline < now) {
+      // Not started and already too late: dropped before spending compute on it.
+      head_ = t->next_;
       queued_rows_ -= remaining;
-      expired.push_back(std::move(p));
+      expired_.push_back(t);
       continue;
     }
-    if (p->failed) {
-      // An earlier slice of this task failed and its caller has the error: skip the rest.
-      // (TakeBatch runs on the batcher thread, which owns `failed`.)
-      queue_.pop_front();
-      queued_rows_ -= remaining;
-      continue;
-    }
-    if (!options_.batching && !batch.empty()) break;
+    if (!options_.batching && !batch_.empty()) break;
     const int64_t take = std::min(remaining, options_.max_batch_size - rows);
-    batch.push_back({p, p->next_row, take});
-    p->next_row += take;
+    batch_.push_back({t, t->next_row_, take});
+    t->next_row_ += take;
     rows += take;
     queued_rows_ -= take;
-    if (p->next_row == p->task->n) queue_.pop_front();
+    if (t->next_row_ == t->inputs.rows) head_ = t->next_;
     if (!options_.batching) break;
   }
+  if (head_ == nullptr) tail_ = nullptr;
   observer_->OnQueueDepth(queued_rows_);
-  return batch;
 }
 
-void DynamicBatcher::Run() {
+void DynamicBatcher::RunThread() {
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    std::vector<Slice> batch;
-    std::vector<std::shared_ptr<Pending>> expired;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      if (options_.batching && options_.max_queue_delay > absl::ZeroDuration()) {
-        const absl::Time flush_at = queue_.front()->enqueued + options_.max_queue_delay;
-        while (!stopping_ && queued_rows_ < options_.max_batch_size && absl::Now() < flush_at) {
-          cv_.wait_until(lock, absl::ToChronoTime(flush_at));
-        }
-      }
-      batch = TakeBatch(expired);
+    cv_.wait(lock, [&] { return stopping_ || head_ != nullptr; });
+    if (head_ == nullptr) return;  // stopping and drained
+    const absl::Time flush_at = head_->enqueued_ + options_.max_queue_delay;
+    while (!stopping_ && queued_rows_ < options_.max_batch_size && absl::Now() < flush_at) {
+      cv_.wait_until(lock, absl::ToChronoTime(flush_at));
     }
-    for (auto& p : expired) {
-      p->task->done(absl::DeadlineExceededError(
-          absl::StrCat("deadline passed after ", absl::FormatDuration(absl::Now() - p->enqueued),
-                       " in the queue; not computed")));
-    }
-    if (!batch.empty()) Execute(batch);
+    TakeBatch();
+    lock.unlock();
+    ExecuteTaken();
+    lock.lock();
   }
 }
 
-void DynamicBatcher::Execute(const std::vector<Slice>& batch) {
-  int64_t rows = 0;
+void DynamicBatcher::ExecuteTaken() {
   const absl::Time now = absl::Now();
-  for (const Slice& s : batch) {
-    rows += s.rows;
-    if (s.first_row == 0) observer_->OnQueueWait(now - s.pending->enqueued);
+  for (InferenceTask* t : expired_) {
+    t->Done(absl::DeadlineExceededError(absl::StrCat("deadline passed after ",
+                                                     absl::FormatDuration(now - t->enqueued_),
+                                                     " in the queue; ", "not computed")));
   }
-  const float* inputs;
-  if (batch.size() == 1) {
-    inputs = batch[0].pending->task->inputs.data() + batch[0].first_row * dim_;
+  if (batch_.empty()) return;
+  int64_t rows = 0;
+  for (const Slice& s : batch_) {
+    rows += s.rows;
+    if (s.first_row == 0) observer_->OnQueueWait(now - s.task->enqueued_);
+  }
+  const int64_t cols = batch_[0].task->outputs.cols;
+  const bool single = batch_.size() == 1;
+  RowsView in;
+  MutableRowsView out;
+  if (single) {  // one task's rows are contiguous already: no gather, no scatter
+    in = batch_[0].task->inputs.Slice(batch_[0].first_row, rows);
+    out = batch_[0].task->outputs.Slice(batch_[0].first_row, rows);
   } else {
-    batch_inputs_.resize(static_cast<size_t>(rows) * dim_);
+    batch_inputs_.resize(static_cast<size_t>(rows) * dim_);  // grows once, then reused
+    batch_outputs_.resize(static_cast<size_t>(rows) * cols);
     float* dst = batch_inputs_.data();
-    for (const Slice& s : batch) {
-      const float* src = s.pending->task->inputs.data() + s.first_row * dim_;
-      std::memcpy(dst, src, sizeof(float) * s.rows * dim_);
+    for (const Slice& s : batch_) {
+      std::memcpy(dst, s.task->inputs.row(s.first_row), sizeof(float) * s.rows * dim_);
       dst += s.rows * dim_;
     }
-    inputs = batch_inputs_.data();
+    in = RowsView(batch_inputs_.data(), rows, dim_);
+    out = MutableRowsView(batch_outputs_.data(), rows, cols);
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<Matrix> result = model_->Forward(inputs, rows);
+  const absl::Status status = model_->Forward(in, out);
   observer_->OnBatch(rows, absl::Now() - start);
 
   int64_t offset = 0;
-  for (const Slice& s : batch) {
-    Pending& p = *s.pending;
-    if (p.failed) {
-      offset += s.rows;
-      continue;
-    }
-    if (!result.ok()) {
-      p.failed = true;
-      p.task->done(result.status());
-      continue;
-    }
-    const int64_t cols = result->cols;
-    if (p.output.values.empty()) {
-      p.output.rows = p.task->n;
-      p.output.cols = cols;
-      p.output.values.resize(static_cast<size_t>(p.task->n) * cols);
-    }
-    std::memcpy(p.output.values.data() + s.first_row * cols, result->values.data() + offset * cols,
-                sizeof(float) * s.rows * cols);
+  for (const Slice& s : batch_) {
+    InferenceTask* t = s.task;
+    const int64_t first = offset;
     offset += s.rows;
-    p.rows_done += s.rows;
-    if (p.rows_done == p.task->n) p.task->done(std::move(p.output));
+    if (!status.ok()) {
+      if (t->next_row_ < t->inputs.rows) {
+        // Rows of it are still queued (it heads the queue: it was the last slice taken); unlink
+        // it before Done, after which the caller may free it.
+        std::lock_guard<std::mutex> lock(mu_);
+        head_ = t->next_;
+        if (head_ == nullptr) tail_ = nullptr;
+        queued_rows_ -= t->inputs.rows - t->next_row_;
+      }
+      t->Done(status);
+      continue;
+    }
+    if (!single) {
+      std::memcpy(t->outputs.row(s.first_row), out.row(first), sizeof(float) * s.rows * cols);
+    }
+    t->rows_done_ += s.rows;
+    if (t->rows_done_ == t->inputs.rows) t->Done(absl::OkStatus());
   }
 }
 

@@ -2,16 +2,15 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/matrix_view.h"
 #include "server/model/model.h"
 
 namespace arginator::server {
@@ -25,7 +24,7 @@ struct BatcherOptions {
   bool batching = true;            // false: one request per forward (still split at max size)
 };
 
-// Observes the batcher for metrics; called on the batcher thread. Default: nothing.
+// Observes the batcher for metrics; called on the thread that runs the forward. Default: nothing.
 class BatcherObserver {
  public:
   virtual ~BatcherObserver() = default;
@@ -34,67 +33,91 @@ class BatcherObserver {
   virtual void OnQueueDepth(int64_t rows) {}
 };
 
-// One request's rows: owned inputs, a deadline, and a completion called exactly once with
-// [n, classes] probabilities in row order, or an error.
-struct InferenceTask {
-  std::vector<float> inputs;  // n * input_dim
-  int64_t n = 0;
+// One request's rows, owned by the caller (no allocation per request in the batcher): the caller
+// fills `inputs`, `outputs` (a buffer of inputs.rows rows, one column per model output) and
+// `deadline`, and keeps the task and both buffers alive until Done is called, exactly once: with
+// OK once every row's probabilities are in `outputs`, or with the error. Done runs on the thread
+// that ran the last forward (possibly the caller's own, inside Enqueue) and must not block.
+class InferenceTask {
+ public:
+  virtual ~InferenceTask() = default;
+  virtual void Done(const absl::Status& status) = 0;
+
+  RowsView inputs;
+  MutableRowsView outputs;
   absl::Time deadline = absl::InfiniteFuture();
-  std::function<void(absl::StatusOr<Matrix>)> done;
+
+ private:
+  friend class DynamicBatcher;
+  // The batcher's bookkeeping, reset by Enqueue.
+  InferenceTask* next_ = nullptr;  // intrusive queue link (under the batcher's mutex)
+  absl::Time enqueued_;
+  int64_t next_row_ = 0;   // rows before this are taken into a batch (under the mutex)
+  int64_t rows_done_ = 0;  // rows computed (executor only)
 };
 
-// Triton-style dynamic batcher in front of one model version: a bounded queue of tasks and a
-// thread that forms batches of up to max_batch_size rows, waiting at most max_queue_delay for the
-// first row's batch to fill, drops tasks past their deadline before computing
-// (DEADLINE_EXCEEDED), and splits large tasks across batches keeping row order.
-// Thread-safe. Completions run on the batcher thread and must not block.
+// Triton-style dynamic batcher in front of one model version: a bounded FIFO of tasks, batches of
+// up to max_batch_size rows, tasks past their deadline dropped before compute
+// (DEADLINE_EXCEEDED), large tasks split across batches in row order.
+//
+// Who runs the forward: with max_queue_delay 0 (the default) there is no batcher thread. A
+// caller that enqueues onto an idle batcher becomes the executor and runs the forward on its own
+// thread, so an idle model costs no thread hand-off; tasks enqueued while a forward runs just
+// queue, and the executor takes them all as its next batch when the forward returns, until the
+// queue is empty (flat combining). Triton and TF Serving always hand off to a scheduler thread.
+// With a positive max_queue_delay a batcher thread waits for batches to fill, as before.
+// Thread-safe. Callers must not hold locks that a Done takes.
 class DynamicBatcher {
  public:
   DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
                  std::shared_ptr<BatcherObserver> observer = nullptr);
   ~DynamicBatcher();  // Stop()
 
-  // Queues a task; on error (full: RESOURCE_EXHAUSTED; stopped: UNAVAILABLE; bad size:
-  // INVALID_ARGUMENT) `done` is not called and the task is returned to nobody.
-  absl::Status Enqueue(std::unique_ptr<InferenceTask> task);
+  // Queues `task` and, if no forward is running, runs forwards on this thread until the queue is
+  // empty (task->Done may have been called when this returns). On error (full:
+  // RESOURCE_EXHAUSTED; stopped: UNAVAILABLE; bad shape: INVALID_ARGUMENT) Done is not called.
+  absl::Status Enqueue(InferenceTask* task);
 
-  // Finishes every queued task, then joins the thread. Idempotent.
+  // Finishes every queued task, refuses new ones, waits for the running forward. Idempotent.
   void Stop();
 
   int64_t queued_rows() const;
   const BatcherOptions& options() const { return options_; }
 
  private:
-  struct Pending {
-    std::unique_ptr<InferenceTask> task;
-    absl::Time enqueued;
-    int64_t next_row = 0;   // rows before this have been taken into a batch (under mu_)
-    int64_t rows_done = 0;  // rows computed (batcher thread only)
-    Matrix output;          // filled as batches complete (batcher thread only)
-    bool failed = false;    // done() was called with an error (batcher thread only)
-  };
   struct Slice {
-    std::shared_ptr<Pending> pending;
+    InferenceTask* task;
     int64_t first_row, rows;
   };
 
-  void Run();
-  // Takes up to max_batch_size rows off the queue; tasks past their deadline go to `expired`.
-  std::vector<Slice> TakeBatch(std::vector<std::shared_ptr<Pending>>& expired)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Execute(const std::vector<Slice>& batch);
+  // Executor loop: batches until the queue is empty, then releases the executor role. Entered
+  // with the lock held and executing_ set by this thread.
+  void Drain(std::unique_lock<std::mutex>& lock);
+  void RunThread();  // the batcher thread, only with max_queue_delay > 0
+  // Takes up to max_batch_size rows into batch_; tasks past their deadline go to expired_.
+  void TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes expired_ and runs batch_. Called by the executor without the lock.
+  void ExecuteTaken();
 
   const std::shared_ptr<Model> model_;
   const BatcherOptions options_;
   const std::shared_ptr<BatcherObserver> observer_;
   const int dim_;
+  const bool own_thread_;  // max_queue_delay > 0
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  std::condition_variable cv_;  // work queued (own thread) / executor released (Stop)
+  InferenceTask* head_ ABSL_GUARDED_BY(mu_) = nullptr;
+  InferenceTask* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t queued_rows_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<float> batch_inputs_;  // batcher thread only
+  bool executing_ ABSL_GUARDED_BY(mu_) = false;   // a thread holds the executor role
+  int64_t output_cols_ ABSL_GUARDED_BY(mu_) = 0;  // every task's, set by the first
+
+  // The executor's scratch, reused from batch to batch (only the executor touches them).
+  std::vector<Slice> batch_;
+  std::vector<InferenceTask*> expired_;
+  std::vector<float> batch_inputs_, batch_outputs_;
   std::thread thread_;
 };
 

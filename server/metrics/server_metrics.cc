@@ -32,11 +32,30 @@ void LogEvent(const std::string& line) {
   std::fprintf(stderr, "%s arginator-server: %s\n", now.c_str(), line.c_str());
 }
 
-class VersionBatcherMetrics : public BatcherObserver {
+// One version's series, resolved when it loads: the request path then touches only atomics and
+// per-series histogram locks, never a family's lock or a label map (measured in
+// docs/benchmarks.md). Counters outlive the version (they are totals); the batcher's series are
+// removed on unload by ServerMetrics.
+class VersionSeriesMetrics : public VersionObserver {
  public:
-  VersionBatcherMetrics(Histogram& batch, Histogram& wait, Histogram& infer,
-                        prometheus::Gauge& depth)
-      : batch_(batch), wait_(wait), infer_(infer), depth_(depth) {}
+  struct Served {  // per method
+    prometheus::Counter* ok;
+    Histogram* seconds;
+  };
+  VersionSeriesMetrics(Histogram& batch, Histogram& wait, Histogram& infer,
+                       prometheus::Gauge& depth, Served classify, Served stream,
+                       prometheus::Counter& embeddings, std::vector<prometheus::Counter*> labels,
+                       Histogram& norms, prometheus::Counter& out_of_distribution)
+      : batch_(batch),
+        wait_(wait),
+        infer_(infer),
+        depth_(depth),
+        served_{classify, stream},
+        embeddings_(embeddings),
+        labels_(std::move(labels)),
+        norms_(norms),
+        out_of_distribution_(out_of_distribution) {}
+
   void OnBatch(int64_t rows, absl::Duration forward) override {
     batch_.Observe(static_cast<double>(rows));
     infer_.Observe(absl::ToDoubleSeconds(forward));
@@ -44,11 +63,31 @@ class VersionBatcherMetrics : public BatcherObserver {
   void OnQueueWait(absl::Duration wait) override { wait_.Observe(absl::ToDoubleSeconds(wait)); }
   void OnQueueDepth(int64_t rows) override { depth_.Set(static_cast<double>(rows)); }
 
+  void OnServed(RequestMethod method, double seconds, const std::vector<int64_t>& label_counts,
+                const std::vector<float>& norms, int64_t out_of_distribution) override {
+    const Served& served = served_[method == RequestMethod::kClassify ? 0 : 1];
+    served.ok->Increment();
+    served.seconds->Observe(seconds);
+    embeddings_.Increment(static_cast<double>(norms.size()));
+    for (size_t k = 0; k < labels_.size() && k < label_counts.size(); ++k) {
+      if (label_counts[k] > 0) labels_[k]->Increment(static_cast<double>(label_counts[k]));
+    }
+    for (float n : norms) norms_.Observe(n);
+    if (out_of_distribution > 0) {
+      out_of_distribution_.Increment(static_cast<double>(out_of_distribution));
+    }
+  }
+
  private:
   Histogram& batch_;
   Histogram& wait_;
   Histogram& infer_;
   prometheus::Gauge& depth_;
+  const Served served_[2];
+  prometheus::Counter& embeddings_;
+  const std::vector<prometheus::Counter*> labels_;
+  Histogram& norms_;
+  prometheus::Counter& out_of_distribution_;
 };
 
 }  // namespace
@@ -131,40 +170,35 @@ void ServerMetrics::RecordRequest(const std::string& model, int64_t version,
   request_seconds_.Add({{"model", model}, {"method", method}}, kLatencyBuckets).Observe(seconds);
 }
 
-void ServerMetrics::RecordEmbeddings(const std::string& model, int64_t version, int64_t count) {
-  embeddings_.Add({{"model", model}, {"version", absl::StrCat(version)}})
-      .Increment(static_cast<double>(count));
-}
-
-void ServerMetrics::RecordPredictions(const std::string& model, int64_t version,
-                                      const std::vector<std::string>& labels,
-                                      const std::vector<int64_t>& label_counts,
-                                      const std::vector<float>& norms,
-                                      int64_t out_of_distribution) {
+std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& model,
+                                                           int64_t version,
+                                                           const std::vector<std::string>& labels) {
   const std::string v = absl::StrCat(version);
-  for (size_t k = 0; k < labels.size(); ++k) {
-    if (label_counts[k] == 0) continue;
-    predictions_.Add({{"model", model}, {"version", v}, {"label", labels[k]}})
-        .Increment(static_cast<double>(label_counts[k]));
-  }
-  Histogram& norm_histogram = input_norm_.Add({{"model", model}}, kNormBuckets);
-  for (float n : norms) norm_histogram.Observe(n);
-  out_of_distribution_.Add({{"model", model}, {"version", v}})
-      .Increment(static_cast<double>(out_of_distribution));
-}
-
-std::shared_ptr<BatcherObserver> ServerMetrics::ForVersion(const std::string& model,
-                                                           int64_t version) {
-  prometheus::Labels labels = {{"model", model}, {"version", absl::StrCat(version)}};
-  VersionSeries series{&batch_size_.Add(labels, kBatchBuckets),
-                       &queue_wait_seconds_.Add(labels, kLatencyBuckets),
-                       &inference_seconds_.Add(labels, kLatencyBuckets), &queue_depth_.Add(labels)};
+  prometheus::Labels series_labels = {{"model", model}, {"version", v}};
+  VersionSeries series{&batch_size_.Add(series_labels, kBatchBuckets),
+                       &queue_wait_seconds_.Add(series_labels, kLatencyBuckets),
+                       &inference_seconds_.Add(series_labels, kLatencyBuckets),
+                       &queue_depth_.Add(series_labels)};
   {
     std::lock_guard<std::mutex> lock(series_mu_);
     version_series_[{model, version}] = series;
   }
-  return std::make_shared<VersionBatcherMetrics>(*series.batch_size, *series.queue_wait,
-                                                 *series.inference, *series.queue_depth);
+  auto served = [&](RequestMethod method) {
+    const std::string name = MethodName(method);
+    return VersionSeriesMetrics::Served{
+        &requests_.Add({{"model", model}, {"version", v}, {"method", name}, {"code", "OK"}}),
+        &request_seconds_.Add({{"model", model}, {"method", name}}, kLatencyBuckets)};
+  };
+  std::vector<prometheus::Counter*> label_counters;
+  for (const std::string& label : labels) {
+    label_counters.push_back(
+        &predictions_.Add({{"model", model}, {"version", v}, {"label", label}}));
+  }
+  return std::make_shared<VersionSeriesMetrics>(
+      *series.batch_size, *series.queue_wait, *series.inference, *series.queue_depth,
+      served(RequestMethod::kClassify), served(RequestMethod::kClassifyStream),
+      embeddings_.Add(series_labels), std::move(label_counters),
+      input_norm_.Add({{"model", model}}, kNormBuckets), out_of_distribution_.Add(series_labels));
 }
 
 void ServerMetrics::OnLoaded(const std::string& name, int64_t version, absl::Duration took) {

@@ -28,18 +28,17 @@ class ServerMetrics : public RegistryObserver {
   // Prometheus text exposition format 0.0.4.
   std::string Render() const;
 
+  // A request that failed (or any request, on a path without a version's observer): looks its
+  // series up by label. Successful requests are recorded by their version's observer.
   void RecordRequest(const std::string& model, int64_t version, const std::string& method,
                      const std::string& code, double seconds);
-  void RecordEmbeddings(const std::string& model, int64_t version, int64_t count);
-  // One response's predictions: count per label (indexed like `labels`), the inputs' L2 norms and
-  // how many were out of distribution. One family lookup per label, not per embedding.
-  void RecordPredictions(const std::string& model, int64_t version,
-                         const std::vector<std::string>& labels,
-                         const std::vector<int64_t>& label_counts, const std::vector<float>& norms,
-                         int64_t out_of_distribution);
 
-  // The observer for one version's batcher (batch sizes, queue wait and depth, forward time).
-  std::shared_ptr<BatcherObserver> ForVersion(const std::string& model, int64_t version);
+  // The observer of one version, with every series its traffic touches resolved now: batch
+  // sizes, queue wait and depth, forward time, and per served request its count, latency,
+  // embeddings, predictions per label (indexed like `labels`), input norms and out-of-distribution
+  // count.
+  std::shared_ptr<VersionObserver> ForVersion(const std::string& model, int64_t version,
+                                              const std::vector<std::string>& labels = {});
 
   // RegistryObserver: load/unload counts and durations, version states, and the log lines.
   void OnLoaded(const std::string& name, int64_t version, absl::Duration took) override;

@@ -17,7 +17,8 @@ class TorchScriptModel : public Model {
 
   int input_dim() const override { return input_dim_; }
 
-  absl::StatusOr<Matrix> Forward(const float* rows, int64_t n) override {
+  absl::Status Forward(RowsView rows, MutableRowsView output) override {
+    const int64_t n = rows.rows;
     try {
       torch::InferenceMode guard;
       torch::Tensor input;
@@ -26,22 +27,23 @@ class TorchScriptModel : public Model {
           pinned_ = torch::empty({std::max<int64_t>(n, 64), input_dim_},
                                  torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
         }
-        std::memcpy(pinned_.data_ptr<float>(), rows, sizeof(float) * n * input_dim_);
+        std::memcpy(pinned_.data_ptr<float>(), rows.data, sizeof(float) * rows.size());
         input = pinned_.narrow(0, 0, n).to(device_, /*non_blocking=*/true);
       } else {
-        input = torch::from_blob(const_cast<float*>(rows), {n, input_dim_}, torch::kFloat32);
+        input = torch::from_blob(const_cast<float*>(rows.data), {n, input_dim_}, torch::kFloat32);
       }
       torch::Tensor out = module_.forward({input}).toTensor();
-      out = out.to(torch::kCPU, torch::kFloat32).contiguous();
       if (out.dim() != 2 || out.size(0) != n) {
-        return absl::InternalError(absl::StrCat("model returned shape ", out.sizes().vec().size(),
-                                                "-d, expected [", n, ", C]"));
+        return absl::InternalError(absl::StrCat("model returned a ", out.dim(), "-d tensor for ", n,
+                                                " rows, expected [", n, ", ", output.cols, "]"));
       }
-      Matrix m;
-      m.rows = n;
-      m.cols = out.size(1);
-      m.values.assign(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-      return m;
+      if (out.size(1) != output.cols) {
+        return absl::InvalidArgumentError(absl::StrCat("model outputs ", out.size(1),
+                                                       " columns per row, expected ", output.cols));
+      }
+      // Straight into the caller's buffer: one copy, no allocation of ours.
+      torch::from_blob(output.data, {n, output.cols}, torch::kFloat32).copy_(out);
+      return absl::OkStatus();
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("TorchScript forward failed: ", e.what()));
     }

@@ -2,12 +2,29 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/model_card.h"
 #include "server/batching/dynamic_batcher.h"
 #include "server/model/model.h"
 
 namespace arginator::server {
+
+enum class RequestMethod { kClassify, kClassifyStream };
+inline const char* MethodName(RequestMethod m) {
+  return m == RequestMethod::kClassify ? "Classify" : "ClassifyStream";
+}
+
+// Observes one version's traffic for metrics: its batcher, and each request it served. Made once
+// per version when it loads, so the request path looks nothing up by label.
+class VersionObserver : public BatcherObserver {
+ public:
+  // One successful request: its latency, its predictions per label (indexed like the card's
+  // labels), its inputs' L2 norms and how many of them were out of distribution.
+  virtual void OnServed(RequestMethod method, double seconds,
+                        const std::vector<int64_t>& label_counts, const std::vector<float>& norms,
+                        int64_t out_of_distribution) {}
+};
 
 // One loaded, validated model version, ready to serve: its card, its model and the batcher in
 // front of it. Immutable after load. Requests hold a ServableHandle while in flight; the registry
@@ -16,6 +33,7 @@ struct ServableVersion {
   ModelCard card;
   std::string dir;
   std::shared_ptr<Model> model;
+  std::shared_ptr<VersionObserver> observer;  // never null once loaded
   std::unique_ptr<DynamicBatcher> batcher;
 
   ~ServableVersion() {

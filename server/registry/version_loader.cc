@@ -17,7 +17,7 @@
 namespace arginator::server {
 
 DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory model_factory,
-                                               BatcherObserverFactory observer_factory)
+                                               VersionObserverFactory observer_factory)
     : options_(options),
       model_factory_(std::move(model_factory)),
       observer_factory_(std::move(observer_factory)) {}
@@ -27,7 +27,8 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
   // Loading competes with serving for the same cores, and a swap must not show in the serving
   // version's latency, so the checks and warm-up run on a thread of low priority (nice 10):
   // the scheduler gives it what serving leaves. The batcher is made here, after it ends, because
-  // a thread inherits its creator's priority and the batcher's thread serves traffic.
+  // a thread inherits its creator's priority and the batcher's thread (with a queue delay) serves
+  // traffic.
   absl::StatusOr<std::shared_ptr<ServableVersion>> verified;
   std::thread background([&] {
     const auto tid = static_cast<id_t>(syscall(SYS_gettid));
@@ -37,8 +38,10 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
   background.join();
   if (!verified.ok()) return verified.status();
   std::shared_ptr<ServableVersion> servable = *std::move(verified);
-  servable->batcher = std::make_unique<DynamicBatcher>(servable->model, options_.batching,
-                                                       observer_factory_(name, version));
+  servable->observer = observer_factory_(name, version, servable->card.labels);
+  if (servable->observer == nullptr) servable->observer = std::make_shared<VersionObserver>();
+  servable->batcher =
+      std::make_unique<DynamicBatcher>(servable->model, options_.batching, servable->observer);
   return servable;
 }
 
@@ -77,17 +80,18 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
   std::vector<float> golden_inputs;
   for (const auto& g : card.golden)
     golden_inputs.insert(golden_inputs.end(), g.input.begin(), g.input.end());
-  ARG_ASSIGN_OR_RETURN(
-      Matrix out,
-      servable->model->Forward(golden_inputs.data(), static_cast<int64_t>(card.golden.size())));
-  if (out.cols != static_cast<int64_t>(card.labels.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": outputs ", out.cols,
-                                                   " columns but model.json has ",
-                                                   card.labels.size(), " labels"));
+  const int64_t cols = static_cast<int64_t>(card.labels.size());
+  std::vector<float> out(card.golden.size() * cols);
+  if (absl::Status s = servable->model->Forward(
+          RowsView(golden_inputs.data(), static_cast<int64_t>(card.golden.size()), card.input_dim),
+          MutableRowsView(out.data(), static_cast<int64_t>(card.golden.size()), cols));
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(model_path, ": ", s.message(), " (model.json has ",
+                                               cols, " labels)"));
   }
   for (size_t i = 0; i < card.golden.size(); ++i) {
     for (size_t k = 0; k < card.labels.size(); ++k) {
-      float got = out.values[i * out.cols + k], want = card.golden[i].probabilities[k];
+      float got = out[i * cols + k], want = card.golden[i].probabilities[k];
       if (!(std::abs(got - want) <= card.golden_tolerance)) {
         return absl::DataLossError(absl::StrFormat(
             "%s: golden example '%s' gives %s = %.6g, model.json recorded %.6g (tolerance %g)",
@@ -103,8 +107,11 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
     const auto& g = card.golden[r % card.golden.size()].input;
     std::copy(g.begin(), g.end(), warm.begin() + r * card.input_dim);
   }
+  std::vector<float> warm_out(static_cast<size_t>(warm_rows) * cols);
   for (int i = 0; i < options_.warmup_batches; ++i) {
-    ARG_RETURN_IF_ERROR(servable->model->Forward(warm.data(), warm_rows).status());
+    ARG_RETURN_IF_ERROR(
+        servable->model->Forward(RowsView(warm.data(), warm_rows, card.input_dim),
+                                 MutableRowsView(warm_out.data(), warm_rows, cols)));
   }
   return servable;
 }

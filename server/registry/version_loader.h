@@ -11,9 +11,9 @@ namespace arginator::server {
 // Makes a Model from a model.pt path and the card's input width (TorchScript in production).
 using ModelFactory =
     std::function<absl::StatusOr<std::unique_ptr<Model>>(const std::string& path, int input_dim)>;
-// Makes the metrics observer for one version's batcher.
-using BatcherObserverFactory =
-    std::function<std::shared_ptr<BatcherObserver>(const std::string& name, int64_t version)>;
+// Makes the metrics observer of one version (its batcher and its requests).
+using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
+    const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
 
 // Loads a version directory the way the trainer published it and proves it before serving:
 // model.json parses and names this model and version; model.pt matches its sha256; the
@@ -28,7 +28,7 @@ class DirectoryVersionLoader : public VersionLoader {
   };
 
   DirectoryVersionLoader(Options options, ModelFactory model_factory,
-                         BatcherObserverFactory observer_factory);
+                         VersionObserverFactory observer_factory);
 
   absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
                                                         const std::string& dir) override;
@@ -41,7 +41,7 @@ class DirectoryVersionLoader : public VersionLoader {
 
   const Options options_;
   const ModelFactory model_factory_;
-  const BatcherObserverFactory observer_factory_;
+  const VersionObserverFactory observer_factory_;
 };
 
 }  // namespace arginator::server

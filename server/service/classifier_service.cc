@@ -42,82 +42,25 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
 
 ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* metrics,
                                      Options options)
-    : registry_(registry), metrics_(metrics), options_(options) {}
-
-void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time deadline,
-                               v1::ClassifyResponse* response, Completion done) {
-  const std::string& name = request.model().name();
-  absl::StatusOr<VersionSelector> selector = ParseModelSpec(request.model());
-  if (!selector.ok()) return done(selector.status(), name, 0);
-  absl::StatusOr<ServableHandle> handle = registry_->Get(name, *selector);
-  if (!handle.ok()) return done(handle.status(), name, 0);
-  const ServableHandle servable = *std::move(handle);
-  const ModelCard& card = servable->card;
-  absl::StatusOr<ParsedEmbeddings> parsed =
-      ParseEmbeddings(request, card.input_dim, options_.max_embeddings_per_request);
-  if (!parsed.ok()) return done(parsed.status(), name, card.version);
-
-  auto ids = std::make_shared<std::vector<std::string>>(std::move(parsed->ids));
-  auto task = std::make_unique<InferenceTask>();
-  task->n = parsed->n;
-  task->inputs = std::move(parsed->values);
-  task->deadline = deadline;
-  const bool with_probabilities = request.return_probabilities();
-  response->set_request_id(request.request_id());
-  task->done = [this, servable, ids, norms = std::move(parsed->norms), with_probabilities, response,
-                done](absl::StatusOr<Matrix> result) {
-    const ModelCard& card = servable->card;
-    if (!result.ok()) return done(result.status(), card.name, card.version);
-    response->set_model_name(card.name);
-    response->set_model_version(card.version);
-    for (const auto& label : card.labels) response->add_labels(label);
-    const Matrix& probs = *result;
-    std::vector<int64_t> label_counts(card.labels.size(), 0);
-    int64_t out_of_distribution = 0;
-    response->mutable_predictions()->Reserve(static_cast<int>(probs.rows));
-    for (int64_t i = 0; i < probs.rows; ++i) {
-      const float* row = probs.values.data() + i * probs.cols;
-      const int best = static_cast<int>(std::max_element(row, row + probs.cols) - row);
-      v1::Prediction* p = response->add_predictions();
-      p->set_id((*ids)[i]);
-      p->set_class_index(best);
-      p->set_label(card.labels[best]);
-      p->set_score(row[best]);
-      p->set_l2_norm(norms[i]);
-      const bool ood = norms[i] < card.input_norm.min || norms[i] > card.input_norm.max;
-      p->set_out_of_distribution(ood);
-      if (with_probabilities) p->mutable_probabilities()->Add(row, row + probs.cols);
-      ++label_counts[best];
-      out_of_distribution += ood;
-    }
-    metrics_->RecordPredictions(card.name, card.version, card.labels, label_counts, norms,
-                                out_of_distribution);
-    metrics_->RecordEmbeddings(card.name, card.version, probs.rows);
-    done(absl::OkStatus(), card.name, card.version);
-  };
-  if (absl::Status s = servable->batcher->Enqueue(std::move(task)); !s.ok()) {
-    done(s, card.name, card.version);
-  }
+    : registry_(registry),
+      options_(options),
+      env_{registry, metrics, options.max_embeddings_per_request} {
+  SetMessageAllocatorFor_Classify(&calls_);
 }
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
-                                                      const v1::ClassifyRequest* request,
-                                                      v1::ClassifyResponse* response) {
+                                                      const v1::ClassifyRequest*,
+                                                      v1::ClassifyResponse*) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  Submit(*request, DeadlineOf(context), response,
-         [this, reactor, start](const absl::Status& status, const std::string& model,
-                                int64_t version) {
-           metrics_->RecordRequest(model, version, "Classify", CodeName(status.code()),
-                                   absl::ToDoubleSeconds(absl::Now() - start));
-           reactor->Finish(ToGrpcStatus(status));
-         });
+  // The request and response are this call's own (ClassifyCallPool made them).
+  auto* call = static_cast<ClassifyCall*>(context->GetRpcAllocatorState());
+  call->Run(env_, DeadlineOf(context), reactor);
   return reactor;
 }
 
 grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyStreamResponse>*
 ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
-  return new ClassifyStreamReactor(this, DeadlineOf(context));
+  return new ClassifyStreamReactor(&env_, options_.stream_max_in_flight, DeadlineOf(context));
 }
 
 grpc::ServerUnaryReactor* ClassifierService::ListModels(grpc::CallbackServerContext* context,

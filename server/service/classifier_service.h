@@ -1,16 +1,20 @@
 #pragma once
 
-#include <functional>
+#include <memory>
 
 #include "arginator/v1/classifier.grpc.pb.h"
 #include "server/metrics/server_metrics.h"
 #include "server/registry/model_registry.h"
+#include "server/service/classify_call_pool.h"
+#include "server/service/classify_job.h"
 
 namespace arginator::server {
 
-// The Classifier gRPC service on the callback API: a handler validates, picks the version,
-// enqueues the embeddings on that version's batcher and returns; the batcher's completion fills the
-// response and finishes the call. No thread blocks per request.
+// The Classifier gRPC service on the callback API. A Classify call arrives with its messages and
+// its ClassifyJob from a pool (ClassifyCallPool, gRPC's message allocator), so a steady state
+// allocates no messages or buffers of ours; the handler starts the job (classify_job.h: parse,
+// select, enqueue or execute) and returns; the job's completion fills the response and finishes
+// the call. No thread blocks per request.
 class ClassifierService final : public v1::Classifier::CallbackService {
  public:
   struct Options {
@@ -32,21 +36,14 @@ class ClassifierService final : public v1::Classifier::CallbackService {
                                              const v1::GetModelMetadataRequest* request,
                                              v1::GetModelMetadataResponse* response) override;
 
-  // Called with the outcome of one classification: status, model name and version (0 if none).
-  using Completion = std::function<void(const absl::Status&, const std::string&, int64_t)>;
-
-  // Validates and enqueues `request`; fills `response` (which must outlive the call) and then
-  // calls `done` exactly once, on the batcher thread or, for early errors, on this thread.
-  void Submit(const v1::ClassifyRequest& request, absl::Time deadline,
-              v1::ClassifyResponse* response, Completion done);
-
   const Options& options() const { return options_; }
-  ServerMetrics* metrics() const { return metrics_; }
+  const ClassifyEnv& env() const { return env_; }
 
  private:
   ModelRegistry* const registry_;
-  ServerMetrics* const metrics_;
   const Options options_;
+  const ClassifyEnv env_;
+  ClassifyCallPool calls_;  // outlives the grpc::Server, which returns every call to it
 };
 
 }  // namespace arginator::server

@@ -1,47 +1,36 @@
 #include "server/service/classify_stream_reactor.h"
 
-#include "server/service/request_parser.h"
-
 namespace arginator::server {
 
-ClassifyStreamReactor::ClassifyStreamReactor(ClassifierService* service, absl::Time deadline)
-    : service_(service), deadline_(deadline) {
+ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight,
+                                             absl::Time deadline)
+    : env_(env), max_in_flight_(max_in_flight), deadline_(deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   reading_ = true;
+  reading_slot_ = TakeSpare();
+  Slot* target = reading_slot_.get();
   lock.unlock();
-  StartRead(&request_);
+  StartRead(&target->request);
 }
 
 void ClassifyStreamReactor::OnReadDone(bool ok) {
   std::unique_lock<std::mutex> lock(mu_);
+  reading_ = false;
   if (!ok) {
-    reading_ = false;
     reads_done_ = true;
     Advance(lock);
     return;
   }
-  auto slot = std::make_shared<Slot>();
-  slot->message.set_request_id(request_.request_id());
-  slots_.push_back(slot);
-  lock.unlock();
-  // reading_ stays true while Submit parses request_: a completion on the batcher thread must
-  // not start the next read into the same buffer before Submit is done with it.
-  const absl::Time start = absl::Now();
-  service_->Submit(
-      request_, deadline_, slot->message.mutable_response(),
-      [this, slot, start](const absl::Status& status, const std::string& model, int64_t version) {
-        service_->metrics()->RecordRequest(model, version, "ClassifyStream",
-                                           CodeName(status.code()),
-                                           absl::ToDoubleSeconds(absl::Now() - start));
-        Complete(slot, status);
-      });
-  lock.lock();
-  reading_ = false;
+  Slot* slot = reading_slot_.get();
+  slot->message.set_request_id(slot->request.request_id());
+  slots_.push_back(std::move(reading_slot_));
+  // The next read goes into another slot, so it can start before this request is computed.
   Advance(lock);
+  slot->Start(*env_, RequestMethod::kClassifyStream, slot->request, deadline_,
+              slot->message.mutable_response());
 }
 
-void ClassifyStreamReactor::Complete(const std::shared_ptr<Slot>& slot,
-                                     const absl::Status& status) {
+void ClassifyStreamReactor::Complete(Slot* slot, const absl::Status& status) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!status.ok()) {
     slot->message.clear_response();
@@ -55,6 +44,7 @@ void ClassifyStreamReactor::Complete(const std::shared_ptr<Slot>& slot,
 void ClassifyStreamReactor::OnWriteDone(bool ok) {
   std::unique_lock<std::mutex> lock(mu_);
   writing_ = false;
+  Recycle(std::move(slots_.front()));
   slots_.pop_front();
   if (!ok) broken_ = true;
   Advance(lock);
@@ -68,24 +58,45 @@ void ClassifyStreamReactor::OnCancel() {
 
 void ClassifyStreamReactor::OnDone() { delete this; }
 
+std::unique_ptr<ClassifyStreamReactor::Slot> ClassifyStreamReactor::TakeSpare() {
+  if (spare_.empty()) return std::make_unique<Slot>(this);
+  std::unique_ptr<Slot> slot = std::move(spare_.back());
+  spare_.pop_back();
+  return slot;
+}
+
+void ClassifyStreamReactor::Recycle(std::unique_ptr<Slot> slot) {
+  if (static_cast<int>(spare_.size()) > max_in_flight_) return;  // deleted
+  slot->request.Clear();
+  slot->message.Clear();
+  slot->done = false;
+  spare_.push_back(std::move(slot));
+}
+
 void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
   if (finished_) return;
   // A broken stream drops answers that can no longer be delivered.
-  while (broken_ && !writing_ && !slots_.empty() && slots_.front()->done) slots_.pop_front();
+  while (broken_ && !writing_ && !slots_.empty() && slots_.front()->done) {
+    Recycle(std::move(slots_.front()));
+    slots_.pop_front();
+  }
   v1::ClassifyStreamResponse* to_write = nullptr;
   if (!broken_ && !writing_ && !slots_.empty() && slots_.front()->done) {
     writing_ = true;
     to_write = &slots_.front()->message;
   }
-  const bool read = !reads_done_ && !broken_ && !reading_ &&
-                    static_cast<int>(slots_.size()) < service_->options().stream_max_in_flight;
-  if (read) reading_ = true;
+  v1::ClassifyRequest* to_read = nullptr;
+  if (!reads_done_ && !broken_ && !reading_ && static_cast<int>(slots_.size()) < max_in_flight_) {
+    reading_ = true;
+    reading_slot_ = TakeSpare();
+    to_read = &reading_slot_->request;
+  }
   const bool finish = (reads_done_ || broken_) && slots_.empty() && !writing_ && !reading_;
   if (finish) finished_ = true;
   const bool cancelled = broken_;
   lock.unlock();
   if (to_write) StartWrite(to_write);
-  if (read) StartRead(&request_);
+  if (to_read) StartRead(to_read);
   if (finish) {
     Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled")
                      : grpc::Status::OK);

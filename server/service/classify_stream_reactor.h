@@ -3,22 +3,25 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
-#include "server/service/classifier_service.h"
+#include "server/service/classify_job.h"
 
 namespace arginator::server {
 
-// One ClassifyStream call. Reads requests one at a time and submits each to the batcher; answers
-// them strictly in request order with one write in flight; pauses reading while
-// stream_max_in_flight requests are unanswered (flow control back to the client). A bad request
-// gets an error response and the stream goes on. Deletes itself in OnDone, which gRPC calls only
-// after Finish; Finish waits until every submitted request has completed.
+// One ClassifyStream call. Reads each request into a slot of its own and starts the slot's
+// ClassifyJob; answers strictly in request order with one write in flight; pauses reading while
+// `max_in_flight` requests are unanswered (flow control back to the client). Reading goes on while
+// a job runs, even when this stream's thread is the one computing a batch. A bad request gets an
+// error response and the stream goes on. Slots are reused once written, so a steady stream
+// allocates nothing of its own. Deletes itself in OnDone, which gRPC calls only after Finish;
+// Finish waits until every started request has completed.
 class ClassifyStreamReactor
     : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyStreamResponse> {
  public:
-  ClassifyStreamReactor(ClassifierService* service, absl::Time deadline);
+  ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight, absl::Time deadline);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -26,23 +29,32 @@ class ClassifyStreamReactor
   void OnDone() override;
 
  private:
-  struct Slot {
+  struct Slot : ClassifyJob {
+    explicit Slot(ClassifyStreamReactor* r) : reactor(r) {}
+    void Finish(const absl::Status& status) override { reactor->Complete(this, status); }
+
+    ClassifyStreamReactor* const reactor;
+    v1::ClassifyRequest request;
     v1::ClassifyStreamResponse message;
-    bool done = false;
+    bool done = false;  // under the reactor's mu_
   };
 
-  // Each returns with mu_ released; they start at most one gRPC operation.
-  void Complete(const std::shared_ptr<Slot>& slot, const absl::Status& status);
+  // Each returns with mu_ released; they start at most one gRPC operation of each kind.
+  void Complete(Slot* slot, const absl::Status& status);
   void Advance(std::unique_lock<std::mutex>& lock);
+  std::unique_ptr<Slot> TakeSpare() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Recycle(std::unique_ptr<Slot> slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  ClassifierService* const service_;
+  const ClassifyEnv* const env_;
+  const int max_in_flight_;
   const absl::Time deadline_;
-  v1::ClassifyRequest request_;  // the read buffer: in use from StartRead until Submit returns
 
   std::mutex mu_;
-  std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);  // unanswered, in order
+  std::unique_ptr<Slot> reading_slot_;  // the pending read's target (changed only between reads)
+  std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);   // unanswered, in order
+  std::vector<std::unique_ptr<Slot>> spare_ ABSL_GUARDED_BY(mu_);  // written, for reuse
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;  // a read is pending or request_ is being parsed
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;  // a read is pending
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;  // cancelled or a write failed
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

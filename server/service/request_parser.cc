@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/embedding_matrix.h"
+#include "common/status_macros.h"
 
 namespace arginator::server {
 namespace {
@@ -22,12 +23,12 @@ absl::Status NonFiniteError(const float* row, int dim, int64_t index, const std:
   return absl::InternalError(absl::StrCat("embedding ", index, " has a non-finite norm"));
 }
 
-// Norm of the row at `index` of `out`, or the error naming its NaN/Inf.
-absl::Status AddNorm(ParsedEmbeddings& out, int dim, int64_t index, const std::string& id) {
-  const float* row = out.values.data() + index * dim;
+// Appends the norm of `row` (embedding `index`) to `norms`, or names its NaN/Inf.
+absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::ClassifyRequest& request,
+                     std::vector<float>& norms) {
   const double norm = RowL2Norm(row, dim);
-  if (!std::isfinite(norm)) return NonFiniteError(row, dim, index, id);
-  out.norms.push_back(static_cast<float>(norm));
+  if (!std::isfinite(norm)) return NonFiniteError(row, dim, index, RowId(request, index));
+  norms.push_back(static_cast<float>(norm));
   return absl::OkStatus();
 }
 
@@ -51,8 +52,15 @@ absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   return selector;
 }
 
-absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& request, int dim,
-                                                 int64_t max_embeddings) {
+std::string RowId(const v1::ClassifyRequest& request, int64_t i) {
+  if (request.embeddings_size() > 0) return request.embeddings(static_cast<int>(i)).id();
+  if (request.packed_ids_size() > 0) return request.packed_ids(static_cast<int>(i));
+  return absl::StrCat(i);
+}
+
+absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int dim,
+                                         int64_t max_embeddings, std::vector<float>& scratch,
+                                         std::vector<float>& norms) {
   static_assert(sizeof(float) == 4, "packed_values are float32");
   const bool repeated = request.embeddings_size() > 0;
   const bool packed = !request.packed_values().empty();
@@ -60,32 +68,31 @@ absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& requ
     return absl::InvalidArgumentError("send either embeddings or packed_values, not both");
   }
   if (!repeated && !packed) return absl::InvalidArgumentError("empty request: no embeddings");
-  ParsedEmbeddings out;
   const size_t row_bytes = sizeof(float) * dim;
-  out.n = repeated ? request.embeddings_size()
-                   : static_cast<int64_t>(request.packed_values().size() / row_bytes);
-  if (out.n > max_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(out.n, " embeddings exceed the limit of ",
+  const int64_t n = repeated ? request.embeddings_size()
+                             : static_cast<int64_t>(request.packed_values().size() / row_bytes);
+  if (n > max_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat(n, " embeddings exceed the limit of ",
                                                    max_embeddings,
                                                    " per request; split it or "
                                                    "use ClassifyStream"));
   }
-  out.ids.reserve(out.n);
-  out.norms.reserve(out.n);
+  norms.clear();
+  norms.reserve(n);
   if (repeated) {
-    out.values.reserve(static_cast<size_t>(out.n) * dim);  // appended row by row: no zero fill
-    for (int64_t i = 0; i < out.n; ++i) {
+    scratch.resize(static_cast<size_t>(n) * dim);  // keeps its capacity between requests
+    for (int64_t i = 0; i < n; ++i) {
       const v1::Embedding& e = request.embeddings(static_cast<int>(i));
       if (e.values_size() != dim) {
         return absl::InvalidArgumentError(absl::StrCat("embedding ", i, " ('", e.id(), "') has ",
                                                        e.values_size(),
                                                        " values, the model expects ", dim));
       }
-      out.values.insert(out.values.end(), e.values().begin(), e.values().end());
-      if (absl::Status s = AddNorm(out, dim, i, e.id()); !s.ok()) return s;
-      out.ids.push_back(e.id());
+      float* row = scratch.data() + i * dim;
+      std::memcpy(row, e.values().data(), row_bytes);
+      ARG_RETURN_IF_ERROR(AddNorm(row, dim, i, request, norms));
     }
-    return out;
+    return RowsView(scratch.data(), n, dim);
   }
   const std::string& bytes = request.packed_values();
   if (bytes.size() % row_bytes != 0) {
@@ -93,27 +100,22 @@ absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& requ
                                                    " bytes, not a multiple of ", row_bytes,
                                                    " (rows of ", dim, " float32)"));
   }
-  if (request.packed_ids_size() != 0 && request.packed_ids_size() != out.n) {
+  if (request.packed_ids_size() != 0 && request.packed_ids_size() != n) {
     return absl::InvalidArgumentError(
-        absl::StrCat("packed_ids has ", request.packed_ids_size(), " ids for ", out.n, " rows"));
+        absl::StrCat("packed_ids has ", request.packed_ids_size(), " ids for ", n, " rows"));
   }
-  // Little-endian hosts only (x86, arm). The bytes are a protobuf string, whose storage is
-  // allocated with at least float alignment, so it is read as floats directly when aligned.
-  const size_t count = static_cast<size_t>(out.n) * dim;
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
-    const float* floats = reinterpret_cast<const float*>(bytes.data());
-    out.values.assign(floats, floats + count);
-  } else {
-    out.values.resize(count);
-    std::memcpy(out.values.data(), bytes.data(), bytes.size());
+  // Little-endian hosts only (x86, arm). Protobuf allocates a string's storage with at least
+  // float alignment, so the rows are read in place; an unaligned buffer is copied once.
+  const float* rows = reinterpret_cast<const float*>(bytes.data());
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) != 0) {
+    scratch.resize(static_cast<size_t>(n) * dim);
+    std::memcpy(scratch.data(), bytes.data(), bytes.size());
+    rows = scratch.data();
   }
-  for (int64_t i = 0; i < out.n; ++i) {
-    std::string id =
-        request.packed_ids_size() ? request.packed_ids(static_cast<int>(i)) : absl::StrCat(i);
-    if (absl::Status s = AddNorm(out, dim, i, id); !s.ok()) return s;
-    out.ids.push_back(std::move(id));
+  for (int64_t i = 0; i < n; ++i) {
+    ARG_RETURN_IF_ERROR(AddNorm(rows + i * dim, dim, i, request, norms));
   }
-  return out;
+  return RowsView(rows, n, dim);
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

@@ -6,25 +6,26 @@
 
 #include "absl/status/statusor.h"
 #include "arginator/v1/classifier.pb.h"
+#include "common/matrix_view.h"
 #include "grpcpp/support/status.h"
 #include "server/registry/model_registry.h"
 
 namespace arginator::server {
 
-// A request's embeddings, validated and copied out of the proto into one contiguous buffer, with
-// each row's L2 norm (computed once, by the same pass that checks the values are finite).
-struct ParsedEmbeddings {
-  std::vector<std::string> ids;
-  std::vector<float> values;  // n * dim
-  std::vector<float> norms;   // n
-  int64_t n = 0;
-};
+// Validates a request's embeddings (either the repeated or the packed form) and returns them as
+// rows the batcher reads: a view straight into the request's packed bytes when they are
+// float-aligned (no copy), else into `scratch` (the repeated form's values made contiguous).
+// `norms` gets each row's L2 norm, from the same pass that checks the values are finite. The ids
+// stay in the request (RowId). `scratch` and `norms` are the caller's, reused between requests.
+// INVALID_ARGUMENT names the problem and the embedding (index and id): empty request, both forms
+// at once, too many embeddings, a wrong width, NaN/Inf, a packed buffer that is not a whole number
+// of rows, a packed_ids count that does not match.
+absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int dim,
+                                         int64_t max_embeddings, std::vector<float>& scratch,
+                                         std::vector<float>& norms);
 
-// Checks and copies either the repeated or the packed form. INVALID_ARGUMENT names the problem
-// and the embedding (index and id): empty request, both forms at once, too many embeddings, a
-// wrong width, NaN/Inf, a packed buffer that is not a whole number of rows.
-absl::StatusOr<ParsedEmbeddings> ParseEmbeddings(const v1::ClassifyRequest& request, int dim,
-                                                 int64_t max_embeddings);
+// The id of row `i` of a parsed request: the embedding's id, its packed id, or the row index.
+std::string RowId(const v1::ClassifyRequest& request, int64_t i);
 
 // ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or the version is not positive.
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);

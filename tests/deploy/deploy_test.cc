@@ -184,10 +184,9 @@ TEST(PrometheusConfigTest, OperatorRuleCarriesTheSameGroups) {
 // Every metric family the server exports, read from its own exposition.
 std::set<std::string> ExportedMetrics() {
   server::ServerMetrics m;
-  m.RecordRequest("m", 1, "Classify", "OK", 0.001);
-  m.RecordEmbeddings("m", 1, 1);
-  m.RecordPredictions("m", 1, {"a", "b"}, {1, 0}, {6.0f}, 1);
-  auto b = m.ForVersion("m", 1);
+  m.RecordRequest("m", 1, "Classify", "NOT_FOUND", 0.001);
+  auto b = m.ForVersion("m", 1, {"a", "b"});
+  b->OnServed(server::RequestMethod::kClassify, 0.001, {1, 0}, {6.0f}, 1);
   b->OnBatch(1, absl::Microseconds(1));
   b->OnQueueWait(absl::Microseconds(1));
   b->OnQueueDepth(0);

@@ -1,6 +1,7 @@
 #include "server/batching/dynamic_batcher.h"
 
 #include <future>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,70 +15,107 @@ using testing::FakeModel;
 
 constexpr int kDim = 4;
 
-// A task of n rows whose first value is the row's global index, so outputs identify rows.
-struct Submitted {
-  std::future<absl::StatusOr<Matrix>> result;
-};
+// A task of n rows whose first value is first_value + the row's index, so outputs identify rows;
+// owns its buffers and reports Done through a future.
+class TestTask : public InferenceTask {
+ public:
+  explicit TestTask(int64_t n, float first_value = 0,
+                    absl::Time task_deadline = absl::InfiniteFuture())
+      : in_(n * kDim, 0.f), out_(n * 2, -1.f), result_(done_.get_future()) {
+    for (int64_t i = 0; i < n; ++i) in_[i * kDim] = first_value + static_cast<float>(i);
+    inputs = RowsView(in_.data(), n, kDim);
+    outputs = MutableRowsView(out_.data(), n, 2);
+    deadline = task_deadline;
+  }
+  void Done(const absl::Status& status) override {
+    done_thread_ = std::this_thread::get_id();
+    done_.set_value(status);
+  }
+  absl::Status Result() { return result_.get(); }  // waits; once
+  bool IsDone() { return result_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+  float P1(int64_t row) const { return out_[row * 2 + 1]; }
+  std::thread::id done_thread() const { return done_thread_; }
 
-std::unique_ptr<InferenceTask> MakeTask(int64_t n, float first_value,
-                                        std::promise<absl::StatusOr<Matrix>>& promise,
-                                        absl::Time deadline = absl::InfiniteFuture()) {
-  auto task = std::make_unique<InferenceTask>();
-  task->n = n;
-  task->inputs.assign(n * kDim, 0.f);
-  for (int64_t i = 0; i < n; ++i) task->inputs[i * kDim] = first_value + static_cast<float>(i);
-  task->deadline = deadline;
-  task->done = [&promise](absl::StatusOr<Matrix> r) { promise.set_value(std::move(r)); };
-  return task;
-}
+ private:
+  std::vector<float> in_, out_;
+  std::promise<absl::Status> done_;
+  std::future<absl::Status> result_;
+  std::thread::id done_thread_;
+};
 
 float Sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
-TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForward) {
+// Enqueues `task` on a thread of its own, which (the batcher being idle) becomes the executor
+// and blocks in the model while its gate is closed.
+std::thread EnqueueFromAnotherThread(DynamicBatcher& batcher, TestTask& task) {
+  return std::thread([&] { EXPECT_TRUE(batcher.Enqueue(&task).ok()); });
+}
+
+TEST(DynamicBatcherTest, AnIdleBatcherRunsTheForwardOnTheCallersThread) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::Milliseconds(5), 100, true});
-  model->CloseGate();
-  std::promise<absl::StatusOr<Matrix>> first;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, first)).ok());
-  model->WaitEntered(1);  // the first batch is in the model; the next four queue up behind it
-  std::vector<std::promise<absl::StatusOr<Matrix>>> rest(4);
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(batcher.Enqueue(MakeTask(1, i + 1, rest[i])).ok());
-  model->OpenGate();
-  for (int i = 0; i < 4; ++i) {
-    auto r = rest[i].get_future().get();
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_FLOAT_EQ(r->values[1], Sigmoid(static_cast<float>(i + 1)));  // each got its own row
-  }
-  EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 4));
+  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
+  TestTask task(3, 1);
+  ASSERT_TRUE(batcher.Enqueue(&task).ok());
+  EXPECT_TRUE(task.IsDone()) << "computed before Enqueue returned";
+  EXPECT_TRUE(task.Result().ok());
+  EXPECT_FLOAT_EQ(task.P1(2), Sigmoid(3));
+  EXPECT_THAT(model->threads(), ElementsAre(std::this_thread::get_id()));
+  EXPECT_EQ(task.done_thread(), std::this_thread::get_id());
 }
 
 TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) {
   // The shipped default (max_queue_delay 0): an idle model runs a lone row at once, and whatever
-  // arrives while it computes is batched together next.
+  // arrives while it computes is batched together next, by the thread already computing: the
+  // callers that queued return at once without running anything.
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::ZeroDuration(), 100, true});
   model->CloseGate();
-  std::promise<absl::StatusOr<Matrix>> first;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, first)).ok());
+  TestTask first(1);
+  std::thread executor = EnqueueFromAnotherThread(batcher, first);
   model->WaitEntered(1);
-  std::vector<std::promise<absl::StatusOr<Matrix>>> rest(5);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(batcher.Enqueue(MakeTask(2, 10 * i, rest[i])).ok());
-  model->OpenGate();
+  std::vector<std::unique_ptr<TestTask>> rest;
   for (int i = 0; i < 5; ++i) {
-    auto r = rest[i].get_future().get();
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_FLOAT_EQ(r->values[3], Sigmoid(static_cast<float>(10 * i + 1)));  // its second row
+    rest.push_back(std::make_unique<TestTask>(2, 10 * i));
+    ASSERT_TRUE(batcher.Enqueue(rest.back().get()).ok());
+    EXPECT_FALSE(rest.back()->IsDone());
+  }
+  model->OpenGate();
+  executor.join();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(rest[i]->Result().ok());
+    EXPECT_FLOAT_EQ(rest[i]->P1(1), Sigmoid(static_cast<float>(10 * i + 1)));  // its second row
   }
   EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 8, 2));  // 10 queued rows, at most 8 per batch
+  for (std::thread::id id : model->threads()) EXPECT_NE(id, std::this_thread::get_id());
+}
+
+TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForwardWithAQueueDelay) {
+  auto model = std::make_shared<FakeModel>(kDim);
+  DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::Milliseconds(5), 100, true});
+  model->CloseGate();
+  TestTask first(1);
+  ASSERT_TRUE(batcher.Enqueue(&first).ok());  // the batcher thread computes: this returns
+  model->WaitEntered(1);
+  std::vector<std::unique_ptr<TestTask>> rest;
+  for (int i = 0; i < 4; ++i) {
+    rest.push_back(std::make_unique<TestTask>(1, i + 1));
+    ASSERT_TRUE(batcher.Enqueue(rest.back().get()).ok());
+  }
+  model->OpenGate();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(rest[i]->Result().ok());
+    EXPECT_FLOAT_EQ(rest[i]->P1(0), Sigmoid(static_cast<float>(i + 1)));  // each got its own row
+  }
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 4));
 }
 
 TEST(DynamicBatcherTest, ALoneRequestRunsAfterTheQueueDelay) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {64, absl::Milliseconds(20), 100, true});
-  std::promise<absl::StatusOr<Matrix>> p;
+  TestTask task(1);
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, p)).ok());
-  ASSERT_TRUE(p.get_future().get().ok());
+  ASSERT_TRUE(batcher.Enqueue(&task).ok());
+  ASSERT_TRUE(task.Result().ok());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(19));  // waited for company, then ran alone
   EXPECT_THAT(model->batch_sizes(), ElementsAre(1));
 }
@@ -85,13 +123,10 @@ TEST(DynamicBatcherTest, ALoneRequestRunsAfterTheQueueDelay) {
 TEST(DynamicBatcherTest, LargeRequestIsSplitAcrossBatchesInOrder) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {4, absl::ZeroDuration(), 100, true});
-  std::promise<absl::StatusOr<Matrix>> p;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(10, 0, p)).ok());
-  auto r = p.get_future().get();
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->rows, 10);
-  for (int i = 0; i < 10; ++i)
-    EXPECT_FLOAT_EQ(r->values[i * 2 + 1], Sigmoid(static_cast<float>(i)));
+  TestTask task(10);
+  ASSERT_TRUE(batcher.Enqueue(&task).ok());
+  ASSERT_TRUE(task.Result().ok());
+  for (int i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(task.P1(i), Sigmoid(static_cast<float>(i)));
   EXPECT_THAT(model->batch_sizes(), ElementsAre(4, 4, 2));
 }
 
@@ -99,30 +134,32 @@ TEST(DynamicBatcherTest, FullQueueIsResourceExhausted) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {2, absl::ZeroDuration(), /*max_queue_rows=*/4, true});
   model->CloseGate();
-  std::promise<absl::StatusOr<Matrix>> a, b, c;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(2, 0, a)).ok());
+  TestTask a(2), b(4), c(1);
+  std::thread executor = EnqueueFromAnotherThread(batcher, a);
   model->WaitEntered(1);
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(4, 0, b)).ok());  // fills the queue
-  absl::Status full = batcher.Enqueue(MakeTask(1, 0, c));
+  ASSERT_TRUE(batcher.Enqueue(&b).ok());  // fills the queue
+  absl::Status full = batcher.Enqueue(&c);
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(full.message(), ::testing::HasSubstr("queue full"));
   model->OpenGate();
-  EXPECT_TRUE(b.get_future().get().ok());  // nothing queued was lost
+  executor.join();
+  EXPECT_TRUE(b.Result().ok());  // nothing queued was lost
+  EXPECT_FALSE(c.IsDone());      // a refused task is never completed
 }
 
 TEST(DynamicBatcherTest, ExpiredRequestsAreDroppedBeforeCompute) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
   model->CloseGate();
-  std::promise<absl::StatusOr<Matrix>> first, late;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, first)).ok());
+  TestTask first(1), late(3, 0, absl::Now() + absl::Milliseconds(1));
+  std::thread executor = EnqueueFromAnotherThread(batcher, first);
   model->WaitEntered(1);
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(3, 0, late, absl::Now() + absl::Milliseconds(1))).ok());
+  ASSERT_TRUE(batcher.Enqueue(&late).ok());
   absl::SleepFor(absl::Milliseconds(10));
   model->OpenGate();
-  EXPECT_TRUE(first.get_future().get().ok());
-  auto r = late.get_future().get();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  executor.join();
+  EXPECT_TRUE(first.Result().ok());
+  EXPECT_EQ(late.Result().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(model->batch_sizes(), ElementsAre(1));  // the late rows never reached the model
 }
 
@@ -130,12 +167,14 @@ TEST(DynamicBatcherTest, BatchingOffRunsOneRequestPerForward) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {8, absl::Milliseconds(5), 100, /*batching=*/false});
   model->CloseGate();
-  std::vector<std::promise<absl::StatusOr<Matrix>>> ps(4);
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, ps[0])).ok());
+  std::vector<std::unique_ptr<TestTask>> tasks;
+  for (int i = 0; i < 4; ++i) tasks.push_back(std::make_unique<TestTask>(1));
+  std::thread executor = EnqueueFromAnotherThread(batcher, *tasks[0]);
   model->WaitEntered(1);
-  for (int i = 1; i < 4; ++i) ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, ps[i])).ok());
+  for (int i = 1; i < 4; ++i) ASSERT_TRUE(batcher.Enqueue(tasks[i].get()).ok());
   model->OpenGate();
-  for (auto& p : ps) EXPECT_TRUE(p.get_future().get().ok());
+  executor.join();
+  for (auto& t : tasks) EXPECT_TRUE(t->Result().ok());
   EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 1, 1, 1));
 }
 
@@ -143,50 +182,64 @@ TEST(DynamicBatcherTest, ModelErrorReachesEveryTaskInTheBatch) {
   auto model = std::make_shared<FakeModel>(kDim);
   model->set_fail(true);
   DynamicBatcher batcher(model, {8, absl::Milliseconds(2), 100, true});
-  std::promise<absl::StatusOr<Matrix>> a, b;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, a)).ok());
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(1, 0, b)).ok());
-  EXPECT_EQ(a.get_future().get().status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(b.get_future().get().status().code(), absl::StatusCode::kInternal);
+  TestTask a(1), b(1);
+  ASSERT_TRUE(batcher.Enqueue(&a).ok());
+  ASSERT_TRUE(batcher.Enqueue(&b).ok());
+  EXPECT_EQ(a.Result().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(b.Result().code(), absl::StatusCode::kInternal);
 }
 
 TEST(DynamicBatcherTest, AFailedSplitTaskIsNotComputedFurther) {
   auto model = std::make_shared<FakeModel>(kDim);
   model->set_fail(true);
   DynamicBatcher batcher(model, {4, absl::ZeroDuration(), 100, true});
-  std::promise<absl::StatusOr<Matrix>> p;
-  ASSERT_TRUE(batcher.Enqueue(MakeTask(10, 0, p)).ok());
-  EXPECT_EQ(p.get_future().get().status().code(), absl::StatusCode::kInternal);
-  batcher.Stop();  // drains: the remaining 6 rows must be dropped, not run
+  TestTask task(10);
+  ASSERT_TRUE(batcher.Enqueue(&task).ok());
+  EXPECT_EQ(task.Result().code(), absl::StatusCode::kInternal);
+  batcher.Stop();  // the remaining 6 rows were dropped, not run
   EXPECT_THAT(model->batch_sizes(), ElementsAre(4));
   EXPECT_EQ(batcher.queued_rows(), 0);
 }
 
 TEST(DynamicBatcherTest, StopFinishesQueuedWorkThenRefusesMore) {
-  auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {2, absl::ZeroDuration(), 100, true});
-  model->CloseGate();
-  std::vector<std::promise<absl::StatusOr<Matrix>>> ps(3);
-  for (auto& p : ps) ASSERT_TRUE(batcher.Enqueue(MakeTask(2, 0, p)).ok());
-  std::thread opener([&] {
-    absl::SleepFor(absl::Milliseconds(20));
-    model->OpenGate();
-  });
-  batcher.Stop();
-  opener.join();
-  for (auto& p : ps) EXPECT_TRUE(p.get_future().get().ok());
-  std::promise<absl::StatusOr<Matrix>> after;
-  EXPECT_EQ(batcher.Enqueue(MakeTask(1, 0, after)).code(), absl::StatusCode::kUnavailable);
+  for (absl::Duration delay : {absl::ZeroDuration(), absl::Milliseconds(1)}) {
+    auto model = std::make_shared<FakeModel>(kDim);
+    DynamicBatcher batcher(model, {2, delay, 100, true});
+    model->CloseGate();
+    std::vector<std::unique_ptr<TestTask>> tasks;
+    for (int i = 0; i < 3; ++i) tasks.push_back(std::make_unique<TestTask>(2));
+    std::thread executor = EnqueueFromAnotherThread(batcher, *tasks[0]);
+    model->WaitEntered(1);
+    for (int i = 1; i < 3; ++i) ASSERT_TRUE(batcher.Enqueue(tasks[i].get()).ok());
+    std::thread opener([&] {
+      absl::SleepFor(absl::Milliseconds(20));
+      model->OpenGate();
+    });
+    batcher.Stop();  // returns only once the queued tasks are done
+    for (auto& t : tasks) EXPECT_TRUE(t->IsDone()) << delay;
+    opener.join();
+    executor.join();
+    for (auto& t : tasks) EXPECT_TRUE(t->Result().ok());
+    TestTask after(1);
+    EXPECT_EQ(batcher.Enqueue(&after).code(), absl::StatusCode::kUnavailable);
+  }
 }
 
 TEST(DynamicBatcherTest, RejectsMalformedTasks) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {2, absl::ZeroDuration(), 8, true});
-  std::promise<absl::StatusOr<Matrix>> p;
-  auto task = MakeTask(2, 0, p);
-  task->inputs.pop_back();
-  EXPECT_EQ(batcher.Enqueue(std::move(task)).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(batcher.Enqueue(MakeTask(9, 0, p)).code(), absl::StatusCode::kInvalidArgument);
+  TestTask narrow(2);
+  narrow.inputs.cols = kDim - 1;
+  EXPECT_EQ(batcher.Enqueue(&narrow).code(), absl::StatusCode::kInvalidArgument);
+  TestTask too_many(9);
+  EXPECT_EQ(batcher.Enqueue(&too_many).code(), absl::StatusCode::kInvalidArgument);
+  TestTask short_output(2);
+  short_output.outputs.rows = 1;
+  EXPECT_EQ(batcher.Enqueue(&short_output).code(), absl::StatusCode::kInvalidArgument);
+  TestTask ok(1), wide(1);
+  ASSERT_TRUE(batcher.Enqueue(&ok).ok());
+  wide.outputs.cols = 1;  // every task of a batcher has the same output width
+  EXPECT_EQ(batcher.Enqueue(&wide).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

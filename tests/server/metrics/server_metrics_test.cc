@@ -15,12 +15,9 @@ using ::testing::HasSubstr;
 
 TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   ServerMetrics m;
-  m.RecordRequest("bl", 2, "Classify", "OK", 0.003);
   m.RecordRequest("bl", 0, "Classify", "NOT_FOUND", 0.0001);
-  m.RecordEmbeddings("bl", 2, 5);
-  m.RecordPredictions("bl", 2, {"non_betalactamase", "betalactamase"}, {1, 3},
-                      {6.2f, 6.1f, 6.3f, 12.0f}, 1);
-  auto batcher = m.ForVersion("bl", 2);
+  auto batcher = m.ForVersion("bl", 2, {"non_betalactamase", "betalactamase"});
+  batcher->OnServed(RequestMethod::kClassify, 0.003, {1, 3}, {6.2f, 6.1f, 6.3f, 12.0f}, 1);
   batcher->OnBatch(5, absl::Microseconds(300));
   batcher->OnQueueWait(absl::Microseconds(100));
   batcher->OnQueueDepth(3);
@@ -30,7 +27,9 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   const std::string text = m.Render();
   EXPECT_THAT(text, HasSubstr("arginator_requests_total{code=\"OK\",method=\"Classify\",model="
                               "\"bl\",version=\"2\"} 1"));
-  EXPECT_THAT(text, HasSubstr("arginator_embeddings_total{model=\"bl\",version=\"2\"} 5"));
+  EXPECT_THAT(text, HasSubstr("arginator_requests_total{code=\"NOT_FOUND\",method=\"Classify\","
+                              "model=\"bl\",version=\"\"} 1"));
+  EXPECT_THAT(text, HasSubstr("arginator_embeddings_total{model=\"bl\",version=\"2\"} 4"));
   EXPECT_THAT(text, HasSubstr("arginator_out_of_distribution_total{model=\"bl\",version=\"2\"} 1"));
   EXPECT_THAT(
       text,

@@ -51,7 +51,9 @@ DirectoryVersionLoader MakeLoader(int cols = 2) {
       [cols](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
         return std::unique_ptr<Model>(new FakeModel(dim, cols));
       },
-      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
 }
 
 TEST(VersionLoaderTest, LoadsAVerifiedVersion) {
@@ -67,12 +69,12 @@ TEST(VersionLoaderTest, LoadsAVerifiedVersion) {
 class PriorityRecordingModel : public FakeModel {
  public:
   using FakeModel::FakeModel;
-  absl::StatusOr<Matrix> Forward(const float* rows, int64_t n) override {
+  absl::Status Forward(RowsView rows, MutableRowsView output) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       nice_.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))));
     }
-    return FakeModel::Forward(rows, n);
+    return FakeModel::Forward(rows, output);
   }
   std::vector<int> nice() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -94,21 +96,25 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
         model = m.get();
         return std::unique_ptr<Model>(std::move(m));
       },
-      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
   const int serving_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
   auto s = loader.Load("m", 1, Publish(repo, "m", 1));
   ASSERT_TRUE(s.ok()) << s.status();
   // Golden check and two warm-ups ran on the loader's background thread.
   EXPECT_THAT(model->nice(), ::testing::Each(serving_nice + 10));
   EXPECT_EQ(model->nice().size(), 3u);
-  std::promise<absl::StatusOr<Matrix>> done;
-  auto task = std::make_unique<InferenceTask>();
-  task->n = 1;
-  task->inputs.assign(kDim, 0.f);
-  task->done = [&](absl::StatusOr<Matrix> r) { done.set_value(std::move(r)); };
-  ASSERT_TRUE((*s)->batcher->Enqueue(std::move(task)).ok());
-  ASSERT_TRUE(done.get_future().get().ok());
-  EXPECT_EQ(model->nice().back(), serving_nice);  // the batcher's thread: traffic's priority
+  struct Task : InferenceTask {
+    std::vector<float> in = std::vector<float>(kDim, 0.f), out = std::vector<float>(2);
+    std::promise<absl::Status> done;
+    void Done(const absl::Status& status) override { done.set_value(status); }
+  } task;
+  task.inputs = RowsView(task.in.data(), 1, kDim);
+  task.outputs = MutableRowsView(task.out.data(), 1, 2);
+  ASSERT_TRUE((*s)->batcher->Enqueue(&task).ok());
+  ASSERT_TRUE(task.done.get_future().get().ok());
+  EXPECT_EQ(model->nice().back(), serving_nice);  // forwards for traffic: traffic's priority
 }
 
 TEST(VersionLoaderTest, RefusesAModelFileThatDoesNotMatchItsSha256) {
@@ -146,7 +152,9 @@ TEST(VersionLoaderTest, FactoryErrorsAreReported) {
       [](const std::string& path, int) -> absl::StatusOr<std::unique_ptr<Model>> {
         return absl::InvalidArgumentError(path + ": not a loadable TorchScript file");
       },
-      [](const std::string&, int64_t) { return std::make_shared<BatcherObserver>(); });
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
   auto s = loader.Load("m", 1, Publish(repo, "m", 1));
   EXPECT_THAT(s.status().message(), HasSubstr("not a loadable TorchScript"));
 }

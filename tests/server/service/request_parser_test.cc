@@ -23,31 +23,51 @@ v1::ClassifyRequest Repeated(int n, int width = kDim) {
   return r;
 }
 
+// The parsed rows as a vector, for comparisons.
+std::vector<float> Values(RowsView rows) { return {rows.data, rows.data + rows.size()}; }
+
 TEST(RequestParserTest, RepeatedAndPackedFormsGiveTheSameRows) {
-  auto repeated = ParseEmbeddings(Repeated(3), kDim, 10);
+  std::vector<float> scratch, norms;
+  const v1::ClassifyRequest repeated_request = Repeated(3);
+  auto repeated = ParseEmbeddings(repeated_request, kDim, 10, scratch, norms);
   ASSERT_TRUE(repeated.ok()) << repeated.status();
+  const std::vector<float> repeated_values = Values(*repeated), repeated_norms = norms;
   v1::ClassifyRequest packed;
-  std::string bytes(repeated->values.size() * sizeof(float), '\0');
-  std::memcpy(bytes.data(), repeated->values.data(), bytes.size());
+  std::string bytes(repeated_values.size() * sizeof(float), '\0');
+  std::memcpy(bytes.data(), repeated_values.data(), bytes.size());
   packed.set_packed_values(bytes);
   for (int i = 0; i < 3; ++i) packed.add_packed_ids("p" + std::to_string(i));
-  auto parsed = ParseEmbeddings(packed, kDim, 10);
+  std::vector<float> packed_scratch;
+  auto parsed = ParseEmbeddings(packed, kDim, 10, packed_scratch, norms);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(parsed->values, repeated->values);
-  EXPECT_EQ(parsed->ids, repeated->ids);
+  EXPECT_EQ(Values(*parsed), repeated_values);
+  EXPECT_EQ(parsed->rows, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(RowId(packed, i), RowId(repeated_request, i));
   // Row 1 is {10, 11, 12, 13}: the norm each prediction reports and the out-of-distribution
   // check uses.
   const double row1 = std::sqrt(10. * 10 + 11 * 11 + 12 * 12 + 13 * 13);
-  ASSERT_EQ(repeated->norms.size(), 3u);
-  EXPECT_FLOAT_EQ(repeated->norms[1], static_cast<float>(row1));
-  EXPECT_EQ(parsed->norms, repeated->norms);
+  ASSERT_EQ(repeated_norms.size(), 3u);
+  EXPECT_FLOAT_EQ(repeated_norms[1], static_cast<float>(row1));
+  EXPECT_EQ(norms, repeated_norms);
   packed.clear_packed_ids();
-  EXPECT_EQ(ParseEmbeddings(packed, kDim, 10)->ids[2], "2");  // ids default to the row index
+  EXPECT_EQ(RowId(packed, 2), "2");  // ids default to the row index
+}
+
+TEST(RequestParserTest, PackedRowsAreReadInPlaceNotCopied) {
+  v1::ClassifyRequest packed;
+  packed.set_packed_values(std::string(2 * kDim * sizeof(float), '\0'));
+  std::vector<float> scratch, norms;
+  auto rows = ParseEmbeddings(packed, kDim, 10, scratch, norms);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(static_cast<const void*>(rows->data),
+            static_cast<const void*>(packed.packed_values().data()));
+  EXPECT_TRUE(scratch.empty());
 }
 
 TEST(RequestParserTest, BadRequestsNameTheProblem) {
   auto message = [](const v1::ClassifyRequest& r) {
-    auto p = ParseEmbeddings(r, kDim, 2);
+    std::vector<float> scratch, norms;
+    auto p = ParseEmbeddings(r, kDim, 2, scratch, norms);
     EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
     return std::string(p.status().message());
   };

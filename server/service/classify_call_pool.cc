@@ -1,0 +1,64 @@
+#include "server/service/classify_call_pool.h"
+
+#include "server/service/request_parser.h"
+
+namespace arginator::server {
+
+ClassifyCall::ClassifyCall(ClassifyCallPool* pool) : pool_(pool) {
+  set_request(&request_);
+  set_response(&response_);
+}
+
+void ClassifyCall::Run(const ClassifyEnv& env, absl::Time deadline,
+                       grpc::ServerUnaryReactor* reactor) {
+  reactor_ = reactor;
+  Start(env, RequestMethod::kClassify, request_, deadline, &response_);
+}
+
+void ClassifyCall::Finish(const absl::Status& status) { reactor_->Finish(ToGrpcStatus(status)); }
+
+void ClassifyCall::Release() { pool_->Return(this); }
+
+void ClassifyCall::Recycle() {
+  reactor_ = nullptr;
+  if (last_rows() > ClassifyCallPool::kMaxRetainedRows) {
+    v1::ClassifyRequest().Swap(&request_);  // the temporary takes the large storage away
+    v1::ClassifyResponse().Swap(&response_);
+    ReleaseBuffers();
+    return;
+  }
+  request_.Clear();
+  response_.Clear();
+}
+
+ClassifyCallPool::~ClassifyCallPool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (ClassifyCall* call : idle_) delete call;
+}
+
+grpc::MessageHolder<v1::ClassifyRequest, v1::ClassifyResponse>*
+ClassifyCallPool::AllocateMessages() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      ClassifyCall* call = idle_.back();
+      idle_.pop_back();
+      return call;
+    }
+  }
+  return new ClassifyCall(this);
+}
+
+void ClassifyCallPool::Return(ClassifyCall* call) {
+  call->Recycle();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < kMaxIdle) {
+      idle_.push_back(call);
+      return;
+    }
+  }
+  delete call;
+}
+
+}  // namespace arginator::server
