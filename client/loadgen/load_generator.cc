@@ -114,7 +114,7 @@ class Worker {
   }
 
   grpc::CompletionQueue cq_;
-  std::vector<std::unique_ptr<CallSlot>> slots_;  // outlive every operation on cq_
+  std::vector<std::unique_ptr<CallSlot>> slots_;  // destroyed only after cq_ is drained
   Tally tally_;
 };
 

@@ -154,6 +154,37 @@ TEST_F(ClientTest, LoadgenCountsAddUpAndErrorsAreCounted) {
   EXPECT_EQ(error_report["count"], 50);
 }
 
+TEST_F(ClientTest, LoadgenWorkersOnSeveralConnectionsStopAtExactlyTheTotal) {
+  StartServer();
+  for (const char* call : {"", " --stream"}) {
+    auto r = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
+                        " -c 12 --connections 3 --threads 2 --total 500 --format json" + call);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto report = nlohmann::json::parse(r.output);
+    EXPECT_EQ(report["count"], 500) << call;
+    EXPECT_EQ(report["statusCodeDistribution"]["OK"], 500) << call;
+    EXPECT_EQ(report["options"]["connections"], 3);
+  }
+}
+
+TEST_F(ClientTest, LoadgenWritesItsRequestAsOneGrpcFrame) {
+  const std::string frame = work_.Join("frame.bin");
+  auto r = RunCommand(kLoadgen + " --model " + kBinary + " --batch 2 --write-frame " + frame);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(frame, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 5u);
+  EXPECT_EQ(bytes[0], 0);  // not compressed
+  const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])); };
+  const uint32_t length = byte(1) << 24 | byte(2) << 16 | byte(3) << 8 | byte(4);
+  ASSERT_EQ(length, bytes.size() - 5);
+  v1::ClassifyRequest request;
+  ASSERT_TRUE(request.ParseFromString(bytes.substr(5)));
+  EXPECT_EQ(request.model().name(), kBinary);
+  ASSERT_EQ(request.embeddings_size(), 2);
+  EXPECT_EQ(request.embeddings(0).values_size(), kEmbeddingDim);
+}
+
 TEST_F(ClientTest, LoadgenStreamSendsItsRequestsOverClassifyStream) {
   StartServer();
   auto ok = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
