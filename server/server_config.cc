@@ -34,6 +34,7 @@ batching:
   max_batch_size: 64
   max_queue_delay_us: 0
   max_queue_rows: 65536
+  executor_yields: 0
 tls:
   cert: ""
   key: ""
@@ -84,6 +85,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_batch_size", c.batching.max_batch_size));
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_delay_us", delay_us));
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_rows", c.batching.max_queue_rows));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.executor_yields", c.batching.executor_yields));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.cert", c.tls_cert));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.key", c.tls_key));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.client_ca", c.tls_client_ca));
@@ -124,6 +126,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(c.batching.max_queue_rows >= c.batching.max_batch_size,
                               "batching.max_queue_rows must be >= batching.max_batch_size"));
   ARG_RETURN_IF_ERROR(Require(delay_us >= 0, "batching.max_queue_delay_us must be >= 0"));
+  ARG_RETURN_IF_ERROR(Require(c.batching.executor_yields >= 0 && c.batching.executor_yields <= 16,
+                              "batching.executor_yields must be in [0, 16]"));
   ARG_RETURN_IF_ERROR(
       Require(c.max_embeddings_per_request > 0, "server.max_embeddings_per_request must be > 0"));
   ARG_RETURN_IF_ERROR(

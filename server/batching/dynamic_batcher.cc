@@ -1,5 +1,7 @@
 #include "server/batching/dynamic_batcher.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -8,12 +10,14 @@
 namespace arginator::server {
 
 DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
-                               std::shared_ptr<BatcherObserver> observer)
+                               std::shared_ptr<BatcherObserver> observer,
+                               std::function<void()> yield)
     : model_(std::move(model)),
       options_(options),
       observer_(observer ? std::move(observer) : std::make_shared<BatcherObserver>()),
       dim_(model_->input_dim()),
-      own_thread_(options_.batching && options_.max_queue_delay > absl::ZeroDuration()) {
+      own_thread_(options_.batching && options_.max_queue_delay > absl::ZeroDuration()),
+      yield_(yield ? std::move(yield) : [] { sched_yield(); }) {
   batch_.reserve(static_cast<size_t>(options_.max_batch_size));
   if (own_thread_) thread_ = std::thread([this] { RunThread(); });
 }
@@ -68,6 +72,16 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
 
 void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock) {
   for (;;) {
+    // Under load, threads that already hold received requests are runnable: yielding the core to
+    // them first lets their rows into this batch (larger batches, less CPU per row). With nothing
+    // else runnable a yield returns at once, so an idle model's latency barely moves.
+    for (int i = 0;
+         i < options_.executor_yields && queued_rows_ > 0 && queued_rows_ < options_.max_batch_size;
+         ++i) {
+      lock.unlock();
+      yield_();
+      lock.lock();
+    }
     TakeBatch();
     if (batch_.empty() && expired_.empty()) break;  // the queue is empty
     lock.unlock();

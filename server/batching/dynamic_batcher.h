@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,10 @@ struct BatcherOptions {
   absl::Duration max_queue_delay = absl::ZeroDuration();
   int64_t max_queue_rows = 65536;  // bounded queue: Enqueue beyond it is RESOURCE_EXHAUSTED
   bool batching = true;            // false: one request per forward (still split at max size)
+  // Without a queue delay: times the executor yields its core before taking each batch while the
+  // batch is not full, so threads holding requests already received can add them first. Helps
+  // when the cores are oversubscribed, costs a little when they are not (docs/benchmarks.md).
+  int executor_yields = 0;
 };
 
 // Observes the batcher for metrics; called on the thread that runs the forward. Default: nothing.
@@ -64,13 +69,17 @@ class InferenceTask {
 // caller that enqueues onto an idle batcher becomes the executor and runs the forward on its own
 // thread, so an idle model costs no thread hand-off; tasks enqueued while a forward runs just
 // queue, and the executor takes them all as its next batch when the forward returns, until the
-// queue is empty (flat combining). Triton and TF Serving always hand off to a scheduler thread.
+// queue is empty (flat combining); before each batch it yields its core executor_yields times so
+// that requests other threads have already received can join. Triton and TF Serving always hand
+// off to a scheduler thread.
 // With a positive max_queue_delay a batcher thread waits for batches to fill, as before.
 // Thread-safe. Callers must not hold locks that a Done takes.
 class DynamicBatcher {
  public:
+  // `yield` gives up the core (sched_yield; tests inject their own).
   DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
-                 std::shared_ptr<BatcherObserver> observer = nullptr);
+                 std::shared_ptr<BatcherObserver> observer = nullptr,
+                 std::function<void()> yield = nullptr);
   ~DynamicBatcher();  // Stop()
 
   // Queues `task` and, if no forward is running, runs forwards on this thread until the queue is
@@ -104,6 +113,7 @@ class DynamicBatcher {
   const std::shared_ptr<BatcherObserver> observer_;
   const int dim_;
   const bool own_thread_;  // max_queue_delay > 0
+  const std::function<void()> yield_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // work queued (own thread) / executor released (Stop)

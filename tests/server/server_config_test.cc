@@ -48,6 +48,11 @@ TEST(ServerConfigTest, OverridesAndValidation) {
               HasSubstr("admin.token"));
   EXPECT_THAT(LoadServerConfig("", {"batching.max_queue_rows=8"}).status().message(),
               HasSubstr("max_queue_rows"));
+  EXPECT_THAT(LoadServerConfig("", {"batching.executor_yields=-1"}).status().message(),
+              HasSubstr("batching.executor_yields must be in [0, 16]"));
+  auto yields = LoadServerConfig("", {"batching.executor_yields=3"});
+  ASSERT_TRUE(yields.ok()) << yields.status();
+  EXPECT_EQ(yields->batching.executor_yields, 3);
 }
 
 }  // namespace

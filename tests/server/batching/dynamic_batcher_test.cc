@@ -89,6 +89,38 @@ TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) 
   for (std::thread::id id : model->threads()) EXPECT_NE(id, std::this_thread::get_id());
 }
 
+TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
+  // The yield stands in for another thread that already holds a request: it enqueues while the
+  // executor has given up its core, before the batch is taken.
+  auto model = std::make_shared<FakeModel>(kDim);
+  TestTask first(1, 0), second(2, 10);
+  DynamicBatcher* self = nullptr;
+  int yields = 0;
+  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true, /*executor_yields=*/2},
+                         nullptr, [&] {
+                           if (yields++ == 0) {
+                             EXPECT_TRUE(self->Enqueue(&second).ok());
+                           }
+                         });
+  self = &batcher;
+  ASSERT_TRUE(batcher.Enqueue(&first).ok());
+  ASSERT_TRUE(first.Result().ok());
+  ASSERT_TRUE(second.Result().ok());
+  EXPECT_FLOAT_EQ(second.P1(1), Sigmoid(11));
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(3));  // one forward for both
+  EXPECT_EQ(yields, 2) << "yields only while there is a batch to grow, not on an empty queue";
+
+  // executor_yields 0: the lone row runs at once.
+  auto alone = std::make_shared<FakeModel>(kDim);
+  int never = 0;
+  DynamicBatcher no_yields(alone, {8, absl::ZeroDuration(), 100, true, 0}, nullptr,
+                           [&] { ++never; });
+  TestTask task(1);
+  ASSERT_TRUE(no_yields.Enqueue(&task).ok());
+  EXPECT_TRUE(task.Result().ok());
+  EXPECT_EQ(never, 0);
+}
+
 TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForwardWithAQueueDelay) {
   auto model = std::make_shared<FakeModel>(kDim);
   DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::Milliseconds(5), 100, true});
