@@ -11,6 +11,13 @@ namespace arginator::server {
 
 struct TorchScriptOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  // Models exported by arginator-train run the first layer of small CPU batches in row chunks, up
+  // to the module's `chunked_max_rows` rows: chunks go through OpenBLAS's small-matrix kernel,
+  // which skips packing the weight, where the CPU kernel has one (AVX-512 builds); elsewhere each
+  // chunk would pack the weight again and chunking loses. true: at load, time both paths at 2..24
+  // rows on this CPU and keep chunking up to the last size where it wins (about 5 ms). Both paths
+  // compute the same probabilities. false: keep the exported setting. CPU only.
+  bool tune_small_batches = true;
 };
 
 // Loads a TorchScript classifier (input [N, input_dim] float32, output [N, C] probabilities) onto

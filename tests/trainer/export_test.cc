@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/model/torchscript_model.h"
 #include "tests/testing/temp_dir.h"
 #include "trainer/pipeline.h"
 #include "trainer/synthetic.h"
@@ -62,6 +63,31 @@ TEST(ExportTest, EveryBatchSizeGivesTheSameProbabilities) {
       ASSERT_TRUE(probs.ok()) << probs.status();
       torch::Tensor got = torch::from_blob(probs->data(), {n, 2}).clone();
       EXPECT_TRUE(torch::allclose(got, expected.narrow(0, 0, n), 1e-5, 1e-6)) << kind << " " << n;
+    }
+  }
+}
+
+// The server tunes the small-batch path at load on its own CPU: whatever it picks, every batch
+// size still gives the in-memory model's probabilities.
+TEST(ExportTest, TheServersTunedLoadGivesTheSameProbabilities) {
+  torch::manual_seed(3);
+  Classifier model(ClassifierSpec{"ffnn", 1024, {256, 128}, 0.2, 2});
+  model->eval();
+  torch::Tensor x = torch::randn({30, 1024});
+  torch::Tensor expected = torch::softmax(model->forward(x), 1);
+  TempDir dir;
+  ExportTorchScript(model).save(dir.Join("model.pt"));
+  for (bool tune : {true, false}) {
+    auto served = server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", tune});
+    ASSERT_TRUE(served.ok()) << served.status();
+    for (int64_t n = 1; n <= 30; ++n) {
+      std::vector<float> probs(n * 2);
+      ASSERT_TRUE(
+          (*served)
+              ->Forward(RowsView(x.data_ptr<float>(), n, 1024), MutableRowsView(probs.data(), n, 2))
+              .ok());
+      torch::Tensor got = torch::from_blob(probs.data(), {n, 2}).clone();
+      EXPECT_TRUE(torch::allclose(got, expected.narrow(0, 0, n), 1e-5, 1e-6)) << tune << " " << n;
     }
   }
 }
