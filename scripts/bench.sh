@@ -40,7 +40,7 @@ start_server() {  # $1 = name, rest = command; sets PORT once the server answers
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -1)
-    if [ -n "$PORT" ] && { [ "$name" = noop ] || grep -q ': SERVING' "$log"; }; then return 0; fi
+    if [ -n "$PORT" ] && { [[ "$name" == noop* ]] || grep -q ': SERVING' "$log"; }; then return 0; fi
     sleep 0.1
   done
   echo "server did not start: $log" >&2
@@ -63,6 +63,40 @@ SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metr
 say "2. transport ceiling: no-op handler, same gRPC stack and payload"
 start_server noop "$BIN/arginator-noop-server" --port 0
 for c in 1 16 64 256; do load noop-c$c -c $c; done
+stop_server
+
+# h2load (nghttp2) is a much lighter HTTP/2 client than any gRPC client, so the ratios below
+# measure the server, not the client: it sends our encoded Classify request (one embedding) as a
+# pre-built gRPC frame. --log-file gives every request's time, for percentiles.
+FRAME="$OUT/classify-1.frame"
+"$BIN/arginator-loadgen" --model betalactamase-binary --write-frame "$FRAME"
+vol_cs() { cat /proc/$SERVER_PID/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
+h2() {  # $1 = output name, $2 = connections, $3 = streams per connection
+  local name=$1 url="http://127.0.0.1:$PORT/arginator.v1.Classifier/Classify" before cs
+  local args=(-H 'content-type: application/grpc' -H 'te: trailers' -d "$FRAME" -c "$2" -m "$3" "$url")
+  h2load "${args[@]}" -D 1 >/dev/null 2>&1  # warm-up
+  before=$(cpu_ticks); cs=$(vol_cs)
+  h2load "${args[@]}" -D "$SECS" --log-file "$OUT/$name.h2log" >"$OUT/$name.h2load" 2>&1
+  echo "$(($(cpu_ticks) - before)) $(($(vol_cs) - cs))" >"$OUT/$name.cpu"
+}
+metric_sum() {  # total of one metric over its series, from the running server's /metrics
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" 'index($1, m) == 1 {s+=$2} END{print s+0}'
+}
+
+say "2h. h2load against the no-op server, and arginator-loadgen against the same server"
+start_server noop-h2 "$BIN/arginator-noop-server" --port 0
+h2 h2-noop-4x16 4 16
+h2 h2-noop-1x1 1 1
+load lg-noop-4x16 -c 64 --connections 4
+load lg-noop-1x1 -c 1 --connections 1
+stop_server
+
+say "3h. h2load against arginator-server (defaults, binary model)"
+start_server served-h2 "${SERVER[@]}"
+METRICS_PORT=$(sed -n 's/.*metrics on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$OUT/served-h2.log" | head -1)
+h2 h2-served-4x16 4 16
+echo "$(metric_sum arginator_batch_size_sum) $(metric_sum arginator_batch_size_count)" >"$OUT/batches"
+h2 h2-served-1x1 1 1
 stop_server
 
 say "3. served single-embedding requests, dynamic batching on and off"
@@ -153,6 +187,23 @@ print("### 2-3. Single-embedding requests (closed loop)\n\nServer CPU per reques
 for c in (1, 16, 64, 256):
     n, on, off = L(f"noop-c{c}"), L(f"on-c{c}"), L(f"off-c{c}")
     print(f"| {c} | {n['rps']:,.0f} [{cpu_us(f'noop-c{c}'):.0f}] | {on['rps']:,.0f} ({pct(on,50):.2f} / {pct(on,99):.2f}) [{cpu_us(f'on-c{c}'):.0f}] | {off['rps']:,.0f} ({pct(off,50):.2f} / {pct(off,99):.2f}) [{cpu_us(f'off-c{c}'):.0f}] | {on['rps']/n['rps']:.2f} | {on['rps']/off['rps']:.2f} |")
+def h2(n):  # h2load: rate from its summary, latencies from its per-request log (microseconds)
+    text = open(f"{out}/{n}.h2load").read()
+    rate = float(re.search(r"finished in [0-9.]+s, ([0-9.]+) req/s", text).group(1))
+    ok = int(re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", text).group(1))
+    lat = sorted(int(l.split()[2]) for l in open(f"{out}/{n}.h2log") if l.strip())
+    q = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1e3 if lat else 0
+    ticks, cs = map(int, open(f"{out}/{n}.cpu").read().split())
+    return {"rps": rate, "ok": ok, "p50": q(50), "p99": q(99), "cpu_us": ticks * 1e4 / max(ok, 1), "cs": cs / max(ok, 1)}
+hn, hs, hn1, hs1 = h2("h2-noop-4x16"), h2("h2-served-4x16"), h2("h2-noop-1x1"), h2("h2-served-1x1")
+lgn, lgn1 = L("lg-noop-4x16"), L("lg-noop-1x1")
+bsum, bcount = map(float, open(f"{out}/batches").read().split())
+print("### 2h. Against the light client (h2load, one pre-encoded single-embedding Classify frame)\n")
+print("Server CPU per request and voluntary context switches per request (all threads, /proc) in brackets.\n")
+print("| load | no-op req/s (p50 / p99 ms) [us, cs] | served req/s (p50 / p99 ms) [us, cs] | served / no-op |\n|---|---:|---:|---:|")
+for name, n, v in (("4 conns x 16 streams", hn, hs), ("1 x 1", hn1, hs1)):
+    print(f"| {name} | {n['rps']:,.0f} ({n['p50']:.3f} / {n['p99']:.3f}) [{n['cpu_us']:.1f}, {n['cs']:.2f}] | {v['rps']:,.0f} ({v['p50']:.3f} / {v['p99']:.3f}) [{v['cpu_us']:.1f}, {v['cs']:.2f}] | {v['rps']/n['rps']:.2f} (p50 {v['p50']/max(n['p50'],1e-9):.2f}x) |")
+print(f"\nMean forward batch under the 4x16 load: {bsum/max(bcount,1):.1f} rows. arginator-loadgen against the same no-op server: 4x16 {lgn['rps']:,.0f} req/s = {lgn['rps']/hn['rps']:.2f} of h2load; 1x1 {lgn1['rps']:,.0f} req/s, p50 {pct(lgn1,50):.3f} ms.\n")
 f1024 = L("forward-1024")[0]["samples_per_s"]
 rep, pk, st_ = L("bulk-repeated"), L("bulk-packed"), L("bulk-stream")
 stream = open(f"{out}/stream.log").read()
