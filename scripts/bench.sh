@@ -198,7 +198,7 @@ def h2(n):  # h2load: rate from its summary, latencies from its per-request log 
 hn, hs, hn1, hs1 = h2("h2-noop-4x16"), h2("h2-served-4x16"), h2("h2-noop-1x1"), h2("h2-served-1x1")
 lgn, lgn1 = L("lg-noop-4x16"), L("lg-noop-1x1")
 bsum, bcount = map(float, open(f"{out}/batches").read().split())
-print("### 2h. Against the light client (h2load, one pre-encoded single-embedding Classify frame)\n")
+print("\n### 2h. Against the light client (h2load, one pre-encoded single-embedding Classify frame)\n")
 print("Server CPU per request and voluntary context switches per request (all threads, /proc) in brackets.\n")
 print("| load | no-op req/s (p50 / p99 ms) [us, cs] | served req/s (p50 / p99 ms) [us, cs] | served / no-op |\n|---|---:|---:|---:|")
 for name, n, v in (("4 conns x 16 streams", hn, hs), ("1 x 1", hn1, hs1)):
