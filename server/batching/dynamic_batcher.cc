@@ -19,7 +19,7 @@ DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions opti
       own_thread_(options_.batching && options_.max_queue_delay > absl::ZeroDuration()),
       yield_(yield ? std::move(yield) : [] { sched_yield(); }) {
   batch_.reserve(static_cast<size_t>(options_.max_batch_size));
-  if (own_thread_) thread_ = std::thread([this] { RunThread(); });
+  thread_ = std::thread([this] { own_thread_ ? RunThread() : RunWorker(); });
 }
 
 DynamicBatcher::~DynamicBatcher() { Stop(); }
@@ -65,13 +65,20 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
     cv_.notify_one();
   } else if (!executing_) {
     executing_ = true;  // idle: this thread runs the forwards
-    Drain(lock);
+    Drain(lock, /*on_worker=*/false);
   }
   return absl::OkStatus();
 }
 
-void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock) {
+void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock, bool on_worker) {
   for (;;) {
+    if (!on_worker && queued_rows_ > options_.inline_max_rows) {
+      // A forward this large would hold the caller's gRPC thread (and the connection reads it
+      // serves) for long enough to matter, while a hand-off costs nothing next to it.
+      handoff_ = true;
+      worker_cv_.notify_one();
+      return;  // the worker now holds the executor role
+    }
     // Under load, threads that already hold received requests are runnable: yielding the core to
     // them first lets their rows into this batch (larger batches, less CPU per row). With nothing
     // else runnable a yield returns at once, so an idle model's latency barely moves.
@@ -95,14 +102,24 @@ void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock) {
 void DynamicBatcher::Stop() {
   std::unique_lock<std::mutex> lock(mu_);
   stopping_ = true;
-  if (own_thread_) {
-    lock.unlock();
-    cv_.notify_all();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    return;
+  if (!own_thread_) {
+    // The queue is empty whenever no executor runs: wait for the running one, on any thread.
+    cv_.wait(lock, [&] { return !executing_; });
   }
-  // Without a thread the queue is empty whenever no executor runs: wait for the running one.
-  cv_.wait(lock, [&] { return !executing_; });
+  lock.unlock();
+  cv_.notify_all();
+  worker_cv_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void DynamicBatcher::RunWorker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    worker_cv_.wait(lock, [&] { return handoff_ || (stopping_ && !executing_); });
+    if (!handoff_) return;  // stopping, and no executor left to wait for
+    handoff_ = false;
+    Drain(lock, /*on_worker=*/true);
+  }
 }
 
 int64_t DynamicBatcher::queued_rows() const {

@@ -27,6 +27,10 @@ struct BatcherOptions {
   // batch is not full, so threads holding requests already received can add them first. Helps
   // when the cores are oversubscribed, costs a little when they are not (docs/benchmarks.md).
   int executor_yields = 0;
+  // Without a queue delay: the most rows a forward may have to run on the thread that enqueued;
+  // a larger batch (a bulk request) is handed to the batcher's worker thread, so a long forward
+  // does not hold a gRPC thread. The default keeps every single-embedding batch inline.
+  int64_t inline_max_rows = 64;
 };
 
 // Observes the batcher for metrics; called on the thread that runs the forward. Default: nothing.
@@ -65,14 +69,16 @@ class InferenceTask {
 // up to max_batch_size rows, tasks past their deadline dropped before compute
 // (DEADLINE_EXCEEDED), large tasks split across batches in row order.
 //
-// Who runs the forward: with max_queue_delay 0 (the default) there is no batcher thread. A
-// caller that enqueues onto an idle batcher becomes the executor and runs the forward on its own
-// thread, so an idle model costs no thread hand-off; tasks enqueued while a forward runs just
-// queue, and the executor takes them all as its next batch when the forward returns, until the
-// queue is empty (flat combining); before each batch it yields its core executor_yields times so
-// that requests other threads have already received can join. Triton and TF Serving always hand
-// off to a scheduler thread.
-// With a positive max_queue_delay a batcher thread waits for batches to fill, as before.
+// Who runs the forward: with max_queue_delay 0 (the default), small batches never wait for a
+// thread hand-off. A caller that enqueues onto an idle batcher becomes the executor and runs the
+// forward on its own thread; tasks enqueued while a forward runs just queue, and the executor
+// takes them all as its next batch when the forward returns, until the queue is empty (flat
+// combining); before each batch it may yield its core executor_yields times so that requests
+// other threads have already received can join. Triton and TF Serving always hand off to a
+// scheduler thread. Only when more than inline_max_rows rows are queued (bulk requests) does the
+// executor hand its role to the batcher's worker thread: a long forward must not hold a gRPC
+// thread, and next to it the hand-off costs nothing. With a positive max_queue_delay a batcher
+// thread waits for batches to fill and runs them all.
 // Thread-safe. Callers must not hold locks that a Done takes.
 class DynamicBatcher {
  public:
@@ -99,10 +105,12 @@ class DynamicBatcher {
     int64_t first_row, rows;
   };
 
-  // Executor loop: batches until the queue is empty, then releases the executor role. Entered
-  // with the lock held and executing_ set by this thread.
-  void Drain(std::unique_lock<std::mutex>& lock);
-  void RunThread();  // the batcher thread, only with max_queue_delay > 0
+  // Executor loop: batches until the queue is empty, then releases the executor role; off the
+  // worker, it hands the role to the worker once more than inline_max_rows rows are queued.
+  // Entered with the lock held and executing_ set on this thread's behalf.
+  void Drain(std::unique_lock<std::mutex>& lock, bool on_worker);
+  void RunThread();  // the batcher thread with max_queue_delay > 0
+  void RunWorker();  // the worker for large batches with max_queue_delay 0
   // Takes up to max_batch_size rows into batch_; tasks past their deadline go to expired_.
   void TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes expired_ and runs batch_. Called by the executor without the lock.
@@ -116,12 +124,14 @@ class DynamicBatcher {
   const std::function<void()> yield_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // work queued (own thread) / executor released (Stop)
+  std::condition_variable cv_;  // work queued (delay thread) / executor released (Stop)
   InferenceTask* head_ ABSL_GUARDED_BY(mu_) = nullptr;
   InferenceTask* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t queued_rows_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool executing_ ABSL_GUARDED_BY(mu_) = false;   // a thread holds the executor role
+  bool handoff_ ABSL_GUARDED_BY(mu_) = false;     // the role is passed to the worker
+  std::condition_variable worker_cv_;             // handoff_ or stopping_
   int64_t output_cols_ ABSL_GUARDED_BY(mu_) = 0;  // every task's, set by the first
 
   // The executor's scratch, reused from batch to batch (only the executor touches them).

@@ -63,6 +63,45 @@ TEST(DynamicBatcherTest, AnIdleBatcherRunsTheForwardOnTheCallersThread) {
   EXPECT_EQ(task.done_thread(), std::this_thread::get_id());
 }
 
+TEST(DynamicBatcherTest, MoreRowsThanInlineMaxRunOnTheWorkerNotTheCaller) {
+  auto model = std::make_shared<FakeModel>(kDim);
+  BatcherOptions options{8, absl::ZeroDuration(), 100, true};
+  options.inline_max_rows = 4;
+  DynamicBatcher batcher(model, options);
+  TestTask small(4, 0), bulk(10, 100);
+  ASSERT_TRUE(batcher.Enqueue(&small).ok());
+  EXPECT_TRUE(small.IsDone()) << "at the limit: run inline";
+  ASSERT_TRUE(batcher.Enqueue(&bulk).ok());
+  ASSERT_TRUE(bulk.Result().ok());
+  EXPECT_NE(bulk.done_thread(), std::this_thread::get_id());
+  for (int i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(bulk.P1(i), Sigmoid(static_cast<float>(100 + i)));
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(4, 8, 2));
+  const auto threads = model->threads();
+  EXPECT_EQ(threads[0], std::this_thread::get_id());
+  EXPECT_NE(threads[1], std::this_thread::get_id());
+  EXPECT_EQ(threads[1], threads[2]) << "the worker ran both batches of the bulk task";
+  batcher.Stop();
+}
+
+TEST(DynamicBatcherTest, StopWaitsForTheWorkersForward) {
+  auto model = std::make_shared<FakeModel>(kDim);
+  BatcherOptions options{8, absl::ZeroDuration(), 100, true};
+  options.inline_max_rows = 2;
+  DynamicBatcher batcher(model, options);
+  model->CloseGate();
+  TestTask bulk(6);
+  ASSERT_TRUE(batcher.Enqueue(&bulk).ok());  // handed to the worker: returns at once
+  model->WaitEntered(1);
+  std::thread opener([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    model->OpenGate();
+  });
+  batcher.Stop();
+  EXPECT_TRUE(bulk.IsDone());
+  opener.join();
+  EXPECT_TRUE(bulk.Result().ok());
+}
+
 TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) {
   // The shipped default (max_queue_delay 0): an idle model runs a lone row at once, and whatever
   // arrives while it computes is batched together next, by the thread already computing: the
