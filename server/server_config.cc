@@ -35,6 +35,7 @@ batching:
   max_queue_delay_us: 0
   max_queue_rows: 65536
   executor_yields: 0
+  inline_max_rows: 64
 tls:
   cert: ""
   key: ""
@@ -128,6 +129,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(delay_us >= 0, "batching.max_queue_delay_us must be >= 0"));
   ARG_RETURN_IF_ERROR(Require(c.batching.executor_yields >= 0 && c.batching.executor_yields <= 16,
                               "batching.executor_yields must be in [0, 16]"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.batching.inline_max_rows >= 0, "batching.inline_max_rows must be >= 0"));
   ARG_RETURN_IF_ERROR(
       Require(c.max_embeddings_per_request > 0, "server.max_embeddings_per_request must be > 0"));
   ARG_RETURN_IF_ERROR(

@@ -53,6 +53,11 @@ TEST(ServerConfigTest, OverridesAndValidation) {
   auto yields = LoadServerConfig("", {"batching.executor_yields=3"});
   ASSERT_TRUE(yields.ok()) << yields.status();
   EXPECT_EQ(yields->batching.executor_yields, 3);
+  auto inline_rows = LoadServerConfig("", {"batching.inline_max_rows=0"});
+  ASSERT_TRUE(inline_rows.ok()) << inline_rows.status();
+  EXPECT_EQ(inline_rows->batching.inline_max_rows, 0);
+  EXPECT_THAT(LoadServerConfig("", {"batching.inline_max_rows=-1"}).status().message(),
+              HasSubstr("batching.inline_max_rows must be >= 0"));
 }
 
 }  // namespace
