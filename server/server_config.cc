@@ -87,6 +87,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_delay_us", delay_us));
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.max_queue_rows", c.batching.max_queue_rows));
   ARG_RETURN_IF_ERROR(ReadKey(root, "batching.executor_yields", c.batching.executor_yields));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "batching.inline_max_rows", c.batching.inline_max_rows));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.cert", c.tls_cert));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.key", c.tls_key));
   ARG_RETURN_IF_ERROR(ReadKey(root, "tls.client_ca", c.tls_client_ca));
