@@ -155,6 +155,16 @@ void ModelRegistry::ReapUnloaded() {
   }
 }
 
+bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(name);
+  if (it == models_.end() || !it->second.versions.empty() || !it->second.unloading.empty()) {
+    return false;
+  }
+  models_.erase(it);
+  return true;
+}
+
 absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
                                                   const VersionSelector& selector) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -76,6 +76,10 @@ class ModelRegistry {
   // Points `label` at a ready version; version 0 removes the label.
   absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
 
+  // Drops `name` if it has no version in any state (nothing loaded, loading, failed or
+  // unloading); returns whether it did. For models whose directory is gone.
+  bool ForgetIfEmpty(const std::string& name);
+
   std::vector<ModelView> Snapshot() const;
   // True when every model in `names` has a ready version.
   bool AllReady(const std::vector<std::string>& names) const;

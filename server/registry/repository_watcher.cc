@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 
@@ -18,27 +19,60 @@ RepositoryWatcher::RepositoryWatcher(std::string root, absl::Duration interval,
 
 RepositoryWatcher::~RepositoryWatcher() { Stop(); }
 
+namespace {
+
+// Entries of `dir`, without following anything that cannot be listed: the non-throwing
+// overloads throughout, because one symlink loop or vanished entry must not end the process.
+std::vector<fs::directory_entry> ListDirectory(const fs::path& dir) {
+  std::vector<fs::directory_entry> entries;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  while (!ec && it != end) {
+    entries.push_back(*it);
+    it.increment(ec);
+  }
+  return entries;
+}
+
+bool IsDirectory(const fs::directory_entry& entry) {
+  std::error_code ec;
+  return entry.is_directory(ec) && !ec;  // a symlink loop is an error here, not a directory
+}
+
+bool IsFile(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec) && !ec;
+}
+
+// Version directories of one model dir that hold both files, by version number.
+std::map<int64_t, std::string> CompleteVersions(const fs::path& model_dir) {
+  std::map<int64_t, std::string> versions;
+  for (const fs::directory_entry& version_dir : ListDirectory(model_dir)) {
+    const std::string v = version_dir.path().filename().string();
+    int64_t version = 0;
+    if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) ||
+        !absl::SimpleAtoi(v, &version) || version <= 0 || !IsDirectory(version_dir)) {
+      continue;
+    }
+    if (IsFile(version_dir.path() / "model.json") && IsFile(version_dir.path() / "model.pt")) {
+      versions[version] = version_dir.path().string();
+    }
+  }
+  return versions;
+}
+
+}  // namespace
+
 void RepositoryWatcher::PollOnce() {
   std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  // A model is a directory with at least one complete version: an empty or half-made directory
+  // is not one (it would hold readiness down as a model without a ready version).
   std::map<std::string, std::map<int64_t, std::string>> found;
-  std::error_code ec;
-  for (const auto& model_dir : fs::directory_iterator(root_, ec)) {
+  for (const fs::directory_entry& model_dir : ListDirectory(root_)) {
     const std::string name = model_dir.path().filename().string();
-    if (name.empty() || name[0] == '.' || !model_dir.is_directory()) continue;
-    auto& versions = found[name];
-    std::error_code ec2;
-    for (const auto& version_dir : fs::directory_iterator(model_dir.path(), ec2)) {
-      const std::string v = version_dir.path().filename().string();
-      int64_t version = 0;
-      if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) ||
-          !absl::SimpleAtoi(v, &version) || version <= 0 || !version_dir.is_directory()) {
-        continue;
-      }
-      if (fs::exists(version_dir.path() / "model.json") &&
-          fs::exists(version_dir.path() / "model.pt")) {
-        versions[version] = version_dir.path().string();
-      }
-    }
+    if (name.empty() || name[0] == '.' || !IsDirectory(model_dir)) continue;
+    std::map<int64_t, std::string> versions = CompleteVersions(model_dir.path());
+    if (!versions.empty()) found[name] = std::move(versions);
   }
   std::set<std::string> known;
   {
@@ -47,9 +81,16 @@ void RepositoryWatcher::PollOnce() {
     known = models_;
   }
   // Models that vanished entirely reconcile against nothing: their last ready version stays.
+  // One left with no version at all (say its only version failed and was deleted) is forgotten.
+  std::set<std::string> forgotten;
   for (const std::string& name : known) {
     auto it = found.find(name);
     registry_->Reconcile(name, it == found.end() ? std::map<int64_t, std::string>{} : it->second);
+    if (it == found.end() && registry_->ForgetIfEmpty(name)) forgotten.insert(name);
+  }
+  if (!forgotten.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& name : forgotten) models_.erase(name);
   }
   registry_->ReapUnloaded();
   if (after_poll_) after_poll_();

@@ -15,7 +15,9 @@ namespace arginator::server {
 
 // Polls the model repository (<root>/<name>/<version>/{model.pt,model.json}) and reconciles the
 // registry with what is there. Hidden entries (".tmp-*" publishes in progress) and version
-// directories without both files are ignored, so half-written versions are never loaded.
+// directories without both files are ignored, so half-written versions are never loaded; a model
+// directory without a complete version is not a model. Entries that cannot be read (a symlink
+// loop, a dangling link, one removed mid-scan) are skipped, never fatal.
 // Thread-safe; polls are serialized.
 class RepositoryWatcher {
  public:

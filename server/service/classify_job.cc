@@ -41,8 +41,10 @@ void ClassifyJob::Done(const absl::Status& status) {
   if (!status.ok()) return Fail(status, card.name, card.version);
   Postprocess(outputs, norms_, card, verdicts_);
   FillResponse(request_->return_probabilities());
-  servable_->observer->OnServed(method_, absl::ToDoubleSeconds(absl::Now() - start_),
-                                verdicts_.label_counts, norms_, verdicts_.out_of_distribution);
+  if (servable_->observer) {
+    servable_->observer->OnServed(method_, absl::ToDoubleSeconds(absl::Now() - start_),
+                                  verdicts_.label_counts, norms_, verdicts_.out_of_distribution);
+  }
   servable_.reset();
   Finish(absl::OkStatus());
 }

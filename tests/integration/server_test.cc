@@ -195,6 +195,25 @@ TEST_F(ServerTest, CorruptVersionsAreRefusedWhileTheServingVersionStays) {
   EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// Issue 11, items 1 and 5: a symlink loop aborted the server; an empty directory became a model
+// with no ready version and held readiness NOT_SERVING, even after it was removed.
+TEST_F(ServerTest, OddRepositoryEntriesNeitherCrashTheServerNorHoldReadinessDown) {
+  StartServer();
+  fs::create_symlink("98", work_.Join(std::string("models/") + kBinary + "/98"));
+  fs::create_symlink("loopy", work_.Join("models/loopy"));
+  fs::create_directories(work_.Join("models/scratch"));
+  absl::SleepFor(absl::Milliseconds(800));  // four polls at 0.2 s
+  ASSERT_TRUE(server_->Running()) << server_->Log();
+  EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health("arginator.v1.Classifier"), grpc::health::v1::HealthCheckResponse::SERVING);
+  v1::ListModelsResponse models;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ListModels(&ctx, v1::ListModelsRequest(), &models).ok());
+  for (const auto& m : models.models()) EXPECT_NE(m.name(), "scratch");
+  v1::ClassifyResponse resp;
+  EXPECT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &resp).ok());
+}
+
 TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
   StartServer({"--set", "server.max_embeddings_per_request=16"});
   const ModelCard card = Card(kBinary, 1);

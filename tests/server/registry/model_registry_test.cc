@@ -4,32 +4,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_model.h"
+#include "tests/testing/fake_loader.h"
 
 namespace arginator::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Loads any version instantly with a FakeModel, except those told to fail.
-class FakeLoader : public VersionLoader {
- public:
-  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
-                                                        const std::string& dir) override {
-    ++loads;
-    if (failing.count(version)) return absl::DataLossError("golden mismatch");
-    auto s = std::make_shared<ServableVersion>();
-    s->card.name = name;
-    s->card.version = version;
-    s->card.labels = {"a", "b"};
-    s->dir = dir;
-    s->model = std::make_shared<testing::FakeModel>();
-    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
-    return s;
-  }
-  std::set<int64_t> failing;
-  int loads = 0;
-};
+using testing::FakeLoader;
 
 class RecordingObserver : public RegistryObserver {
  public:

@@ -1,0 +1,96 @@
+#include "server/registry/repository_watcher.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_loader.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator::server {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using testing::FakeLoader;
+using testing::TempDir;
+
+class RepositoryWatcherTest : public ::testing::Test {
+ protected:
+  RepositoryWatcherTest()
+      : registry_({*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader_, &observer_),
+        watcher_(repo_.path(), absl::Seconds(60), &registry_, nullptr) {}
+
+  // A complete version directory (the fake loader reads neither file).
+  void Publish(const std::string& name, int64_t version) {
+    const fs::path dir = fs::path(repo_.path()) / name / std::to_string(version);
+    fs::create_directories(dir);
+    std::ofstream(dir / "model.json") << "{}";
+    std::ofstream(dir / "model.pt") << "weights";
+  }
+  std::vector<std::string> ListedModels() {
+    std::vector<std::string> names;
+    for (const ModelView& m : registry_.Snapshot()) names.push_back(m.name);
+    return names;
+  }
+
+  TempDir repo_;
+  FakeLoader loader_;
+  RegistryObserver observer_;
+  ModelRegistry registry_;
+  RepositoryWatcher watcher_;
+};
+
+// Issue 11, item 1: a symlink loop made the watcher thread throw filesystem_error (SIGABRT).
+TEST_F(RepositoryWatcherTest, SymlinkLoopsAreSkippedNotFatal) {
+  Publish("m", 1);
+  fs::create_symlink("98", fs::path(repo_.path()) / "m" / "98");
+  fs::create_symlink("loopy", fs::path(repo_.path()) / "loopy");
+  fs::create_symlink("/nonexistent/target", fs::path(repo_.path()) / "m" / "99");
+  ASSERT_NO_THROW(watcher_.PollOnce());
+  auto served = registry_.Get("m", {});
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ((*served)->card.version, 1);
+  EXPECT_THAT(ListedModels(), ElementsAre("m"));
+}
+
+// Issue 11, item 5: an empty directory became a model without a ready version (readiness
+// NOT_SERVING) and stayed one after it was removed.
+TEST_F(RepositoryWatcherTest, ADirectoryWithoutACompleteVersionIsNotAModel) {
+  Publish("m", 1);
+  fs::create_directories(fs::path(repo_.path()) / "scratch");
+  fs::create_directories(fs::path(repo_.path()) / "half" / "1");  // no files yet
+  watcher_.PollOnce();
+  EXPECT_THAT(watcher_.models(), ElementsAre("m"));
+  EXPECT_THAT(ListedModels(), ElementsAre("m"));
+  EXPECT_TRUE(registry_.AllReady({"m"}));
+
+  fs::remove(fs::path(repo_.path()) / "scratch");
+  Publish("half", 1);  // completed later: now it is a model
+  watcher_.PollOnce();
+  EXPECT_THAT(watcher_.models(), ElementsAre("half", "m"));
+}
+
+TEST_F(RepositoryWatcherTest, AModelWhoseOnlyVersionFailedAndWasRemovedIsForgotten) {
+  Publish("m", 1);
+  loader_.failing = {3};
+  Publish("bad", 3);
+  watcher_.PollOnce();
+  EXPECT_THAT(watcher_.models(), ElementsAre("bad", "m"));
+  EXPECT_FALSE(registry_.AllReady({"bad"}));
+
+  fs::remove_all(fs::path(repo_.path()) / "bad");
+  watcher_.PollOnce();
+  EXPECT_THAT(watcher_.models(), ElementsAre("m"));
+  EXPECT_THAT(ListedModels(), ElementsAre("m"));
+
+  // A model whose directory vanishes keeps serving its last ready version, as before.
+  fs::remove_all(fs::path(repo_.path()) / "m");
+  watcher_.PollOnce();
+  EXPECT_TRUE(registry_.Get("m", {}).ok());
+  EXPECT_THAT(watcher_.models(), ElementsAre("m"));
+}
+
+}  // namespace
+}  // namespace arginator::server

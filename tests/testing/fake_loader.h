@@ -1,0 +1,35 @@
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "server/registry/servable.h"
+#include "tests/testing/fake_model.h"
+
+namespace arginator::testing {
+
+// A VersionLoader without files or LibTorch: loads any version instantly with a FakeModel,
+// except the versions told to fail.
+class FakeLoader : public server::VersionLoader {
+ public:
+  absl::StatusOr<std::shared_ptr<server::ServableVersion>> Load(const std::string& name,
+                                                                int64_t version,
+                                                                const std::string& dir) override {
+    ++loads;
+    if (failing.count(version)) return absl::DataLossError("golden mismatch");
+    auto s = std::make_shared<server::ServableVersion>();
+    s->card.name = name;
+    s->card.version = version;
+    s->card.labels = {"a", "b"};
+    s->dir = dir;
+    s->model = std::make_shared<FakeModel>();
+    s->observer = std::make_shared<server::VersionObserver>();
+    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, server::BatcherOptions{});
+    return s;
+  }
+  std::set<int64_t> failing;
+  int loads = 0;
+};
+
+}  // namespace arginator::testing
