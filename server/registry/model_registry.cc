@@ -236,6 +236,12 @@ absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
   return absl::OkStatus();
 }
 
+void ModelRegistry::Unpin(const std::string& name, int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto model = models_.find(name);
+  if (model != models_.end()) model->second.pinned.erase(version);
+}
+
 absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   auto model = models_.find(name);

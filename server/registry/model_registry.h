@@ -73,6 +73,8 @@ class ModelRegistry {
   // it is the model's last ready version). They take effect on the next Reconcile.
   absl::Status Pin(const std::string& name, int64_t version);
   absl::Status Exclude(const std::string& name, int64_t version);
+  // Takes back a Pin whose load did not succeed (no-op when not pinned).
+  void Unpin(const std::string& name, int64_t version);
   // Points `label` at a ready version; version 0 removes the label.
   absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
 

@@ -48,7 +48,12 @@ grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext*
     watcher_->PollOnce();
     absl::StatusOr<ServableHandle> handle =
         registry_->Get(request->name(), {request->version(), std::nullopt});
-    if (!handle.ok()) return handle.status();
+    if (!handle.ok()) {
+      // A load that did not happen leaves no pin behind: the version must not load by itself
+      // when it is published later.
+      registry_->Unpin(request->name(), request->version());
+      return handle.status();
+    }
     return absl::StrCat("version ", request->version(), " of ", request->name(), " is ready");
   });
 }

@@ -469,6 +469,30 @@ TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
             grpc::StatusCode::FAILED_PRECONDITION);  // the last ready version stays
 }
 
+// Issue 11, item 9: LoadVersion of a version not on disk answered NOT_FOUND but left it pinned,
+// so publishing it later loaded it (here: a version below the policy's latest).
+TEST_F(ServerTest, AFailedLoadVersionLeavesNoPinBehind) {
+  const auto same = [](const std::string&, nlohmann::json&) {};
+  PublishEdited(kBinary, 1, 3, same);
+  StartServer({"--set", "admin.enabled=true", "--set", "admin.token=s3cret"});
+  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 3).state() == v1::VersionStatus::READY; }))
+      << server_->Log();
+  auto admin = v1::ModelAdmin::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer s3cret");
+  v1::LoadVersionRequest load;
+  load.set_name(kBinary);
+  load.set_version(2);
+  v1::AdminResponse resp;
+  EXPECT_EQ(admin->LoadVersion(&ctx, load, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  PublishEdited(kBinary, 1, 2, same);
+  absl::SleepFor(absl::Milliseconds(1000));  // five polls at 0.2 s
+  EXPECT_NE(VersionState(kBinary, 2).state(), v1::VersionStatus::READY) << server_->Log();
+  v1::ClassifyResponse classified;
+  ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &classified).ok());
+  EXPECT_EQ(classified.model_version(), 3);
+}
+
 // A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
 void MakeCertificates(const std::string& dir) {
   const std::string script = "cd " + dir + R"( &&
