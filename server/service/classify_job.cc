@@ -39,7 +39,9 @@ void ClassifyJob::Start(const ClassifyEnv& env, RequestMethod method,
 void ClassifyJob::Done(const absl::Status& status) {
   const ModelCard& card = servable_->card;
   if (!status.ok()) return Fail(status, card.name, card.version);
-  Postprocess(outputs, norms_, card, verdicts_);
+  if (absl::Status s = Postprocess(outputs, norms_, card, verdicts_); !s.ok()) {
+    return Fail(s, card.name, card.version);
+  }
   FillResponse(request_->return_probabilities());
   if (servable_->observer) {
     servable_->observer->OnServed(method_, absl::ToDoubleSeconds(absl::Now() - start_),

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/matrix_view.h"
 #include "common/model_card.h"
 
@@ -25,8 +26,10 @@ struct Verdicts {
 // The post-processing step of the request path, a plain function of the forward's output and the
 // model card: argmax and score per row, the out-of-distribution flag from `norms` (one per row)
 // against card.input_norm [min, max], and the totals. Fills `out`, reusing its capacity.
-// Requires probs.cols == card.labels.size() and norms.size() == probs.rows.
-void Postprocess(RowsView probs, const std::vector<float>& norms, const ModelCard& card,
-                 Verdicts& out);
+// Requires probs.cols == card.labels.size() and norms.size() == probs.rows. A row with a NaN or
+// infinite probability is INTERNAL, naming the row: the model could not compute that input, and
+// an argmax over NaN would answer an arbitrary label.
+absl::Status Postprocess(RowsView probs, const std::vector<float>& norms, const ModelCard& card,
+                         Verdicts& out);
 
 }  // namespace arginator::server

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/embedding_matrix.h"
@@ -28,6 +29,12 @@ absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::Classif
                      std::vector<float>& norms) {
   const double norm = RowL2Norm(row, dim);
   if (!std::isfinite(norm)) return NonFiniteError(row, dim, index, RowId(request, index));
+  if (norm > std::numeric_limits<float>::max()) {
+    // Every value finite, but too large for float32 arithmetic: the forward would answer NaN.
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding ", index, " ('", RowId(request, index), "') has L2 norm ", norm,
+                     ", beyond float32 range (ProtT5 embeddings have norms near 6)"));
+  }
   norms.push_back(static_cast<float>(norm));
   return absl::OkStatus();
 }

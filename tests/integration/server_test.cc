@@ -248,6 +248,11 @@ TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
        "not both"},
       {with([](auto& r) { r.mutable_model()->clear_name(); }), grpc::StatusCode::INVALID_ARGUMENT,
        "model.name"},
+      // Issue 11, item 11: all values 3e38 answered OK with a NaN score.
+      {with([](auto& r) {
+         for (auto& v : *r.mutable_embeddings(0)->mutable_values()) v = 3e38f;
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT, "beyond float32 range"},
   };
   for (const Case& c : cases) {
     v1::ClassifyResponse resp;

@@ -80,6 +80,9 @@ TEST(RequestParserTest, BadRequestsNameTheProblem) {
   v1::ClassifyRequest inf = Repeated(1);
   inf.mutable_embeddings(0)->set_values(0, INFINITY);
   EXPECT_THAT(message(inf), HasSubstr("Inf"));
+  v1::ClassifyRequest huge = Repeated(1);
+  for (auto& v : *huge.mutable_embeddings(0)->mutable_values()) v = 3e38f;  // finite, norm is not
+  EXPECT_THAT(message(huge), HasSubstr("beyond float32 range"));
   v1::ClassifyRequest both = Repeated(1);
   both.set_packed_values(std::string(16, '\0'));
   EXPECT_THAT(message(both), HasSubstr("not both"));
