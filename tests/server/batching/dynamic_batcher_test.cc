@@ -1,6 +1,10 @@
 #include "server/batching/dynamic_batcher.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -311,6 +315,157 @@ TEST(DynamicBatcherTest, RejectsMalformedTasks) {
   ASSERT_TRUE(batcher.Enqueue(&ok).ok());
   wide.outputs.cols = 1;  // every task of a batcher has the same output width
   EXPECT_EQ(batcher.Enqueue(&wide).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Copies each row's first two values to its output, fails any batch holding a row whose second
+// value is a multiple of `fail_every`, and counts forwards that overlap (the model is only
+// thread-compatible: the executor role must be exclusive).
+class EchoModel : public Model {
+ public:
+  explicit EchoModel(int fail_every) : fail_every_(fail_every) {}
+  absl::Status Forward(RowsView input, MutableRowsView output) override {
+    if (running_.fetch_add(1) != 0) overlapped_.fetch_add(1);
+    absl::Status status;
+    for (int64_t i = 0; i < input.rows; ++i) {
+      if (static_cast<int>(input.row(i)[1]) % fail_every_ == 0) status = absl::InternalError("x");
+      output.row(i)[0] = input.row(i)[0];
+      output.row(i)[1] = input.row(i)[1];
+    }
+    running_.fetch_sub(1);
+    return status;
+  }
+  int input_dim() const override { return kDim; }
+  int overlapped() const { return overlapped_.load(); }
+
+ private:
+  const int fail_every_;
+  std::atomic<int> running_{0}, overlapped_{0};
+};
+
+// A task reused from request to request, like a ClassifyJob: its owner enqueues it again as soon
+// as Done has been called, and Done poisons its views, so a batcher that touched a task after
+// Done would compute into the wrong rows or complete it twice.
+class ReusedTask : public InferenceTask {
+ public:
+  void Reset(int64_t n, float id, absl::Time task_deadline) {
+    in_.assign(n * kDim, 0.f);
+    out_.assign(n * 2, -1.f);
+    for (int64_t i = 0; i < n; ++i) {
+      in_[i * kDim] = static_cast<float>(i);
+      in_[i * kDim + 1] = id;
+    }
+    inputs = RowsView(in_.data(), n, kDim);
+    outputs = MutableRowsView(out_.data(), n, 2);
+    deadline = task_deadline;
+    rows_ = n;
+    id_ = id;
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = false;
+  }
+  void Done(const absl::Status& status) override {
+    if (after_stop != nullptr && after_stop->load()) late->fetch_add(1);
+    dones->fetch_add(1);
+    inputs = RowsView();
+    outputs = MutableRowsView();
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSERT_FALSE(done_) << "Done twice for task " << id_;
+    done_ = true;
+    status_ = status;
+    cv_.notify_all();
+  }
+  // Waits for Done; false if it does not come within a second.
+  bool Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(1), [&] { return done_; });
+  }
+  // Every row of an OK result holds its own input.
+  bool RowsAreOwn() const {
+    for (int64_t i = 0; i < rows_; ++i) {
+      if (out_[i * 2] != static_cast<float>(i) || out_[i * 2 + 1] != id_) return false;
+    }
+    return true;
+  }
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+  std::atomic<bool>* after_stop = nullptr;
+  std::atomic<int>* late = nullptr;
+  std::atomic<int>* dones = nullptr;
+
+ private:
+  std::vector<float> in_, out_;
+  int64_t rows_ = 0;
+  float id_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  absl::Status status_;
+};
+
+TEST(DynamicBatcherTest, ConcurrentSmallAndBulkTasksWithDeadlinesAndFailuresRacingStop) {
+  // Producers reuse their task the moment it is done, mixing single rows with bulk tasks (handed
+  // to the worker, split across batches), past and near deadlines and failing forwards, while
+  // another thread stops the batcher at a random point. Every accepted task completes exactly
+  // once, before Stop returns, with its own rows; the model never runs two forwards at once.
+  constexpr int kProducers = 4;
+  std::mt19937 seeds(20240611);
+  for (int config = 0; config < 3; ++config) {
+    for (int round = 0; round < 15; ++round) {
+      auto model = std::make_shared<EchoModel>(/*fail_every=*/37);
+      BatcherOptions options{8, config == 1 ? absl::Microseconds(200) : absl::ZeroDuration(),
+                             /*max_queue_rows=*/48, /*batching=*/config != 2};
+      options.inline_max_rows = 12;
+      options.executor_yields = round % 2;
+      auto batcher = std::make_unique<DynamicBatcher>(model, options);
+      std::atomic<bool> stop_returned{false};
+      std::atomic<int> late{0}, dones{0}, accepted{0}, lost{0}, wrong{0}, exhausted{0};
+      std::vector<std::thread> producers;
+      for (int p = 0; p < kProducers; ++p) {
+        producers.emplace_back([&, p, seed = seeds()] {
+          std::mt19937 rng(seed);
+          ReusedTask task;
+          task.after_stop = &stop_returned;
+          task.late = &late;
+          task.dones = &dones;
+          for (int i = 0;; ++i) {
+            const int64_t rows = rng() % 4 == 0 ? 1 + rng() % 40 : 1 + rng() % 3;
+            const int deadline_us = static_cast<int>(rng() % 6) * 100 - 100;
+            task.Reset(rows, static_cast<float>(1 + p * 100000 + i),
+                       rng() % 3 == 0 ? absl::Now() + absl::Microseconds(deadline_us)
+                                      : absl::InfiniteFuture());
+            const absl::Status s = batcher->Enqueue(&task);
+            if (s.code() == absl::StatusCode::kUnavailable) return;
+            if (s.code() == absl::StatusCode::kResourceExhausted) {
+              exhausted.fetch_add(1);
+              std::this_thread::yield();
+              continue;
+            }
+            ASSERT_TRUE(s.ok()) << s;
+            accepted.fetch_add(1);
+            if (!task.Wait()) return lost.fetch_add(1), void();
+            const absl::Status result = task.status();
+            if (result.ok() ? !task.RowsAreOwn()
+                            : result.code() != absl::StatusCode::kInternal &&
+                                  result.code() != absl::StatusCode::kDeadlineExceeded) {
+              wrong.fetch_add(1);
+            }
+          }
+        });
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(seeds() % 3000));
+      batcher->Stop();
+      stop_returned = true;
+      for (std::thread& t : producers) t.join();
+      batcher.reset();
+      EXPECT_EQ(late.load(), 0) << "tasks completed after Stop returned; config " << config;
+      EXPECT_EQ(lost.load(), 0) << "accepted tasks never completed; config " << config;
+      EXPECT_EQ(dones.load(), accepted.load()) << "config " << config;
+      EXPECT_EQ(wrong.load(), 0) << "results with another task's rows; config " << config;
+      EXPECT_EQ(model->overlapped(), 0) << "two forwards at once; config " << config;
+    }
+  }
 }
 
 }  // namespace

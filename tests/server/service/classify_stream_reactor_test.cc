@@ -1,0 +1,174 @@
+#include "server/service/classify_stream_reactor.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "server/metrics/server_metrics.h"
+#include "server/registry/model_registry.h"
+#include "tests/testing/fake_model.h"
+
+namespace arginator::server {
+namespace {
+
+constexpr int kDim = 4;
+
+// Loads version 1 of "m" with a FakeModel the test can hold at its gate.
+class GatedLoader : public VersionLoader {
+ public:
+  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
+                                                        const std::string& dir) override {
+    auto s = std::make_shared<ServableVersion>();
+    s->card.name = name;
+    s->card.version = version;
+    s->card.input_dim = kDim;
+    s->card.labels = {"a", "b"};
+    s->dir = dir;
+    s->model = model;
+    s->observer = std::make_shared<VersionObserver>();
+    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
+    return s;
+  }
+  std::shared_ptr<testing::FakeModel> model = std::make_shared<testing::FakeModel>(kDim);
+};
+
+// Stands in for gRPC's side of a bidi stream: records the pending read and write, and runs
+// OnDone inside Finish (gRPC may run it at once, on any thread), so anything the reactor touched
+// after Finish would be a use after free.
+class FakeStream
+    : public grpc::ServerCallbackReaderWriter<v1::ClassifyRequest, v1::ClassifyStreamResponse> {
+ public:
+  explicit FakeStream(ClassifyStreamReactor* reactor) : reactor_(reactor) { BindReactor(reactor); }
+  void Finish(grpc::Status s) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      finish_code_ = s.error_code();
+    }
+    reactor_->OnDone();
+  }
+  void SendInitialMetadata() override {}
+  void Read(v1::ClassifyRequest* msg) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(read_, nullptr) << "two reads in flight";
+    read_ = msg;
+  }
+  void Write(const v1::ClassifyStreamResponse* msg, grpc::WriteOptions) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(write_, nullptr) << "two writes in flight";
+    write_ = msg;
+  }
+  void WriteAndFinish(const v1::ClassifyStreamResponse*, grpc::WriteOptions,
+                      grpc::Status) override {
+    ADD_FAILURE() << "not used";
+  }
+
+  // The pending read's target, taken (the reactor gets it back through OnReadDone).
+  v1::ClassifyRequest* TakeRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(read_, nullptr);
+  }
+  // The request id of the pending write, or "" when none; the write is taken.
+  std::string TakeWrite() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (write_ == nullptr) return "";
+    return std::exchange(write_, nullptr)->request_id();
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+  grpc::StatusCode finish_code() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finish_code_;
+  }
+
+ private:
+  grpc::internal::ServerReactor* reactor() override { return reactor_; }
+  void CallOnDone() override {}
+
+  ClassifyStreamReactor* const reactor_;
+  std::mutex mu_;
+  v1::ClassifyRequest* read_ = nullptr;
+  const v1::ClassifyStreamResponse* write_ = nullptr;
+  bool finished_ = false;
+  grpc::StatusCode finish_code_ = grpc::StatusCode::UNKNOWN;
+};
+
+void Fill(v1::ClassifyRequest* r, const std::string& id) {
+  r->set_request_id(id);
+  r->mutable_model()->set_name("m");
+  v1::Embedding* e = r->add_embeddings();
+  e->set_id(id);
+  for (int j = 0; j < kDim; ++j) e->add_values(1.f);
+}
+
+class ClassifyStreamReactorTest : public ::testing::Test {
+ protected:
+  ClassifyStreamReactorTest() {
+    registry_.Reconcile("m", {{1, "/repo/m/1"}});
+    EXPECT_TRUE(registry_.Get("m", {}).ok());
+  }
+  ~ClassifyStreamReactorTest() override { registry_.Clear(); }
+
+  GatedLoader loader_;
+  ServerMetrics metrics_;
+  RegistryObserver registry_observer_;  // quiet: no load events logged
+  ModelRegistry registry_{
+      {*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader_, &registry_observer_};
+  ClassifyEnv env_{&registry_, &metrics_, 100};
+};
+
+TEST_F(ClassifyStreamReactorTest, CancelledStreamFinishesOnlyOnceItsRunningRequestsComplete) {
+  // Request 1's thread computes (held at the gate) while request 2 queues behind it; the client
+  // half-closes and cancels. Finish (and with it OnDone, which deletes the reactor) comes only
+  // when the executor completes the last slot, on the executor's thread, while request 1's
+  // OnReadDone is still on that thread's stack.
+  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture());
+  FakeStream stream(reactor);
+  loader_.model->CloseGate();
+  Fill(stream.TakeRead(), "r1");
+  std::thread executor([&] { reactor->OnReadDone(true); });
+  loader_.model->WaitEntered(1);
+  Fill(stream.TakeRead(), "r2");
+  reactor->OnReadDone(true);  // queued behind r1: returns at once
+  ASSERT_NE(stream.TakeRead(), nullptr) << "reading goes on while requests run";
+  reactor->OnReadDone(false);
+  reactor->OnCancel();
+  EXPECT_FALSE(stream.finished()) << "finished with requests still running";
+  loader_.model->OpenGate();
+  executor.join();
+  EXPECT_TRUE(stream.finished());
+  EXPECT_EQ(stream.finish_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(stream.TakeWrite(), "") << "nothing written to a cancelled stream";
+}
+
+TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
+  // r2 completes before r1 (r1 waits at the gate on another thread), yet r1 is written first,
+  // and r2 only once r1's write is done; Finish follows the last write after the half-close.
+  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture());
+  FakeStream stream(reactor);
+  loader_.model->CloseGate();
+  Fill(stream.TakeRead(), "r1");
+  std::thread executor([&] { reactor->OnReadDone(true); });
+  loader_.model->WaitEntered(1);
+  v1::ClassifyRequest* second = stream.TakeRead();
+  Fill(second, "r2");
+  second->mutable_model()->set_name("no-such-model");  // fails at once, on this thread
+  reactor->OnReadDone(true);
+  EXPECT_EQ(stream.TakeWrite(), "") << "r2 is done but r1 is not: nothing written yet";
+  ASSERT_NE(stream.TakeRead(), nullptr);
+  reactor->OnReadDone(false);
+  loader_.model->OpenGate();
+  executor.join();
+  EXPECT_EQ(stream.TakeWrite(), "r1");
+  EXPECT_FALSE(stream.finished());
+  reactor->OnWriteDone(true);
+  EXPECT_EQ(stream.TakeWrite(), "r2");
+  EXPECT_FALSE(stream.finished());
+  reactor->OnWriteDone(true);
+  EXPECT_TRUE(stream.finished());
+  EXPECT_EQ(stream.finish_code(), grpc::StatusCode::OK);
+}
+
+}  // namespace
+}  // namespace arginator::server
