@@ -14,7 +14,8 @@ class Model {
 
   // `input` is [n, input_dim()]; writes [n, output.cols] probabilities into `output`, which the
   // caller owns and sizes (n rows, one column per label). A model whose output width differs
-  // from output.cols returns INVALID_ARGUMENT saying "outputs C columns per row".
+  // from output.cols returns INTERNAL saying "outputs C columns per row": checked on every
+  // forward, not only at load, because a model may answer some inputs with another shape.
   virtual absl::Status Forward(RowsView input, MutableRowsView output) = 0;
 
   virtual int input_dim() const = 0;

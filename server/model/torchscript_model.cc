@@ -38,8 +38,8 @@ class TorchScriptModel : public Model {
                                                 " rows, expected [", n, ", ", output.cols, "]"));
       }
       if (out.size(1) != output.cols) {
-        return absl::InvalidArgumentError(absl::StrCat("model outputs ", out.size(1),
-                                                       " columns per row, expected ", output.cols));
+        return absl::InternalError(absl::StrCat("model outputs ", out.size(1),
+                                                " columns per row, expected ", output.cols));
       }
       // Straight into the caller's buffer: one copy, no allocation of ours.
       torch::from_blob(output.data, {n, output.cols}, torch::kFloat32).copy_(out);

@@ -264,6 +264,18 @@ TEST(DynamicBatcherTest, ModelErrorReachesEveryTaskInTheBatch) {
   EXPECT_EQ(b.Result().code(), absl::StatusCode::kInternal);
 }
 
+// Issue 11, item 10: the output width was trusted after load; a model answering some inputs with
+// another width made the server read past its output. Every forward's width is checked.
+TEST(DynamicBatcherTest, AForwardWithTheWrongOutputWidthFailsItsTasksWithInternal) {
+  auto model = std::make_shared<FakeModel>(kDim, /*cols=*/5);
+  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
+  TestTask task(3);  // expects 2 columns
+  ASSERT_TRUE(batcher.Enqueue(&task).ok());
+  absl::Status s = task.Result();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("outputs 5 columns per row"));
+}
+
 TEST(DynamicBatcherTest, AFailedSplitTaskIsNotComputedFurther) {
   auto model = std::make_shared<FakeModel>(kDim);
   model->set_fail(true);
