@@ -44,8 +44,7 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
   task->rows_done_ = 0;
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("model version is unloading");
-  if (output_cols_ == 0) output_cols_ = task->outputs.cols;
-  if (task->outputs.cols != output_cols_) {
+  if (output_cols_ != 0 && task->outputs.cols != output_cols_) {
     return absl::InvalidArgumentError(absl::StrCat("task's output buffer has ", task->outputs.cols,
                                                    " columns; this model's "
                                                    "tasks have ",
@@ -56,6 +55,7 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
                                                      " embeddings waiting (max ",
                                                      options_.max_queue_rows, "); retry later"));
   }
+  output_cols_ = task->outputs.cols;  // the first accepted task's width is every task's
   (tail_ ? tail_->next_ : head_) = task;
   tail_ = task;
   queued_rows_ += n;

@@ -94,6 +94,8 @@ class DynamicBatcher {
   absl::Status Enqueue(InferenceTask* task);
 
   // Finishes every queued task, refuses new ones, waits for the running forward. Idempotent.
+  // Not from a Done or any other code running on the batcher's own executor or worker: it would
+  // wait for itself (the registry destroys versions on its own thread).
   void Stop();
 
   int64_t queued_rows() const;
@@ -132,7 +134,7 @@ class DynamicBatcher {
   bool executing_ ABSL_GUARDED_BY(mu_) = false;   // a thread holds the executor role
   bool handoff_ ABSL_GUARDED_BY(mu_) = false;     // the role is passed to the worker
   std::condition_variable worker_cv_;             // handoff_ or stopping_
-  int64_t output_cols_ ABSL_GUARDED_BY(mu_) = 0;  // every task's, set by the first
+  int64_t output_cols_ ABSL_GUARDED_BY(mu_) = 0;  // every task's, set by the first accepted
 
   // The executor's scratch, reused from batch to batch (only the executor touches them).
   std::vector<Slice> batch_;

@@ -1,5 +1,6 @@
 #include "server/service/classify_call_pool.h"
 
+#include "common/embedding_matrix.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -21,7 +22,11 @@ void ClassifyCall::Release() { pool_->Return(this); }
 
 void ClassifyCall::Recycle() {
   reactor_ = nullptr;
-  if (last_rows() > ClassifyCallPool::kMaxRetainedRows) {
+  // The last computed request, or a large one refused before it was parsed: either way its
+  // storage would stay with this pooled call.
+  constexpr int64_t kMax = ClassifyCallPool::kMaxRetainedRows;
+  if (last_rows() > kMax || request_.embeddings_size() > kMax ||
+      request_.packed_values().size() > static_cast<size_t>(kMax) * kEmbeddingDim * sizeof(float)) {
     v1::ClassifyRequest().Swap(&request_);  // the temporary takes the large storage away
     v1::ClassifyResponse().Swap(&response_);
     ReleaseBuffers();
