@@ -155,6 +155,11 @@ void ModelRegistry::ReapUnloaded() {
   }
 }
 
+bool ModelRegistry::Knows(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return models_.count(name) > 0;
+}
+
 bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);

@@ -83,6 +83,8 @@ class ModelRegistry {
   bool ForgetIfEmpty(const std::string& name);
 
   std::vector<ModelView> Snapshot() const;
+  // Whether `name` is a model of the repository (whatever the state of its versions).
+  bool Knows(const std::string& name) const;
   // True when every model in `names` has a ready version.
   bool AllReady(const std::vector<std::string>& names) const;
 

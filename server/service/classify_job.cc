@@ -82,7 +82,11 @@ void ClassifyJob::FillResponse(bool with_probabilities) {
 }
 
 void ClassifyJob::Fail(const absl::Status& status, const std::string& model, int64_t version) {
-  env_->metrics->RecordRequest(model, version, MethodName(method_), CodeName(status.code()),
+  // Names the repository does not have share one label value: any client could otherwise grow
+  // /metrics without bound by sending made-up names.
+  const bool known = version > 0 || env_->registry->Knows(model);
+  env_->metrics->RecordRequest(known ? model : kUnknownModelLabel, version, MethodName(method_),
+                               CodeName(status.code()),
                                absl::ToDoubleSeconds(absl::Now() - start_));
   servable_.reset();
   Finish(status);

@@ -13,6 +13,9 @@
 
 namespace arginator::server {
 
+// The `model` label of requests for a model the repository does not have.
+inline constexpr char kUnknownModelLabel[] = "_unknown";
+
 // What a job needs of the server; outlives every job.
 struct ClassifyEnv {
   ModelRegistry* registry;

@@ -43,6 +43,10 @@ absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::Classif
 
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   if (spec.name().empty()) return absl::InvalidArgumentError("model.name is required");
+  if (spec.name().size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.name is ", spec.name().size(), " bytes; at most ", kMaxNameBytes));
+  }
   VersionSelector selector;
   if (spec.selector_case() == v1::ModelSpec::kVersion) {
     if (spec.version() <= 0) {
@@ -53,6 +57,11 @@ absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   } else if (spec.selector_case() == v1::ModelSpec::kVersionLabel) {
     if (spec.version_label().empty()) {
       return absl::InvalidArgumentError("model.version_label is empty");
+    }
+    if (spec.version_label().size() > kMaxNameBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("model.version_label is ",
+                                                     spec.version_label().size(),
+                                                     " bytes; at most ", kMaxNameBytes));
     }
     selector.label = spec.version_label();
   }
@@ -127,7 +136,13 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  std::string message(status.message());
+  if (message.size() > kMaxStatusMessageBytes) {
+    const size_t full = message.size();
+    message.resize(kMaxStatusMessageBytes);
+    absl::StrAppend(&message, "... (cut; ", full, " bytes in all)");
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(message));
 }
 
 std::string CodeName(absl::StatusCode code) {

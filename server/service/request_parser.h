@@ -27,10 +27,19 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
 // The id of row `i` of a parsed request: the embedding's id, its packed id, or the row index.
 std::string RowId(const v1::ClassifyRequest& request, int64_t i);
 
-// ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or the version is not positive.
+// Client strings that may be echoed back (in errors, logs, metric labels) are bounded: a model
+// name or version label longer than this is refused without being repeated.
+inline constexpr size_t kMaxNameBytes = 256;
+// Status messages sent to clients are cut to this many bytes (a long id or list in a message
+// would otherwise exceed the client's metadata limit and turn into RESOURCE_EXHAUSTED).
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than kMaxNameBytes,
+// the version is not positive, or the label is empty or too long.
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);
 
-// The one conversion of absl::Status to the gRPC edge (codes map one to one).
+// The one conversion of absl::Status to the gRPC edge (codes map one to one; the message is cut
+// to kMaxStatusMessageBytes, saying how long it was).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Canonical upper-case name of a status code ("OK", "INVALID_ARGUMENT", ...), for metrics.

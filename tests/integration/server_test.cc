@@ -248,6 +248,9 @@ TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
        "not both"},
       {with([](auto& r) { r.mutable_model()->clear_name(); }), grpc::StatusCode::INVALID_ARGUMENT,
        "model.name"},
+      // Issue 11, item 7: a 100 KB name came back inside the status message.
+      {with([](auto& r) { r.mutable_model()->set_name(std::string(100000, 'n')); }),
+       grpc::StatusCode::INVALID_ARGUMENT, "model.name is 100000 bytes"},
       // Issue 11, item 11: all values 3e38 answered OK with a NaN score.
       {with([](auto& r) {
          for (auto& v : *r.mutable_embeddings(0)->mutable_values()) v = 3e38f;
@@ -424,6 +427,20 @@ TEST_F(ServerTest, MetricsCountRequestsAndPassPromtool) {
                                    "version=\"1\"} " +
                                    std::to_string(kCalls * req.embeddings_size())));
   EXPECT_THAT(res->body, HasSubstr("arginator_batch_size_bucket"));
+  // Issue 11, item 4: made-up model names became label values, so any client could grow
+  // /metrics without bound. They now share one.
+  for (int i = 0; i < 50; ++i) {
+    v1::ClassifyRequest unknown = req;
+    unknown.mutable_model()->set_name("made-up-" + std::to_string(i));
+    v1::ClassifyResponse resp;
+    EXPECT_EQ(Classify(unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_THAT(res->body, ::testing::Not(HasSubstr("made-up-")));
+  EXPECT_THAT(res->body,
+              HasSubstr("arginator_requests_total{code=\"NOT_FOUND\",method=\"Classify\","
+                        "model=\"_unknown\",version=\"\"} 50"));
   auto healthz = http.Get("/healthz");
   ASSERT_TRUE(healthz);
   EXPECT_EQ(healthz->status, 200);

@@ -95,6 +95,25 @@ TEST(RequestParserTest, BadRequestsNameTheProblem) {
   EXPECT_THAT(message(ids), HasSubstr("1 ids for 2 rows"));
 }
 
+// Issue 11, item 7: a 100 KB model name or label was echoed into the status message, which a
+// default client then refused as too large metadata.
+TEST(RequestParserTest, LongNamesAreRefusedWithoutEchoAndLongMessagesAreCut) {
+  v1::ModelSpec spec;
+  spec.set_name(std::string(100000, 'x'));
+  absl::Status s = ParseModelSpec(spec).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("model.name is 100000 bytes; at most 256"));
+  EXPECT_LT(s.message().size(), 100u);
+  spec.set_name("m");
+  spec.set_version_label(std::string(5000, 'l'));
+  EXPECT_THAT(ParseModelSpec(spec).status().message(), HasSubstr("model.version_label is 5000"));
+
+  grpc::Status cut = ToGrpcStatus(absl::NotFoundError(std::string(5000, 'y')));
+  EXPECT_EQ(cut.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(cut.error_message().size(), 1100u);
+  EXPECT_THAT(cut.error_message(), HasSubstr("5000 bytes in all"));
+}
+
 TEST(RequestParserTest, ModelSpecSelectors) {
   v1::ModelSpec spec;
   EXPECT_THAT(ParseModelSpec(spec).status().message(), HasSubstr("model.name is required"));
