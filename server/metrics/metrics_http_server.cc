@@ -7,13 +7,24 @@
 namespace arginator::server {
 
 MetricsHttpServer::MetricsHttpServer(std::function<std::string()> render,
-                                     std::function<bool()> healthy)
-    : render_(std::move(render)), healthy_(std::move(healthy)) {}
+                                     std::function<bool()> healthy, MetricsHttpOptions options)
+    : render_(std::move(render)), healthy_(std::move(healthy)), options_(options) {}
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
   http_ = std::make_unique<httplib::Server>();
+  const int threads = options_.threads;
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_read_timeout(absl::ToChronoMicroseconds(options_.read_timeout));
+  http_->set_write_timeout(absl::ToChronoMicroseconds(options_.write_timeout));
+  http_->set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
+  http_->set_payload_max_length(options_.max_request_body_bytes);
+  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Range")) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 416;  // no body: cpp-httplib would apply the ranges to it
+    return httplib::Server::HandlerResponse::Handled;
+  });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_(), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace httplib {
 class Server;
@@ -13,12 +14,25 @@ class Server;
 
 namespace arginator::server {
 
+struct MetricsHttpOptions {
+  int threads = 16;                                      // concurrent connections served
+  absl::Duration read_timeout = absl::Seconds(2);        // to receive a whole request
+  absl::Duration write_timeout = absl::Seconds(5);       // to send the response
+  absl::Duration keep_alive_timeout = absl::Seconds(2);  // whole seconds; idle or slow peers
+  size_t max_request_body_bytes = 0;                     // GET only: any body is refused
+};
+
 // Serves GET /metrics (Prometheus text) from cpp-httplib, whose threads have normal stacks:
 // prometheus-cpp's own civetweb exposer cannot start in a process that links LibTorch
 // (DESIGN.md, platform fact 2). Also GET /healthz: 200 while serving, 503 otherwise.
+// Hardened against a hostile peer on the port (cpp-httplib's defaults are not): bodies are
+// refused, not buffered; Range requests are refused (a request listing thousands of ranges
+// multiplied the page); a connection that does not finish its request within the read timeout
+// is closed, so a few slow clients cannot hold every thread.
 class MetricsHttpServer {
  public:
-  MetricsHttpServer(std::function<std::string()> render, std::function<bool()> healthy);
+  MetricsHttpServer(std::function<std::string()> render, std::function<bool()> healthy,
+                    MetricsHttpOptions options = MetricsHttpOptions());
   ~MetricsHttpServer();
 
   // Binds host:port (port 0 picks a free one) and starts serving on a background thread.
@@ -29,6 +43,7 @@ class MetricsHttpServer {
  private:
   std::function<std::string()> render_;
   std::function<bool()> healthy_;
+  const MetricsHttpOptions options_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;
