@@ -45,11 +45,38 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
   return servable;
 }
 
+namespace {
+
+// A repository file must be a regular file (after symlinks) of at most `max_bytes`: reading a
+// FIFO blocks forever, /dev/zero never ends, and either would hold the loader (and the watcher
+// behind it) for good.
+absl::Status CheckRepositoryFile(const std::string& path, uintmax_t max_bytes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
+  if (!fs::is_regular_file(status)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": not a regular file (a FIFO, device or directory is refused)"));
+  }
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
+  if (size > max_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", size, " bytes, more than the limit of ", max_bytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
     const std::string& name, int64_t version, const std::string& dir) const {
   namespace fs = std::filesystem;
   const std::string card_path = (fs::path(dir) / "model.json").string();
   const std::string model_path = (fs::path(dir) / "model.pt").string();
+  ARG_RETURN_IF_ERROR(CheckRepositoryFile(card_path, options_.max_card_bytes));
+  ARG_RETURN_IF_ERROR(CheckRepositoryFile(model_path, options_.max_model_bytes));
   auto servable = std::make_shared<ServableVersion>();
   servable->dir = dir;
   ARG_ASSIGN_OR_RETURN(servable->card, ReadModelCard(card_path));

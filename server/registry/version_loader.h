@@ -16,15 +16,18 @@ using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
     const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
 
 // Loads a version directory the way the trainer published it and proves it before serving:
-// model.json parses and names this model and version; model.pt matches its sha256; the
-// TorchScript loads; its output width equals the number of labels; it reproduces every golden
-// example's probabilities within the card's tolerance; warm-up batches run. Any failure is an error
-// naming the directory and the check.
+// both files are regular files within the size limits; model.json parses and names this model and
+// version; model.pt matches its sha256; the TorchScript loads; its output width equals the number
+// of labels; it reproduces every golden example's probabilities within the card's tolerance;
+// warm-up batches run. Any failure is an error naming the directory and the check.
 class DirectoryVersionLoader : public VersionLoader {
  public:
   struct Options {
     BatcherOptions batching;
     int warmup_batches = 3;  // forwards at max_batch_size before the version takes traffic
+    // Both files must be regular files no larger than these (a FIFO or /dev/zero would hang it).
+    uintmax_t max_card_bytes = uintmax_t{64} << 20;  // model.json: golden examples, metrics
+    uintmax_t max_model_bytes = uintmax_t{4} << 30;  // model.pt
   };
 
   DirectoryVersionLoader(Options options, ModelFactory model_factory,

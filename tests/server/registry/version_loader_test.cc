@@ -1,6 +1,7 @@
 #include "server/registry/version_loader.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -124,6 +125,35 @@ TEST(VersionLoaderTest, RefusesAModelFileThatDoesNotMatchItsSha256) {
   auto s = MakeLoader().Load("m", 1, dir);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(s.status().message(), HasSubstr("sha256"));
+}
+
+// Issue 11, item 2: a model.pt linked to /dev/zero or a model.json that is a FIFO kept the load
+// (and the watcher behind it) running forever.
+TEST(VersionLoaderTest, RefusesFifosDevicesAndOversizedFilesWithoutReadingThem) {
+  TempDir repo;
+  std::string fifo_dir = Publish(repo, "m", 1);
+  std::filesystem::remove(fifo_dir + "/model.json");
+  ASSERT_EQ(mkfifo((fifo_dir + "/model.json").c_str(), 0644), 0);
+  auto fifo = MakeLoader().Load("m", 1, fifo_dir);
+  EXPECT_EQ(fifo.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(fifo.status().message(), HasSubstr("not a regular file"));
+
+  std::string zero_dir = Publish(repo, "m", 2);
+  std::filesystem::remove(zero_dir + "/model.pt");
+  std::filesystem::create_symlink("/dev/zero", zero_dir + "/model.pt");
+  auto zero = MakeLoader().Load("m", 2, zero_dir);
+  EXPECT_THAT(zero.status().message(), HasSubstr("not a regular file"));
+
+  DirectoryVersionLoader small(
+      {BatcherOptions{}, 1, /*max_card_bytes=*/64 << 20, /*max_model_bytes=*/4},
+      [](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+        return std::unique_ptr<Model>(new FakeModel(dim));
+      },
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
+  auto big = small.Load("m", 3, Publish(repo, "m", 3));
+  EXPECT_THAT(big.status().message(), HasSubstr("more than the limit of 4"));
 }
 
 TEST(VersionLoaderTest, RefusesGoldenMismatchWrongWidthAndMisplacedCards) {
