@@ -58,8 +58,8 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyStreamResponse>*
-ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifierService::ClassifyStream(
+    grpc::CallbackServerContext* context) {
   return new ClassifyStreamReactor(&env_, options_.stream_max_in_flight, DeadlineOf(context));
 }
 

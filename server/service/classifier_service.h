@@ -15,7 +15,12 @@ namespace arginator::server {
 // allocates no messages or buffers of ours; the handler starts the job (classify_job.h: parse,
 // select, enqueue or execute) and returns; the job's completion fills the response and finishes
 // the call. No thread blocks per request.
-class ClassifierService final : public v1::Classifier::CallbackService {
+// ClassifyStream is registered in its raw (bytes) form: see ClassifyStreamReactor.
+class ClassifierService final
+    : public v1::Classifier::WithCallbackMethod_Classify<
+          v1::Classifier::WithRawCallbackMethod_ClassifyStream<
+              v1::Classifier::WithCallbackMethod_ListModels<
+                  v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>>>> {
  public:
   struct Options {
     int64_t max_embeddings_per_request = 4096;
@@ -27,7 +32,7 @@ class ClassifierService final : public v1::Classifier::CallbackService {
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
                                      const v1::ClassifyRequest* request,
                                      v1::ClassifyResponse* response) override;
-  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyStreamResponse>* ClassifyStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const v1::ListModelsRequest* request,

@@ -1,5 +1,8 @@
 #include "server/service/classify_stream_reactor.h"
 
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+
 namespace arginator::server {
 
 ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight,
@@ -10,7 +13,7 @@ ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_
   reading_slot_ = TakeSpare();
   Slot* target = reading_slot_.get();
   lock.unlock();
-  StartRead(&target->request);
+  StartRead(&target->received);
 }
 
 void ClassifyStreamReactor::OnReadDone(bool ok) {
@@ -22,8 +25,22 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     return;
   }
   Slot* slot = reading_slot_.get();
-  slot->message.set_request_id(slot->request.request_id());
+  const int64_t index = messages_++;
+  grpc::ProtoBufferReader reader(&slot->received);
+  const bool parsed = slot->request.ParseFromZeroCopyStream(&reader);
+  slot->received.Clear();
   slots_.push_back(std::move(reading_slot_));
+  if (!parsed) {
+    // This message's answer is the error; the stream goes on.
+    slot->message.set_error_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+    slot->message.set_error_message(
+        absl::StrCat("stream message ", index, " is not a valid arginator.v1.ClassifyRequest"));
+    slot->done = true;
+    env_->metrics->RecordRequest(kUnknownModelLabel, 0, "ClassifyStream", "INVALID_ARGUMENT", 0);
+    Advance(lock);
+    return;
+  }
+  slot->message.set_request_id(slot->request.request_id());
   // The next read goes into another slot, so it can start before this request is computed.
   Advance(lock);
   slot->Start(*env_, RequestMethod::kClassifyStream, slot->request, deadline_,
@@ -67,8 +84,10 @@ std::unique_ptr<ClassifyStreamReactor::Slot> ClassifyStreamReactor::TakeSpare() 
 
 void ClassifyStreamReactor::Recycle(std::unique_ptr<Slot> slot) {
   if (static_cast<int>(spare_.size()) > max_in_flight_) return;  // deleted
+  slot->received.Clear();
   slot->request.Clear();
   slot->message.Clear();
+  slot->encoded.Clear();
   slot->done = false;
   spare_.push_back(std::move(slot));
 }
@@ -80,22 +99,28 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
     Recycle(std::move(slots_.front()));
     slots_.pop_front();
   }
-  v1::ClassifyStreamResponse* to_write = nullptr;
+  Slot* to_write = nullptr;
   if (!broken_ && !writing_ && !slots_.empty() && slots_.front()->done) {
     writing_ = true;
-    to_write = &slots_.front()->message;
+    to_write = slots_.front().get();
   }
-  v1::ClassifyRequest* to_read = nullptr;
+  grpc::ByteBuffer* to_read = nullptr;
   if (!reads_done_ && !broken_ && !reading_ && static_cast<int>(slots_.size()) < max_in_flight_) {
     reading_ = true;
     reading_slot_ = TakeSpare();
-    to_read = &reading_slot_->request;
+    to_read = &reading_slot_->received;
   }
   const bool finish = (reads_done_ || broken_) && slots_.empty() && !writing_ && !reading_;
   if (finish) finished_ = true;
   const bool cancelled = broken_;
   lock.unlock();
-  if (to_write) StartWrite(to_write);
+  if (to_write) {
+    // The slot is done and stays at the front until its write completes: nobody else touches it.
+    bool own_buffer = false;
+    (void)grpc::SerializationTraits<v1::ClassifyStreamResponse>::Serialize(
+        to_write->message, &to_write->encoded, &own_buffer);
+    StartWrite(&to_write->encoded);
+  }
   if (to_read) StartRead(to_read);
   if (finish) {
     Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled")

@@ -7,19 +7,22 @@
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/service/classify_job.h"
 
 namespace arginator::server {
 
-// One ClassifyStream call. Reads each request into a slot of its own and starts the slot's
-// ClassifyJob; answers strictly in request order with one write in flight; pauses reading while
-// `max_in_flight` requests are unanswered (flow control back to the client). Reading goes on while
-// a job runs, even when this stream's thread is the one computing a batch. A bad request gets an
-// error response and the stream goes on. Slots are reused once written, so a steady stream
+// One ClassifyStream call, on the raw (bytes) form of the method so that a message which does
+// not parse is that message's error, not the end of the stream: gRPC's typed reader reports a
+// parse failure exactly like the client's half-close, and the stream would end with OK having
+// dropped the rest. Reads each message into a slot of its own, parses it there and starts the
+// slot's ClassifyJob; answers strictly in request order with one write in flight; pauses reading
+// while `max_in_flight` requests are unanswered (flow control back to the client). Reading goes on
+// while a job runs, even when this stream's thread is the one computing a batch. A bad request gets
+// an error response and the stream goes on. Slots are reused once written, so a steady stream
 // allocates nothing of its own. Deletes itself in OnDone, which gRPC calls only after Finish;
 // Finish waits until every started request has completed.
-class ClassifyStreamReactor
-    : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyStreamResponse> {
+class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight, absl::Time deadline);
 
@@ -34,9 +37,11 @@ class ClassifyStreamReactor
     void Finish(const absl::Status& status) override { reactor->Complete(this, status); }
 
     ClassifyStreamReactor* const reactor;
+    grpc::ByteBuffer received;  // the read's target
     v1::ClassifyRequest request;
     v1::ClassifyStreamResponse message;
-    bool done = false;  // under the reactor's mu_
+    grpc::ByteBuffer encoded;  // message, serialized for its write
+    bool done = false;         // under the reactor's mu_
   };
 
   // Each returns with mu_ released; they start at most one gRPC operation of each kind.
@@ -50,6 +55,7 @@ class ClassifyStreamReactor
   const absl::Time deadline_;
 
   std::mutex mu_;
+  int64_t messages_ = 0;                // read so far (the executor of OnReadDone only)
   std::unique_ptr<Slot> reading_slot_;  // the pending read's target (changed only between reads)
   std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);   // unanswered, in order
   std::vector<std::unique_ptr<Slot>> spare_ ABSL_GUARDED_BY(mu_);  // written, for reuse

@@ -1,5 +1,6 @@
 // Starts the real arginator-server on free ports against models published by the real
 // arginator-train, and talks gRPC (and HTTP for /metrics) to it.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
@@ -305,6 +306,65 @@ TEST_F(ServerTest, StreamAnswersInOrderAndSurvivesABadRequest) {
       EXPECT_EQ(responses[i].error_code(), 0);
       EXPECT_EQ(responses[i].response().predictions_size(), static_cast<int>(card.golden.size()));
     }
+  }
+}
+
+// Issue 11, item 6: a message that does not parse ended the stream with OK and dropped the rest
+// ([valid, garbage, 3 valid] -> 1 response). It is now that message's error; the stream goes on.
+TEST_F(ServerTest, AnUnparseableStreamMessageIsItsOwnErrorAndTheStreamGoesOn) {
+  StartServer();
+  const ModelCard card = Card(kBinary, 1);
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  auto call = generic.PrepareCall(&ctx, "/arginator.v1.Classifier/ClassifyStream", &cq);
+  auto wait = [&] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    return ok;
+  };
+  call->StartCall(nullptr);
+  ASSERT_TRUE(wait());
+  for (int i = 0; i < 5; ++i) {
+    grpc::ByteBuffer bytes;
+    if (i == 1) {
+      const char garbage[] = "\x0a\x05ab";  // field 1, 5 bytes announced, 2 sent
+      grpc::Slice slice(garbage, sizeof(garbage) - 1);
+      bytes = grpc::ByteBuffer(&slice, 1);
+    } else {
+      v1::ClassifyRequest req = GoldenRequest(card);
+      req.set_request_id("r" + std::to_string(i));
+      bool own = false;
+      ASSERT_TRUE(
+          grpc::SerializationTraits<v1::ClassifyRequest>::Serialize(req, &bytes, &own).ok());
+    }
+    call->Write(bytes, nullptr);
+    ASSERT_TRUE(wait());
+  }
+  call->WritesDone(nullptr);
+  ASSERT_TRUE(wait());
+  std::vector<v1::ClassifyStreamResponse> responses;
+  for (;;) {
+    grpc::ByteBuffer bytes;
+    call->Read(&bytes, nullptr);
+    if (!wait()) break;
+    v1::ClassifyStreamResponse r;
+    ASSERT_TRUE(
+        grpc::SerializationTraits<v1::ClassifyStreamResponse>::Deserialize(&bytes, &r).ok());
+    responses.push_back(r);
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  ASSERT_TRUE(wait());
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(responses.size(), 5u);
+  EXPECT_EQ(responses[1].error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(responses[1].error_message(), HasSubstr("stream message 1 is not a valid"));
+  for (int i : {0, 2, 3, 4}) {
+    EXPECT_EQ(responses[i].request_id(), "r" + std::to_string(i));
+    EXPECT_EQ(responses[i].error_code(), 0);
+    EXPECT_EQ(responses[i].response().predictions_size(), static_cast<int>(card.golden.size()));
   }
 }
 

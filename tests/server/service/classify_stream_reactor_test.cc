@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "gtest/gtest.h"
 #include "server/metrics/server_metrics.h"
 #include "server/registry/model_registry.h"
@@ -34,8 +36,7 @@ class GatedLoader : public VersionLoader {
 // Stands in for gRPC's side of a bidi stream: records the pending read and write, and runs
 // OnDone inside Finish (gRPC may run it at once, on any thread), so anything the reactor touched
 // after Finish would be a use after free.
-class FakeStream
-    : public grpc::ServerCallbackReaderWriter<v1::ClassifyRequest, v1::ClassifyStreamResponse> {
+class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit FakeStream(ClassifyStreamReactor* reactor) : reactor_(reactor) { BindReactor(reactor); }
   void Finish(grpc::Status s) override {
@@ -47,23 +48,22 @@ class FakeStream
     reactor_->OnDone();
   }
   void SendInitialMetadata() override {}
-  void Read(v1::ClassifyRequest* msg) override {
+  void Read(grpc::ByteBuffer* msg) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_EQ(read_, nullptr) << "two reads in flight";
     read_ = msg;
   }
-  void Write(const v1::ClassifyStreamResponse* msg, grpc::WriteOptions) override {
+  void Write(const grpc::ByteBuffer* msg, grpc::WriteOptions) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_EQ(write_, nullptr) << "two writes in flight";
     write_ = msg;
   }
-  void WriteAndFinish(const v1::ClassifyStreamResponse*, grpc::WriteOptions,
-                      grpc::Status) override {
+  void WriteAndFinish(const grpc::ByteBuffer*, grpc::WriteOptions, grpc::Status) override {
     ADD_FAILURE() << "not used";
   }
 
   // The pending read's target, taken (the reactor gets it back through OnReadDone).
-  v1::ClassifyRequest* TakeRead() {
+  grpc::ByteBuffer* TakeRead() {
     std::lock_guard<std::mutex> lock(mu_);
     return std::exchange(read_, nullptr);
   }
@@ -71,7 +71,11 @@ class FakeStream
   std::string TakeWrite() {
     std::lock_guard<std::mutex> lock(mu_);
     if (write_ == nullptr) return "";
-    return std::exchange(write_, nullptr)->request_id();
+    grpc::ByteBuffer copy(*std::exchange(write_, nullptr));
+    v1::ClassifyStreamResponse response;
+    EXPECT_TRUE(
+        grpc::SerializationTraits<v1::ClassifyStreamResponse>::Deserialize(&copy, &response).ok());
+    return response.request_id();
   }
   bool finished() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,18 +92,22 @@ class FakeStream
 
   ClassifyStreamReactor* const reactor_;
   std::mutex mu_;
-  v1::ClassifyRequest* read_ = nullptr;
-  const v1::ClassifyStreamResponse* write_ = nullptr;
+  grpc::ByteBuffer* read_ = nullptr;
+  const grpc::ByteBuffer* write_ = nullptr;
   bool finished_ = false;
   grpc::StatusCode finish_code_ = grpc::StatusCode::UNKNOWN;
 };
 
-void Fill(v1::ClassifyRequest* r, const std::string& id) {
-  r->set_request_id(id);
-  r->mutable_model()->set_name("m");
-  v1::Embedding* e = r->add_embeddings();
+// Puts a request for `model` into the reactor's read buffer, encoded as the client would send it.
+void Fill(grpc::ByteBuffer* buffer, const std::string& id, const std::string& model = "m") {
+  v1::ClassifyRequest r;
+  r.set_request_id(id);
+  r.mutable_model()->set_name(model);
+  v1::Embedding* e = r.add_embeddings();
   e->set_id(id);
   for (int j = 0; j < kDim; ++j) e->add_values(1.f);
+  bool own = false;
+  ASSERT_TRUE(grpc::SerializationTraits<v1::ClassifyRequest>::Serialize(r, buffer, &own).ok());
 }
 
 class ClassifyStreamReactorTest : public ::testing::Test {
@@ -151,9 +159,7 @@ TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
   Fill(stream.TakeRead(), "r1");
   std::thread executor([&] { reactor->OnReadDone(true); });
   loader_.model->WaitEntered(1);
-  v1::ClassifyRequest* second = stream.TakeRead();
-  Fill(second, "r2");
-  second->mutable_model()->set_name("no-such-model");  // fails at once, on this thread
+  Fill(stream.TakeRead(), "r2", "no-such-model");  // fails at once, on this thread
   reactor->OnReadDone(true);
   EXPECT_EQ(stream.TakeWrite(), "") << "r2 is done but r1 is not: nothing written yet";
   ASSERT_NE(stream.TakeRead(), nullptr);
