@@ -8,7 +8,18 @@
 namespace arginator::server {
 
 AdminService::AdminService(ModelRegistry* registry, RepositoryWatcher* watcher, std::string token)
-    : registry_(registry), watcher_(watcher), token_(std::move(token)) {}
+    : registry_(registry), watcher_(watcher), token_(std::move(token)) {
+  worker_ = std::thread([this] { RunWorker(); });
+}
+
+AdminService::~AdminService() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
 
 absl::Status AdminService::Authorize(const grpc::CallbackServerContext* context) const {
   const auto& metadata = context->client_metadata();
@@ -26,24 +37,40 @@ absl::Status AdminService::Authorize(const grpc::CallbackServerContext* context)
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* AdminService::Respond(
-    grpc::CallbackServerContext* context, v1::AdminResponse* response,
-    const std::function<absl::StatusOr<std::string>()>& action) {
+grpc::ServerUnaryReactor* AdminService::Respond(grpc::CallbackServerContext* context,
+                                                v1::AdminResponse* response, Action action) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Authorize(context);
-  if (status.ok()) {
-    absl::StatusOr<std::string> message = action();
-    if (message.ok()) response->set_message(*message);
-    status = message.status();
+  if (absl::Status status = Authorize(context); !status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
   }
-  reactor->Finish(ToGrpcStatus(status));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back({reactor, response, std::move(action)});
+  }
+  cv_.notify_one();
   return reactor;
+}
+
+void AdminService::RunWorker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and every queued call answered
+    Call call = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    absl::StatusOr<std::string> message = call.action();
+    if (message.ok()) call.response->set_message(*message);
+    call.reactor->Finish(ToGrpcStatus(message.status()));
+    lock.lock();
+  }
 }
 
 grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext* context,
                                                     const v1::LoadVersionRequest* request,
                                                     v1::AdminResponse* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<std::string> {
+  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
     if (absl::Status s = registry_->Pin(request->name(), request->version()); !s.ok()) return s;
     watcher_->PollOnce();
     absl::StatusOr<ServableHandle> handle =
@@ -61,7 +88,7 @@ grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::UnloadVersion(grpc::CallbackServerContext* context,
                                                       const v1::UnloadVersionRequest* request,
                                                       v1::AdminResponse* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<std::string> {
+  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
     if (absl::Status s = registry_->Exclude(request->name(), request->version()); !s.ok()) {
       return s;
     }
@@ -74,7 +101,7 @@ grpc::ServerUnaryReactor* AdminService::UnloadVersion(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerContext* context,
                                                         const v1::SetVersionLabelRequest* request,
                                                         v1::AdminResponse* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<std::string> {
+  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
     if (absl::Status s = registry_->SetLabel(request->name(), request->label(), request->version());
         !s.ok()) {
       return s;
@@ -89,7 +116,7 @@ grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminService::Rescan(grpc::CallbackServerContext* context,
                                                const v1::RescanRequest*,
                                                v1::AdminResponse* response) {
-  return Respond(context, response, [&]() -> absl::StatusOr<std::string> {
+  return Respond(context, response, [this]() -> absl::StatusOr<std::string> {
     watcher_->PollOnce();
     return std::string("repository rescanned");
   });

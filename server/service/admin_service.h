@@ -1,7 +1,13 @@
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
@@ -10,11 +16,14 @@ namespace arginator::server {
 
 // ModelAdmin: load or unload a version, point a version label at one, rescan the repository.
 // Registered only when the config enables it; every call must carry
-// "authorization: Bearer <token>" (UNAUTHENTICATED otherwise). Calls rescan synchronously, so the
-// answer says what happened; they are rare and may block a callback thread for a model load.
+// "authorization: Bearer <token>" (UNAUTHENTICATED otherwise). Each call rescans before it
+// answers, so the answer says what happened; the work runs on the service's own thread, one call
+// at a time, so a slow model load never holds a gRPC thread (two concurrent Rescans during one
+// used to take both of gRPC's callback threads, and Classify and health with them).
 class AdminService final : public v1::ModelAdmin::CallbackService {
  public:
   AdminService(ModelRegistry* registry, RepositoryWatcher* watcher, std::string token);
+  ~AdminService() override;  // answers every queued call, then joins its thread
 
   grpc::ServerUnaryReactor* LoadVersion(grpc::CallbackServerContext* context,
                                         const v1::LoadVersionRequest* request,
@@ -31,14 +40,26 @@ class AdminService final : public v1::ModelAdmin::CallbackService {
 
  private:
   absl::Status Authorize(const grpc::CallbackServerContext* context) const;
-  // Runs `action` if authorized and finishes the call with its status.
+  using Action = std::function<absl::StatusOr<std::string>()>;
+  // Authorizes, then queues `action` for the worker, which runs it and finishes the call.
   grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
-                                    v1::AdminResponse* response,
-                                    const std::function<absl::StatusOr<std::string>()>& action);
+                                    v1::AdminResponse* response, Action action);
+  void RunWorker();
+
+  struct Call {
+    grpc::ServerUnaryReactor* reactor;
+    v1::AdminResponse* response;
+    Action action;
+  };
 
   ModelRegistry* const registry_;
   RepositoryWatcher* const watcher_;
   const std::string token_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Call> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread worker_;
 };
 
 }  // namespace arginator::server

@@ -575,6 +575,37 @@ TEST_F(ServerTest, AFailedLoadVersionLeavesNoPinBehind) {
   EXPECT_EQ(classified.model_version(), 3);
 }
 
+// Issue 11, item 3: concurrent Rescans during a slow load each held one of gRPC's callback
+// threads (two were enough on the reporter's server), and Classify and health timed out until the
+// load ended. Admin work now runs on the admin service's own thread.
+TEST_F(ServerTest, AdminCallsDuringASlowLoadDoNotHoldUpServing) {
+  StartServer({"--set", "admin.enabled=true", "--set", "admin.token=s3cret"});
+  // Version 2's model.pt is 512 MB (sparse): hashing it takes the loader a second or more, then
+  // the sha256 does not match and the version fails.
+  PublishEdited(kBinary, 1, 2, [](const std::string& dir, nlohmann::json&) {
+    fs::resize_file(dir + "/model.pt", uintmax_t{512} << 20);
+  });
+  auto admin = v1::ModelAdmin::NewStub(channel_);
+  auto rescan = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer s3cret");
+    v1::AdminResponse resp;
+    EXPECT_TRUE(admin->Rescan(&ctx, v1::RescanRequest(), &resp).ok());
+  };
+  std::vector<std::thread> rescans;
+  for (int i = 0; i < 8; ++i) rescans.emplace_back(rescan);  // more than gRPC's callback threads
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time start = absl::Now();
+  v1::ClassifyResponse resp;
+  grpc::Status classified = Classify(GoldenRequest(Card(kBinary, 1)), &resp, 1000);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(classified.ok()) << classified.error_message();
+  EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  for (std::thread& t : rescans) t.join();
+  EXPECT_EQ(VersionState(kBinary, 2).state(), v1::VersionStatus::FAILED) << server_->Log();
+  EXPECT_LT(took, absl::Milliseconds(900)) << "Classify waited for the load";
+}
+
 // A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
 void MakeCertificates(const std::string& dir) {
   const std::string script = "cd " + dir + R"( &&
