@@ -329,7 +329,9 @@ TEST_F(ServerTest, AnUnparseableStreamMessageIsItsOwnErrorAndTheStreamGoesOn) {
   for (int i = 0; i < 5; ++i) {
     grpc::ByteBuffer bytes;
     if (i == 1) {
-      const char garbage[] = "\x0a\x05ab";  // field 1, 5 bytes announced, 2 sent
+      const char garbage[] =
+          "\x0a\x05"
+          "ab";  // field 1, 5 bytes announced, 2 sent
       grpc::Slice slice(garbage, sizeof(garbage) - 1);
       bytes = grpc::ByteBuffer(&slice, 1);
     } else {
