@@ -4,11 +4,20 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
 namespace arginator::server {
 namespace {
+
+// The first line of a torch exception's message: c10 appends a multi-line C++ backtrace, which
+// belongs in neither a status message nor ListModels' reason for a failed version.
+std::string FirstLine(const char* what) {
+  std::string_view message(what);
+  return std::string(message.substr(0, message.find('\n')));
+}
 
 class TorchScriptModel : public Model {
  public:
@@ -45,7 +54,7 @@ class TorchScriptModel : public Model {
       torch::from_blob(output.data, {n, output.cols}, torch::kFloat32).copy_(out);
       return absl::OkStatus();
     } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("TorchScript forward failed: ", e.what()));
+      return absl::InternalError(absl::StrCat("TorchScript forward failed: ", FirstLine(e.what())));
     }
   }
 
@@ -133,7 +142,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
     return std::unique_ptr<Model>(new TorchScriptModel(std::move(module), device, input_dim));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a loadable TorchScript file: ", e.what()));
+        absl::StrCat(path, ": not a loadable TorchScript file: ", FirstLine(e.what())));
   }
 }
 
