@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
 
   ServerMetrics metrics;
   DirectoryVersionLoader loader(
-      {config.batching, 3},
+      {config.batching, 3, static_cast<uintmax_t>(config.max_card_bytes),
+       static_cast<uintmax_t>(config.max_model_bytes)},
       [&](const std::string& path, int dim) {
         return LoadTorchScriptModel(path, dim, {config.device});
       },
@@ -191,7 +192,10 @@ int main(int argc, char** argv) {
       ", device ", config.device, ", ", config.intra_op_threads, " intra-op thread(s)",
       blas.LogSuffix(), ", repository ", config.repository, ")"));
 
-  MetricsHttpServer metrics_http([&] { return metrics.Render(); }, serving);
+  MetricsHttpServer metrics_http(
+      [&] { return metrics.Render(); }, serving,
+      {config.metrics_threads, config.metrics_read_timeout, config.metrics_write_timeout,
+       config.metrics_keep_alive_timeout, /*max_request_body_bytes=*/0});
   if (config.metrics_port >= 0) {
     if (absl::Status s = metrics_http.Start(config.host, config.metrics_port); !s.ok()) {
       return Fail(s);

@@ -29,6 +29,13 @@ models:
   policies: {}
   required: []
   default_labels: {}
+  max_card_bytes: 67108864
+  max_model_bytes: 4294967296
+metrics:
+  threads: 16
+  read_timeout_s: 2
+  write_timeout_s: 5
+  keep_alive_timeout_s: 2
 batching:
   enabled: true
   max_batch_size: 64
@@ -59,7 +66,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
                                               const std::vector<std::string>& overrides) {
   ARG_ASSIGN_OR_RETURN(YAML::Node root, LoadLayeredYaml(kDefaults, path, overrides));
   ServerConfig c;
-  double grace_s, poll_s, keep_time_s, keep_timeout_s, age_s, age_grace_s;
+  double grace_s, poll_s, keep_time_s, keep_timeout_s, age_s, age_grace_s, metrics_read_s,
+      metrics_write_s;
+  int64_t metrics_keep_alive_s;
   int64_t delay_us;
   std::string policy_kind, token_env;
   int latest;
@@ -95,6 +104,12 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.timeout_s", keep_timeout_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.max_connection_age_s", age_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.max_connection_age_grace_s", age_grace_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_card_bytes", c.max_card_bytes));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_model_bytes", c.max_model_bytes));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.keep_alive_timeout_s", metrics_keep_alive_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.enabled", c.admin_enabled));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token", c.admin_token));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token_env", token_env));
@@ -111,6 +126,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   c.grace_period = absl::Seconds(grace_s);
   c.poll_interval = absl::Seconds(poll_s);
   c.batching.max_queue_delay = absl::Microseconds(delay_us);
+  c.metrics_read_timeout = absl::Seconds(metrics_read_s);
+  c.metrics_write_timeout = absl::Seconds(metrics_write_s);
+  c.metrics_keep_alive_timeout = absl::Seconds(metrics_keep_alive_s);
   c.keepalive_time_ms = static_cast<int64_t>(keep_time_s * 1000);
   c.keepalive_timeout_ms = static_cast<int64_t>(keep_timeout_s * 1000);
   c.max_connection_age_ms = static_cast<int64_t>(age_s * 1000);
@@ -137,6 +155,14 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(
       Require(c.stream_max_in_flight > 0, "server.stream_max_in_flight must be > 0"));
   ARG_RETURN_IF_ERROR(Require(poll_s > 0, "models.poll_interval_s must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(c.max_card_bytes > 0 && c.max_model_bytes > 0,
+                              "models.max_card_bytes and models.max_model_bytes must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(c.metrics_threads > 0, "metrics.threads must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(metrics_read_s > 0 && metrics_write_s > 0,
+                              "metrics.read_timeout_s and metrics.write_timeout_s must be > 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(metrics_keep_alive_s >= 1,
+              "metrics.keep_alive_timeout_s must be a whole number of seconds >= 1"));
   ARG_RETURN_IF_ERROR(
       Require(c.tls_cert.empty() == c.tls_key.empty(), "tls.cert and tls.key go together"));
   ARG_RETURN_IF_ERROR(Require(c.tls_client_ca.empty() || !c.tls_cert.empty(),

@@ -29,6 +29,9 @@ struct ServerConfig {
   std::map<std::string, VersionPolicy> model_policies;
   std::vector<std::string> required_models;  // health waits for these; [] = every model found
   std::map<std::string, std::string> default_labels;
+  int64_t max_card_bytes, max_model_bytes;  // repository file limits
+  int metrics_threads;                      // the /metrics HTTP server
+  absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;
   int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,

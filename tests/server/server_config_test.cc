@@ -20,6 +20,14 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->intra_op_threads, 1);
   EXPECT_EQ(shipped->policy.kind, VersionPolicy::Kind::kLatest);
   EXPECT_EQ(shipped->max_connection_age_ms, 300000);
+  EXPECT_EQ(shipped->batching.executor_yields, defaults->batching.executor_yields);
+  EXPECT_EQ(shipped->batching.inline_max_rows, defaults->batching.inline_max_rows);
+  EXPECT_EQ(shipped->max_card_bytes, defaults->max_card_bytes);
+  EXPECT_EQ(shipped->max_model_bytes, defaults->max_model_bytes);
+  EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
+  EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
+  EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);
+  EXPECT_EQ(shipped->metrics_keep_alive_timeout, defaults->metrics_keep_alive_timeout);
 }
 
 TEST(ServerConfigTest, OverridesAndValidation) {
@@ -53,6 +61,18 @@ TEST(ServerConfigTest, OverridesAndValidation) {
   auto yields = LoadServerConfig("", {"batching.executor_yields=3"});
   ASSERT_TRUE(yields.ok()) << yields.status();
   EXPECT_EQ(yields->batching.executor_yields, 3);
+  auto limits = LoadServerConfig(
+      "", {"models.max_model_bytes=1000", "metrics.threads=4", "metrics.read_timeout_s=0.5"});
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  EXPECT_EQ(limits->max_model_bytes, 1000);
+  EXPECT_EQ(limits->max_card_bytes, int64_t{64} << 20);
+  EXPECT_EQ(limits->metrics_threads, 4);
+  EXPECT_EQ(limits->metrics_read_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(limits->metrics_keep_alive_timeout, absl::Seconds(2));
+  EXPECT_THAT(LoadServerConfig("", {"metrics.keep_alive_timeout_s=0"}).status().message(),
+              HasSubstr("metrics.keep_alive_timeout_s"));
+  EXPECT_THAT(LoadServerConfig("", {"models.max_card_bytes=0"}).status().message(),
+              HasSubstr("models.max_card_bytes"));
   auto inline_rows = LoadServerConfig("", {"batching.inline_max_rows=0"});
   ASSERT_TRUE(inline_rows.ok()) << inline_rows.status();
   EXPECT_EQ(inline_rows->batching.inline_max_rows, 0);
