@@ -46,8 +46,7 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
   if (stopping_) return absl::UnavailableError("model version is unloading");
   if (output_cols_ != 0 && task->outputs.cols != output_cols_) {
     return absl::InvalidArgumentError(absl::StrCat("task's output buffer has ", task->outputs.cols,
-                                                   " columns; this model's "
-                                                   "tasks have ",
+                                                   " columns; this model's tasks have ",
                                                    output_cols_));
   }
   if (queued_rows_ + n > options_.max_queue_rows) {
@@ -176,7 +175,7 @@ void DynamicBatcher::ExecuteTaken() {
   for (InferenceTask* t : expired_) {
     t->Done(absl::DeadlineExceededError(absl::StrCat("deadline passed after ",
                                                      absl::FormatDuration(now - t->enqueued_),
-                                                     " in the queue; ", "not computed")));
+                                                     " in the queue; not computed")));
   }
   if (batch_.empty()) return;
   int64_t rows = 0;

@@ -59,19 +59,10 @@ void ClassifyJob::FillResponse(bool with_probabilities) {
   r.set_model_version(card.version);
   for (const std::string& label : card.labels) r.add_labels(label);
   r.mutable_predictions()->Reserve(static_cast<int>(outputs.rows));
-  const bool repeated = request_->embeddings_size() > 0;
-  const bool packed_ids = request_->packed_ids_size() > 0;
   for (int64_t i = 0; i < outputs.rows; ++i) {
     const RowVerdict& v = verdicts_.rows[static_cast<size_t>(i)];
     v1::Prediction* p = r.add_predictions();
-    const int index = static_cast<int>(i);
-    if (repeated) {
-      p->set_id(request_->embeddings(index).id());
-    } else if (packed_ids) {
-      p->set_id(request_->packed_ids(index));
-    } else {
-      p->set_id(RowId(*request_, i));
-    }
+    p->set_id(RowId(*request_, i));
     p->set_class_index(v.class_index);
     p->set_label(card.labels[static_cast<size_t>(v.class_index)]);
     p->set_score(v.score);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "server/service/request_parser.h"
 
 namespace arginator::server {
 
@@ -36,7 +37,8 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     slot->message.set_error_message(
         absl::StrCat("stream message ", index, " is not a valid arginator.v1.ClassifyRequest"));
     slot->done = true;
-    env_->metrics->RecordRequest(kUnknownModelLabel, 0, "ClassifyStream", "INVALID_ARGUMENT", 0);
+    env_->metrics->RecordRequest(kUnknownModelLabel, 0, MethodName(RequestMethod::kClassifyStream),
+                                 CodeName(absl::StatusCode::kInvalidArgument), 0);
     Advance(lock);
     return;
   }

@@ -39,14 +39,18 @@ absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::Classif
   return absl::OkStatus();
 }
 
+// INVALID_ARGUMENT for a client string longer than kMaxNameBytes, naming the field, not the value.
+absl::Status CheckNameLength(const char* field, const std::string& value) {
+  if (value.size() <= kMaxNameBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxNameBytes));
+}
+
 }  // namespace
 
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   if (spec.name().empty()) return absl::InvalidArgumentError("model.name is required");
-  if (spec.name().size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.name is ", spec.name().size(), " bytes; at most ", kMaxNameBytes));
-  }
+  ARG_RETURN_IF_ERROR(CheckNameLength("model.name", spec.name()));
   VersionSelector selector;
   if (spec.selector_case() == v1::ModelSpec::kVersion) {
     if (spec.version() <= 0) {
@@ -58,11 +62,7 @@ absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
     if (spec.version_label().empty()) {
       return absl::InvalidArgumentError("model.version_label is empty");
     }
-    if (spec.version_label().size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("model.version_label is ",
-                                                     spec.version_label().size(),
-                                                     " bytes; at most ", kMaxNameBytes));
-    }
+    ARG_RETURN_IF_ERROR(CheckNameLength("model.version_label", spec.version_label()));
     selector.label = spec.version_label();
   }
   return selector;
