@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   ServerMetrics metrics;
   DirectoryVersionLoader loader(
       {config.batching, 3, static_cast<uintmax_t>(config.max_card_bytes),
-       static_cast<uintmax_t>(config.max_model_bytes)},
+       static_cast<uintmax_t>(config.max_model_bytes), config.load_timeout},
       [&](const std::string& path, int dim) {
         return LoadTorchScriptModel(path, dim, {config.device});
       },
@@ -217,11 +218,17 @@ int main(int argc, char** argv) {
     health->SetServingStatus(false);
     health->SetServingStatus(kLivenessService, true);  // draining is alive, not dead
   }
+  loader.Stop();  // a load in progress (an admin call may wait on it) ends now, not at its timeout
   // Stops accepting calls, lets in-flight ones finish until the deadline, then cancels the rest.
   server->Shutdown(absl::ToChronoTime(absl::Now() + config.grace_period));
   watcher->Stop();
   registry.Clear();
   metrics_http.Stop();
+  if (const int abandoned = loader.abandoned(); abandoned > 0) {
+    // Their threads still run and may use anything; destructors must not run under them.
+    Log(absl::StrCat("stopped, leaving ", abandoned, " abandoned load(s) behind"));
+    std::_Exit(0);
+  }
   Log("stopped");
   return 0;
 }

@@ -31,6 +31,7 @@ models:
   default_labels: {}
   max_card_bytes: 67108864
   max_model_bytes: 4294967296
+  load_timeout_s: 300
 metrics:
   threads: 16
   read_timeout_s: 2
@@ -106,6 +107,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "keepalive.max_connection_age_grace_s", age_grace_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_card_bytes", c.max_card_bytes));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_model_bytes", c.max_model_bytes));
+  double load_timeout_s;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.load_timeout_s", load_timeout_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));
@@ -125,6 +128,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   }
   c.grace_period = absl::Seconds(grace_s);
   c.poll_interval = absl::Seconds(poll_s);
+  c.load_timeout = absl::Seconds(load_timeout_s);
   c.batching.max_queue_delay = absl::Microseconds(delay_us);
   c.metrics_read_timeout = absl::Seconds(metrics_read_s);
   c.metrics_write_timeout = absl::Seconds(metrics_write_s);
@@ -157,6 +161,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(poll_s > 0, "models.poll_interval_s must be > 0"));
   ARG_RETURN_IF_ERROR(Require(c.max_card_bytes > 0 && c.max_model_bytes > 0,
                               "models.max_card_bytes and models.max_model_bytes must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(load_timeout_s > 0, "models.load_timeout_s must be > 0"));
   ARG_RETURN_IF_ERROR(Require(c.metrics_threads > 0, "metrics.threads must be > 0"));
   ARG_RETURN_IF_ERROR(Require(metrics_read_s > 0 && metrics_write_s > 0,
                               "metrics.read_timeout_s and metrics.write_timeout_s must be > 0"));

@@ -30,6 +30,7 @@ struct ServerConfig {
   std::vector<std::string> required_models;  // health waits for these; [] = every model found
   std::map<std::string, std::string> default_labels;
   int64_t max_card_bytes, max_model_bytes;  // repository file limits
+  absl::Duration load_timeout;              // a version's whole load, checks and warm-up
   int metrics_threads;                      // the /metrics HTTP server
   absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
   BatcherOptions batching;

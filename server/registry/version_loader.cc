@@ -19,23 +19,70 @@ namespace arginator::server {
 DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory model_factory,
                                                VersionObserverFactory observer_factory)
     : options_(options),
-      model_factory_(std::move(model_factory)),
+      checks_(std::make_shared<const Checks>(Checks{options, std::move(model_factory)})),
       observer_factory_(std::move(observer_factory)) {}
+
+// One load in flight: its thread writes the result; Load waits for it, the timeout or Stop.
+struct DirectoryVersionLoader::Attempt {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false, cancelled = false, abandoned = false;
+  absl::StatusOr<std::shared_ptr<ServableVersion>> result;
+};
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
     const std::string& name, int64_t version, const std::string& dir) {
+  auto attempt = std::make_shared<Attempt>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::CancelledError(absl::StrCat(dir, ": the server is shutting down"));
+    running_.insert(attempt);
+  }
   // Loading competes with serving for the same cores, and a swap must not show in the serving
   // version's latency, so the checks and warm-up run on a thread of low priority (nice 10):
   // the scheduler gives it what serving leaves. The batcher is made here, after it ends, because
   // a thread inherits its creator's priority and the batcher's thread (with a queue delay) serves
-  // traffic.
-  absl::StatusOr<std::shared_ptr<ServableVersion>> verified;
-  std::thread background([&] {
+  // traffic. The thread owns what it uses (the checks, the attempt): if it is abandoned, nothing
+  // it touches goes away under it.
+  std::thread([attempt, checks = checks_, abandoned = abandoned_, name, version, dir] {
     const auto tid = static_cast<id_t>(syscall(SYS_gettid));
     setpriority(PRIO_PROCESS, tid, std::min(19, getpriority(PRIO_PROCESS, tid) + kLoaderNice));
-    verified = Verify(name, version, dir);
-  });
-  background.join();
+    absl::StatusOr<std::shared_ptr<ServableVersion>> verified = checks->Verify(name, version, dir);
+    std::lock_guard<std::mutex> lock(attempt->mu);
+    attempt->result = std::move(verified);
+    attempt->done = true;
+    if (attempt->abandoned) {
+      abandoned->fetch_sub(1);
+      attempt->result = absl::CancelledError("abandoned");  // drops a late model here
+    }
+    attempt->cv.notify_all();
+  }).detach();
+
+  absl::StatusOr<std::shared_ptr<ServableVersion>> verified;
+  {
+    std::unique_lock<std::mutex> lock(attempt->mu);
+    // Clamped: a chrono wait past the year 2262 overflows.
+    const absl::Duration timeout = std::min(options_.load_timeout, absl::Hours(24 * 365));
+    attempt->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                         [&] { return attempt->done || attempt->cancelled; });
+    if (attempt->done) {
+      verified = std::move(attempt->result);
+    } else {
+      attempt->abandoned = true;
+      abandoned_->fetch_add(1);
+      verified = attempt->cancelled
+                     ? absl::CancelledError(absl::StrCat(
+                           dir, ": load cancelled, the server is shutting down"))
+                     : absl::DeadlineExceededError(absl::StrCat(
+                           dir, ": load did not finish within ",
+                           absl::FormatDuration(options_.load_timeout),
+                           " (models.load_timeout_s); abandoned, retried when its files change"));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(attempt);
+  }
   if (!verified.ok()) return verified.status();
   std::shared_ptr<ServableVersion> servable = *std::move(verified);
   servable->observer = observer_factory_(name, version, servable->card.labels);
@@ -44,6 +91,18 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
       std::make_unique<DynamicBatcher>(servable->model, options_.batching, servable->observer);
   return servable;
 }
+
+void DirectoryVersionLoader::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
+  for (const std::shared_ptr<Attempt>& attempt : running_) {
+    std::lock_guard<std::mutex> attempt_lock(attempt->mu);
+    attempt->cancelled = true;
+    attempt->cv.notify_all();
+  }
+}
+
+int DirectoryVersionLoader::abandoned() const { return abandoned_->load(); }
 
 namespace {
 
@@ -70,13 +129,13 @@ absl::Status CheckRepositoryFile(const std::string& path, uintmax_t max_bytes) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
+absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks::Verify(
     const std::string& name, int64_t version, const std::string& dir) const {
   namespace fs = std::filesystem;
   const std::string card_path = (fs::path(dir) / "model.json").string();
   const std::string model_path = (fs::path(dir) / "model.pt").string();
-  ARG_RETURN_IF_ERROR(CheckRepositoryFile(card_path, options_.max_card_bytes));
-  ARG_RETURN_IF_ERROR(CheckRepositoryFile(model_path, options_.max_model_bytes));
+  ARG_RETURN_IF_ERROR(CheckRepositoryFile(card_path, options.max_card_bytes));
+  ARG_RETURN_IF_ERROR(CheckRepositoryFile(model_path, options.max_model_bytes));
   auto servable = std::make_shared<ServableVersion>();
   servable->dir = dir;
   ARG_ASSIGN_OR_RETURN(servable->card, ReadModelCard(card_path));
@@ -96,7 +155,7 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
                                             "... does not match model.json's ",
                                             card.model_sha256.substr(0, 16), "..."));
   }
-  ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory_(model_path, card.input_dim));
+  ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card.input_dim));
   servable->model = std::move(model);
   if (card.golden.empty()) {
     return absl::InvalidArgumentError(
@@ -128,14 +187,14 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Verify(
   }
 
   // Warm-up at the batch size traffic will use, so the first requests do not pay for allocation.
-  const int64_t warm_rows = options_.batching.max_batch_size;
+  const int64_t warm_rows = options.batching.max_batch_size;
   std::vector<float> warm(static_cast<size_t>(warm_rows) * card.input_dim);
   for (int64_t r = 0; r < warm_rows; ++r) {
     const auto& g = card.golden[r % card.golden.size()].input;
     std::copy(g.begin(), g.end(), warm.begin() + r * card.input_dim);
   }
   std::vector<float> warm_out(static_cast<size_t>(warm_rows) * cols);
-  for (int i = 0; i < options_.warmup_batches; ++i) {
+  for (int i = 0; i < options.warmup_batches; ++i) {
     ARG_RETURN_IF_ERROR(
         servable->model->Forward(RowsView(warm.data(), warm_rows, card.input_dim),
                                  MutableRowsView(warm_out.data(), warm_rows, cols)));

@@ -1,8 +1,15 @@
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 
 #include "server/registry/servable.h"
 
@@ -20,6 +27,11 @@ using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
 // version; model.pt matches its sha256; the TorchScript loads; its output width equals the number
 // of labels; it reproduces every golden example's probabilities within the card's tolerance;
 // warm-up batches run. Any failure is an error naming the directory and the check.
+//
+// A load that does not finish within `load_timeout` (a TorchScript forward that loops, a stalled
+// network mount) fails with DEADLINE_EXCEEDED and is abandoned: its thread cannot be interrupted
+// and runs on detached until it returns, but the watcher goes on, later versions load and
+// shutdown does not wait for it. Stop() ends the loads in progress the same way (CANCELLED).
 class DirectoryVersionLoader : public VersionLoader {
  public:
   struct Options {
@@ -28,6 +40,7 @@ class DirectoryVersionLoader : public VersionLoader {
     // Both files must be regular files no larger than these (a FIFO or /dev/zero would hang it).
     uintmax_t max_card_bytes = uintmax_t{64} << 20;  // model.json: golden examples, metrics
     uintmax_t max_model_bytes = uintmax_t{4} << 30;  // model.pt
+    absl::Duration load_timeout = absl::Minutes(5);  // checks + golden examples + warm-up
   };
 
   DirectoryVersionLoader(Options options, ModelFactory model_factory,
@@ -36,15 +49,32 @@ class DirectoryVersionLoader : public VersionLoader {
   absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
                                                         const std::string& dir) override;
 
+  // Ends the loads in progress with CANCELLED (their threads are abandoned) and refuses new ones.
+  // For shutdown: a slow load must not hold SIGTERM for up to load_timeout.
+  void Stop();
+  // Abandoned loads whose threads are still running (their state outlives this loader).
+  int abandoned() const;
+
  private:
   static constexpr int kLoaderNice = 10;  // added to the caller's nice for verification
-  // Every check and the warm-up: a servable without its batcher yet.
-  absl::StatusOr<std::shared_ptr<ServableVersion>> Verify(const std::string& name, int64_t version,
-                                                          const std::string& dir) const;
+  // What a load's thread uses, shared so that an abandoned thread never outlives it.
+  struct Checks {
+    Options options;
+    ModelFactory model_factory;
+    // Every check and the warm-up: a servable without its batcher yet.
+    absl::StatusOr<std::shared_ptr<ServableVersion>> Verify(const std::string& name,
+                                                            int64_t version,
+                                                            const std::string& dir) const;
+  };
+  struct Attempt;
 
   const Options options_;
-  const ModelFactory model_factory_;
+  const std::shared_ptr<const Checks> checks_;
   const VersionObserverFactory observer_factory_;
+  const std::shared_ptr<std::atomic<int>> abandoned_ = std::make_shared<std::atomic<int>>(0);
+  std::mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::shared_ptr<Attempt>> running_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace arginator::server

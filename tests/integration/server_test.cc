@@ -608,6 +608,26 @@ TEST_F(ServerTest, AdminCallsDuringASlowLoadDoNotHoldUpServing) {
   EXPECT_LT(took, absl::Milliseconds(900)) << "Classify waited for the load";
 }
 
+// Issue 11, item 2: a load that does not end held the watcher (no later version loaded) and
+// SIGTERM. Here version 2's model.pt is a 3 GB sparse file: hashing it outlasts the 0.3 s load
+// timeout, so it fails saying so, version 3 loads behind it, and SIGTERM exits at once although
+// the abandoned load may still be hashing.
+TEST_F(ServerTest, ALoadPastItsTimeoutFailsAndTheWatcherGoesOn) {
+  StartServer({"--set", "models.load_timeout_s=0.3"});
+  PublishEdited(kBinary, 1, 2, [](const std::string& dir, nlohmann::json&) {
+    fs::resize_file(dir + "/model.pt", uintmax_t{3} << 30);
+  });
+  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED; }))
+      << server_->Log();
+  EXPECT_THAT(VersionState(kBinary, 2).reason(), HasSubstr("did not finish within 300ms"));
+  PublishEdited(kBinary, 1, 3, [](const std::string&, nlohmann::json&) {});
+  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 3).state() == v1::VersionStatus::READY; }))
+      << server_->Log();
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Log();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << server_->Log();
+}
+
 // A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
 void MakeCertificates(const std::string& dir) {
   const std::string script = "cd " + dir + R"( &&

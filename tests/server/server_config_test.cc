@@ -24,6 +24,7 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->batching.inline_max_rows, defaults->batching.inline_max_rows);
   EXPECT_EQ(shipped->max_card_bytes, defaults->max_card_bytes);
   EXPECT_EQ(shipped->max_model_bytes, defaults->max_model_bytes);
+  EXPECT_EQ(shipped->load_timeout, defaults->load_timeout);
   EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
   EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
   EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);
@@ -71,6 +72,10 @@ TEST(ServerConfigTest, OverridesAndValidation) {
   EXPECT_EQ(limits->metrics_keep_alive_timeout, absl::Seconds(2));
   EXPECT_THAT(LoadServerConfig("", {"metrics.keep_alive_timeout_s=0"}).status().message(),
               HasSubstr("metrics.keep_alive_timeout_s"));
+  EXPECT_EQ(LoadServerConfig("", {"models.load_timeout_s=1.5"})->load_timeout,
+            absl::Milliseconds(1500));
+  EXPECT_THAT(LoadServerConfig("", {"models.load_timeout_s=0"}).status().message(),
+              HasSubstr("models.load_timeout_s must be > 0"));
   EXPECT_THAT(LoadServerConfig("", {"models.max_card_bytes=0"}).status().message(),
               HasSubstr("models.max_card_bytes"));
   auto inline_rows = LoadServerConfig("", {"batching.inline_max_rows=0"});

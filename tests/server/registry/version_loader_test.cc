@@ -189,5 +189,78 @@ TEST(VersionLoaderTest, FactoryErrorsAreReported) {
   EXPECT_THAT(s.status().message(), HasSubstr("not a loadable TorchScript"));
 }
 
+// Issue 11, item 2: a load that never finishes (a TorchScript forward that loops, a stalled
+// mount) froze the watcher forever, and SIGTERM waited on it. Now it fails at the timeout, the
+// loader goes on with the next version, and Stop() ends a load in progress at once.
+class HeldFactory {
+ public:
+  ModelFactory factory() {
+    return [this](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+      return std::unique_ptr<Model>(new FakeModel(dim));
+    };
+  }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool released_ = false;
+};
+
+TEST(VersionLoaderTest, ALoadPastItsTimeoutFailsAndIsAbandoned) {
+  TempDir repo;
+  auto held = std::make_shared<HeldFactory>();  // outlives the abandoned thread's use of it
+  DirectoryVersionLoader::Options options{BatcherOptions{}, 1};
+  options.load_timeout = absl::Milliseconds(200);
+  DirectoryVersionLoader loader(
+      options, [held](const std::string& p, int d) { return held->factory()(p, d); },
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
+  const absl::Time start = absl::Now();
+  auto stuck = loader.Load("m", 1, Publish(repo, "m", 1));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(stuck.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(stuck.status().message(), HasSubstr("did not finish within 200ms"));
+  EXPECT_THAT(stuck.status().message(), HasSubstr("models.load_timeout_s"));
+  EXPECT_EQ(loader.abandoned(), 1);
+
+  held->Release();  // the abandoned thread returns; its late result is dropped
+  for (int i = 0; i < 500 && loader.abandoned() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(loader.abandoned(), 0);
+  auto next = loader.Load("m", 2, Publish(repo, "m", 2));
+  EXPECT_TRUE(next.ok()) << next.status();
+}
+
+TEST(VersionLoaderTest, StopEndsALoadInProgressAndRefusesNewOnes) {
+  TempDir repo;
+  auto held = std::make_shared<HeldFactory>();
+  DirectoryVersionLoader loader(
+      {BatcherOptions{}, 1}, [held](const std::string& p, int d) { return held->factory()(p, d); },
+      [](const std::string&, int64_t, const std::vector<std::string>&) {
+        return std::make_shared<VersionObserver>();
+      });
+  const std::string dir = Publish(repo, "m", 1);
+  auto loading = std::async(std::launch::async, [&] { return loader.Load("m", 1, dir); });
+  held->WaitEntered(1);
+  loader.Stop();  // with the default 5-minute timeout, only Stop can end this wait
+  EXPECT_EQ(loading.get().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(loader.Load("m", 1, dir).status().code(), absl::StatusCode::kCancelled);
+  held->Release();
+}
+
 }  // namespace
 }  // namespace arginator::server
