@@ -117,8 +117,9 @@ int main(int argc, char** argv) {
       [&](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
         return metrics.ForVersion(name, version, labels);
       });
-  ModelRegistry registry({config.policy, config.default_labels, config.model_policies}, &loader,
-                         &metrics);
+  ModelRegistry registry({config.policy, config.default_labels, config.model_policies,
+                          config.retry_backoff, config.max_retry_backoff},
+                         &loader, &metrics);
   ClassifierService classifier(&registry, &metrics,
                                {config.max_embeddings_per_request, config.stream_max_in_flight});
 

@@ -32,6 +32,8 @@ models:
   max_card_bytes: 67108864
   max_model_bytes: 4294967296
   load_timeout_s: 300
+  retry_backoff_s: 1
+  max_retry_backoff_s: 300
 metrics:
   threads: 16
   read_timeout_s: 2
@@ -109,6 +111,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_model_bytes", c.max_model_bytes));
   double load_timeout_s;
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.load_timeout_s", load_timeout_s));
+  double retry_backoff_s, max_retry_backoff_s;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.retry_backoff_s", retry_backoff_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_retry_backoff_s", max_retry_backoff_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));
@@ -129,6 +134,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   c.grace_period = absl::Seconds(grace_s);
   c.poll_interval = absl::Seconds(poll_s);
   c.load_timeout = absl::Seconds(load_timeout_s);
+  c.retry_backoff = absl::Seconds(retry_backoff_s);
+  c.max_retry_backoff = absl::Seconds(max_retry_backoff_s);
   c.batching.max_queue_delay = absl::Microseconds(delay_us);
   c.metrics_read_timeout = absl::Seconds(metrics_read_s);
   c.metrics_write_timeout = absl::Seconds(metrics_write_s);
@@ -162,6 +169,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(c.max_card_bytes > 0 && c.max_model_bytes > 0,
                               "models.max_card_bytes and models.max_model_bytes must be > 0"));
   ARG_RETURN_IF_ERROR(Require(load_timeout_s > 0, "models.load_timeout_s must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(retry_backoff_s > 0 && max_retry_backoff_s >= retry_backoff_s,
+                              "models.retry_backoff_s must be > 0 and at most "
+                              "models.max_retry_backoff_s"));
   ARG_RETURN_IF_ERROR(Require(c.metrics_threads > 0, "metrics.threads must be > 0"));
   ARG_RETURN_IF_ERROR(Require(metrics_read_s > 0 && metrics_write_s > 0,
                               "metrics.read_timeout_s and metrics.write_timeout_s must be > 0"));

@@ -33,10 +33,11 @@ int64_t ModelRegistry::DefaultVersion(const std::string& name) const {
 }
 
 void ModelRegistry::Reconcile(const std::string& name,
-                              const std::map<int64_t, std::string>& on_disk) {
+                              const std::map<int64_t, VersionOnDisk>& on_disk) {
   const int64_t serving_before = DefaultVersion(name);
+  const absl::Time now = absl::Now();
   std::set<int64_t> desired;
-  std::vector<std::pair<int64_t, std::string>> to_load;
+  std::vector<std::pair<int64_t, VersionOnDisk>> to_load;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ModelEntry& m = models_[name];
@@ -56,12 +57,27 @@ void ModelRegistry::Reconcile(const std::string& name,
       it = gone ? m.versions.erase(it) : std::next(it);
     }
     for (int64_t v : PlanTransitions(desired, States(m)).load) {
-      m.versions[v] = VersionEntry{VersionState::kLoading, "", on_disk.at(v), nullptr};
+      VersionEntry& e = m.versions[v];
+      e = VersionEntry{VersionState::kLoading, "", on_disk.at(v).dir, nullptr};
       to_load.emplace_back(v, on_disk.at(v));
+    }
+    // A failed version whose files changed since (a copy that was not atomic, a fixed model.pt)
+    // is tried again once its backoff has passed.
+    for (int64_t v : desired) {
+      auto found = m.versions.find(v);
+      if (found == m.versions.end()) continue;
+      VersionEntry& e = found->second;
+      if (e.state == VersionState::kFailed && e.fingerprint != on_disk.at(v).fingerprint &&
+          now >= e.retry_after) {
+        e.state = VersionState::kLoading;
+        e.reason.clear();
+        e.dir = on_disk.at(v).dir;
+        to_load.emplace_back(v, on_disk.at(v));
+      }
     }
   }
   if (!to_load.empty()) NotifyStates(name);
-  for (const auto& [v, dir] : to_load) LoadOne(name, v, dir);
+  for (const auto& [v, files] : to_load) LoadOne(name, v, files);
   {
     std::lock_guard<std::mutex> lock(mu_);
     ModelEntry& m = models_[name];
@@ -75,19 +91,26 @@ void ModelRegistry::Reconcile(const std::string& name,
   ReapUnloaded();
 }
 
-void ModelRegistry::LoadOne(const std::string& name, int64_t version, const std::string& dir) {
+void ModelRegistry::LoadOne(const std::string& name, int64_t version,
+                            const VersionOnDisk& files) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::shared_ptr<ServableVersion>> loaded = loader_->Load(name, version, dir);
+  absl::StatusOr<std::shared_ptr<ServableVersion>> loaded = loader_->Load(name, version, files.dir);
   const absl::Duration took = absl::Now() - start;
   {
     std::lock_guard<std::mutex> lock(mu_);
     VersionEntry& e = models_[name].versions[version];
+    e.fingerprint = files.fingerprint;
     if (loaded.ok()) {
       e.state = VersionState::kReady;
       e.servable = *std::move(loaded);
+      e.failures = 0;
     } else {
       e.state = VersionState::kFailed;
       e.reason = std::string(loaded.status().message());
+      ++e.failures;
+      absl::Duration backoff = options_.retry_backoff;
+      for (int i = 1; i < e.failures && backoff < options_.max_retry_backoff; ++i) backoff *= 2;
+      e.retry_after = absl::Now() + std::min(backoff, options_.max_retry_backoff);
     }
   }
   if (loaded.ok()) {

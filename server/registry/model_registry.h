@@ -35,6 +35,15 @@ struct VersionSelector {
   std::optional<std::string> label;
 };
 
+// A complete version directory as the watcher found it. `fingerprint` changes whenever either
+// file does (size, mtime, inode): a failed version is retried only once it has changed.
+struct VersionOnDisk {
+  explicit VersionOnDisk(std::string dir, std::string fingerprint = "")
+      : dir(std::move(dir)), fingerprint(std::move(fingerprint)) {}
+  std::string dir;
+  std::string fingerprint;
+};
+
 struct VersionView {
   int64_t version;
   VersionState state;
@@ -58,13 +67,19 @@ class ModelRegistry {
     VersionPolicy policy;                                 // for models without their own
     std::map<std::string, std::string> default_labels;    // model -> label that is its default
     std::map<std::string, VersionPolicy> model_policies;  // model -> its own policy
+    // A failed version whose files change is loaded again, but not sooner than this after its
+    // last failure, doubling with each consecutive failure up to the max (a copy in progress
+    // changes on every poll; each attempt may hash gigabytes).
+    absl::Duration retry_backoff = absl::Seconds(1);
+    absl::Duration max_retry_backoff = absl::Minutes(5);
   };
 
   ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);
   ~ModelRegistry();
 
-  // Brings `name` in line with the versions on disk (version -> directory).
-  void Reconcile(const std::string& name, const std::map<int64_t, std::string>& on_disk);
+  // Brings `name` in line with the versions on disk. Failed versions are not retried, unless
+  // their fingerprint changed and their backoff has passed.
+  void Reconcile(const std::string& name, const std::map<int64_t, VersionOnDisk>& on_disk);
 
   absl::StatusOr<ServableHandle> Get(const std::string& name,
                                      const VersionSelector& selector) const;
@@ -105,6 +120,9 @@ class ModelRegistry {
     std::string reason;
     std::string dir;
     std::shared_ptr<ServableVersion> servable;
+    std::string fingerprint;  // of the files the last load read
+    int failures = 0;         // consecutive failed loads
+    absl::Time retry_after;   // a failed version is not retried before this
   };
   struct ModelEntry {
     std::map<int64_t, VersionEntry> versions;
@@ -113,7 +131,7 @@ class ModelRegistry {
     std::vector<std::shared_ptr<ServableVersion>> unloading;
   };
 
-  void LoadOne(const std::string& name, int64_t version, const std::string& dir);
+  void LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files);
   void Unload(const std::string& name, int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<int64_t, VersionState> States(const ModelEntry& m) const;
   void NotifyStates(const std::string& name);

@@ -1,10 +1,13 @@
 #include "server/registry/repository_watcher.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace arginator::server {
 
@@ -44,9 +47,17 @@ bool IsFile(const fs::path& path) {
   return fs::exists(path, ec) && !ec;
 }
 
+// What changes when a file is rewritten, replaced or appended to (after symlinks).
+std::string Fingerprint(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "?";
+  return absl::StrCat(st.st_dev, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                      st.st_mtim.tv_nsec, ":", st.st_ctim.tv_sec, ".", st.st_ctim.tv_nsec);
+}
+
 // Version directories of one model dir that hold both files, by version number.
-std::map<int64_t, std::string> CompleteVersions(const fs::path& model_dir) {
-  std::map<int64_t, std::string> versions;
+std::map<int64_t, VersionOnDisk> CompleteVersions(const fs::path& model_dir) {
+  std::map<int64_t, VersionOnDisk> versions;
   for (const fs::directory_entry& version_dir : ListDirectory(model_dir)) {
     const std::string v = version_dir.path().filename().string();
     int64_t version = 0;
@@ -54,8 +65,10 @@ std::map<int64_t, std::string> CompleteVersions(const fs::path& model_dir) {
         !absl::SimpleAtoi(v, &version) || version <= 0 || !IsDirectory(version_dir)) {
       continue;
     }
-    if (IsFile(version_dir.path() / "model.json") && IsFile(version_dir.path() / "model.pt")) {
-      versions[version] = version_dir.path().string();
+    const fs::path card = version_dir.path() / "model.json", model = version_dir.path() / "model.pt";
+    if (IsFile(card) && IsFile(model)) {
+      versions.emplace(version, VersionOnDisk(version_dir.path().string(),
+                                              Fingerprint(card) + "|" + Fingerprint(model)));
     }
   }
   return versions;
@@ -67,11 +80,11 @@ void RepositoryWatcher::PollOnce() {
   std::lock_guard<std::mutex> poll_lock(poll_mu_);
   // A model is a directory with at least one complete version: an empty or half-made directory
   // is not one (it would hold readiness down as a model without a ready version).
-  std::map<std::string, std::map<int64_t, std::string>> found;
+  std::map<std::string, std::map<int64_t, VersionOnDisk>> found;
   for (const fs::directory_entry& model_dir : ListDirectory(root_)) {
     const std::string name = model_dir.path().filename().string();
     if (name.empty() || name[0] == '.' || !IsDirectory(model_dir)) continue;
-    std::map<int64_t, std::string> versions = CompleteVersions(model_dir.path());
+    std::map<int64_t, VersionOnDisk> versions = CompleteVersions(model_dir.path());
     if (!versions.empty()) found[name] = std::move(versions);
   }
   std::set<std::string> known;
@@ -85,7 +98,8 @@ void RepositoryWatcher::PollOnce() {
   std::set<std::string> forgotten;
   for (const std::string& name : known) {
     auto it = found.find(name);
-    registry_->Reconcile(name, it == found.end() ? std::map<int64_t, std::string>{} : it->second);
+    registry_->Reconcile(name,
+                         it == found.end() ? std::map<int64_t, VersionOnDisk>{} : it->second);
     if (it == found.end() && registry_->ForgetIfEmpty(name)) forgotten.insert(name);
   }
   if (!forgotten.empty()) {

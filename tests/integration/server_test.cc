@@ -628,6 +628,28 @@ TEST_F(ServerTest, ALoadPastItsTimeoutFailsAndTheWatcherGoesOn) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << server_->Log();
 }
 
+// Issue 11, 'also seen': a version copied in non-atomically (model.json first, then model.pt
+// bit by bit) failed on the partial model.pt and stayed FAILED after the copy completed.
+TEST_F(ServerTest, AVersionCopiedInNonAtomicallyLoadsOnceItsCopyCompletes) {
+  StartServer({"--set", "models.retry_backoff_s=0.2"});
+  const std::string from = work_.Join("models/betalactamase-binary/1");
+  const std::string dir = work_.Join("models/betalactamase-binary/2");
+  fs::create_directories(dir);
+  nlohmann::json card = nlohmann::json::parse(*ReadFileToString(from + "/model.json"));
+  card["version"] = 2;
+  ASSERT_TRUE(WriteFileDurably(dir + "/model.json", card.dump()).ok());
+  const std::string weights = *ReadFileToString(from + "/model.pt");
+  ASSERT_TRUE(WriteFileDurably(dir + "/model.pt", weights.substr(0, weights.size() / 2)).ok());
+  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED; }))
+      << server_->Log();
+  std::ofstream(dir + "/model.pt", std::ios::app) << weights.substr(weights.size() / 2);
+  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::READY; }))
+      << server_->Log();
+  v1::ClassifyResponse resp;
+  ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 2)), &resp).ok());
+  EXPECT_EQ(resp.model_version(), 2);
+}
+
 // A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
 void MakeCertificates(const std::string& dir) {
   const std::string script = "cd " + dir + R"( &&

@@ -25,6 +25,8 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->max_card_bytes, defaults->max_card_bytes);
   EXPECT_EQ(shipped->max_model_bytes, defaults->max_model_bytes);
   EXPECT_EQ(shipped->load_timeout, defaults->load_timeout);
+  EXPECT_EQ(shipped->retry_backoff, defaults->retry_backoff);
+  EXPECT_EQ(shipped->max_retry_backoff, defaults->max_retry_backoff);
   EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
   EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
   EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);
@@ -74,6 +76,10 @@ TEST(ServerConfigTest, OverridesAndValidation) {
               HasSubstr("metrics.keep_alive_timeout_s"));
   EXPECT_EQ(LoadServerConfig("", {"models.load_timeout_s=1.5"})->load_timeout,
             absl::Milliseconds(1500));
+  EXPECT_THAT(LoadServerConfig("", {"models.retry_backoff_s=10", "models.max_retry_backoff_s=5"})
+                  .status()
+                  .message(),
+              HasSubstr("models.retry_backoff_s"));
   EXPECT_THAT(LoadServerConfig("", {"models.load_timeout_s=0"}).status().message(),
               HasSubstr("models.load_timeout_s must be > 0"));
   EXPECT_THAT(LoadServerConfig("", {"models.max_card_bytes=0"}).status().message(),

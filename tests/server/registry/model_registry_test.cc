@@ -26,9 +26,10 @@ class ModelRegistryTest : public ::testing::Test {
   ModelRegistry::Options Options(std::map<std::string, std::string> default_labels = {}) {
     return {*VersionPolicy::Parse("latest", 1, {}), std::move(default_labels), {}};
   }
-  static std::map<int64_t, std::string> Disk(std::initializer_list<int64_t> versions) {
-    std::map<int64_t, std::string> out;
-    for (int64_t v : versions) out[v] = "/repo/m/" + std::to_string(v);
+  static std::map<int64_t, VersionOnDisk> Disk(std::initializer_list<int64_t> versions,
+                                               const std::string& fingerprint = "") {
+    std::map<int64_t, VersionOnDisk> out;
+    for (int64_t v : versions) out.emplace(v, VersionOnDisk("/repo/m/" + std::to_string(v), fingerprint));
     return out;
   }
   int64_t Served(ModelRegistry& r) {
@@ -80,6 +81,34 @@ TEST_F(ModelRegistryTest, FailedLoadKeepsTheOldVersionServingAndIsNotRetried) {
   auto views = r.Snapshot();
   ASSERT_EQ(views.size(), 1u);
   EXPECT_EQ(views[0].versions.back().state, VersionState::kFailed);
+}
+
+// Issue 11, 'also seen': a version copied in non-atomically (model.json first, model.pt later)
+// failed once and stayed FAILED forever. It is retried when its files change, with backoff.
+TEST_F(ModelRegistryTest, AFailedVersionIsRetriedOnceItsFilesChangeAfterABackoff) {
+  ModelRegistry::Options options = Options();
+  options.retry_backoff = absl::Seconds(1);
+  options.max_retry_backoff = absl::Milliseconds(1500);
+  ModelRegistry r(options, &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  loader_.failing = {2};
+  r.Reconcile("m", Disk({1, 2}, "half-copied"));
+  EXPECT_EQ(loader_.loads, 2);
+  r.Reconcile("m", Disk({1, 2}, "half-copied"));  // unchanged: not retried
+  EXPECT_EQ(loader_.loads, 2);
+  r.Reconcile("m", Disk({1, 2}, "still copying"));  // changed, but within the backoff
+  EXPECT_EQ(loader_.loads, 2);
+  absl::SleepFor(absl::Milliseconds(1100));
+  r.Reconcile("m", Disk({1, 2}, "still copying"));  // changed and past it: retried, fails again
+  EXPECT_EQ(loader_.loads, 3);
+  absl::SleepFor(absl::Milliseconds(500));  // the second backoff is 1.5 s (doubled, capped)
+  loader_.failing.clear();
+  r.Reconcile("m", Disk({1, 2}, "complete"));
+  EXPECT_EQ(loader_.loads, 3);
+  absl::SleepFor(absl::Milliseconds(1100));
+  r.Reconcile("m", Disk({1, 2}, "complete"));
+  EXPECT_EQ(loader_.loads, 4);
+  EXPECT_EQ(Served(r), 2);
 }
 
 TEST_F(ModelRegistryTest, RemovingADirectoryUnloadsItButNeverTheLastReadyVersion) {

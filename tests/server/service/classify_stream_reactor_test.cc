@@ -113,7 +113,7 @@ void Fill(grpc::ByteBuffer* buffer, const std::string& id, const std::string& mo
 class ClassifyStreamReactorTest : public ::testing::Test {
  protected:
   ClassifyStreamReactorTest() {
-    registry_.Reconcile("m", {{1, "/repo/m/1"}});
+    registry_.Reconcile("m", {{1, VersionOnDisk("/repo/m/1")}});
     EXPECT_TRUE(registry_.Get("m", {}).ok());
   }
   ~ClassifyStreamReactorTest() override { registry_.Clear(); }
