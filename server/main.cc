@@ -120,13 +120,16 @@ int main(int argc, char** argv) {
   ModelRegistry registry({config.policy, config.default_labels, config.model_policies,
                           config.retry_backoff, config.max_retry_backoff},
                          &loader, &metrics);
+  std::unique_ptr<RepositoryWatcher> watcher;
+  // A version taken out of service (a forward broke its output contract): the watcher's next
+  // poll, at once, brings health up to date.
   ClassifierService classifier(&registry, &metrics,
-                               {config.max_embeddings_per_request, config.stream_max_in_flight});
+                               {config.max_embeddings_per_request, config.stream_max_in_flight,
+                                [&watcher] { watcher->Wake(); }});
 
   std::mutex health_mu;
   grpc::HealthCheckServiceInterface* health = nullptr;  // guarded by health_mu
   std::atomic<bool> draining{false};
-  std::unique_ptr<RepositoryWatcher> watcher;
   auto required_models = [&] {
     if (!config.required_models.empty()) return config.required_models;
     std::vector<std::string> names;

@@ -214,6 +214,13 @@ void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const
   LogEvent(absl::StrCat("FAILED to load ", name, " version ", version, ": ", why.message()));
 }
 
+void ServerMetrics::OnFailedWhileServing(const std::string& name, int64_t version,
+                                         const absl::Status& why) {
+  LogEvent(absl::StrCat("FAILED while serving: ", name, " version ", version,
+                        " is out of service until its files change or LoadVersion: ",
+                        why.message()));
+}
+
 void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
   unloads_.Add({{"model", name}}).Increment();
   // The registry reports an unload after the version (and its batcher) is destroyed, so nothing

@@ -44,6 +44,8 @@ class ServerMetrics : public RegistryObserver {
   void OnLoaded(const std::string& name, int64_t version, absl::Duration took) override;
   void OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
                     absl::Duration took) override;
+  void OnFailedWhileServing(const std::string& name, int64_t version,
+                            const absl::Status& why) override;
   void OnUnloaded(const std::string& name, int64_t version) override;
   void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) override;
   void OnServing(const std::string& name, int64_t version, int64_t previous) override;

@@ -43,11 +43,11 @@ class TorchScriptModel : public Model {
       }
       torch::Tensor out = module_.forward({input}).toTensor();
       if (out.dim() != 2 || out.size(0) != n) {
-        return absl::InternalError(absl::StrCat("model returned a ", out.dim(), "-d tensor for ", n,
+        return OutputContractError(absl::StrCat("model returned a ", out.dim(), "-d tensor for ", n,
                                                 " rows, expected [", n, ", ", output.cols, "]"));
       }
       if (out.size(1) != output.cols) {
-        return absl::InternalError(absl::StrCat("model outputs ", out.size(1),
+        return OutputContractError(absl::StrCat("model outputs ", out.size(1),
                                                 " columns per row, expected ", output.cols));
       }
       // Straight into the caller's buffer: one copy, no allocation of ours.

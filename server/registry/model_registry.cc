@@ -178,6 +178,30 @@ void ModelRegistry::ReapUnloaded() {
   }
 }
 
+bool ModelRegistry::MarkFailed(const ServableVersion* servable, const absl::Status& why) {
+  const std::string& name = servable->card.name;
+  const int64_t version = servable->card.version;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto model = models_.find(name);
+    if (model == models_.end()) return false;
+    auto it = model->second.versions.find(version);
+    if (it == model->second.versions.end() || it->second.state != VersionState::kReady ||
+        it->second.servable.get() != servable) {
+      return false;
+    }
+    VersionEntry& e = it->second;
+    e.state = VersionState::kFailed;
+    e.reason = absl::StrCat("failed while serving: ", why.message());
+    ++e.failures;
+    e.retry_after = absl::Now() + options_.retry_backoff;
+    model->second.unloading.push_back(std::move(e.servable));
+  }
+  observer_->OnFailedWhileServing(name, version, why);
+  NotifyStates(name);
+  return true;
+}
+
 bool ModelRegistry::Knows(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   return models_.count(name) > 0;
@@ -246,7 +270,13 @@ absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
   for (auto it = m.versions.rbegin(); it != m.versions.rend(); ++it) {
     if (it->second.state == VersionState::kReady) return ServableHandle(it->second.servable);
   }
-  return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version yet"));
+  if (m.versions.empty()) {
+    return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version yet"));
+  }
+  const auto& [latest, entry] = *m.versions.rbegin();  // why the newest is not serving
+  return absl::UnavailableError(
+      absl::StrCat("model '", name, "' has no ready version; version ", latest, " is ",
+                   VersionStateName(entry.state), entry.reason.empty() ? "" : ": " + entry.reason));
 }
 
 absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {

@@ -24,6 +24,9 @@ class RegistryObserver {
   virtual void OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
                             absl::Duration took) {}
   virtual void OnUnloaded(const std::string& name, int64_t version) {}
+  // A ready version was taken out of service: a forward broke its output contract.
+  virtual void OnFailedWhileServing(const std::string& name, int64_t version,
+                                    const absl::Status& why) {}
   virtual void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) {}
   // The version a request without version or label gets changed (previous 0: first one).
   virtual void OnServing(const std::string& name, int64_t version, int64_t previous) {}
@@ -92,6 +95,13 @@ class ModelRegistry {
   void Unpin(const std::string& name, int64_t version);
   // Points `label` at a ready version; version 0 removes the label.
   absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
+
+  // Takes a ready version out of service after one of its forwards broke the model's output
+  // contract (IsOutputContractError): it becomes FAILED with the reason, is unloaded once its
+  // in-flight requests release it, and is retried only when its files change or by LoadVersion.
+  // Labels pointing at it stay, so requests by label fail clearly instead of moving elsewhere.
+  // Returns false if `servable` is no longer that version's ready servable (already reported).
+  bool MarkFailed(const ServableVersion* servable, const absl::Status& why);
 
   // Drops `name` if it has no version in any state (nothing loaded, loading, failed or
   // unloading); returns whether it did. For models whose directory is gone.

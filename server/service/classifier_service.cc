@@ -44,7 +44,7 @@ ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* met
                                      Options options)
     : registry_(registry),
       options_(options),
-      env_{registry, metrics, options.max_embeddings_per_request} {
+      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {
   SetMessageAllocatorFor_Classify(&calls_);
 }
 

@@ -25,6 +25,7 @@ class ClassifierService final
   struct Options {
     int64_t max_embeddings_per_request = 4096;
     int stream_max_in_flight = 8;  // requests a stream may have queued before reads pause
+    std::function<void()> on_version_failed;  // see ClassifyEnv
   };
 
   ClassifierService(ModelRegistry* registry, ServerMetrics* metrics, Options options);

@@ -38,7 +38,14 @@ void ClassifyJob::Start(const ClassifyEnv& env, RequestMethod method,
 
 void ClassifyJob::Done(const absl::Status& status) {
   const ModelCard& card = servable_->card;
-  if (!status.ok()) return Fail(status, card.name, card.version);
+  if (!status.ok()) {
+    // A broken output contract is the version's fault, not this request's: out of service.
+    if (IsOutputContractError(status) && env_->registry->MarkFailed(servable_.get(), status) &&
+        env_->on_version_failed) {
+      env_->on_version_failed();
+    }
+    return Fail(status, card.name, card.version);
+  }
   if (absl::Status s = Postprocess(outputs, norms_, card, verdicts_); !s.ok()) {
     return Fail(s, card.name, card.version);
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +22,9 @@ struct ClassifyEnv {
   ModelRegistry* registry;
   ServerMetrics* metrics;
   int64_t max_embeddings_per_request;
+  // Called after a version was taken out of service (a forward broke its output contract), so
+  // health can follow at once. May be empty.
+  std::function<void()> on_version_failed;
 };
 
 // One Classify request on the request path, in the order it runs (classify_job.cc reads top to

@@ -31,7 +31,7 @@ class FakeModel : public server::Model {
     }
     if (fail_) return absl::InternalError("fake model failure");
     if (output.cols != cols_) {
-      return absl::InternalError(
+      return server::OutputContractError(
           absl::StrCat("model outputs ", cols_, " columns per row, expected ", output.cols));
     }
     for (int64_t i = 0; i < input.rows; ++i) {

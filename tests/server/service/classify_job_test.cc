@@ -1,0 +1,102 @@
+#include "server/service/classify_job.h"
+
+#include <future>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_model.h"
+
+namespace arginator::server {
+namespace {
+
+using ::testing::HasSubstr;
+constexpr int kDim = 4;
+
+// A model that answers inputs whose first value is above 100 with five columns instead of two,
+// as a TorchScript model with a data-dependent branch can.
+class WideOnLargeInputs : public testing::FakeModel {
+ public:
+  WideOnLargeInputs() : FakeModel(kDim) {}
+  absl::Status Forward(RowsView input, MutableRowsView output) override {
+    for (int64_t i = 0; i < input.rows; ++i) {
+      if (input.row(i)[0] > 100) {
+        return OutputContractError(
+            absl::StrCat("model outputs 5 columns per row, expected ", output.cols));
+      }
+    }
+    return FakeModel::Forward(input, output);
+  }
+};
+
+class OneModelLoader : public VersionLoader {
+ public:
+  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
+                                                        const std::string& dir) override {
+    auto s = std::make_shared<ServableVersion>();
+    s->card.name = name;
+    s->card.version = version;
+    s->card.input_dim = kDim;
+    s->card.labels = {"non_betalactamase", "betalactamase"};
+    s->model = std::make_shared<WideOnLargeInputs>();
+    s->observer = std::make_shared<VersionObserver>();
+    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
+    return s;
+  }
+};
+
+class RecordingJob : public ClassifyJob {
+ public:
+  absl::Status Run(const ClassifyEnv& env, float first_value) {
+    request_.Clear();
+    response_.Clear();
+    request_.mutable_model()->set_name("m");
+    v1::Embedding* e = request_.add_embeddings();
+    e->add_values(first_value);
+    for (int j = 1; j < kDim; ++j) e->add_values(0.f);
+    done_ = std::promise<absl::Status>();
+    Start(env, RequestMethod::kClassify, request_, absl::InfiniteFuture(), &response_);
+    return done_.get_future().get();
+  }
+
+ private:
+  void Finish(const absl::Status& status) override { done_.set_value(status); }
+  v1::ClassifyRequest request_;
+  v1::ClassifyResponse response_;
+  std::promise<absl::Status> done_;
+};
+
+// Issue 11, item 10: a forward answering with the wrong width failed its batch with INTERNAL,
+// but the version kept serving. It is now taken out of service: FAILED with the reason, health
+// is told, and later requests get UNAVAILABLE naming why.
+TEST(ClassifyJobTest, AForwardThatBreaksTheOutputContractTakesItsVersionOutOfService) {
+  OneModelLoader loader;
+  RegistryObserver quiet;
+  ModelRegistry registry({*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader, &quiet);
+  registry.Reconcile("m", {{1, VersionOnDisk("/repo/m/1")}});
+  ServerMetrics metrics;
+  int told = 0;
+  ClassifyEnv env{&registry, &metrics, 100, [&] { ++told; }};
+  RecordingJob job;
+  EXPECT_TRUE(job.Run(env, 0.5f).ok());
+  EXPECT_TRUE(registry.AllReady({"m"}));
+
+  absl::Status broken = job.Run(env, 1000.f);
+  EXPECT_EQ(broken.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(broken.message(), HasSubstr("outputs 5 columns per row"));
+  EXPECT_EQ(told, 1);
+  EXPECT_FALSE(registry.AllReady({"m"}));
+  const std::vector<ModelView> views = registry.Snapshot();
+  ASSERT_EQ(views.size(), 1u);
+  ASSERT_EQ(views[0].versions.size(), 1u);
+  EXPECT_EQ(views[0].versions[0].state, VersionState::kFailed);
+  EXPECT_THAT(views[0].versions[0].reason, HasSubstr("failed while serving: model outputs 5"));
+
+  absl::Status after = job.Run(env, 0.5f);
+  EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(after.message(), HasSubstr("version 1 is failed: failed while serving"));
+  EXPECT_EQ(told, 1);
+  registry.Clear();
+}
+
+}  // namespace
+}  // namespace arginator::server
