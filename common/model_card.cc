@@ -1,5 +1,9 @@
 #include "common/model_card.h"
 
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
@@ -42,12 +46,60 @@ json ModelCardToJson(const ModelCard& card) {
 
 namespace {
 
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <typename T>
+struct IsStringMap : std::false_type {};
+template <typename T>
+struct IsStringMap<std::map<std::string, T>> : std::true_type {};
+
+// Why `v` cannot become a T as it is, or "" when it can (or when get<T>() itself refuses it).
+// nlohmann's get<T>() converts any number, and a boolean, to any arithmetic type: "version": 1.5
+// became 1, "version": true became 1, "input_dim": 4294967300 became 4, and a float beyond an
+// integer's range ("input_dim": 1e10) is undefined behaviour (found by tests/fuzz/model_card).
+template <typename T>
+std::string NumberProblem(const json& v) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    if (!v.is_number() && !v.is_boolean()) return "";  // get<T>() refuses strings, null, ...
+    if constexpr (std::is_integral_v<T>) {
+      constexpr T lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+      const bool fits = v.is_number_unsigned()  ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                        : v.is_number_integer() ? v.get<int64_t>() >= lo && v.get<int64_t>() <= hi
+                                                : false;
+      if (!fits) return absl::StrCat(v.dump(), " is not an integer in [", lo, ", ", hi, "]");
+    } else {
+      if (!v.is_number()) return absl::StrCat(v.dump(), " is not a number");
+      if (std::abs(v.get<double>()) > std::numeric_limits<T>::max()) {
+        return absl::StrCat(v.dump(), " is beyond the range of ", sizeof(T) * 8, "-bit floats");
+      }
+    }
+  } else if constexpr (IsVector<T>::value) {
+    if (!v.is_array()) return "";
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string problem = NumberProblem<typename T::value_type>(v[i]);
+      if (!problem.empty()) return absl::StrCat("element ", i, ": ", problem);
+    }
+  } else if constexpr (IsStringMap<T>::value) {
+    if (!v.is_object()) return "";
+    for (const auto& [k, item] : v.items()) {
+      std::string problem = NumberProblem<typename T::mapped_type>(item);
+      if (!problem.empty()) return absl::StrCat("'", k, "': ", problem);
+    }
+  }
+  return "";
+}
+
 // Reads field `key` of `obj` into `out`, or says which field of which file is missing or mistyped.
 template <typename T>
 absl::Status Get(const json& obj, const char* key, T& out, const std::string& where) {
   auto it = obj.find(key);
   if (it == obj.end())
     return absl::InvalidArgumentError(absl::StrCat(where, ": missing '", key, "'"));
+  if (std::string problem = NumberProblem<T>(*it); !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "': ", problem));
+  }
   try {
     out = it->get<T>();
   } catch (const json::exception& e) {

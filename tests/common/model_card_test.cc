@@ -1,5 +1,6 @@
 #include "common/model_card.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -57,6 +58,38 @@ TEST(ModelCardTest, RejectsBadVersionTaskAndGoldenShape) {
   j = ModelCardToJson(ValidCard());
   j["version"] = "three";
   EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("wrong type"));
+}
+
+// Found by tests/fuzz/model_card_fuzz.cc: nlohmann's get<int>() took any number or boolean and
+// converted it, so these cards were accepted with another version or width than written (and
+// "input_dim": 1e10 was undefined behaviour).
+TEST(ModelCardTest, IntegerFieldsRefuseFractionsBooleansAndOutOfRangeNumbers) {
+  const std::pair<const char*, nlohmann::json> bad[] = {
+      {"version", 1.5},    {"version", true},           {"version", 1e300},   {"input_dim", 4.9},
+      {"input_dim", 1e10}, {"input_dim", 4294967300LL}, {"input_dim", false},
+  };
+  for (const auto& [field, value] : bad) {
+    nlohmann::json j = ModelCardToJson(ValidCard());
+    j[field] = value;
+    auto parsed = ModelCardFromJson(j, "m.json");
+    ASSERT_FALSE(parsed.ok()) << field << " = " << value.dump() << " was accepted";
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(), HasSubstr(absl::StrCat("'", field, "'")));
+    EXPECT_THAT(parsed.status().message(), HasSubstr(value.dump()));
+  }
+}
+
+TEST(ModelCardTest, GoldenValuesMustBeNumbersWithinFloatRange) {
+  nlohmann::json j = ModelCardToJson(ValidCard());
+  j["golden"]["examples"][0]["input"] = {1, true, 3, 4};
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("element 1: true"));
+  j = ModelCardToJson(ValidCard());
+  j["golden"]["examples"][0]["input"] = {1, 2, 1e39, 4};
+  EXPECT_THAT(ModelCardFromJson(j, "m").status().message(), HasSubstr("beyond the range"));
+  j = ModelCardToJson(ValidCard());
+  j["golden"]["tolerance"] = 0.5;  // a whole number of any type is still fine where a float goes
+  j["input_statistics"]["l2_norm"]["max"] = 8;
+  EXPECT_TRUE(ModelCardFromJson(j, "m").ok());
 }
 
 TEST(Sha256Test, MatchesKnownVector) {
