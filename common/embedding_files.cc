@@ -101,10 +101,14 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
       !absl::SimpleAtoi(absl::StripAsciiWhitespace(dims[1]), &cols)) {
     return bad(absl::StrCat("shape (", shape, ") is not 2-D [N, ", dim, "]"));
   }
-  if (cols != dim)
+  if (cols != dim || cols <= 0)
     return bad(absl::StrCat("shape (", shape, ") has ", cols, " columns, expected ", dim));
+  if (rows < 0) return bad(absl::StrCat("shape (", shape, ") has a negative row count"));
   const size_t data_at = offset + header_len;
-  if (bytes.size() - data_at < static_cast<size_t>(rows * cols) * word) {
+  // Divides, not multiplies: rows * cols * word wrapped for a shape like (2^60 + 1, 4), passed
+  // this check with 16 bytes of data, and the reader then allocated for 2^62 floats.
+  const size_t row_bytes = static_cast<size_t>(cols) * word;
+  if (static_cast<uint64_t>(rows) > (bytes.size() - data_at) / row_bytes) {
     return bad(absl::StrCat("holds fewer bytes than its shape (", shape, ") needs"));
   }
   EmbeddingMatrix m;

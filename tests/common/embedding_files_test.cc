@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/hdf5_embeddings.h"
 #include "gmock/gmock.h"
@@ -88,6 +90,41 @@ TEST(EmbeddingFilesTest, BadNpyAndUnknownFormatsAreErrors) {
               HasSubstr("has 1 ids for 3 rows"));
   EXPECT_THAT(ReadEmbeddingFile(dir.Join("e.parquet")).status().message(),
               HasSubstr("unknown format"));
+}
+
+// An NPY file whose header declares `shape` over the float32 values `data`.
+std::string NpyWithShape(const std::string& shape, const std::vector<float>& data) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }\n";
+  std::string out = "\x93NUMPY";
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+  return out;
+}
+
+// rows * cols * 4 wrapped to 16 for 2^60 + 1 rows of 4, so 16 bytes of data passed the size check
+// and the reader sized its matrix for 2^62 + 4 floats (std::length_error, or an allocation of
+// 16 EiB); 2^62 rows overflowed int64 first. Negative rows are named as such.
+TEST(EmbeddingFilesTest, NpyShapeBeyondItsDataIsAnErrorNotAnAllocation) {
+  TempDir dir;
+  const std::vector<float> four = {1, 2, 3, 4};
+  for (const char* shape : {"(1152921504606846977, 4)", "(4611686018427387904, 4)",
+                            "(9223372036854775807, 4)", "(2, 4)"}) {
+    std::ofstream(dir.Join("big.npy"), std::ios::binary) << NpyWithShape(shape, four);
+    auto read = ReadEmbeddingFile(dir.Join("big.npy"), 4);
+    ASSERT_FALSE(read.ok()) << shape;
+    EXPECT_THAT(read.status().message(), HasSubstr("holds fewer bytes than its shape")) << shape;
+  }
+  std::ofstream(dir.Join("neg.npy"), std::ios::binary) << NpyWithShape("(-1, 4)", four);
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("neg.npy"), 4).status().message(),
+              HasSubstr("negative row count"));
+  std::ofstream(dir.Join("one.npy"), std::ios::binary) << NpyWithShape("(1, 4)", four);
+  auto one = ReadEmbeddingFile(dir.Join("one.npy"), 4);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->values, four);
 }
 
 }  // namespace
