@@ -32,6 +32,9 @@ class H5Handle {
   Closer closer_;
 };
 
+// Longer string attributes are skipped rather than read: the size comes from the file.
+constexpr size_t kMaxAttributeBytes = size_t{1} << 16;
+
 // HDF5 prints its error stack to stderr by default; we report errors as absl::Status instead.
 void SilenceHdf5Errors() {
   static const bool silenced = [] {
@@ -146,7 +149,13 @@ absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const st
     H5Aget_name(attr.get(), sizeof(name) - 1, name);
     H5Handle type(H5Aget_type(attr.get()), H5Tclose);
     if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) continue;
-    std::string value(H5Tget_size(type.get()), '\0');
+    // H5Aread writes every element: an array of strings into a one-string buffer overflowed it.
+    H5Handle space(H5Aget_space(attr.get()), H5Sclose);
+    const size_t size = H5Tget_size(type.get());
+    if (H5Sget_simple_extent_npoints(space.get()) != 1 || size == 0 || size > kMaxAttributeBytes) {
+      continue;
+    }
+    std::string value(size, '\0');
     if (H5Aread(attr.get(), type.get(), value.data()) < 0) continue;
     value.resize(value.find('\0') == std::string::npos ? value.size() : value.find('\0'));
     attrs[name] = value;

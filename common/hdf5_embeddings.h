@@ -16,7 +16,8 @@ namespace arginator {
 // Rows come back in dataset-name order, so reads are deterministic.
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim = kEmbeddingDim);
 
-// Reads only the string attributes on the root group (e.g. `synthetic`, `generator`).
+// Reads only the string attributes on the root group (e.g. `synthetic`, `generator`): each one
+// fixed-length string of at most 64 KiB; other attributes (arrays, numbers) are skipped.
 absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const std::string& path);
 
 // Writes `matrix` in the same layout, with `attributes` as string attributes on the root group.

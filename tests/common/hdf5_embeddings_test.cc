@@ -106,5 +106,31 @@ TEST(Hdf5EmbeddingsTest, GroupInsteadOfDatasetIsAnError) {
   EXPECT_THAT(read.status().message(), HasSubstr("'nested' is not a dataset"));
 }
 
+// Found while fuzzing ReadRootAttributesH5 (tests/fuzz/embedding_h5_fuzz.cc): an attribute holding
+// an array of strings was read whole into a buffer for one string, a heap overflow (ASan: WRITE of
+// size 60 into 21 bytes); without ASan the first string came back as if it were the value.
+TEST(Hdf5EmbeddingsTest, RootAttributesSkipArraysOfStrings) {
+  TempDir dir;
+  const std::string path = dir.Join("a.h5");
+  ASSERT_TRUE(WriteEmbeddingsH5(path, MakeMatrix("P", 1), {{"synthetic", "true"}}).ok());
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, 20);
+  const hsize_t count = 3;
+  hid_t space = H5Screate_simple(1, &count, nullptr);
+  hid_t attr = H5Acreate2(file, "generator", type, space, H5P_DEFAULT, H5P_DEFAULT);
+  const std::string values = std::string(20, 'a') + std::string(20, 'b') + std::string(20, 'c');
+  ASSERT_GE(H5Awrite(attr, type, values.data()), 0);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Fclose(file);
+
+  auto attrs = ReadRootAttributesH5(path);
+  ASSERT_TRUE(attrs.ok()) << attrs.status();
+  EXPECT_EQ(attrs->count("generator"), 0u);
+  EXPECT_EQ(attrs->at("synthetic"), "true");
+}
+
 }  // namespace
 }  // namespace arginator
