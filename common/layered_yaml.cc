@@ -36,6 +36,13 @@ absl::Status MergeInto(YAML::Node dst, const YAML::Node& src, const std::string&
         absl::StrCat(source, ": expected a mapping at '", prefix.empty() ? "<root>" : prefix, "'"));
   }
   for (const auto& kv : src) {
+    // as<std::string>() throws for a mapping or sequence used as a key (`? [a, b]`, `{[1]: 2}`):
+    // uncaught, it aborted arginator-server and arginator-train (found by tests/fuzz/config).
+    if (kv.first.IsMap() || kv.first.IsSequence()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": a key at '", prefix.empty() ? "<root>" : prefix, "' is a ",
+          kv.first.IsMap() ? "mapping" : "sequence", ", not a name: ", FlowText(kv.first)));
+    }
     std::string name = kv.first.as<std::string>();
     std::string key = prefix.empty() ? name : absl::StrCat(prefix, ".", name);
     if (!dst[name]) return UnknownKey(key, source, valid);

@@ -71,6 +71,24 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
   EXPECT_EQ(LoadTrainConfig("/nonexistent.yaml", {}).status().code(), absl::StatusCode::kNotFound);
 }
 
+// A mapping or sequence where a key name goes made yaml-cpp throw out of LoadLayeredYaml, which
+// aborted arginator-train and arginator-server (found by tests/fuzz/config_fuzz.cc).
+TEST(TrainConfigTest, ComplexKeysAreErrorsNotExceptions) {
+  TempDir dir;
+  std::ofstream(dir.Join("seq.yaml")) << "? [a, b]\n: 1\n";
+  auto c = LoadTrainConfig(dir.Join("seq.yaml"), {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("key at '<root>' is a sequence, not a name: [a, b]"));
+  std::ofstream(dir.Join("nested.yaml")) << "experiment:\n  {x: 1}: 2\n";
+  c = LoadTrainConfig(dir.Join("nested.yaml"), {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("key at 'experiment' is a mapping"));
+  c = LoadTrainConfig("", {"data={[1]: 2}"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("override: a key at 'data' is a sequence"));
+}
+
 TEST(TrainConfigTest, TheShippedConfigsLoad) {
   for (const char* path :
        {"configs/train/binary.yaml", "configs/train/multiclass.yaml", "configs/sweep.yaml"}) {
