@@ -25,6 +25,7 @@
 #include "server/server_config.h"
 #include "server/service/admin_service.h"
 #include "server/service/classifier_service.h"
+#include "server/service/protobuf_log.h"
 
 namespace {
 
@@ -63,6 +64,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 int main(int argc, char** argv) {
   arginator::DisableMutexDeadlockDetection();
   arginator::TuneAllocatorForTensors();
+  // A client sending strings that are not UTF-8 makes libprotobuf log a line per message.
+  LimitProtobufLog(/*burst=*/10, absl::Minutes(1));
   CLI::App app{"arginator-server: serve beta-lactamase classifiers over gRPC"};
   std::string config_path, repository, device, host;
   int port = -1, metrics_port = -2;

@@ -44,17 +44,13 @@ ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* met
                                      Options options)
     : registry_(registry),
       options_(options),
-      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {
-  SetMessageAllocatorFor_Classify(&calls_);
-}
+      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {}
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
-                                                      const v1::ClassifyRequest*,
-                                                      v1::ClassifyResponse*) {
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The request and response are this call's own (ClassifyCallPool made them).
-  auto* call = static_cast<ClassifyCall*>(context->GetRpcAllocatorState());
-  call->Run(env_, DeadlineOf(context), reactor);
+  calls_.Take()->Run(env_, DeadlineOf(context), request, response, reactor);
   return reactor;
 }
 

@@ -6,7 +6,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
-#include "grpcpp/support/message_allocator.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/server_context.h"
 #include "server/service/classify_job.h"
 
 namespace arginator::server {
@@ -14,18 +15,21 @@ namespace arginator::server {
 class ClassifyCallPool;
 
 // One unary Classify call: its request and response messages and its ClassifyJob, made once and
-// reused from call to call. Messages are reused by Clear(), which keeps the capacity of their
-// strings and repeated fields; an arena (protobuf 3.21) would hold the message objects but not
-// the bytes of packed_values, which would still be allocated per call.
-class ClassifyCall final : public grpc::MessageHolder<v1::ClassifyRequest, v1::ClassifyResponse>,
-                           public ClassifyJob {
+// reused from call to call. The method is registered in its raw (bytes) form, so the call parses
+// the request itself: a message that does not parse (malformed, or a string field that is not
+// UTF-8) is INVALID_ARGUMENT saying so, and counted, where gRPC's typed handler would answer
+// UNIMPLEMENTED with an empty message and count nothing. The parse and the serialization of the
+// response are gRPC's own (ProtoBufferReader, SerializationTraits), so the cost is the same.
+// Messages are reused by Clear(), which keeps the capacity of their strings and repeated fields;
+// an arena (protobuf 3.21) would hold the message objects but not the bytes of packed_values.
+class ClassifyCall final : public ClassifyJob {
  public:
   explicit ClassifyCall(ClassifyCallPool* pool);
 
-  // Starts the call's job on its (already received) request; the job finishes `reactor`.
-  void Run(const ClassifyEnv& env, absl::Time deadline, grpc::ServerUnaryReactor* reactor);
-  // gRPC is done with the messages: clears them and returns the call to its pool.
-  void Release() override;
+  // Parses `request` and starts the job, which serializes its response into `response` and
+  // finishes `reactor`; the call then goes back to its pool.
+  void Run(const ClassifyEnv& env, absl::Time deadline, const grpc::ByteBuffer* request,
+           grpc::ByteBuffer* response, grpc::ServerUnaryReactor* reactor);
   // Clears the messages; drops their storage when the last request was large.
   void Recycle();
 
@@ -35,19 +39,19 @@ class ClassifyCall final : public grpc::MessageHolder<v1::ClassifyRequest, v1::C
   ClassifyCallPool* const pool_;
   v1::ClassifyRequest request_;
   v1::ClassifyResponse response_;
+  grpc::ByteBuffer* response_bytes_ = nullptr;
   grpc::ServerUnaryReactor* reactor_ = nullptr;
 };
 
-// gRPC's message allocator for Classify, and the pool of idle calls behind it. Thread-safe; must
-// outlive the grpc::Server (every call is released before the server's destructor returns).
-class ClassifyCallPool : public grpc::MessageAllocator<v1::ClassifyRequest, v1::ClassifyResponse> {
+// The pool of idle calls. Thread-safe.
+class ClassifyCallPool {
  public:
   ClassifyCallPool() = default;
   ClassifyCallPool(const ClassifyCallPool&) = delete;
   ClassifyCallPool& operator=(const ClassifyCallPool&) = delete;
-  ~ClassifyCallPool() override;
+  ~ClassifyCallPool();
 
-  grpc::MessageHolder<v1::ClassifyRequest, v1::ClassifyResponse>* AllocateMessages() override;
+  ClassifyCall* Take();
   void Return(ClassifyCall* call);
 
   // Calls above this many rows give their buffers back instead of keeping them for the next.

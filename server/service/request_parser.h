@@ -34,6 +34,12 @@ inline constexpr size_t kMaxNameBytes = 256;
 // would otherwise exceed the client's metadata limit and turn into RESOURCE_EXHAUSTED).
 inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
+// The error of a message that does not parse as a ClassifyRequest (Classify, and each message of
+// ClassifyStream).
+inline constexpr char kUnparseableRequest[] =
+    "request is not a valid arginator.v1.ClassifyRequest (malformed protobuf, or a string field "
+    "that is not valid UTF-8)";
+
 // ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than kMaxNameBytes,
 // the version is not positive, or the label is empty or too long.
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);
