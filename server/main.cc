@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   ServerMetrics metrics;
   DirectoryVersionLoader loader(
       {config.batching, 3, static_cast<uintmax_t>(config.max_card_bytes),
-       static_cast<uintmax_t>(config.max_model_bytes), config.load_timeout},
+       static_cast<uintmax_t>(config.max_model_bytes), config.load_timeout, config.repository,
+       config.links_outside_repository},
       [&](const std::string& path, int dim) {
         return LoadTorchScriptModel(path, dim, {config.device});
       },

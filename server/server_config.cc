@@ -34,6 +34,7 @@ models:
   load_timeout_s: 300
   retry_backoff_s: 1
   max_retry_backoff_s: 300
+  links_outside_repository: false
 metrics:
   threads: 16
   read_timeout_s: 2
@@ -114,6 +115,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   double retry_backoff_s, max_retry_backoff_s;
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.retry_backoff_s", retry_backoff_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_retry_backoff_s", max_retry_backoff_s));
+  ARG_RETURN_IF_ERROR(
+      ReadKey(root, "models.links_outside_repository", c.links_outside_repository));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));

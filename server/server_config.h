@@ -32,6 +32,7 @@ struct ServerConfig {
   int64_t max_card_bytes, max_model_bytes;  // repository file limits
   absl::Duration load_timeout;              // a version's whole load, checks and warm-up
   absl::Duration retry_backoff, max_retry_backoff;  // failed versions whose files change
+  bool links_outside_repository;  // may a version's files resolve outside the repository
   int metrics_threads;                      // the /metrics HTTP server
   absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
   BatcherOptions batching;

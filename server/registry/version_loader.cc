@@ -127,6 +127,25 @@ absl::Status CheckRepositoryFile(const std::string& path, uintmax_t max_bytes) {
   return absl::OkStatus();
 }
 
+// Whether `path`, with every symlink resolved, lies inside `root` (also resolved).
+absl::Status CheckInsideRepository(const std::string& path, const std::string& root) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot resolve: ", ec.message()));
+  const fs::path real_root = fs::canonical(root, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(root, ": cannot resolve: ", ec.message()));
+  auto r = real_root.begin(), p = real.begin();
+  for (; r != real_root.end() && p != real.end() && *r == *p; ++r, ++p) {
+  }
+  if (r != real_root.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": resolves to ", real.string(), ", outside the model repository ", real_root.string(),
+        " (models.links_outside_repository is false)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks::Verify(
@@ -136,6 +155,10 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
   const std::string model_path = (fs::path(dir) / "model.pt").string();
   ARG_RETURN_IF_ERROR(CheckRepositoryFile(card_path, options.max_card_bytes));
   ARG_RETURN_IF_ERROR(CheckRepositoryFile(model_path, options.max_model_bytes));
+  if (!options.repository.empty() && !options.links_outside_repository) {
+    ARG_RETURN_IF_ERROR(CheckInsideRepository(card_path, options.repository));
+    ARG_RETURN_IF_ERROR(CheckInsideRepository(model_path, options.repository));
+  }
   auto servable = std::make_shared<ServableVersion>();
   servable->dir = dir;
   ARG_ASSIGN_OR_RETURN(servable->card, ReadModelCard(card_path));

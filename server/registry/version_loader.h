@@ -23,7 +23,7 @@ using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
     const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
 
 // Loads a version directory the way the trainer published it and proves it before serving:
-// both files are regular files within the size limits; model.json parses and names this model and
+// both files are regular files within the size limits and inside the repository; model.json parses and names this model and
 // version; model.pt matches its sha256; the TorchScript loads; its output width equals the number
 // of labels; it reproduces every golden example's probabilities within the card's tolerance;
 // warm-up batches run. Any failure is an error naming the directory and the check.
@@ -41,6 +41,11 @@ class DirectoryVersionLoader : public VersionLoader {
     uintmax_t max_card_bytes = uintmax_t{64} << 20;  // model.json: golden examples, metrics
     uintmax_t max_model_bytes = uintmax_t{4} << 30;  // model.pt
     absl::Duration load_timeout = absl::Minutes(5);  // checks + golden examples + warm-up
+    // When set, both files must resolve (after every symlink) inside this directory, unless
+    // links_outside_repository: a link planted in the repository must not make the server read
+    // and serve a file from elsewhere on the host.
+    std::string repository;
+    bool links_outside_repository = false;
   };
 
   DirectoryVersionLoader(Options options, ModelFactory model_factory,

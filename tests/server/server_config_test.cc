@@ -27,6 +27,8 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->load_timeout, defaults->load_timeout);
   EXPECT_EQ(shipped->retry_backoff, defaults->retry_backoff);
   EXPECT_EQ(shipped->max_retry_backoff, defaults->max_retry_backoff);
+  EXPECT_FALSE(shipped->links_outside_repository);
+  EXPECT_FALSE(defaults->links_outside_repository);
   EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
   EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
   EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);

@@ -262,5 +262,46 @@ TEST(VersionLoaderTest, StopEndsALoadInProgressAndRefusesNewOnes) {
   held->Release();
 }
 
+// Issue 11, 'also seen': a version directory linked to outside the repository was followed and
+// served. Files must resolve inside the repository unless links_outside_repository is set.
+TEST(VersionLoaderTest, FilesResolvingOutsideTheRepositoryAreRefusedUnlessAllowed) {
+  TempDir repo, elsewhere;
+  auto loader = [&](bool allow) {
+    DirectoryVersionLoader::Options options{BatcherOptions{}, 1};
+    options.repository = repo.path();
+    options.links_outside_repository = allow;
+    return DirectoryVersionLoader(
+        options,
+        [](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+          return std::unique_ptr<Model>(new FakeModel(dim));
+        },
+        [](const std::string&, int64_t, const std::vector<std::string>&) {
+          return std::make_shared<VersionObserver>();
+        });
+  };
+  const std::string outside = Publish(elsewhere, "m", 1);
+  std::filesystem::create_directories(repo.Join("m"));
+  std::filesystem::create_directory_symlink(outside, repo.Join("m/1"));
+  auto linked_dir = loader(false).Load("m", 1, repo.Join("m/1"));
+  EXPECT_EQ(linked_dir.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(linked_dir.status().message(), HasSubstr("outside the model repository"));
+  EXPECT_THAT(linked_dir.status().message(), HasSubstr("models.links_outside_repository"));
+
+  const std::string dir = Publish(repo, "m", 2);
+  std::filesystem::rename(dir + "/model.pt", elsewhere.Join("weights"));
+  std::filesystem::create_symlink(elsewhere.Join("weights"), dir + "/model.pt");
+  EXPECT_THAT(loader(false).Load("m", 2, dir).status().message(),
+              HasSubstr("outside the model repository"));
+
+  // Links that stay inside the repository are fine, and the operator may allow the others.
+  const std::string inside = Publish(repo, "m", 3);
+  std::filesystem::rename(inside + "/model.pt", repo.Join("m/weights-3"));
+  std::filesystem::create_symlink("../weights-3", inside + "/model.pt");
+  auto linked_inside = loader(false).Load("m", 3, inside);
+  EXPECT_TRUE(linked_inside.ok()) << linked_inside.status();
+  EXPECT_TRUE(loader(true).Load("m", 1, repo.Join("m/1")).ok());
+  EXPECT_TRUE(loader(true).Load("m", 2, dir).ok());
+}
+
 }  // namespace
 }  // namespace arginator::server
