@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEMO_DIR ?= $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo bench clean format
+.PHONY: all deps configure build test test-asan test-tsan demo bench clean format
 
 all: build
 
@@ -21,6 +21,38 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Sanitizer runs (docs/testing.md): their own build dirs, RelWithDebInfo at -O1 for speed.
+# ASan+UBSan covers the unit, concurrency and integration tests (the binaries those start are built
+# with the same flags); TSan only the concurrency tests, which link neither LibTorch nor gRPC.
+# Reports from every process, children included, land in <dir>/sanitizer-logs; the run fails if
+# any report is there even when the test that started the process passed. CTEST_ARGS narrows it.
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+SAN_SUPP := $(CURDIR)/tests/sanitizers
+SAN_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO='-O1 -g' \
+	-DCMAKE_C_FLAGS_RELWITHDEBINFO='-O1 -g'
+SAN_COMMON = halt_on_error=1:abort_on_error=1:print_stacktrace=1
+test-asan test-tsan: export UBSAN_OPTIONS = $(SAN_COMMON):suppressions=$(SAN_SUPP)/ubsan.supp
+test-asan: export ASAN_OPTIONS = $(SAN_COMMON):detect_leaks=1:detect_stack_use_after_return=1:\
+strict_init_order=1:check_initialization_order=1
+test-asan: export LSAN_OPTIONS = suppressions=$(SAN_SUPP)/lsan.supp:print_suppressions=0
+test-tsan: export TSAN_OPTIONS = $(SAN_COMMON):second_deadlock_stack=1:\
+suppressions=$(SAN_SUPP)/tsan.supp
+
+$(ASAN_DIR)/build.ninja: CMakeLists.txt | deps
+	@cmake -S . -B $(ASAN_DIR) $(SAN_CMAKE) -DARGINATOR_SANITIZE=address,undefined
+
+$(TSAN_DIR)/build.ninja: CMakeLists.txt | deps
+	@cmake -S . -B $(TSAN_DIR) $(SAN_CMAKE) -DARGINATOR_SANITIZE=thread
+
+test-asan: deps $(ASAN_DIR)/build.ninja
+	@cmake --build $(ASAN_DIR) -j $(JOBS) --target tests_unit tests_concurrency tests_integration
+	@JOBS=$(JOBS) bash scripts/sanitized-ctest.sh $(ASAN_DIR) -L 'unit|concurrency|integration' $(CTEST_ARGS)
+
+test-tsan: deps $(TSAN_DIR)/build.ninja
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target tests_concurrency
+	@JOBS=$(JOBS) bash scripts/sanitized-ctest.sh $(TSAN_DIR) -L concurrency $(CTEST_ARGS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR) $(DEMO_DIR)
