@@ -106,6 +106,30 @@ TEST(Hdf5EmbeddingsTest, GroupInsteadOfDatasetIsAnError) {
   EXPECT_THAT(read.status().message(), HasSubstr("'nested' is not a dataset"));
 }
 
+// Found by tests/fuzz/embedding_h5_fuzz.cc: the reader accepted any float type, and libhdf5 sizes
+// H5Dread's conversion buffer by the file's element size (a 2 KB file made it allocate 2 GB).
+TEST(Hdf5EmbeddingsTest, OversizedFloatTypeIsAnError) {
+  TempDir dir;
+  const std::string path = dir.Join("wide.h5");
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t type = H5Tcopy(H5T_IEEE_F64LE);
+  ASSERT_GE(H5Tset_size(type, 64), 0);  // a 64-byte float whose value sits in its first 8 bytes
+  const hsize_t dim = 4;
+  hid_t space = H5Screate_simple(1, &dim, nullptr);
+  hid_t dset = H5Dcreate2(file, "P1", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const std::vector<double> values = {1, 2, 3, 4};
+  ASSERT_GE(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  H5Dclose(dset);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Fclose(file);
+
+  auto read = ReadEmbeddingsH5(path, 4);
+  ASSERT_FALSE(read.ok()) << "a 64-byte float type was read";
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(read.status().message(), HasSubstr("dataset 'P1' has 64-byte floats; at most 16"));
+}
+
 // Found while fuzzing ReadRootAttributesH5 (tests/fuzz/embedding_h5_fuzz.cc): an attribute holding
 // an array of strings was read whole into a buffer for one string, a heap overflow (ASan: WRITE of
 // size 60 into 21 bytes); without ASan the first string came back as if it were the value.
