@@ -227,6 +227,9 @@ int main(int argc, char** argv) {
     health->SetServingStatus(kLivenessService, true);  // draining is alive, not dead
   }
   loader.Stop();  // a load in progress (an admin call may wait on it) ends now, not at its timeout
+  // Open streams answer what they have read and end (UNAVAILABLE) instead of holding the whole
+  // grace period and then losing their in-flight messages to its cancellation.
+  classifier.DrainStreams();
   // Stops accepting calls, lets in-flight ones finish until the deadline, then cancels the rest.
   server->Shutdown(absl::ToChronoTime(absl::Now() + config.grace_period));
   watcher->Stop();

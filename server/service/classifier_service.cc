@@ -56,7 +56,8 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifierService::ClassifyStream(
     grpc::CallbackServerContext* context) {
-  return new ClassifyStreamReactor(&env_, options_.stream_max_in_flight, DeadlineOf(context));
+  return new ClassifyStreamReactor(&env_, options_.stream_max_in_flight, DeadlineOf(context),
+                                   &streams_);
 }
 
 grpc::ServerUnaryReactor* ClassifierService::ListModels(grpc::CallbackServerContext* context,

@@ -7,6 +7,7 @@
 #include "server/registry/model_registry.h"
 #include "server/service/classify_call_pool.h"
 #include "server/service/classify_job.h"
+#include "server/service/classify_stream_reactor.h"
 
 namespace arginator::server {
 
@@ -43,6 +44,10 @@ class ClassifierService final
                                              const v1::GetModelMetadataRequest* request,
                                              v1::GetModelMetadataResponse* response) override;
 
+  // Shutdown: every open ClassifyStream (and any opened later) answers what it has read and ends
+  // with UNAVAILABLE (ClassifyStreamReactor::Drain). Call before grpc::Server::Shutdown.
+  void DrainStreams() { streams_.DrainAll(); }
+
   const Options& options() const { return options_; }
   const ClassifyEnv& env() const { return env_; }
 
@@ -51,6 +56,7 @@ class ClassifierService final
   const Options options_;
   const ClassifyEnv env_;
   ClassifyCallPool calls_;  // idle calls; a call goes back when it finishes
+  ClassifyStreams streams_;
 };
 
 }  // namespace arginator::server

@@ -7,8 +7,14 @@
 namespace arginator::server {
 
 ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight,
-                                             absl::Time deadline)
-    : env_(env), max_in_flight_(max_in_flight), deadline_(deadline) {
+                                             absl::Time deadline, ClassifyStreams* streams)
+    : env_(env), max_in_flight_(max_in_flight), deadline_(deadline), streams_(streams) {
+  if (streams_->Add(this)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    draining_ = true;
+    Advance(lock);
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   reading_ = true;
   reading_slot_ = TakeSpare();
@@ -17,9 +23,16 @@ ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_
   StartRead(&target->received);
 }
 
+void ClassifyStreamReactor::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  draining_ = true;
+  Advance(lock);
+}
+
 void ClassifyStreamReactor::OnReadDone(bool ok) {
   std::unique_lock<std::mutex> lock(mu_);
   reading_ = false;
+  if (finished_) return;  // a read that completed after a drain ended the stream: unanswerable
   if (!ok) {
     reads_done_ = true;
     Advance(lock);
@@ -74,7 +87,10 @@ void ClassifyStreamReactor::OnCancel() {
   Advance(lock);
 }
 
-void ClassifyStreamReactor::OnDone() { delete this; }
+void ClassifyStreamReactor::OnDone() {
+  streams_->Remove(this);
+  delete this;
+}
 
 std::unique_ptr<ClassifyStreamReactor::Slot> ClassifyStreamReactor::TakeSpare() {
   if (spare_.empty()) return std::make_unique<Slot>(this);
@@ -106,14 +122,19 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
     to_write = slots_.front().get();
   }
   grpc::ByteBuffer* to_read = nullptr;
-  if (!reads_done_ && !broken_ && !reading_ && static_cast<int>(slots_.size()) < max_in_flight_) {
+  if (!reads_done_ && !broken_ && !draining_ && !reading_ &&
+      static_cast<int>(slots_.size()) < max_in_flight_) {
     reading_ = true;
     reading_slot_ = TakeSpare();
     to_read = &reading_slot_->received;
   }
-  const bool finish = (reads_done_ || broken_) && slots_.empty() && !writing_ && !reading_;
+  // A drained stream finishes with a read still pending: gRPC completes it (not ok) afterwards.
+  const bool finish = slots_.empty() && !writing_ &&
+                      (((reads_done_ || broken_) && !reading_) || (draining_ && !reads_done_));
   if (finish) finished_ = true;
   const bool cancelled = broken_;
+  const bool drained = draining_ && !reads_done_;
+  const int64_t answered = messages_;
   lock.unlock();
   if (to_write) {
     // The slot is done and stays at the front until its write completes: nobody else touches it.
@@ -124,9 +145,35 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
   }
   if (to_read) StartRead(to_read);
   if (finish) {
-    Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled")
-                     : grpc::Status::OK);
+    if (cancelled) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+    } else if (drained) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("server is shutting down: the stream's ", answered,
+                                       " message(s) read were answered; send the rest again")));
+    } else {
+      Finish(grpc::Status::OK);
+    }
   }
+}
+
+bool ClassifyStreams::Add(ClassifyStreamReactor* stream) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  open_.insert(stream);
+  return draining_;
+}
+
+void ClassifyStreams::Remove(ClassifyStreamReactor* stream) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  open_.erase(stream);
+}
+
+void ClassifyStreams::DrainAll() {
+  // Held throughout: another thread's stream cannot be done (and deleted) while it drains.
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  draining_ = true;
+  const std::vector<ClassifyStreamReactor*> open(open_.begin(), open_.end());
+  for (ClassifyStreamReactor* stream : open) stream->Drain();
 }
 
 }  // namespace arginator::server

@@ -3,6 +3,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,9 +23,18 @@ namespace arginator::server {
 // an error response and the stream goes on. Slots are reused once written, so a steady stream
 // allocates nothing of its own. Deletes itself in OnDone, which gRPC calls only after Finish;
 // Finish waits until every started request has completed.
+class ClassifyStreams;
+
 class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight, absl::Time deadline);
+  // Registers with `streams` (which must outlive it) until OnDone.
+  ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight, absl::Time deadline,
+                        ClassifyStreams* streams);
+
+  // Shutdown: reads no more messages, answers every one already read, then ends the stream with
+  // UNAVAILABLE (OK if the client had already half-closed), so the client retries the rest
+  // elsewhere instead of losing it when the server's grace period cancels the call.
+  void Drain();
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -53,6 +63,7 @@ class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   const ClassifyEnv* const env_;
   const int max_in_flight_;
   const absl::Time deadline_;
+  ClassifyStreams* const streams_;
 
   std::mutex mu_;
   int64_t messages_ = 0;                // read so far (the executor of OnReadDone only)
@@ -63,7 +74,26 @@ class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   bool reading_ ABSL_GUARDED_BY(mu_) = false;  // a read is pending
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;  // cancelled or a write failed
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The open ClassifyStream calls, so that shutdown can drain them. Thread-safe.
+class ClassifyStreams {
+ public:
+  // Drains every open stream, and every stream that opens from now on.
+  void DrainAll();
+
+ private:
+  friend class ClassifyStreamReactor;
+  // Returns whether the stream must drain at once (DrainAll was called).
+  bool Add(ClassifyStreamReactor* stream);
+  void Remove(ClassifyStreamReactor* stream);
+
+  // Recursive: a stream that Drain finishes may be done, and Remove itself, on the same thread.
+  std::recursive_mutex mu_;
+  bool draining_ = false;                     // under mu_
+  std::set<ClassifyStreamReactor*> open_;     // under mu_
 };
 
 }  // namespace arginator::server

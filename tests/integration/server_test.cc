@@ -460,6 +460,33 @@ TEST_F(ServerTest, StreamOfLargeRequestsIsAnsweredCompletely) {
   EXPECT_EQ(answered, kRequests);
 }
 
+// Issue 11, 'also seen': SIGTERM with an open stream waited the whole grace period and then
+// cancelled the stream's in-flight messages. Here a message waits a second in the batch queue
+// when the signal lands: it is answered, the stream ends with UNAVAILABLE (the client resends
+// the rest elsewhere), and the server exits long before its 20 s grace period.
+TEST_F(ServerTest, SigtermFinishesAnOpenStreamsMessagesAndEndsIt) {
+  StartServer({"--set", "batching.max_queue_delay_us=1000000", "--set", "server.grace_period_s=20"});
+  grpc::ClientContext ctx;
+  auto stream = stub_->ClassifyStream(&ctx);
+  v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
+  req.set_request_id("r0");
+  ASSERT_TRUE(stream->Write(req));
+  absl::SleepFor(absl::Milliseconds(300));  // read by the server, waiting in the batch queue
+  const absl::Time start = absl::Now();
+  std::thread stop([&] { EXPECT_EQ(server_->Stop(SIGTERM), 0); });
+  v1::ClassifyStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response)) << server_->Log();
+  EXPECT_EQ(response.request_id(), "r0");
+  EXPECT_EQ(response.error_code(), 0) << response.error_message();
+  EXPECT_EQ(response.response().predictions_size(), req.embeddings_size());
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
+  stop.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(8)) << server_->Log();
+}
+
 TEST_F(ServerTest, SigtermUnderLoadDrainsCleanly) {
   // Small requests that wait a whole second in the batch queue: the clients' calls are answered
   // together, and they send their next ones at once. The signal lands 300 ms into such a cycle,

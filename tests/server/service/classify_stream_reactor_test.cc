@@ -38,14 +38,21 @@ class GatedLoader : public VersionLoader {
 // after Finish would be a use after free.
 class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  explicit FakeStream(ClassifyStreamReactor* reactor) : reactor_(reactor) { BindReactor(reactor); }
+  // A Finish the reactor asked for before it was bound is delivered by the bind, which holds
+  // the reactor's stream lock: OnDone follows after it, as gRPC's does.
+  explicit FakeStream(ClassifyStreamReactor* reactor) : reactor_(reactor) {
+    binding_ = true;
+    BindReactor(reactor);
+    binding_ = false;
+    if (finished()) reactor_->OnDone();
+  }
   void Finish(grpc::Status s) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       finished_ = true;
       finish_code_ = s.error_code();
     }
-    reactor_->OnDone();
+    if (!binding_) reactor_->OnDone();
   }
   void SendInitialMetadata() override {}
   void Read(grpc::ByteBuffer* msg) override {
@@ -91,6 +98,7 @@ class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grp
   void CallOnDone() override {}
 
   ClassifyStreamReactor* const reactor_;
+  bool binding_ = false;
   std::mutex mu_;
   grpc::ByteBuffer* read_ = nullptr;
   const grpc::ByteBuffer* write_ = nullptr;
@@ -124,6 +132,7 @@ class ClassifyStreamReactorTest : public ::testing::Test {
   ModelRegistry registry_{
       {*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader_, &registry_observer_};
   ClassifyEnv env_{&registry_, &metrics_, 100};
+  ClassifyStreams streams_;
 };
 
 TEST_F(ClassifyStreamReactorTest, CancelledStreamFinishesOnlyOnceItsRunningRequestsComplete) {
@@ -131,7 +140,7 @@ TEST_F(ClassifyStreamReactorTest, CancelledStreamFinishesOnlyOnceItsRunningReque
   // half-closes and cancels. Finish (and with it OnDone, which deletes the reactor) comes only
   // when the executor completes the last slot, on the executor's thread, while request 1's
   // OnReadDone is still on that thread's stack.
-  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture());
+  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
   FakeStream stream(reactor);
   loader_.model->CloseGate();
   Fill(stream.TakeRead(), "r1");
@@ -153,7 +162,7 @@ TEST_F(ClassifyStreamReactorTest, CancelledStreamFinishesOnlyOnceItsRunningReque
 TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
   // r2 completes before r1 (r1 waits at the gate on another thread), yet r1 is written first,
   // and r2 only once r1's write is done; Finish follows the last write after the half-close.
-  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture());
+  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
   FakeStream stream(reactor);
   loader_.model->CloseGate();
   Fill(stream.TakeRead(), "r1");
@@ -174,6 +183,44 @@ TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
   reactor->OnWriteDone(true);
   EXPECT_TRUE(stream.finished());
   EXPECT_EQ(stream.finish_code(), grpc::StatusCode::OK);
+}
+
+// Issue 11, 'also seen': on SIGTERM an open stream held the server for its whole grace period,
+// whose end then cancelled the messages it was computing. Drained, a stream reads nothing more,
+// answers what it has read and ends with UNAVAILABLE, although a read is still pending.
+TEST_F(ClassifyStreamReactorTest, DrainAnswersWhatWasReadThenEndsWithUnavailable) {
+  auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
+  FakeStream stream(reactor);
+  loader_.model->CloseGate();
+  Fill(stream.TakeRead(), "r1");
+  std::thread executor([&] { reactor->OnReadDone(true); });
+  loader_.model->WaitEntered(1);
+  ASSERT_NE(stream.TakeRead(), nullptr);  // pending: the client sends nothing more
+  streams_.DrainAll();
+  EXPECT_FALSE(stream.finished()) << "r1 is still running";
+  loader_.model->OpenGate();
+  executor.join();
+  EXPECT_EQ(stream.TakeWrite(), "r1");
+  EXPECT_FALSE(stream.finished());
+  reactor->OnWriteDone(true);
+  EXPECT_TRUE(stream.finished());
+  EXPECT_EQ(stream.finish_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(stream.TakeRead(), nullptr) << "no read after the drain";
+}
+
+TEST_F(ClassifyStreamReactorTest, AnIdleStreamAndOneOpenedAfterTheDrainEndAtOnce) {
+  auto* idle = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
+  FakeStream idle_stream(idle);
+  ASSERT_NE(idle_stream.TakeRead(), nullptr);
+  streams_.DrainAll();  // finishes it here, and its OnDone runs inside (as gRPC may)
+  EXPECT_TRUE(idle_stream.finished());
+  EXPECT_EQ(idle_stream.finish_code(), grpc::StatusCode::UNAVAILABLE);
+
+  auto* late = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
+  FakeStream late_stream(late);
+  EXPECT_TRUE(late_stream.finished());
+  EXPECT_EQ(late_stream.finish_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(late_stream.TakeRead(), nullptr);
 }
 
 }  // namespace
