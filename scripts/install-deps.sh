@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Arginator builds, tests or runs with.
 # Idempotent: prints nothing and touches nothing when all packages are present.
-# Usage: scripts/install-deps.sh [--runtime]   (--runtime: only what the binaries need to run)
+# Usage: scripts/install-deps.sh [--runtime | --fuzz]
+#   --runtime: only what the binaries need to run; --fuzz: the build packages plus the libFuzzer
+#   toolchain (`make fuzz`, docs/fuzzing.md).
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -32,8 +34,13 @@ RUNTIME_PACKAGES=(
   ca-certificates
 )
 
+# The fuzz targets build with clang and link libFuzzer; llvm-15 brings the llvm-symbolizer that
+# turns sanitizer reports into file:line stacks.
+FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15)
+
 packages=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--runtime" ]]; then packages=("${RUNTIME_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--fuzz" ]]; then packages+=("${FUZZ_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do

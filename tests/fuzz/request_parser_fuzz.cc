@@ -1,0 +1,80 @@
+// Bytes -> ClassifyRequest -> the service's validation, as a Classify call runs it: ParseModelSpec,
+// ParseEmbeddings at ProtT5's width, RowId for every row, ToGrpcStatus for any error. Checks the
+// contracts request_parser.h states, not just the absence of crashes.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arginator/v1/classifier.pb.h"
+#include "common/embedding_matrix.h"
+#include "google/protobuf/stubs/logging.h"
+#include "server/service/request_parser.h"
+#include "tests/fuzz/fuzz_support.h"
+
+namespace {
+
+using arginator::server::kMaxNameBytes;
+using arginator::server::kMaxStatusMessageBytes;
+
+constexpr int kDim = 1024;
+// Small, so that a few rows reach the limit check: inputs stay near 12 KB and the fuzzer fast.
+constexpr int64_t kMaxEmbeddings = 2;
+
+// The edge conversion keeps the code and bounds the message (plus its "... (cut; N bytes)" note).
+void CheckEdge(const absl::Status& status) {
+  const grpc::Status edge = arginator::server::ToGrpcStatus(status);
+  FUZZ_CHECK(static_cast<int>(edge.error_code()) == static_cast<int>(status.code()));
+  FUZZ_CHECK(edge.error_message().size() <= kMaxStatusMessageBytes + 64);
+}
+
+void CheckModelSpec(const arginator::v1::ModelSpec& spec) {
+  auto selector = arginator::server::ParseModelSpec(spec);
+  if (selector.ok()) {
+    FUZZ_CHECK(!spec.name().empty() && spec.name().size() <= kMaxNameBytes);
+    return;
+  }
+  FUZZ_CHECK(selector.status().code() == absl::StatusCode::kInvalidArgument);
+  // An over-long name or label is refused without being repeated.
+  if (spec.name().size() > kMaxNameBytes) {
+    FUZZ_CHECK(selector.status().message().find(spec.name()) == absl::string_view::npos);
+  }
+  CheckEdge(selector.status());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Protobuf logs every string field that is not UTF-8 (and then refuses the message): millions
+  // of lines per run. The refusal is what is tested.
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Reused between inputs, as the service reuses them between requests.
+  static std::vector<float> scratch, norms;
+  arginator::v1::ClassifyRequest request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  CheckModelSpec(request.model());
+
+  auto rows = arginator::server::ParseEmbeddings(request, kDim, kMaxEmbeddings, scratch, norms);
+  if (!rows.ok()) {
+    FUZZ_CHECK(rows.status().code() == absl::StatusCode::kInvalidArgument);
+    CheckEdge(rows.status());
+    return 0;
+  }
+  FUZZ_CHECK(rows->cols == kDim);
+  FUZZ_CHECK(rows->rows >= 1 && rows->rows <= kMaxEmbeddings);
+  FUZZ_CHECK(static_cast<int64_t>(norms.size()) == rows->rows);
+  for (int64_t i = 0; i < rows->rows; ++i) {
+    // Reads every value of the row (ASan sees a view that outruns its buffer).
+    const double norm = arginator::RowL2Norm(rows->row(i), kDim);
+    FUZZ_CHECK(std::isfinite(norm) && static_cast<float>(norm) == norms[i]);
+    const std::string id = arginator::server::RowId(request, i);
+    if (request.embeddings_size() > 0)
+      FUZZ_CHECK(id == request.embeddings(static_cast<int>(i)).id());
+  }
+  return 0;
+}
