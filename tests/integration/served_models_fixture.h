@@ -29,14 +29,22 @@ inline constexpr char kClass[] = "betalactamase-class";
 
 class ServedModelsTest : public ::testing::Test {
  protected:
+  // No ASSERT here: gtest reports every test of a suite whose SetUpTestSuite failed as SKIPPED,
+  // which ctest counts as passing, so a trainer that could not publish turned the whole suite
+  // green. The failure is kept and each test's SetUp fails with it.
   static void SetUpTestSuite() {
     shared_ = new TempDir;
-    ASSERT_EQ(
-        RunCommand(kTrain + " gen-data --out " + shared_->Join("data") + " --scale 0.02").exit_code,
-        0);
+    auto gen = RunCommand(kTrain + " gen-data --out " + shared_->Join("data") + " --scale 0.02");
+    if (gen.exit_code != 0) {
+      suite_error_ = "arginator-train gen-data failed:\n" + gen.output;
+      return;
+    }
     for (const char* config : {"binary", "multiclass"}) {
       auto fit = Fit(shared_->Join("models"), std::string("configs/train/") + config + ".yaml");
-      ASSERT_EQ(fit.exit_code, 0) << fit.output;
+      if (fit.exit_code != 0) {
+        suite_error_ = std::string("arginator-train fit (") + config + ") failed:\n" + fit.output;
+        return;
+      }
     }
   }
   static void TearDownTestSuite() { delete shared_; }
@@ -49,6 +57,7 @@ class ServedModelsTest : public ::testing::Test {
 
   // A private copy of the published models, so tests may change their repository.
   void SetUp() override {
+    ASSERT_EQ(suite_error_, "");
     fs::copy(shared_->Join("models"), work_.Join("models"), fs::copy_options::recursive);
   }
 
@@ -145,6 +154,7 @@ class ServedModelsTest : public ::testing::Test {
   }
 
   static inline TempDir* shared_ = nullptr;
+  static inline std::string suite_error_;  // why SetUpTestSuite could not publish the models
   TempDir work_;
   std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;

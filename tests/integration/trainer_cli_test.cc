@@ -22,13 +22,21 @@ const std::string kSource = ARGINATOR_SOURCE_DIR;
 
 class TrainerCliTest : public ::testing::Test {
  protected:
+  // No ASSERT in SetUpTestSuite: gtest would report the suite's tests as SKIPPED, which ctest
+  // counts as passing (tests/integration/served_models_fixture.h). SetUp checks instead.
   static void SetUpTestSuite() {
     work_ = new TempDir;
-    auto gen = RunCommand(kTrain + " gen-data --out " + work_->Join("data") + " --scale 0.05");
-    ASSERT_EQ(gen.exit_code, 0) << gen.output;
-    ASSERT_THAT(gen.output, HasSubstr("SYNTHETIC"));
+    gen_ = new testing::CommandResult(
+        RunCommand(kTrain + " gen-data --out " + work_->Join("data") + " --scale 0.05"));
   }
-  static void TearDownTestSuite() { delete work_; }
+  static void TearDownTestSuite() {
+    delete gen_;
+    delete work_;
+  }
+  void SetUp() override {
+    ASSERT_EQ(gen_->exit_code, 0) << gen_->output;
+    ASSERT_THAT(gen_->output, HasSubstr("SYNTHETIC"));
+  }
 
   static testing::CommandResult Fit(const std::string& config, const std::string& extra = "") {
     return RunCommand(kTrain + " fit --config " + kSource + "/" + config + " data.dir=" +
@@ -37,8 +45,10 @@ class TrainerCliTest : public ::testing::Test {
   }
 
   static TempDir* work_;
+  static testing::CommandResult* gen_;
 };
 TempDir* TrainerCliTest::work_ = nullptr;
+testing::CommandResult* TrainerCliTest::gen_ = nullptr;
 
 TEST_F(TrainerCliTest, FitPublishesBothModelsWellAboveChanceAndCountsVersions) {
   auto binary = Fit("configs/train/binary.yaml");

@@ -118,11 +118,17 @@ TEST(ExportTest, WrongInputWidthIsAnErrorNotACrash) {
 
 class PublishedModelTest : public ::testing::Test {
  protected:
+  // No ASSERT in SetUpTestSuite: gtest would report the suite's tests as SKIPPED, which ctest
+  // counts as passing (tests/integration/served_models_fixture.h). SetUp checks instead.
   static void SetUpTestSuite() {
     data_ = new TempDir;
-    ASSERT_TRUE(WriteSyntheticDataset(data_->path(), {0.02, 11}).ok());
+    written_ = new absl::Status(WriteSyntheticDataset(data_->path(), {0.02, 11}).status());
   }
-  static void TearDownTestSuite() { delete data_; }
+  static void TearDownTestSuite() {
+    delete written_;
+    delete data_;
+  }
+  void SetUp() override { ASSERT_TRUE(written_->ok()) << *written_; }
 
   TrainConfig Config(const std::string& repo, std::vector<std::string> extra = {}) {
     std::vector<std::string> overrides = {"data.dir=" + data_->path(), "output.repository=" + repo,
@@ -133,8 +139,10 @@ class PublishedModelTest : public ::testing::Test {
   }
 
   static TempDir* data_;
+  static absl::Status* written_;
 };
 TempDir* PublishedModelTest::data_ = nullptr;
+absl::Status* PublishedModelTest::written_ = nullptr;
 
 TEST_F(PublishedModelTest, PublishedPackageCarriesAVerifiableModelCard) {
   TempDir repo;
