@@ -8,6 +8,7 @@ set -euo pipefail
 
 BUILD_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl bsdextrautils  # curl, column: demo
+  libasan8 libubsan1 liblsan0 libtsan2  # GCC 12's sanitizer runtimes: make test-asan, test-tsan
   libtorch-dev                       # LibTorch 1.13 (TorchScript, training, export)
   libopenblas-dev libopenblas0-pthread  # fast BLAS for libtorch (DESIGN.md platform fact 1)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
