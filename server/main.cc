@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "server/model/torchscript_model.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
+#include "server/registry/version_labels.h"
 #include "server/registry/version_loader.h"
 #include "server/server_config.h"
 #include "server/service/admin_service.h"
@@ -121,9 +123,17 @@ int main(int argc, char** argv) {
       [&](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
         return metrics.ForVersion(name, version, labels);
       });
-  ModelRegistry registry({config.policy, config.default_labels, config.model_policies,
-                          config.retry_backoff, config.max_retry_backoff},
-                         &loader, &metrics);
+  ModelRegistry::Options registry_options{config.policy, config.default_labels,
+                                          config.model_policies, config.retry_backoff,
+                                          config.max_retry_backoff};
+  if (config.persist_labels) {
+    registry_options.persist_labels = [&config](const std::string& name,
+                                                const std::map<std::string, int64_t>& labels) {
+      return WriteVersionLabels(
+          (std::filesystem::path(config.repository) / name / kLabelsFile).string(), labels);
+    };
+  }
+  ModelRegistry registry(registry_options, &loader, &metrics);
   std::unique_ptr<RepositoryWatcher> watcher;
   // A version taken out of service (a forward broke its output contract): the watcher's next
   // poll, at once, brings health up to date.

@@ -35,6 +35,7 @@ models:
   retry_backoff_s: 1
   max_retry_backoff_s: 300
   links_outside_repository: false
+  persist_labels: true
 metrics:
   threads: 16
   read_timeout_s: 2
@@ -117,6 +118,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_retry_backoff_s", max_retry_backoff_s));
   ARG_RETURN_IF_ERROR(
       ReadKey(root, "models.links_outside_repository", c.links_outside_repository));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.persist_labels", c.persist_labels));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));

@@ -33,6 +33,7 @@ struct ServerConfig {
   absl::Duration load_timeout;              // a version's whole load, checks and warm-up
   absl::Duration retry_backoff, max_retry_backoff;  // failed versions whose files change
   bool links_outside_repository;  // may a version's files resolve outside the repository
+  bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
   int metrics_threads;                      // the /metrics HTTP server
   absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
   BatcherOptions batching;

@@ -49,6 +49,9 @@ void ModelRegistry::Reconcile(const std::string& name,
     for (int64_t v : m.pinned) {
       if (disk.count(v)) desired.insert(v);
     }
+    for (const auto& [label, v] : m.labels) {  // a label keeps its version served
+      if (disk.count(v)) desired.insert(v);
+    }
     for (int64_t v : m.excluded) desired.erase(v);
     // Forget failed or unloaded versions whose directories are gone.
     for (auto it = m.versions.begin(); it != m.versions.end();) {
@@ -126,9 +129,6 @@ void ModelRegistry::Unload(const std::string& name, int64_t version) {
   e.state = VersionState::kUnloading;
   e.reason = "no longer wanted by the version policy";
   m.unloading.push_back(std::move(e.servable));
-  for (auto it = m.labels.begin(); it != m.labels.end();) {
-    it = it->second == version ? m.labels.erase(it) : std::next(it);
-  }
 }
 
 void ModelRegistry::ReapUnloaded() {
@@ -312,6 +312,13 @@ absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
     return absl::NotFoundError(
         absl::StrCat("version ", version, " of model '", name, "' is not loaded"));
   }
+  for (const auto& [label, v] : m.labels) {
+    if (v == version) {
+      return absl::FailedPreconditionError(absl::StrCat("version ", version, " of '", name,
+                                                        "' carries label '", label,
+                                                        "'; move the label first"));
+    }
+  }
   int ready = 0;
   for (const auto& [v, e] : m.versions) ready += e.state == VersionState::kReady;
   if (ready == 1) {
@@ -326,24 +333,40 @@ absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
 
 absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string& label,
                                      int64_t version) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto model = models_.find(name);
-  if (model == models_.end()) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not served"));
+  std::map<std::string, int64_t> labels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto model = models_.find(name);
+    if (model == models_.end()) {
+      return absl::NotFoundError(absl::StrCat("model '", name, "' is not served"));
+    }
+    if (label.empty()) return absl::InvalidArgumentError("version label must not be empty");
+    labels = model->second.labels;
+    if (version == 0) {
+      labels.erase(label);
+    } else {
+      auto it = model->second.versions.find(version);
+      if (it == model->second.versions.end() || it->second.state != VersionState::kReady) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("label '", label, "' can only point at a ready version; version ",
+                         version, " of '", name, "' is not ready"));
+      }
+      labels[label] = version;
+    }
   }
-  if (label.empty()) return absl::InvalidArgumentError("version label must not be empty");
-  if (version == 0) {
-    model->second.labels.erase(label);
-    return absl::OkStatus();
+  // Written outside the lock (a durable write takes milliseconds; requests take this lock).
+  // Admin calls are serialized, so nothing else changes the labels meanwhile but the watcher,
+  // which applies this same file next.
+  if (options_.persist_labels) {
+    if (absl::Status s = options_.persist_labels(name, labels); !s.ok()) return s;
   }
-  auto it = model->second.versions.find(version);
-  if (it == model->second.versions.end() || it->second.state != VersionState::kReady) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("label '", label, "' can only point at a ready version; version ", version,
-                     " of '", name, "' is not ready"));
-  }
-  model->second.labels[label] = version;
+  ReplaceLabels(name, std::move(labels));
   return absl::OkStatus();
+}
+
+void ModelRegistry::ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  models_[name].labels = std::move(labels);
 }
 
 std::vector<ModelView> ModelRegistry::Snapshot() const {

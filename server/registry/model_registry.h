@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,11 @@ class ModelRegistry {
     // changes on every poll; each attempt may hash gigabytes).
     absl::Duration retry_backoff = absl::Seconds(1);
     absl::Duration max_retry_backoff = absl::Minutes(5);
+    // Persists a model's labels before SetLabel changes them (labels.json in the repository);
+    // empty: labels live in memory only.
+    std::function<absl::Status(const std::string& name,
+                               const std::map<std::string, int64_t>& labels)>
+        persist_labels;
   };
 
   ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);
@@ -93,8 +99,14 @@ class ModelRegistry {
   absl::Status Exclude(const std::string& name, int64_t version);
   // Takes back a Pin whose load did not succeed (no-op when not pinned).
   void Unpin(const std::string& name, int64_t version);
-  // Points `label` at a ready version; version 0 removes the label.
+  // Points `label` at a ready version; version 0 removes the label. Persisted first (see
+  // Options::persist_labels): if that fails, nothing changes and the error says why.
   absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
+  // Replaces a model's labels with those of its labels file (the watcher, when it changes).
+  // A label may point at a version that is not ready (yet): requests by it fail naming the
+  // version's state rather than going elsewhere. Labelled versions on disk are always loaded,
+  // whatever the policy, and UnloadVersion refuses them.
+  void ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels);
 
   // Takes a ready version out of service after one of its forwards broke the model's output
   // contract (IsOutputContractError): it becomes FAILED with the reason, is unloaded once its

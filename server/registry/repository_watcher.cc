@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "common/file_io.h"
+#include "server/registry/version_labels.h"
 #include "absl/strings/str_cat.h"
 
 namespace arginator::server {
@@ -85,7 +88,9 @@ void RepositoryWatcher::PollOnce() {
     const std::string name = model_dir.path().filename().string();
     if (name.empty() || name[0] == '.' || !IsDirectory(model_dir)) continue;
     std::map<int64_t, VersionOnDisk> versions = CompleteVersions(model_dir.path());
-    if (!versions.empty()) found[name] = std::move(versions);
+    if (versions.empty()) continue;
+    found[name] = std::move(versions);
+    ApplyLabelsFile(name, model_dir.path().string());  // before Reconcile: labels are desired
   }
   std::set<std::string> known;
   {
@@ -108,6 +113,35 @@ void RepositoryWatcher::PollOnce() {
   }
   registry_->ReapUnloaded();
   if (after_poll_) after_poll_();
+}
+
+void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::string& model_dir) {
+  const fs::path path = fs::path(model_dir) / kLabelsFile;
+  const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
+  auto seen = labels_seen_.find(name);
+  if (seen == labels_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
+  labels_seen_[name] = fingerprint;
+  if (fingerprint.empty()) {  // the file was removed
+    registry_->ReplaceLabels(name, {});
+    return;
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> labels = [&] {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) > kMaxLabelsFileBytes || ec) {
+      return absl::StatusOr<std::map<std::string, int64_t>>(absl::FailedPreconditionError(
+          absl::StrCat(path.string(), ": not a regular file of at most ", kMaxLabelsFileBytes,
+                       " bytes")));
+    }
+    absl::StatusOr<std::string> text = ReadFileToString(path.string());
+    if (!text.ok()) return absl::StatusOr<std::map<std::string, int64_t>>(text.status());
+    return ParseVersionLabels(*text, path.string(), kMaxLabelBytes);
+  }();
+  if (!labels.ok()) {
+    std::cerr << "arginator-server: ignoring version labels: " << labels.status().message()
+              << std::endl;
+    return;
+  }
+  registry_->ReplaceLabels(name, *std::move(labels));
 }
 
 void RepositoryWatcher::Start() {

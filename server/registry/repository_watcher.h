@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -17,7 +18,9 @@ namespace arginator::server {
 // registry with what is there. Hidden entries (".tmp-*" publishes in progress) and version
 // directories without both files are ignored, so half-written versions are never loaded; a model
 // directory without a complete version is not a model. Entries that cannot be read (a symlink
-// loop, a dangling link, one removed mid-scan) are skipped, never fatal.
+// loop, a dangling link, one removed mid-scan) are skipped, never fatal. A model's labels.json
+// (version_labels.h) is read when it changes and replaces the model's labels; a file that does
+// not parse is logged once and ignored, and a file removed clears them.
 // Thread-safe; polls are serialized.
 class RepositoryWatcher {
  public:
@@ -48,7 +51,11 @@ class RepositoryWatcher {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> models_ ABSL_GUARDED_BY(mu_);
+  // Model -> fingerprint of the labels.json last applied (under poll_mu_).
+  std::map<std::string, std::string> labels_seen_;
   std::thread thread_;
+
+  void ApplyLabelsFile(const std::string& name, const std::string& model_dir);
 };
 
 }  // namespace arginator::server

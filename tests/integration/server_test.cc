@@ -630,6 +630,43 @@ TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
             grpc::StatusCode::FAILED_PRECONDITION);  // the last ready version stays
 }
 
+// Issue 11, 'also seen': labels lived in memory, so after a restart a rollback by label fell
+// back to the latest version without a word. Here version 2 is published and the operator rolls
+// back: LoadVersion 1, label 'stable' -> 1 (the default label). After a restart, default
+// requests still get version 1, which loads for its label although the policy is latest 1.
+TEST_F(ServerTest, ARollbackByLabelSurvivesARestart) {
+  PublishEdited(kBinary, 1, 2, [](const std::string&, nlohmann::json&) {});
+  const std::vector<std::string> flags = {"--set", "admin.enabled=true", "--set",
+                                          "admin.token=s3cret", "--set",
+                                          "models.default_labels={betalactamase-binary: stable}"};
+  StartServer(flags);
+  auto admin = v1::ModelAdmin::NewStub(channel_);
+  v1::AdminResponse resp;
+  grpc::ClientContext load_ctx;
+  load_ctx.AddMetadata("authorization", "Bearer s3cret");
+  v1::LoadVersionRequest load;
+  load.set_name(kBinary);
+  load.set_version(1);
+  ASSERT_TRUE(admin->LoadVersion(&load_ctx, load, &resp).ok()) << server_->Log();
+  grpc::ClientContext label_ctx;
+  label_ctx.AddMetadata("authorization", "Bearer s3cret");
+  v1::SetVersionLabelRequest label;
+  label.set_name(kBinary);
+  label.set_label("stable");
+  label.set_version(1);
+  ASSERT_TRUE(admin->SetVersionLabel(&label_ctx, label, &resp).ok());
+  v1::ClassifyResponse classified;
+  ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &classified).ok());
+  EXPECT_EQ(classified.model_version(), 1);
+  EXPECT_TRUE(fs::exists(work_.Join("models/betalactamase-binary/labels.json")));
+
+  ASSERT_EQ(server_->Stop(SIGTERM), 0);
+  StartServer(flags);
+  ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &classified).ok());
+  EXPECT_EQ(classified.model_version(), 1) << server_->Log();
+  EXPECT_THAT(VersionState(kBinary, 1).version_labels(), ::testing::ElementsAre("stable"));
+}
+
 // Issue 11, item 9: LoadVersion of a version not on disk answered NOT_FOUND but left it pinned,
 // so publishing it later loaded it (here: a version below the policy's latest).
 TEST_F(ServerTest, AFailedLoadVersionLeavesNoPinBehind) {

@@ -29,6 +29,8 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_EQ(shipped->max_retry_backoff, defaults->max_retry_backoff);
   EXPECT_FALSE(shipped->links_outside_repository);
   EXPECT_FALSE(defaults->links_outside_repository);
+  EXPECT_EQ(shipped->persist_labels, defaults->persist_labels);
+  EXPECT_TRUE(defaults->persist_labels);
   EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
   EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
   EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);

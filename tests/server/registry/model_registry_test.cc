@@ -151,6 +151,45 @@ TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
   EXPECT_EQ(Served(r), 2);
 }
 
+// Issue 11, 'also seen': labels lived in memory only, so after a restart a label-based rollback
+// silently fell back to the latest version. Labels are persisted before they change, a
+// labelled version is loaded whatever the policy, and it cannot be unloaded while labelled.
+TEST_F(ModelRegistryTest, LabelsArePersistedKeepTheirVersionLoadedAndNeverFallBackSilently) {
+  std::map<std::string, int64_t> persisted;
+  absl::Status persist_result = absl::OkStatus();
+  ModelRegistry::Options options = Options({{"m", "stable"}});
+  options.persist_labels = [&](const std::string& name,
+                               const std::map<std::string, int64_t>& labels) {
+    if (persist_result.ok()) persisted = labels;
+    return persist_result;
+  };
+  ModelRegistry r(options, &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  ASSERT_TRUE(r.SetLabel("m", "stable", 1).ok());
+  EXPECT_EQ(persisted, (std::map<std::string, int64_t>{{"stable", 1}}));
+  r.Reconcile("m", Disk({1, 2}));  // policy latest 1 wants only 2, the label keeps 1
+  EXPECT_EQ(Served(r), 1);
+  EXPECT_TRUE(r.Get("m", {2, std::nullopt}).ok());
+  absl::Status exclude = r.Exclude("m", 1);
+  EXPECT_EQ(exclude.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(exclude.message(), HasSubstr("carries label 'stable'"));
+
+  persist_result = absl::FailedPreconditionError("cannot persist: read-only file system");
+  EXPECT_THAT(r.SetLabel("m", "stable", 2).message(), HasSubstr("read-only"));
+  EXPECT_EQ(Served(r), 1) << "a label that could not be persisted does not change";
+
+  // A restart: a new registry gets the labels from the file before its first reconcile.
+  ModelRegistry restarted(Options({{"m", "stable"}}), &loader_, &observer_);
+  restarted.ReplaceLabels("m", persisted);
+  restarted.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Served(restarted), 1);
+  // A label whose version is gone fails by name instead of moving elsewhere.
+  restarted.ReplaceLabels("m", {{"stable", 7}});
+  auto dangling = restarted.Get("m", {});
+  EXPECT_EQ(dangling.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(dangling.status().message(), HasSubstr("no version 7"));
+}
+
 TEST_F(ModelRegistryTest, UnknownModelAndVersionAreNotFound) {
   ModelRegistry r(Options(), &loader_, &observer_);
   r.Reconcile("m", Disk({3}));

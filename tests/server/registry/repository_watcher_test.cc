@@ -92,5 +92,25 @@ TEST_F(RepositoryWatcherTest, AModelWhoseOnlyVersionFailedAndWasRemovedIsForgott
   EXPECT_THAT(watcher_.models(), ElementsAre("m"));
 }
 
+TEST_F(RepositoryWatcherTest, ALabelsFileIsAppliedWhenItChangesAndABadOneIsIgnored) {
+  Publish("m", 1);
+  Publish("m", 2);
+  watcher_.PollOnce();
+  EXPECT_EQ((*registry_.Get("m", {}))->card.version, 2);
+  const fs::path labels = fs::path(repo_.path()) / "m" / "labels.json";
+  std::ofstream(labels) << R"({"stable": 1})";
+  watcher_.PollOnce();
+  auto stable = registry_.Get("m", {std::nullopt, "stable"});
+  ASSERT_TRUE(stable.ok()) << stable.status();
+  EXPECT_EQ((*stable)->card.version, 1) << "loaded for its label, although the policy is latest 1";
+  std::ofstream(labels, std::ios::trunc) << "{not json";
+  watcher_.PollOnce();
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a bad file changes nothing";
+  fs::remove(labels);
+  watcher_.PollOnce();
+  EXPECT_EQ(registry_.Get("m", {std::nullopt, "stable"}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace arginator::server

@@ -1,0 +1,61 @@
+#include "server/registry/version_labels.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_io.h"
+#include "nlohmann/json.hpp"
+
+namespace arginator::server {
+
+absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::string& text,
+                                                                  const std::string& source,
+                                                                  size_t max_label_bytes) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a JSON object of label -> version, e.g. {\"stable\": 3}"));
+  }
+  std::map<std::string, int64_t> labels;
+  for (const auto& [label, version] : json.items()) {
+    if (label.empty() || label.size() > max_label_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": a label must have 1 to ", max_label_bytes, " bytes, one has ", label.size()));
+    }
+    if (!version.is_number_integer() || version.get<int64_t>() <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": label '", label, "' must name a positive version number"));
+    }
+    labels[label] = version.get<int64_t>();
+  }
+  return labels;
+}
+
+absl::Status WriteVersionLabels(const std::string& path,
+                                const std::map<std::string, int64_t>& labels) {
+  namespace fs = std::filesystem;
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [label, version] : labels) json[label] = version;
+  const fs::path target(path);
+  const std::string tmp =
+      (target.parent_path() / absl::StrCat(".", target.filename().string(), ".tmp-", getpid()))
+          .string();
+  if (absl::Status s = WriteFileDurably(tmp, json.dump(2) + "\n"); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot persist version labels to ", path, ": ", s.message(), " (models.persist_labels)"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return absl::FailedPreconditionError(absl::StrCat("cannot persist version labels to ", path,
+                                                      ": ", why, " (models.persist_labels)"));
+  }
+  return FsyncDirectory(target.parent_path().string());
+}
+
+}  // namespace arginator::server

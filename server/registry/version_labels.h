@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace arginator::server {
+
+// A model's version labels persist in <repository>/<model>/labels.json, a JSON object of label ->
+// version ({"stable": 3, "canary": 4}), as TF Serving keeps them in its model config: a rollback
+// by label survives a restart. ModelAdmin.SetVersionLabel writes it (models.persist_labels); an
+// operator may write it by hand, and the watcher applies it when it changes.
+inline constexpr char kLabelsFile[] = "labels.json";
+inline constexpr size_t kMaxLabelsFileBytes = 64 << 10;
+inline constexpr size_t kMaxLabelBytes = 256;  // as any name a client may send
+
+// INVALID_ARGUMENT naming `source` unless `text` is such an object: labels non-empty and at most
+// `max_label_bytes`, versions positive integers.
+absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::string& text,
+                                                                  const std::string& source,
+                                                                  size_t max_label_bytes);
+
+// Writes `labels` to `path` atomically (a hidden temporary file in the same directory, fsynced,
+// then renamed over it), so a reader sees the old or the new file, never a part.
+absl::Status WriteVersionLabels(const std::string& path,
+                                const std::map<std::string, int64_t>& labels);
+
+}  // namespace arginator::server
