@@ -28,6 +28,7 @@
 #include "server/service/admin_service.h"
 #include "server/service/classifier_service.h"
 #include "server/service/protobuf_log.h"
+#include "server/service/request_parser.h"
 
 namespace {
 
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<ServerConfig> loaded = LoadServerConfig(config_path, overrides);
   if (!loaded.ok()) return Fail(loaded.status());
   const ServerConfig config = *loaded;
+  SetEdgeLimits({static_cast<size_t>(config.max_name_bytes),
+                 static_cast<size_t>(config.max_status_message_bytes)});
   if (absl::Status s = CheckTorchDevice(config.device); !s.ok()) return Fail(s);
   if (check_device) {
     std::cout << "device " << config.device << ": usable\n";

@@ -20,6 +20,8 @@ server:
   max_embeddings_per_request: 4096
   stream_max_in_flight: 8
   grace_period_s: 10
+  max_name_bytes: 256
+  max_status_message_bytes: 1024
 models:
   repository: models
   poll_interval_s: 2
@@ -87,6 +89,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
       ReadKey(root, "server.max_embeddings_per_request", c.max_embeddings_per_request));
   ARG_RETURN_IF_ERROR(ReadKey(root, "server.stream_max_in_flight", c.stream_max_in_flight));
   ARG_RETURN_IF_ERROR(ReadKey(root, "server.grace_period_s", grace_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.max_name_bytes", c.max_name_bytes));
+  ARG_RETURN_IF_ERROR(
+      ReadKey(root, "server.max_status_message_bytes", c.max_status_message_bytes));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.repository", c.repository));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.poll_interval_s", poll_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.policy", policy_kind));
@@ -171,6 +176,11 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(
       Require(c.stream_max_in_flight > 0, "server.stream_max_in_flight must be > 0"));
   ARG_RETURN_IF_ERROR(Require(poll_s > 0, "models.poll_interval_s must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(c.max_name_bytes >= 16 && c.max_name_bytes <= 65536,
+                              "server.max_name_bytes must be in [16, 65536]"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.max_status_message_bytes >= 128 && c.max_status_message_bytes <= 65536,
+              "server.max_status_message_bytes must be in [128, 65536]"));
   ARG_RETURN_IF_ERROR(Require(c.max_card_bytes > 0 && c.max_model_bytes > 0,
                               "models.max_card_bytes and models.max_model_bytes must be > 0"));
   ARG_RETURN_IF_ERROR(Require(load_timeout_s > 0, "models.load_timeout_s must be > 0"));

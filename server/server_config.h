@@ -23,6 +23,7 @@ struct ServerConfig {
   int64_t max_embeddings_per_request;
   int stream_max_in_flight;
   absl::Duration grace_period;
+  int64_t max_name_bytes, max_status_message_bytes;  // what is echoed back to clients
   std::string repository;
   absl::Duration poll_interval;
   VersionPolicy policy;

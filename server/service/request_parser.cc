@@ -39,14 +39,21 @@ absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::Classif
   return absl::OkStatus();
 }
 
-// INVALID_ARGUMENT for a client string longer than kMaxNameBytes, naming the field, not the value.
+// INVALID_ARGUMENT for a client string longer than max_name_bytes, naming the field, not the
+// value.
 absl::Status CheckNameLength(const char* field, const std::string& value) {
-  if (value.size() <= kMaxNameBytes) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxNameBytes));
+  const size_t max = GetEdgeLimits().max_name_bytes;
+  if (value.size() <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " is ", value.size(), " bytes; at most ",
+                                                 max, " (server.max_name_bytes)"));
 }
 
+EdgeLimits edge_limits;  // written once, before any request
+
 }  // namespace
+
+void SetEdgeLimits(const EdgeLimits& limits) { edge_limits = limits; }
+const EdgeLimits& GetEdgeLimits() { return edge_limits; }
 
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   if (spec.name().empty()) return absl::InvalidArgumentError("model.name is required");
@@ -137,9 +144,10 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   std::string message(status.message());
-  if (message.size() > kMaxStatusMessageBytes) {
+  const size_t max = GetEdgeLimits().max_status_message_bytes;
+  if (message.size() > max) {
     const size_t full = message.size();
-    message.resize(kMaxStatusMessageBytes);
+    message.resize(max);
     absl::StrAppend(&message, "... (cut; ", full, " bytes in all)");
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(message));

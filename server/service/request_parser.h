@@ -27,12 +27,18 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
 // The id of row `i` of a parsed request: the embedding's id, its packed id, or the row index.
 std::string RowId(const v1::ClassifyRequest& request, int64_t i);
 
-// Client strings that may be echoed back (in errors, logs, metric labels) are bounded: a model
-// name or version label longer than this is refused without being repeated.
-inline constexpr size_t kMaxNameBytes = 256;
-// Status messages sent to clients are cut to this many bytes (a long id or list in a message
-// would otherwise exceed the client's metadata limit and turn into RESOURCE_EXHAUSTED).
-inline constexpr size_t kMaxStatusMessageBytes = 1024;
+// What the server echoes back to clients is bounded (server.max_name_bytes and
+// server.max_status_message_bytes). Process-wide: SetEdgeLimits once at startup, before serving.
+struct EdgeLimits {
+  // A model name or version label longer than this is refused without being repeated (client
+  // strings go into errors, logs and metric labels).
+  size_t max_name_bytes = 256;
+  // Status messages are cut to this many bytes (a long id or list in a message would otherwise
+  // exceed the client's metadata limit and turn into RESOURCE_EXHAUSTED).
+  size_t max_status_message_bytes = 1024;
+};
+void SetEdgeLimits(const EdgeLimits& limits);
+const EdgeLimits& GetEdgeLimits();
 
 // The error of a message that does not parse as a ClassifyRequest (Classify, and each message of
 // ClassifyStream).
@@ -40,12 +46,12 @@ inline constexpr char kUnparseableRequest[] =
     "request is not a valid arginator.v1.ClassifyRequest (malformed protobuf, or a string field "
     "that is not valid UTF-8)";
 
-// ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than kMaxNameBytes,
+// ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than max_name_bytes,
 // the version is not positive, or the label is empty or too long.
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);
 
 // The one conversion of absl::Status to the gRPC edge (codes map one to one; the message is cut
-// to kMaxStatusMessageBytes, saying how long it was).
+// to max_status_message_bytes, saying how long it was).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Canonical upper-case name of a status code ("OK", "INVALID_ARGUMENT", ...), for metrics.

@@ -15,8 +15,9 @@
 
 namespace {
 
-using arginator::server::kMaxNameBytes;
-using arginator::server::kMaxStatusMessageBytes;
+const size_t kMaxNameBytes = arginator::server::GetEdgeLimits().max_name_bytes;
+const size_t kMaxStatusMessageBytes =
+    arginator::server::GetEdgeLimits().max_status_message_bytes;
 
 constexpr int kDim = 1024;
 // Small, so that a few rows reach the limit check: inputs stay near 12 KB and the fuzzer fast.

@@ -31,6 +31,8 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_FALSE(defaults->links_outside_repository);
   EXPECT_EQ(shipped->persist_labels, defaults->persist_labels);
   EXPECT_TRUE(defaults->persist_labels);
+  EXPECT_EQ(shipped->max_name_bytes, 256);
+  EXPECT_EQ(shipped->max_status_message_bytes, defaults->max_status_message_bytes);
   EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
   EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
   EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);
@@ -84,6 +86,8 @@ TEST(ServerConfigTest, OverridesAndValidation) {
                   .status()
                   .message(),
               HasSubstr("models.retry_backoff_s"));
+  EXPECT_THAT(LoadServerConfig("", {"server.max_name_bytes=8"}).status().message(),
+              HasSubstr("server.max_name_bytes must be in [16, 65536]"));
   EXPECT_THAT(LoadServerConfig("", {"models.load_timeout_s=0"}).status().message(),
               HasSubstr("models.load_timeout_s must be > 0"));
   EXPECT_THAT(LoadServerConfig("", {"models.max_card_bytes=0"}).status().message(),

@@ -103,7 +103,7 @@ TEST(RequestParserTest, LongNamesAreRefusedWithoutEchoAndLongMessagesAreCut) {
   absl::Status s = ParseModelSpec(spec).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("model.name is 100000 bytes; at most 256"));
-  EXPECT_LT(s.message().size(), 100u);
+  EXPECT_LT(s.message().size(), 120u);
   spec.set_name("m");
   spec.set_version_label(std::string(5000, 'l'));
   EXPECT_THAT(ParseModelSpec(spec).status().message(), HasSubstr("model.version_label is 5000"));
@@ -112,6 +112,14 @@ TEST(RequestParserTest, LongNamesAreRefusedWithoutEchoAndLongMessagesAreCut) {
   EXPECT_EQ(cut.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_LT(cut.error_message().size(), 1100u);
   EXPECT_THAT(cut.error_message(), HasSubstr("5000 bytes in all"));
+
+  // Both limits are the operator's (server.max_name_bytes, server.max_status_message_bytes).
+  SetEdgeLimits({16, 200});
+  spec.set_version_label("");
+  spec.set_name(std::string(17, 'x'));
+  EXPECT_THAT(ParseModelSpec(spec).status().message(), HasSubstr("at most 16"));
+  EXPECT_LT(ToGrpcStatus(absl::NotFoundError(std::string(5000, 'y'))).error_message().size(), 260u);
+  SetEdgeLimits({});
 }
 
 TEST(RequestParserTest, ModelSpecSelectors) {
