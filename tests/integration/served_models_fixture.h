@@ -119,6 +119,28 @@ class ServedModelsTest : public ::testing::Test {
     return req;
   }
 
+  // ModelAdmin calls with the bearer token the admin tests start the server with.
+  static constexpr char kAdminToken[] = "s3cret";
+  grpc::Status AdminLoadVersion(const std::string& name, int64_t version) {
+    v1::LoadVersionRequest load;
+    load.set_name(name);
+    load.set_version(version);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+    v1::AdminResponse resp;
+    return v1::ModelAdmin::NewStub(channel_)->LoadVersion(&ctx, load, &resp);
+  }
+  grpc::Status AdminSetLabel(const std::string& name, const std::string& label, int64_t version) {
+    v1::SetVersionLabelRequest request;
+    request.set_name(name);
+    request.set_label(label);
+    request.set_version(version);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+    v1::AdminResponse resp;
+    return v1::ModelAdmin::NewStub(channel_)->SetVersionLabel(&ctx, request, &resp);
+  }
+
   grpc::Status Classify(const v1::ClassifyRequest& req, v1::ClassifyResponse* resp,
                         int deadline_ms = 5000) {
     grpc::ClientContext ctx;

@@ -607,13 +607,7 @@ TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
   EXPECT_EQ(admin->Rescan(&wrong, v1::RescanRequest(), &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
 
-  grpc::ClientContext label_ctx;
-  label_ctx.AddMetadata("authorization", "Bearer s3cret");
-  v1::SetVersionLabelRequest label;
-  label.set_name(kBinary);
-  label.set_label("stable");
-  label.set_version(1);
-  grpc::Status s = admin->SetVersionLabel(&label_ctx, label, &resp);
+  grpc::Status s = AdminSetLabel(kBinary, "stable", 1);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
   req.mutable_model()->set_version_label("stable");
@@ -640,21 +634,8 @@ TEST_F(ServerTest, ARollbackByLabelSurvivesARestart) {
                                           "admin.token=s3cret", "--set",
                                           "models.default_labels={betalactamase-binary: stable}"};
   StartServer(flags);
-  auto admin = v1::ModelAdmin::NewStub(channel_);
-  v1::AdminResponse resp;
-  grpc::ClientContext load_ctx;
-  load_ctx.AddMetadata("authorization", "Bearer s3cret");
-  v1::LoadVersionRequest load;
-  load.set_name(kBinary);
-  load.set_version(1);
-  ASSERT_TRUE(admin->LoadVersion(&load_ctx, load, &resp).ok()) << server_->Log();
-  grpc::ClientContext label_ctx;
-  label_ctx.AddMetadata("authorization", "Bearer s3cret");
-  v1::SetVersionLabelRequest label;
-  label.set_name(kBinary);
-  label.set_label("stable");
-  label.set_version(1);
-  ASSERT_TRUE(admin->SetVersionLabel(&label_ctx, label, &resp).ok());
+  ASSERT_TRUE(AdminLoadVersion(kBinary, 1).ok()) << server_->Log();
+  ASSERT_TRUE(AdminSetLabel(kBinary, "stable", 1).ok());
   v1::ClassifyResponse classified;
   ASSERT_TRUE(Classify(GoldenRequest(Card(kBinary, 1)), &classified).ok());
   EXPECT_EQ(classified.model_version(), 1);
@@ -675,14 +656,7 @@ TEST_F(ServerTest, AFailedLoadVersionLeavesNoPinBehind) {
   StartServer({"--set", "admin.enabled=true", "--set", "admin.token=s3cret"});
   ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 3).state() == v1::VersionStatus::READY; }))
       << server_->Log();
-  auto admin = v1::ModelAdmin::NewStub(channel_);
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer s3cret");
-  v1::LoadVersionRequest load;
-  load.set_name(kBinary);
-  load.set_version(2);
-  v1::AdminResponse resp;
-  EXPECT_EQ(admin->LoadVersion(&ctx, load, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(AdminLoadVersion(kBinary, 2).error_code(), grpc::StatusCode::NOT_FOUND);
   PublishEdited(kBinary, 1, 2, same);
   absl::SleepFor(absl::Milliseconds(1000));  // five polls at 0.2 s
   EXPECT_NE(VersionState(kBinary, 2).state(), v1::VersionStatus::READY) << server_->Log();

@@ -32,4 +32,29 @@ class FakeLoader : public server::VersionLoader {
   int loads = 0;
 };
 
+// A VersionLoader that serves every version with one given model (shared, so a test can hold it
+// at its gate or make it misbehave) and a card of `dim` inputs and two labels.
+class ModelLoader : public server::VersionLoader {
+ public:
+  ModelLoader(std::shared_ptr<server::Model> model, int dim) : model_(std::move(model)), dim_(dim) {}
+  absl::StatusOr<std::shared_ptr<server::ServableVersion>> Load(const std::string& name,
+                                                                int64_t version,
+                                                                const std::string& dir) override {
+    auto s = std::make_shared<server::ServableVersion>();
+    s->card.name = name;
+    s->card.version = version;
+    s->card.input_dim = dim_;
+    s->card.labels = {"non_betalactamase", "betalactamase"};
+    s->dir = dir;
+    s->model = model_;
+    s->observer = std::make_shared<server::VersionObserver>();
+    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, server::BatcherOptions{});
+    return s;
+  }
+
+ private:
+  const std::shared_ptr<server::Model> model_;
+  const int dim_;
+};
+
 }  // namespace arginator::testing

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_loader.h"
 #include "tests/testing/fake_model.h"
 
 namespace arginator::server {
@@ -25,22 +26,6 @@ class WideOnLargeInputs : public testing::FakeModel {
       }
     }
     return FakeModel::Forward(input, output);
-  }
-};
-
-class OneModelLoader : public VersionLoader {
- public:
-  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
-                                                        const std::string& dir) override {
-    auto s = std::make_shared<ServableVersion>();
-    s->card.name = name;
-    s->card.version = version;
-    s->card.input_dim = kDim;
-    s->card.labels = {"non_betalactamase", "betalactamase"};
-    s->model = std::make_shared<WideOnLargeInputs>();
-    s->observer = std::make_shared<VersionObserver>();
-    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
-    return s;
   }
 };
 
@@ -69,7 +54,7 @@ class RecordingJob : public ClassifyJob {
 // but the version kept serving. It is now taken out of service: FAILED with the reason, health
 // is told, and later requests get UNAVAILABLE naming why.
 TEST(ClassifyJobTest, AForwardThatBreaksTheOutputContractTakesItsVersionOutOfService) {
-  OneModelLoader loader;
+  testing::ModelLoader loader(std::make_shared<WideOnLargeInputs>(), kDim);
   RegistryObserver quiet;
   ModelRegistry registry({*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader, &quiet);
   registry.Reconcile("m", {{1, VersionOnDisk("/repo/m/1")}});

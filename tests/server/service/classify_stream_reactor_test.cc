@@ -7,31 +7,13 @@
 #include "gtest/gtest.h"
 #include "server/metrics/server_metrics.h"
 #include "server/registry/model_registry.h"
+#include "tests/testing/fake_loader.h"
 #include "tests/testing/fake_model.h"
 
 namespace arginator::server {
 namespace {
 
 constexpr int kDim = 4;
-
-// Loads version 1 of "m" with a FakeModel the test can hold at its gate.
-class GatedLoader : public VersionLoader {
- public:
-  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
-                                                        const std::string& dir) override {
-    auto s = std::make_shared<ServableVersion>();
-    s->card.name = name;
-    s->card.version = version;
-    s->card.input_dim = kDim;
-    s->card.labels = {"a", "b"};
-    s->dir = dir;
-    s->model = model;
-    s->observer = std::make_shared<VersionObserver>();
-    s->batcher = std::make_unique<DynamicBatcher>(s->model, BatcherOptions{});
-    return s;
-  }
-  std::shared_ptr<testing::FakeModel> model = std::make_shared<testing::FakeModel>(kDim);
-};
 
 // Stands in for gRPC's side of a bidi stream: records the pending read and write, and runs
 // OnDone inside Finish (gRPC may run it at once, on any thread), so anything the reactor touched
@@ -126,7 +108,9 @@ class ClassifyStreamReactorTest : public ::testing::Test {
   }
   ~ClassifyStreamReactorTest() override { registry_.Clear(); }
 
-  GatedLoader loader_;
+  // Version 1 of "m" with a FakeModel the test can hold at its gate.
+  std::shared_ptr<testing::FakeModel> model_ = std::make_shared<testing::FakeModel>(kDim);
+  testing::ModelLoader loader_{model_, kDim};
   ServerMetrics metrics_;
   RegistryObserver registry_observer_;  // quiet: no load events logged
   ModelRegistry registry_{
@@ -142,17 +126,17 @@ TEST_F(ClassifyStreamReactorTest, CancelledStreamFinishesOnlyOnceItsRunningReque
   // OnReadDone is still on that thread's stack.
   auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
   FakeStream stream(reactor);
-  loader_.model->CloseGate();
+  model_->CloseGate();
   Fill(stream.TakeRead(), "r1");
   std::thread executor([&] { reactor->OnReadDone(true); });
-  loader_.model->WaitEntered(1);
+  model_->WaitEntered(1);
   Fill(stream.TakeRead(), "r2");
   reactor->OnReadDone(true);  // queued behind r1: returns at once
   ASSERT_NE(stream.TakeRead(), nullptr) << "reading goes on while requests run";
   reactor->OnReadDone(false);
   reactor->OnCancel();
   EXPECT_FALSE(stream.finished()) << "finished with requests still running";
-  loader_.model->OpenGate();
+  model_->OpenGate();
   executor.join();
   EXPECT_TRUE(stream.finished());
   EXPECT_EQ(stream.finish_code(), grpc::StatusCode::CANCELLED);
@@ -164,16 +148,16 @@ TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
   // and r2 only once r1's write is done; Finish follows the last write after the half-close.
   auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
   FakeStream stream(reactor);
-  loader_.model->CloseGate();
+  model_->CloseGate();
   Fill(stream.TakeRead(), "r1");
   std::thread executor([&] { reactor->OnReadDone(true); });
-  loader_.model->WaitEntered(1);
+  model_->WaitEntered(1);
   Fill(stream.TakeRead(), "r2", "no-such-model");  // fails at once, on this thread
   reactor->OnReadDone(true);
   EXPECT_EQ(stream.TakeWrite(), "") << "r2 is done but r1 is not: nothing written yet";
   ASSERT_NE(stream.TakeRead(), nullptr);
   reactor->OnReadDone(false);
-  loader_.model->OpenGate();
+  model_->OpenGate();
   executor.join();
   EXPECT_EQ(stream.TakeWrite(), "r1");
   EXPECT_FALSE(stream.finished());
@@ -191,14 +175,14 @@ TEST_F(ClassifyStreamReactorTest, AnswersInOrderOneWriteInFlightThenFinishes) {
 TEST_F(ClassifyStreamReactorTest, DrainAnswersWhatWasReadThenEndsWithUnavailable) {
   auto* reactor = new ClassifyStreamReactor(&env_, 8, absl::InfiniteFuture(), &streams_);
   FakeStream stream(reactor);
-  loader_.model->CloseGate();
+  model_->CloseGate();
   Fill(stream.TakeRead(), "r1");
   std::thread executor([&] { reactor->OnReadDone(true); });
-  loader_.model->WaitEntered(1);
+  model_->WaitEntered(1);
   ASSERT_NE(stream.TakeRead(), nullptr);  // pending: the client sends nothing more
   streams_.DrainAll();
   EXPECT_FALSE(stream.finished()) << "r1 is still running";
-  loader_.model->OpenGate();
+  model_->OpenGate();
   executor.join();
   EXPECT_EQ(stream.TakeWrite(), "r1");
   EXPECT_FALSE(stream.finished());
