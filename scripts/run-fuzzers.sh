@@ -5,9 +5,9 @@
 # there, never in the repository); findings and logs go to <build>/findings/<target>/.
 #
 # embedding_h5 runs with a known-crash exclusion: libhdf5 1.10.8 itself crashes on some hostile
-# files. It fuzzes in fork mode, going on after a crash; each crash is then replayed, and one
-# whose first frame outside the sanitizer runtime and libc lies in libhdf5 is listed as libhdf5's,
-# not failed. A crash in our code still fails the run.
+# files. A crash whose report's first frame outside the sanitizer runtime, libc and libFuzzer lies
+# in libhdf5 is kept and listed as libhdf5's, and fuzzing starts again (same corpus) for the rest
+# of the time; any other crash fails the run as for every target.
 #
 # Usage: scripts/run-fuzzers.sh BUILD_DIR SECONDS TARGET...
 set -euo pipefail
@@ -23,24 +23,27 @@ symbolizer=/usr/lib/llvm-15/bin/llvm-symbolizer
 [[ -x $symbolizer ]] && export ASAN_SYMBOLIZER_PATH=$symbolizer
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-# The library a crash happened in: the first stack frame that is not the sanitizer runtime, libc
-# or libFuzzer itself ("libhdf5" or "ours").
 runtime_frames='__interceptor_|__asan|__sanitizer|__ubsan|fuzzer::|libc\.so|sysdeps/|nptl/|stdlib/'
 runtime_frames+='| in (malloc|calloc|realloc) '
+
+# Where the report in log $1 happened: "libhdf5" when its first frame outside the runtime is in
+# libhdf5, else "ours". An out-of-memory report names only the process's size, so its input ($3)
+# is replayed by binary $2 with a small malloc limit under a larger RSS limit, which reports the
+# big allocation's stack (nothing of ours allocates 64 MB for these inputs).
 crash_site() {
   local report frame
-  report=$(timeout 60 "$1" -timeout=10 "$2" 2>&1 || true)
+  report=$(sed -n '/==ERROR: \|ERROR: libFuzzer\|runtime error:/,$p' "$1")
+  if grep -q 'out-of-memory (used:' <<<"$report"; then
+    report=$(timeout 60 "$2" -timeout=10 -malloc_limit_mb=64 -rss_limit_mb=4096 "$3" 2>&1 || true)
+  fi
   frame=$(grep -E '^ +#[0-9]+ ' <<<"$report" | grep -vE "$runtime_frames" | head -n 1 || true)
   if [[ $frame == *libhdf5* ]]; then echo libhdf5; else echo ours; fi
 }
 
-# Executions a run reported: its final stats, or (fork mode) its last progress line.
+# Executions a run reported in its final stats.
 exec_count() {
-  local n
-  n=$(grep -oE '^stat::number_of_executed_units: [0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+$' ||
-    true)
-  [[ -n $n ]] || n=$(grep -oE '^#[0-9]+' "$1" | tail -n 1 | tr -d '#' || true)
-  echo "${n:-?}"
+  grep -oE '^stat::number_of_executed_units: [0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+$' ||
+    echo 0
 }
 
 failed=()
@@ -53,44 +56,39 @@ for target in "$@"; do
   [[ -x $bin ]] || { echo "run-fuzzers: $bin is not built" >&2; exit 2; }
   mkdir -p "$work" "$findings"
   cp -n "$seeds"/* "$work"/ 2>/dev/null || true
-  stamp=$findings/.run-started
-  touch "$stamp"
-  args=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1
-        -artifact_prefix="$findings/")
+  args=(-timeout=10 -print_final_stats=1 -artifact_prefix="$findings/")
   [[ -f $src/tests/fuzz/$target.dict ]] && args+=(-dict="$src/tests/fuzz/$target.dict")
   exclusion=false
-  if [[ $target == embedding_h5 ]]; then
-    exclusion=true
-    args+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
-  fi
+  [[ $target == embedding_h5 ]] && exclusion=true
   log=$findings/log.txt
-  start=$SECONDS
-  rc=0
-  "$bin" "${args[@]}" "$work" >"$log" 2>&1 || rc=$?
-  took=$((SECONDS - start))
-  execs=$(exec_count "$log")
-  # This run's findings only (earlier ones stay beside them for whoever is looking into them).
-  mapfile -t artifacts < <(find "$findings" -maxdepth 1 -type f -newer "$stamp" \
-    \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \))
-  status=ok
-  if $exclusion; then
-    ours=0 theirs=0
-    for a in "${artifacts[@]}"; do
-      if [[ $(crash_site "$bin" "$a") == libhdf5 ]]; then theirs=$((theirs + 1)); else
-        ours=$((ours + 1)); echo "run-fuzzers: $target: not in libhdf5: $a" >&2; fi
-    done
-    [[ $theirs -gt 0 ]] && status="ok ($theirs crash(es) inside libhdf5, kept in $findings)"
-    [[ $ours -gt 0 || ($rc -ne 0 && $theirs -eq 0) ]] && status=FAILED
-  else
-    [[ $rc -ne 0 ]] && status=FAILED
-  fi
-  if [[ $status == FAILED ]]; then
+  : >"$log"
+  start=$SECONDS execs=0 theirs=0 status=ok
+  while left=$((seconds - (SECONDS - start))); [[ $left -gt 0 ]]; do
+    stamp=$findings/.run-started
+    touch "$stamp"
+    rc=0
+    "$bin" "${args[@]}" -max_total_time="$left" "$work" >"$log.run" 2>&1 || rc=$?
+    cat "$log.run" >>"$log"
+    execs=$((execs + $(exec_count "$log.run")))
+    [[ $rc -eq 0 ]] && break
+    artifact=$(find "$findings" -maxdepth 1 -type f -newer "$stamp" \
+      \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | head -n 1)
+    if $exclusion && [[ -n $artifact && $(crash_site "$log.run" "$bin" "$artifact") == libhdf5 ]]
+    then
+      theirs=$((theirs + 1))
+      continue
+    fi
+    status=FAILED
     failed+=("$target")
-    echo "run-fuzzers: $target FAILED (exit $rc); the end of $log:" >&2
-    tail -n 40 "$log" >&2
-  fi
-  line=$(printf '%-16s %12s execs in %4ss, corpus %5s files: %s' "$target" "$execs" "$took" \
-         "$(find "$work" -type f | wc -l)" "$status")
+    echo "run-fuzzers: $target FAILED (exit $rc, input ${artifact:-none}); the end of its log:" >&2
+    tail -n 60 "$log.run" >&2
+    break
+  done
+  rm -f "$log.run"
+  [[ $status == ok && $theirs -gt 0 ]] &&
+    status="ok ($theirs crash(es) inside libhdf5, inputs kept in $findings)"
+  line=$(printf '%-16s %12s execs in %4ss, corpus %5s files: %s' "$target" "$execs" \
+         "$((SECONDS - start))" "$(find "$work" -type f | wc -l)" "$status")
   echo "$line"
   summary+=("$line")
 done
