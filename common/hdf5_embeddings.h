@@ -13,6 +13,8 @@ namespace arginator {
 //
 // Reading validates as it goes; every error names the file and, where there is one, the dataset:
 // wrong shape or type, non-finite values, a group where a dataset was expected, an empty file.
+// libhdf5 (1.10.8) parses the file's structure before any of that, and some hostile files crash
+// it or make it allocate gigabytes (docs/fuzzing.md): read files you trust.
 // Rows come back in dataset-name order, so reads are deterministic.
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim = kEmbeddingDim);
 
