@@ -27,8 +27,8 @@ namespace arginator::fuzz {
 class ScratchDir {
  public:
   ScratchDir()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("arginator-fuzz-" + std::to_string(::getpid()))) {
+      : dir_(std::filesystem::temp_directory_path() / (kPrefix + std::to_string(::getpid()))) {
+    RemoveDirsOfDeadProcesses();
     std::filesystem::create_directories(dir_);
   }
   ~ScratchDir() {
@@ -55,6 +55,20 @@ class ScratchDir {
   }
 
  private:
+  static constexpr const char* kPrefix = "arginator-fuzz-";
+
+  // A crash skips the destructor: the directories of processes that are gone are removed here.
+  static void RemoveDirsOfDeadProcesses() {
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(kPrefix, 0) != 0) continue;
+      const std::string pid = name.substr(std::char_traits<char>::length(kPrefix));
+      if (!std::filesystem::exists("/proc/" + pid)) std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+
   std::filesystem::path dir_;
 };
 
