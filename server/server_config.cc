@@ -1,6 +1,8 @@
 #include "server/server_config.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
@@ -90,8 +92,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "server.stream_max_in_flight", c.stream_max_in_flight));
   ARG_RETURN_IF_ERROR(ReadKey(root, "server.grace_period_s", grace_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "server.max_name_bytes", c.max_name_bytes));
-  ARG_RETURN_IF_ERROR(
-      ReadKey(root, "server.max_status_message_bytes", c.max_status_message_bytes));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.max_status_message_bytes", c.max_status_message_bytes));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.repository", c.repository));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.poll_interval_s", poll_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.policy", policy_kind));
@@ -121,8 +122,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   double retry_backoff_s, max_retry_backoff_s;
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.retry_backoff_s", retry_backoff_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.max_retry_backoff_s", max_retry_backoff_s));
-  ARG_RETURN_IF_ERROR(
-      ReadKey(root, "models.links_outside_repository", c.links_outside_repository));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "models.links_outside_repository", c.links_outside_repository));
   ARG_RETURN_IF_ERROR(ReadKey(root, "models.persist_labels", c.persist_labels));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.threads", c.metrics_threads));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
@@ -131,6 +131,28 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.enabled", c.admin_enabled));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token", c.admin_token));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token_env", token_env));
+  // Every duration is checked before it is converted: a NaN, an infinity or a value beyond the
+  // integer it becomes (gRPC takes keepalive milliseconds as an int) would be undefined
+  // behaviour, and a negative one nonsense.
+  constexpr double kMaxSeconds = 1e9, kMaxGrpcSeconds = 2e6;  // ~31 years; int ms: ~24 days
+  for (const auto& [key, value, max] :
+       {std::tuple<const char*, double, double>{"server.grace_period_s", grace_s, kMaxSeconds},
+        {"models.poll_interval_s", poll_s, kMaxSeconds},
+        {"models.load_timeout_s", load_timeout_s, kMaxSeconds},
+        {"models.retry_backoff_s", retry_backoff_s, kMaxSeconds},
+        {"models.max_retry_backoff_s", max_retry_backoff_s, kMaxSeconds},
+        {"metrics.read_timeout_s", metrics_read_s, kMaxSeconds},
+        {"metrics.write_timeout_s", metrics_write_s, kMaxSeconds},
+        {"keepalive.time_s", keep_time_s, kMaxGrpcSeconds},
+        {"keepalive.timeout_s", keep_timeout_s, kMaxGrpcSeconds},
+        {"keepalive.max_connection_age_s", age_s, kMaxGrpcSeconds},
+        {"keepalive.max_connection_age_grace_s", age_grace_s, kMaxGrpcSeconds}}) {
+    ARG_RETURN_IF_ERROR(Require(
+        std::isfinite(value) && value >= 0 && value <= max,
+        absl::StrCat(key, " is ", value, "; it must be a number of seconds in [0, ", max, "]")));
+  }
+  ARG_RETURN_IF_ERROR(Require(metrics_keep_alive_s <= kMaxSeconds,
+                              "metrics.keep_alive_timeout_s must be at most 1e9"));
 
   ARG_ASSIGN_OR_RETURN(c.policy, VersionPolicy::Parse(policy_kind, latest, versions));
   for (const auto& [model, spec] : policies) {

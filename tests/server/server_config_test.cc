@@ -86,6 +86,16 @@ TEST(ServerConfigTest, OverridesAndValidation) {
                   .status()
                   .message(),
               HasSubstr("models.retry_backoff_s"));
+  // Found by the config fuzz target's author: keepalive seconds were cast to milliseconds
+  // unchecked (1e300, .inf and .nan were undefined behaviour, a negative keepalive reached gRPC).
+  for (const char* bad :
+       {"keepalive.time_s=1e300", "keepalive.max_connection_age_s=.inf", "keepalive.timeout_s=.nan",
+        "keepalive.time_s=-5", "server.grace_period_s=.inf", "models.load_timeout_s=.nan"}) {
+    auto refused = LoadServerConfig("", {bad});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("must be a number of seconds in [0, "))
+        << bad;
+  }
   EXPECT_THAT(LoadServerConfig("", {"server.max_name_bytes=8"}).status().message(),
               HasSubstr("server.max_name_bytes must be in [16, 65536]"));
   EXPECT_THAT(LoadServerConfig("", {"models.load_timeout_s=0"}).status().message(),
