@@ -20,5 +20,7 @@ COPY configs/server.yaml /etc/arginator/server.yaml
 USER 10001
 VOLUME ["/models"]
 EXPOSE 50051 9464
-ENTRYPOINT ["/usr/local/bin/arginator-server", "--config", "/etc/arginator/server.yaml", \
-            "--model-repository", "/models"]
+# Kubernetes' `args` replace CMD, not ENTRYPOINT: flags here would be passed twice by a pod that
+# sets its own (and the server refuses a repeated flag), so the entrypoint is the binary alone.
+ENTRYPOINT ["/usr/local/bin/arginator-server"]
+CMD ["--config", "/etc/arginator/server.yaml", "--model-repository", "/models"]

@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
                  "any config key as key=value, e.g. batching.max_batch_size=128");
   bool print_defaults = false;
   app.add_flag("--print-default-config", print_defaults, "print the built-in defaults and exit");
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "parse the flags and the config, print the result and exit (0 = valid); a dry run "
+               "of a container's command line");
   bool check_device = false;
   app.add_flag("--check-device", check_device,
                "check that the configured device is usable by this build, then exit (0 = yes)");
@@ -99,6 +103,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<ServerConfig> loaded = LoadServerConfig(config_path, overrides);
   if (!loaded.ok()) return Fail(loaded.status());
   const ServerConfig config = *loaded;
+  if (check_config) {
+    std::cout << "config ok: port " << config.port << ", metrics port " << config.metrics_port
+              << ", device " << config.device << ", repository " << config.repository << "\n";
+    return 0;
+  }
   SetEdgeLimits({static_cast<size_t>(config.max_name_bytes),
                  static_cast<size_t>(config.max_status_message_bytes)});
   if (absl::Status s = CheckTorchDevice(config.device); !s.ok()) return Fail(s);

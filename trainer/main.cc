@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   std::vector<std::string> overrides;
+  bool check_config = false;
   auto* fit_cmd = app.add_subcommand("fit", "train one model and publish it");
   auto* sweep_cmd =
       app.add_subcommand("sweep", "random hyperparameter search; publishes the best trial");
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--config", config_path, "YAML config (configs/train/*.yaml)")->required();
     cmd->add_option("overrides", overrides,
                     "dotted key=value overrides, e.g. experiment.epochs=10");
+    cmd->add_flag("--check-config", check_config,
+                  "parse the config and overrides and exit (0 = valid): a dry run of a Job's args");
   }
   bool print_keys = false;
   auto* keys_cmd = app.add_subcommand("config-keys", "list every valid config key and defaults");
@@ -86,6 +89,10 @@ int main(int argc, char** argv) {
   }
   auto config = LoadTrainConfig(config_path, overrides);
   if (!config.ok()) return Fail(config.status());
+  if (check_config) {
+    std::cout << "config ok: " << config_path << " with " << overrides.size() << " override(s)\n";
+    return 0;
+  }
   auto outcome = fit_cmd->parsed() ? RunFit(*config, std::cout) : RunSweep(*config, std::cout);
   return outcome.ok() ? 0 : Fail(outcome.status());
 }

@@ -1,6 +1,7 @@
 // Offline checks of the deployment artefacts: the rendered Kubernetes objects agree with the
 // server's configuration, Prometheus accepts the config and rules, and every metric the dashboard
 // and alerts query is one the server exports.
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -12,6 +13,7 @@
 #include "server/metrics/server_metrics.h"
 #include "server/server_config.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
 #include "yaml-cpp/yaml.h"
 
 namespace arginator {
@@ -259,6 +261,106 @@ TEST(DockerfilesTest, MultiStageNonRootWithTheServersPortsAndVolume) {
   EXPECT_THAT(server, HasSubstr("EXPOSE " + std::to_string(config->port) + " " +
                                 std::to_string(config->metrics_port)));
   EXPECT_THAT(ReadText(kSource + "/.dockerignore"), HasSubstr("build/"));
+}
+
+// A Dockerfile's exec-form ENTRYPOINT or CMD (the last one, continuation lines joined).
+std::vector<std::string> DockerfileList(const std::string& text, const std::string& instruction) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  std::string line, json;
+  bool in = false;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind(instruction + " ", 0) == 0) {
+      in = true;
+      json.clear();
+      l = l.substr(instruction.size() + 1);
+    }
+    if (!in) continue;
+    const bool more = !l.empty() && l.back() == '\\';
+    json += more ? l.substr(0, l.size() - 1) : l;
+    if (!more) {
+      in = false;
+      out = nlohmann::json::parse(json).get<std::vector<std::string>>();
+    }
+  }
+  return out;
+}
+
+// Issue 12: the server image's ENTRYPOINT carried --config and --model-repository and the
+// Deployment's args passed them again (Kubernetes' args replace CMD, not ENTRYPOINT), so the
+// binary got each flag twice and exited: the pods would have crash-looped. Every rendered
+// container's exact command line (ENTRYPOINT + args, or CMD) now runs through the binary's own
+// parsing (--check-config), with the files the image bakes in and the ConfigMaps the pod mounts
+// at their paths.
+TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
+  int checked = 0;
+  for (const char* dir : {"k8s/overlays/cpu", "k8s/overlays/gpu", "k8s/jobs/train"}) {
+    const std::vector<YAML::Node> objects = Render(dir);
+    for (const YAML::Node& object : objects) {
+      const std::string kind = object["kind"].as<std::string>();
+      if (kind != "Deployment" && kind != "Job") continue;
+      const YAML::Node pod = object["spec"]["template"]["spec"];
+      for (const YAML::Node& container : pod["containers"]) {
+        const std::string image = container["image"].as<std::string>();
+        const bool server = image.find("server") != std::string::npos;
+        const std::string dockerfile =
+            ReadText(kSource + "/dockerfiles/" + (server ? "server" : "trainer") + ".Dockerfile");
+        testing::TempDir root;
+        // Container path -> file here: what the image copies in, then the mounted ConfigMaps.
+        std::vector<std::pair<std::string, std::string>> paths;
+        std::smatch m;
+        const std::regex copy_re(R"(\nCOPY (configs/\S+) (/\S+))");
+        for (auto it = dockerfile.cbegin();
+             std::regex_search(it, dockerfile.cend(), m, copy_re); it = m.suffix().first) {
+          paths.emplace_back(m[2], kSource + "/" + m[1].str());
+        }
+        for (const YAML::Node& mount : container["volumeMounts"]) {
+          for (const YAML::Node& volume : pod["volumes"]) {
+            if (volume["name"].as<std::string>() != mount["name"].as<std::string>() ||
+                !volume["configMap"]) {
+              continue;
+            }
+            const YAML::Node map =
+                Find(objects, "ConfigMap", volume["configMap"]["name"].as<std::string>());
+            const std::string here = root.Join(mount["mountPath"].as<std::string>());
+            std::filesystem::create_directories(here);
+            for (const auto& entry : map["data"]) {
+              std::ofstream(here + "/" + entry.first.as<std::string>())
+                  << entry.second.as<std::string>();
+            }
+            paths.insert(paths.begin(), {mount["mountPath"].as<std::string>(), here});
+          }
+        }
+        std::vector<std::string> argv = container["command"]
+                                            ? container["command"].as<std::vector<std::string>>()
+                                            : DockerfileList(dockerfile, "ENTRYPOINT");
+        const std::vector<std::string> rest =
+            container["args"] ? Args(container)
+                              : (container["command"] ? std::vector<std::string>{}
+                                                      : DockerfileList(dockerfile, "CMD"));
+        argv.insert(argv.end(), rest.begin(), rest.end());
+        ASSERT_FALSE(argv.empty()) << dir;
+        std::string command = server ? ARGINATOR_SERVER_BIN : ARGINATOR_TRAIN_BIN;
+        for (size_t i = 1; i < argv.size(); ++i) {
+          std::string arg = argv[i];
+          for (const auto& [inside, here] : paths) {
+            if (arg.rfind(inside, 0) == 0) {
+              arg = here + arg.substr(inside.size());
+              break;
+            }
+          }
+          command += " '" + arg + "'";
+        }
+        auto dry = RunCommand(command + " --check-config");
+        EXPECT_EQ(dry.exit_code, 0) << dir << " " << object["metadata"]["name"] << ": " << command
+                                    << "\n"
+                                    << dry.output;
+        EXPECT_THAT(dry.output, HasSubstr("config ok")) << dir;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3);  // the Deployment of each overlay and the trainer Job
 }
 
 // The runtime stage installs only RUNTIME_PACKAGES: every shared library the binaries link must
