@@ -135,9 +135,12 @@ int main(int argc, char** argv) {
       [&](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
         return metrics.ForVersion(name, version, labels);
       });
-  ModelRegistry::Options registry_options{config.policy, config.default_labels,
-                                          config.model_policies, config.retry_backoff,
-                                          config.max_retry_backoff};
+  ModelRegistry::Options registry_options;
+  registry_options.policy = config.policy;
+  registry_options.default_labels = config.default_labels;
+  registry_options.model_policies = config.model_policies;
+  registry_options.retry_backoff = config.retry_backoff;
+  registry_options.max_retry_backoff = config.max_retry_backoff;
   if (config.persist_labels) {
     registry_options.persist_labels = [&config](const std::string& name,
                                                 const std::map<std::string, int64_t>& labels) {

@@ -61,7 +61,8 @@ void ModelRegistry::Reconcile(const std::string& name,
     }
     for (int64_t v : PlanTransitions(desired, States(m)).load) {
       VersionEntry& e = m.versions[v];
-      e = VersionEntry{VersionState::kLoading, "", on_disk.at(v).dir, nullptr};
+      e = VersionEntry();  // kLoading
+      e.dir = on_disk.at(v).dir;
       to_load.emplace_back(v, on_disk.at(v));
     }
     // A failed version whose files changed since (a copy that was not atomic, a fixed model.pt)

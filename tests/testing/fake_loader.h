@@ -1,13 +1,25 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "server/registry/model_registry.h"
 #include "server/registry/servable.h"
 #include "tests/testing/fake_model.h"
 
 namespace arginator::testing {
+
+// Registry options with `policy` ("latest" keeps 1) and the model -> default label map; the rest
+// at their defaults.
+inline server::ModelRegistry::Options RegistryOptions(
+    const std::string& policy = "latest", std::map<std::string, std::string> default_labels = {}) {
+  server::ModelRegistry::Options options;
+  options.policy = *server::VersionPolicy::Parse(policy, 1, {});
+  options.default_labels = std::move(default_labels);
+  return options;
+}
 
 // A VersionLoader without files or LibTorch: loads any version instantly with a FakeModel,
 // except the versions told to fail.

@@ -24,7 +24,7 @@ class RecordingObserver : public RegistryObserver {
 class ModelRegistryTest : public ::testing::Test {
  protected:
   ModelRegistry::Options Options(std::map<std::string, std::string> default_labels = {}) {
-    return {*VersionPolicy::Parse("latest", 1, {}), std::move(default_labels), {}};
+    return testing::RegistryOptions("latest", std::move(default_labels));
   }
   static std::map<int64_t, VersionOnDisk> Disk(std::initializer_list<int64_t> versions,
                                                const std::string& fingerprint = "") {
@@ -48,10 +48,9 @@ TEST_F(ModelRegistryTest, LoadsAndServesTheLatestVersion) {
 }
 
 TEST_F(ModelRegistryTest, AModelsOwnPolicyOverridesTheDefault) {
-  ModelRegistry r({*VersionPolicy::Parse("latest", 1, {}),
-                   {},
-                   {{"pinned", *VersionPolicy::ParseSpec("specific 1")}}},
-                  &loader_, &observer_);
+  ModelRegistry::Options options = Options();
+  options.model_policies = {{"pinned", *VersionPolicy::ParseSpec("specific 1")}};
+  ModelRegistry r(options, &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));
   r.Reconcile("pinned", Disk({1, 2}));
   EXPECT_EQ(Served(r), 2);
@@ -112,7 +111,7 @@ TEST_F(ModelRegistryTest, AFailedVersionIsRetriedOnceItsFilesChangeAfterABackoff
 }
 
 TEST_F(ModelRegistryTest, RemovingADirectoryUnloadsItButNeverTheLastReadyVersion) {
-  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {}, {}}, &loader_, &observer_);
+  ModelRegistry r(testing::RegistryOptions("all"), &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));
   r.Reconcile("m", Disk({1}));  // version 2's directory removed
   EXPECT_EQ(Served(r), 1);
@@ -137,8 +136,7 @@ TEST_F(ModelRegistryTest, InFlightHandleKeepsAnUnloadedVersionAlive) {
 }
 
 TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
-  ModelRegistry r({*VersionPolicy::Parse("all", 1, {}), {{"m", "stable"}}, {}}, &loader_,
-                  &observer_);
+  ModelRegistry r(testing::RegistryOptions("all", {{"m", "stable"}}), &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 2);  // no "stable" yet: highest ready
   ASSERT_TRUE(r.SetLabel("m", "stable", 1).ok());

@@ -19,7 +19,7 @@ using testing::TempDir;
 class RepositoryWatcherTest : public ::testing::Test {
  protected:
   RepositoryWatcherTest()
-      : registry_({*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader_, &observer_),
+      : registry_(testing::RegistryOptions(), &loader_, &observer_),
         watcher_(repo_.path(), absl::Seconds(60), &registry_, nullptr) {}
 
   // A complete version directory (the fake loader reads neither file).

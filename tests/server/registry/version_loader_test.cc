@@ -46,9 +46,15 @@ std::string Publish(const TempDir& repo, const std::string& name, int64_t versio
   return dir;
 }
 
+DirectoryVersionLoader::Options LoaderOptions(int warmup_batches = 1) {
+  DirectoryVersionLoader::Options options;
+  options.warmup_batches = warmup_batches;
+  return options;
+}
+
 DirectoryVersionLoader MakeLoader(int cols = 2) {
   return DirectoryVersionLoader(
-      {BatcherOptions{}, 1},
+      LoaderOptions(),
       [cols](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
         return std::unique_ptr<Model>(new FakeModel(dim, cols));
       },
@@ -91,7 +97,7 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
   TempDir repo;
   PriorityRecordingModel* model = nullptr;
   DirectoryVersionLoader loader(
-      {BatcherOptions{}, /*warmup_batches=*/2},
+      LoaderOptions(/*warmup_batches=*/2),
       [&](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
         auto m = std::make_unique<PriorityRecordingModel>(dim);
         model = m.get();
@@ -144,8 +150,10 @@ TEST(VersionLoaderTest, RefusesFifosDevicesAndOversizedFilesWithoutReadingThem) 
   auto zero = MakeLoader().Load("m", 2, zero_dir);
   EXPECT_THAT(zero.status().message(), HasSubstr("not a regular file"));
 
+  DirectoryVersionLoader::Options tiny = LoaderOptions();
+  tiny.max_model_bytes = 4;
   DirectoryVersionLoader small(
-      {BatcherOptions{}, 1, /*max_card_bytes=*/64 << 20, /*max_model_bytes=*/4},
+      tiny,
       [](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
         return std::unique_ptr<Model>(new FakeModel(dim));
       },
@@ -178,7 +186,7 @@ TEST(VersionLoaderTest, RefusesGoldenMismatchWrongWidthAndMisplacedCards) {
 TEST(VersionLoaderTest, FactoryErrorsAreReported) {
   TempDir repo;
   DirectoryVersionLoader loader(
-      {BatcherOptions{}, 1},
+      LoaderOptions(),
       [](const std::string& path, int) -> absl::StatusOr<std::unique_ptr<Model>> {
         return absl::InvalidArgumentError(path + ": not a loadable TorchScript file");
       },
@@ -223,7 +231,7 @@ class HeldFactory {
 TEST(VersionLoaderTest, ALoadPastItsTimeoutFailsAndIsAbandoned) {
   TempDir repo;
   auto held = std::make_shared<HeldFactory>();  // outlives the abandoned thread's use of it
-  DirectoryVersionLoader::Options options{BatcherOptions{}, 1};
+  DirectoryVersionLoader::Options options = LoaderOptions();
   options.load_timeout = absl::Milliseconds(200);
   DirectoryVersionLoader loader(
       options, [held](const std::string& p, int d) { return held->factory()(p, d); },
@@ -249,7 +257,7 @@ TEST(VersionLoaderTest, StopEndsALoadInProgressAndRefusesNewOnes) {
   TempDir repo;
   auto held = std::make_shared<HeldFactory>();
   DirectoryVersionLoader loader(
-      {BatcherOptions{}, 1}, [held](const std::string& p, int d) { return held->factory()(p, d); },
+      LoaderOptions(), [held](const std::string& p, int d) { return held->factory()(p, d); },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
         return std::make_shared<VersionObserver>();
       });
@@ -267,7 +275,7 @@ TEST(VersionLoaderTest, StopEndsALoadInProgressAndRefusesNewOnes) {
 TEST(VersionLoaderTest, FilesResolvingOutsideTheRepositoryAreRefusedUnlessAllowed) {
   TempDir repo, elsewhere;
   auto loader = [&](bool allow) {
-    DirectoryVersionLoader::Options options{BatcherOptions{}, 1};
+    DirectoryVersionLoader::Options options = LoaderOptions();
     options.repository = repo.path();
     options.links_outside_repository = allow;
     return DirectoryVersionLoader(

@@ -56,7 +56,7 @@ class RecordingJob : public ClassifyJob {
 TEST(ClassifyJobTest, AForwardThatBreaksTheOutputContractTakesItsVersionOutOfService) {
   testing::ModelLoader loader(std::make_shared<WideOnLargeInputs>(), kDim);
   RegistryObserver quiet;
-  ModelRegistry registry({*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader, &quiet);
+  ModelRegistry registry(testing::RegistryOptions(), &loader, &quiet);
   registry.Reconcile("m", {{1, VersionOnDisk("/repo/m/1")}});
   ServerMetrics metrics;
   int told = 0;

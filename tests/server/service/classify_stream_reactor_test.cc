@@ -114,8 +114,8 @@ class ClassifyStreamReactorTest : public ::testing::Test {
   ServerMetrics metrics_;
   RegistryObserver registry_observer_;  // quiet: no load events logged
   ModelRegistry registry_{
-      {*VersionPolicy::Parse("latest", 1, {}), {}, {}}, &loader_, &registry_observer_};
-  ClassifyEnv env_{&registry_, &metrics_, 100};
+      testing::RegistryOptions(), &loader_, &registry_observer_};
+  ClassifyEnv env_{&registry_, &metrics_, 100, nullptr};
   ClassifyStreams streams_;
 };
 
