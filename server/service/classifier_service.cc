@@ -44,13 +44,21 @@ ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* met
                                      Options options)
     : registry_(registry),
       options_(options),
-      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {}
+      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {
+  // Method 0 is Classify, as in the generated WithCallbackMethod_Classify, with our request type.
+  auto* handler =
+      new grpc::internal::CallbackUnaryHandler<ReceivedClassifyRequest, v1::ClassifyResponse>(
+          [this](grpc::CallbackServerContext* context, const ReceivedClassifyRequest*,
+                 v1::ClassifyResponse*) { return Classify(context); });
+  handler->SetMessageAllocator(&calls_);
+  MarkMethodCallback(0, handler);
+}
 
-grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
-                                                      const grpc::ByteBuffer* request,
-                                                      grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  calls_.Take()->Run(env_, DeadlineOf(context), request, response, reactor);
+  // The request and response are this call's own (ClassifyCallPool made them).
+  auto* call = static_cast<ClassifyCall*>(context->GetRpcAllocatorState());
+  call->Run(env_, DeadlineOf(context), reactor);
   return reactor;
 }
 

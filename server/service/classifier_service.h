@@ -11,18 +11,17 @@
 
 namespace arginator::server {
 
-// The Classifier gRPC service on the callback API. A Classify call takes its messages and its
-// ClassifyJob from a pool (ClassifyCallPool), so a steady state allocates no messages or buffers
-// of ours; the handler parses the request and starts the job (classify_job.h: select, enqueue or
-// execute) and returns; the job's completion fills the response and finishes the call. No thread
-// blocks per request. Both Classify and ClassifyStream are registered in their raw (bytes) form,
-// so that a message which does not parse gets an error that says so (ClassifyCall,
-// ClassifyStreamReactor).
+// The Classifier gRPC service on the callback API. A Classify call arrives with its messages and
+// its ClassifyJob from a pool (ClassifyCallPool, gRPC's message allocator), so a steady state
+// allocates no messages or buffers of ours; the handler starts the job (classify_job.h: parse,
+// select, enqueue or execute) and returns; the job's completion fills the response and finishes
+// the call. No thread blocks per request. A request that does not parse gets an error that says
+// so: Classify's request type reports the parse instead of failing it (ReceivedClassifyRequest),
+// and ClassifyStream is registered in its raw (bytes) form (ClassifyStreamReactor).
 class ClassifierService final
-    : public v1::Classifier::WithRawCallbackMethod_Classify<
-          v1::Classifier::WithRawCallbackMethod_ClassifyStream<
-              v1::Classifier::WithCallbackMethod_ListModels<
-                  v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>>>> {
+    : public v1::Classifier::WithRawCallbackMethod_ClassifyStream<
+          v1::Classifier::WithCallbackMethod_ListModels<
+              v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>>> {
  public:
   struct Options {
     int64_t max_embeddings_per_request = 4096;
@@ -32,9 +31,8 @@ class ClassifierService final
 
   ClassifierService(ModelRegistry* registry, ServerMetrics* metrics, Options options);
 
-  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const grpc::ByteBuffer* request,
-                                     grpc::ByteBuffer* response) override;
+  // Classify's handler is registered by the constructor (see ReceivedClassifyRequest).
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context);
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
@@ -55,7 +53,7 @@ class ClassifierService final
   ModelRegistry* const registry_;
   const Options options_;
   const ClassifyEnv env_;
-  ClassifyCallPool calls_;  // idle calls; a call goes back when it finishes
+  ClassifyCallPool calls_;  // outlives the grpc::Server, which returns every call to it
   ClassifyStreams streams_;
 };
 
