@@ -263,6 +263,42 @@ TEST(DockerfilesTest, MultiStageNonRootWithTheServersPortsAndVolume) {
   EXPECT_THAT(ReadText(kSource + "/.dockerignore"), HasSubstr("build/"));
 }
 
+// Issue 12, the conventions a platform engineer checks: the HPA owns the replica count (a
+// replicas field would reset it on every apply), pods do not mount a service-account token they
+// never use, and every pod's scratch space is bounded (emptyDir sizeLimit, ephemeral-storage
+// requests and limits), in every overlay and the trainer Job.
+TEST_F(KubernetesTest, ManifestsFollowThePlatformConventions) {
+  int pods = 0;
+  for (const char* dir : {"k8s/overlays/cpu", "k8s/overlays/gpu", "k8s/jobs/train"}) {
+    const std::vector<YAML::Node> objects = Render(dir);
+    for (const YAML::Node& object : objects) {
+      const std::string kind = object["kind"].as<std::string>();
+      if (kind == "HorizontalPodAutoscaler") {
+        const YAML::Node target =
+            Find(objects, object["spec"]["scaleTargetRef"]["kind"].as<std::string>(),
+                 object["spec"]["scaleTargetRef"]["name"].as<std::string>());
+        EXPECT_FALSE(target["spec"]["replicas"]) << dir << ": the HPA owns the replica count";
+      }
+      if (kind != "Deployment" && kind != "Job") continue;
+      ++pods;
+      const YAML::Node pod = object["spec"]["template"]["spec"];
+      ASSERT_TRUE(pod["automountServiceAccountToken"]) << dir << " " << kind;
+      EXPECT_FALSE(pod["automountServiceAccountToken"].as<bool>()) << dir << " " << kind;
+      for (const YAML::Node& volume : pod["volumes"]) {
+        if (volume["emptyDir"]) {
+          EXPECT_TRUE(volume["emptyDir"]["sizeLimit"])
+              << dir << " " << kind << ": emptyDir " << volume["name"] << " has no sizeLimit";
+        }
+      }
+      for (const YAML::Node& container : pod["containers"]) {
+        EXPECT_TRUE(container["resources"]["requests"]["ephemeral-storage"]) << dir << " " << kind;
+        EXPECT_TRUE(container["resources"]["limits"]["ephemeral-storage"]) << dir << " " << kind;
+      }
+    }
+  }
+  EXPECT_EQ(pods, 3);
+}
+
 // A Dockerfile's exec-form ENTRYPOINT or CMD (the last one, continuation lines joined).
 std::vector<std::string> DockerfileList(const std::string& text, const std::string& instruction) {
   std::vector<std::string> out;
@@ -310,8 +346,8 @@ TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
         std::vector<std::pair<std::string, std::string>> paths;
         std::smatch m;
         const std::regex copy_re(R"(\nCOPY (configs/\S+) (/\S+))");
-        for (auto it = dockerfile.cbegin();
-             std::regex_search(it, dockerfile.cend(), m, copy_re); it = m.suffix().first) {
+        for (auto it = dockerfile.cbegin(); std::regex_search(it, dockerfile.cend(), m, copy_re);
+             it = m.suffix().first) {
           paths.emplace_back(m[2], kSource + "/" + m[1].str());
         }
         for (const YAML::Node& mount : container["volumeMounts"]) {
@@ -352,9 +388,9 @@ TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
           command += " '" + arg + "'";
         }
         auto dry = RunCommand(command + " --check-config");
-        EXPECT_EQ(dry.exit_code, 0) << dir << " " << object["metadata"]["name"] << ": " << command
-                                    << "\n"
-                                    << dry.output;
+        EXPECT_EQ(dry.exit_code, 0)
+            << dir << " " << object["metadata"]["name"] << ": " << command << "\n"
+            << dry.output;
         EXPECT_THAT(dry.output, HasSubstr("config ok")) << dir;
         ++checked;
       }
