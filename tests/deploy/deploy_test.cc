@@ -178,7 +178,7 @@ nlohmann::json Structure(const YAML::Node& node) {
 
 TEST(PrometheusConfigTest, OperatorRuleCarriesTheSameGroups) {
   YAML::Node alerts = YAML::LoadFile(kSource + "/configs/prometheus/alerts.yml");
-  YAML::Node rule = YAML::LoadFile(kSource + "/k8s/base/prometheusrule.yaml");
+  YAML::Node rule = YAML::LoadFile(kSource + "/k8s/components/monitoring/prometheusrule.yaml");
   EXPECT_EQ(Structure(alerts["groups"]), Structure(rule["spec"]["groups"]))
       << "run scripts/sync-prometheusrule.sh after editing configs/prometheus/alerts.yml";
 }
@@ -297,6 +297,19 @@ TEST_F(KubernetesTest, ManifestsFollowThePlatformConventions) {
     }
   }
   EXPECT_EQ(pods, 3);
+}
+
+// Issue 12: the Prometheus Operator's objects are an optional component, so the base applies on
+// a cluster without the operator's CRDs; the overlays opt in.
+TEST_F(KubernetesTest, OperatorObjectsAreAnOptionalComponent) {
+  for (const YAML::Node& object : Render("k8s/base")) {
+    EXPECT_EQ(object["apiVersion"].as<std::string>().find("monitoring.coreos.com"),
+              std::string::npos)
+        << object["kind"] << " in the base needs the Prometheus Operator";
+  }
+  const std::vector<YAML::Node> cpu = Render("k8s/overlays/cpu");
+  Find(cpu, "ServiceMonitor");
+  Find(cpu, "PrometheusRule");
 }
 
 // A Dockerfile's exec-form ENTRYPOINT or CMD (the last one, continuation lines joined).
