@@ -17,6 +17,15 @@ RUN bash /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/inst
  && mkdir -p /models /etc/arginator && chown arginator /models
 COPY --from=build /build/bin/arginator-server /build/bin/arginator-client /usr/local/bin/
 COPY configs/server.yaml /etc/arginator/server.yaml
+# The project version (CMakeLists.txt), which the overlays' image tags also carry (a test checks).
+ARG ARGINATOR_VERSION=0.1.0
+LABEL org.opencontainers.image.title="arginator-server" \
+      org.opencontainers.image.description="gRPC server for beta-lactamase classifiers on ProtT5 embeddings" \
+      org.opencontainers.image.version="${ARGINATOR_VERSION}"
+# For docker, and podman with --format docker (Kubernetes uses its own gRPC probes): SERVING
+# once every model has a ready version.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["/usr/local/bin/arginator-client", "health", "--target", "127.0.0.1:50051", "--deadline", "4"]
 USER 10001
 VOLUME ["/models"]
 EXPOSE 50051 9464

@@ -19,6 +19,11 @@ RUN bash /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/inst
 COPY --from=build /build/bin/arginator-train /usr/local/bin/
 COPY configs/train /etc/arginator/train
 COPY configs/sweep.yaml /etc/arginator/sweep.yaml
+# The project version (CMakeLists.txt), which the Job's image tag also carries (a test checks).
+ARG ARGINATOR_VERSION=0.1.0
+LABEL org.opencontainers.image.title="arginator-train" \
+      org.opencontainers.image.description="trains and publishes beta-lactamase classifiers" \
+      org.opencontainers.image.version="${ARGINATOR_VERSION}"
 USER 10001
 WORKDIR /reports
 VOLUME ["/models", "/data", "/reports"]

@@ -412,6 +412,31 @@ TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
   EXPECT_EQ(checked, 3);  // the Deployment of each overlay and the trainer Job
 }
 
+// Issue 12: reproducible tags. The images' version label, the overlays' and the Job's image tags
+// are the project version of CMakeLists.txt, and the server image has a health check.
+TEST(DockerfilesTest, ImagesAndTagsCarryTheProjectVersion) {
+  std::smatch m;
+  const std::string cmake = ReadText(kSource + "/CMakeLists.txt");
+  ASSERT_TRUE(std::regex_search(cmake, m, std::regex(R"(project\(arginator VERSION (\S+))")));
+  const std::string version = m[1];
+  for (const char* file : {"server.Dockerfile", "trainer.Dockerfile"}) {
+    const std::string text = ReadText(kSource + "/dockerfiles/" + file);
+    EXPECT_THAT(text, HasSubstr("ARG ARGINATOR_VERSION=" + version + "\n")) << file;
+    EXPECT_THAT(text, HasSubstr("org.opencontainers.image.version=\"${ARGINATOR_VERSION}\""))
+        << file;
+  }
+  EXPECT_THAT(ReadText(kSource + "/dockerfiles/server.Dockerfile"), HasSubstr("HEALTHCHECK "));
+  for (const char* file :
+       {"k8s/overlays/cpu/kustomization.yaml", "k8s/overlays/gpu/kustomization.yaml",
+        "k8s/jobs/train/kustomization.yaml"}) {
+    const YAML::Node kustomization = YAML::LoadFile(kSource + "/" + file);
+    ASSERT_TRUE(kustomization["images"]) << file;
+    for (const YAML::Node& image : kustomization["images"]) {
+      EXPECT_EQ(image["newTag"].as<std::string>(), version) << file;
+    }
+  }
+}
+
 // The runtime stage installs only RUNTIME_PACKAGES: every shared library the binaries link must
 // come from one of them (or from what every Debian image has).
 TEST(DockerfilesTest, RuntimePackagesCoverWhatTheBinariesLink) {
