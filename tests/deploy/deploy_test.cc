@@ -136,7 +136,8 @@ TEST_F(KubernetesTest, GpuOverlayAsksForAGpuAndRunsOnCuda) {
 }
 
 TEST_F(KubernetesTest, TrainerJobPublishesIntoTheServersRepository) {
-  auto job = Find(Render("k8s/jobs/train"), "Job", "arginator-train");
+  const std::vector<YAML::Node> rendered = Render("k8s/jobs/train");
+  auto job = Find(rendered, "Job", "arginator-train");
   YAML::Node pod = job["spec"]["template"]["spec"];
   auto args = Args(pod["containers"][0]);
   EXPECT_EQ(args[0], "fit");
@@ -149,6 +150,16 @@ TEST_F(KubernetesTest, TrainerJobPublishesIntoTheServersRepository) {
   }
   auto base = Render("k8s/overlays/cpu");
   EXPECT_EQ(claim, Find(base, "PersistentVolumeClaim")["metadata"]["name"].as<std::string>());
+  // Issue 12: the reports outlive the pod, on a claim the Job's kustomization makes.
+  std::string reports;
+  for (const auto& v : pod["volumes"]) {
+    if (v["name"].as<std::string>() == "reports" && v["persistentVolumeClaim"]) {
+      reports = v["persistentVolumeClaim"]["claimName"].as<std::string>();
+    }
+  }
+  ASSERT_FALSE(reports.empty()) << "the reports volume is not a PersistentVolumeClaim";
+  Find(rendered, "PersistentVolumeClaim", reports);
+  EXPECT_THAT(args, Contains("output.report_dir=/reports"));
 }
 
 TEST(PrometheusConfigTest, PromtoolAcceptsConfigAndRules) {
