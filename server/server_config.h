@@ -30,12 +30,12 @@ struct ServerConfig {
   std::map<std::string, VersionPolicy> model_policies;
   std::vector<std::string> required_models;  // health waits for these; [] = every model found
   std::map<std::string, std::string> default_labels;
-  int64_t max_card_bytes, max_model_bytes;  // repository file limits
-  absl::Duration load_timeout;              // a version's whole load, checks and warm-up
+  int64_t max_card_bytes, max_model_bytes;          // repository file limits
+  absl::Duration load_timeout;                      // a version's whole load, checks and warm-up
   absl::Duration retry_backoff, max_retry_backoff;  // failed versions whose files change
   bool links_outside_repository;  // may a version's files resolve outside the repository
   bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
-  int metrics_threads;                      // the /metrics HTTP server
+  int metrics_threads;            // the /metrics HTTP server
   absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;

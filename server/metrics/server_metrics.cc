@@ -216,9 +216,9 @@ void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const
 
 void ServerMetrics::OnFailedWhileServing(const std::string& name, int64_t version,
                                          const absl::Status& why) {
-  LogEvent(absl::StrCat("FAILED while serving: ", name, " version ", version,
-                        " is out of service until its files change or LoadVersion: ",
-                        why.message()));
+  LogEvent(
+      absl::StrCat("FAILED while serving: ", name, " version ", version,
+                   " is out of service until its files change or LoadVersion: ", why.message()));
 }
 
 void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {

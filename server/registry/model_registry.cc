@@ -95,8 +95,7 @@ void ModelRegistry::Reconcile(const std::string& name,
   ReapUnloaded();
 }
 
-void ModelRegistry::LoadOne(const std::string& name, int64_t version,
-                            const VersionOnDisk& files) {
+void ModelRegistry::LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::shared_ptr<ServableVersion>> loaded = loader_->Load(name, version, files.dir);
   const absl::Duration took = absl::Now() - start;
@@ -275,9 +274,9 @@ absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
     return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version yet"));
   }
   const auto& [latest, entry] = *m.versions.rbegin();  // why the newest is not serving
-  return absl::UnavailableError(
-      absl::StrCat("model '", name, "' has no ready version; version ", latest, " is ",
-                   VersionStateName(entry.state), entry.reason.empty() ? "" : ": " + entry.reason));
+  return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version; version ",
+                                             latest, " is ", VersionStateName(entry.state),
+                                             entry.reason.empty() ? "" : ": " + entry.reason));
 }
 
 absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
@@ -349,8 +348,8 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
       auto it = model->second.versions.find(version);
       if (it == model->second.versions.end() || it->second.state != VersionState::kReady) {
         return absl::FailedPreconditionError(
-            absl::StrCat("label '", label, "' can only point at a ready version; version ",
-                         version, " of '", name, "' is not ready"));
+            absl::StrCat("label '", label, "' can only point at a ready version; version ", version,
+                         " of '", name, "' is not ready"));
       }
       labels[label] = version;
     }

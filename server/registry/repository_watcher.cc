@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/file_io.h"
 #include "server/registry/version_labels.h"
-#include "absl/strings/str_cat.h"
 
 namespace arginator::server {
 
@@ -68,7 +68,8 @@ std::map<int64_t, VersionOnDisk> CompleteVersions(const fs::path& model_dir) {
         !absl::SimpleAtoi(v, &version) || version <= 0 || !IsDirectory(version_dir)) {
       continue;
     }
-    const fs::path card = version_dir.path() / "model.json", model = version_dir.path() / "model.pt";
+    const fs::path card = version_dir.path() / "model.json",
+                   model = version_dir.path() / "model.pt";
     if (IsFile(card) && IsFile(model)) {
       versions.emplace(version, VersionOnDisk(version_dir.path().string(),
                                               Fingerprint(card) + "|" + Fingerprint(model)));
@@ -103,8 +104,7 @@ void RepositoryWatcher::PollOnce() {
   std::set<std::string> forgotten;
   for (const std::string& name : known) {
     auto it = found.find(name);
-    registry_->Reconcile(name,
-                         it == found.end() ? std::map<int64_t, VersionOnDisk>{} : it->second);
+    registry_->Reconcile(name, it == found.end() ? std::map<int64_t, VersionOnDisk>{} : it->second);
     if (it == found.end() && registry_->ForgetIfEmpty(name)) forgotten.insert(name);
   }
   if (!forgotten.empty()) {
@@ -128,9 +128,9 @@ void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::stri
   absl::StatusOr<std::map<std::string, int64_t>> labels = [&] {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) > kMaxLabelsFileBytes || ec) {
-      return absl::StatusOr<std::map<std::string, int64_t>>(absl::FailedPreconditionError(
-          absl::StrCat(path.string(), ": not a regular file of at most ", kMaxLabelsFileBytes,
-                       " bytes")));
+      return absl::StatusOr<std::map<std::string, int64_t>>(
+          absl::FailedPreconditionError(absl::StrCat(
+              path.string(), ": not a regular file of at most ", kMaxLabelsFileBytes, " bytes")));
     }
     absl::StatusOr<std::string> text = ReadFileToString(path.string());
     if (!text.ok()) return absl::StatusOr<std::map<std::string, int64_t>>(text.status());

@@ -71,8 +71,8 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
       attempt->abandoned = true;
       abandoned_->fetch_add(1);
       verified = attempt->cancelled
-                     ? absl::CancelledError(absl::StrCat(
-                           dir, ": load cancelled, the server is shutting down"))
+                     ? absl::CancelledError(
+                           absl::StrCat(dir, ": load cancelled, the server is shutting down"))
                      : absl::DeadlineExceededError(absl::StrCat(
                            dir, ": load did not finish within ",
                            absl::FormatDuration(options_.load_timeout),
@@ -139,9 +139,9 @@ absl::Status CheckInsideRepository(const std::string& path, const std::string& r
   for (; r != real_root.end() && p != real.end() && *r == *p; ++r, ++p) {
   }
   if (r != real_root.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": resolves to ", real.string(), ", outside the model repository ", real_root.string(),
-        " (models.links_outside_repository is false)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": resolves to ", real.string(), ", outside the model repository ",
+                     real_root.string(), " (models.links_outside_repository is false)"));
   }
   return absl::OkStatus();
 }

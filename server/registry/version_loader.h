@@ -10,7 +10,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
-
 #include "server/registry/servable.h"
 
 namespace arginator::server {
@@ -23,10 +22,11 @@ using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
     const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
 
 // Loads a version directory the way the trainer published it and proves it before serving:
-// both files are regular files within the size limits and inside the repository; model.json parses and names this model and
-// version; model.pt matches its sha256; the TorchScript loads; its output width equals the number
-// of labels; it reproduces every golden example's probabilities within the card's tolerance;
-// warm-up batches run. Any failure is an error naming the directory and the check.
+// both files are regular files within the size limits and inside the repository; model.json parses
+// and names this model and version; model.pt matches its sha256; the TorchScript loads; its output
+// width equals the number of labels; it reproduces every golden example's probabilities within the
+// card's tolerance; warm-up batches run. Any failure is an error naming the directory and the
+// check.
 //
 // A load that does not finish within `load_timeout` (a TorchScript forward that loops, a stalled
 // network mount) fails with DEADLINE_EXCEEDED and is abandoned: its thread cannot be interrupted

@@ -32,7 +32,8 @@ void ClassifyCall::Recycle() {
   // storage would stay with this pooled call.
   constexpr int64_t kMax = ClassifyCallPool::kMaxRetainedRows;
   if (last_rows() > kMax || request_.message.embeddings_size() > kMax ||
-      request_.message.packed_values().size() > static_cast<size_t>(kMax) * kEmbeddingDim * sizeof(float)) {
+      request_.message.packed_values().size() >
+          static_cast<size_t>(kMax) * kEmbeddingDim * sizeof(float)) {
     v1::ClassifyRequest().Swap(&request_.message);  // the temporary takes the large storage away
     v1::ClassifyResponse().Swap(&response_);
     ReleaseBuffers();

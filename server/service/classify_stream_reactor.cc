@@ -47,7 +47,8 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
   if (!parsed) {
     // This message's answer is the error; the stream goes on.
     slot->message.set_error_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-    slot->message.set_error_message(absl::StrCat("stream message ", index, ": ", kUnparseableRequest));
+    slot->message.set_error_message(
+        absl::StrCat("stream message ", index, ": ", kUnparseableRequest));
     slot->done = true;
     env_->metrics->RecordRequest(kUnknownModelLabel, 0, MethodName(RequestMethod::kClassifyStream),
                                  CodeName(absl::StatusCode::kInvalidArgument), 0);

@@ -92,8 +92,8 @@ class ClassifyStreams {
 
   // Recursive: a stream that Drain finishes may be done, and Remove itself, on the same thread.
   std::recursive_mutex mu_;
-  bool draining_ = false;                     // under mu_
-  std::set<ClassifyStreamReactor*> open_;     // under mu_
+  bool draining_ = false;                  // under mu_
+  std::set<ClassifyStreamReactor*> open_;  // under mu_
 };
 
 }  // namespace arginator::server

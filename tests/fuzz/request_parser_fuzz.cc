@@ -16,8 +16,7 @@
 namespace {
 
 const size_t kMaxNameBytes = arginator::server::GetEdgeLimits().max_name_bytes;
-const size_t kMaxStatusMessageBytes =
-    arginator::server::GetEdgeLimits().max_status_message_bytes;
+const size_t kMaxStatusMessageBytes = arginator::server::GetEdgeLimits().max_status_message_bytes;
 
 constexpr int kDim = 1024;
 // Small, so that a few rows reach the limit check: inputs stay near 12 KB and the fuzzer fast.

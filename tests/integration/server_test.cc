@@ -395,7 +395,9 @@ TEST_F(ServerTest, AnUnparseableClassifyRequestIsInvalidArgumentCountedAndLogged
   bytes.replace(bytes.find(name), 2, "\xc3\x28");  // an invalid 2-byte UTF-8 sequence
   constexpr int kEach = 100;
   for (int i = 0; i < kEach; ++i) {
-    for (const std::string& payload : {std::string("\x0a\x05" "ab"), bytes}) {
+    for (const std::string& payload : {std::string("\x0a\x05"
+                                                   "ab"),
+                                       bytes}) {
       grpc::Status s = call(payload);
       ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
       EXPECT_THAT(s.error_message(), HasSubstr("not a valid arginator.v1.ClassifyRequest"));
@@ -465,7 +467,8 @@ TEST_F(ServerTest, StreamOfLargeRequestsIsAnsweredCompletely) {
 // when the signal lands: it is answered, the stream ends with UNAVAILABLE (the client resends
 // the rest elsewhere), and the server exits long before its 20 s grace period.
 TEST_F(ServerTest, SigtermFinishesAnOpenStreamsMessagesAndEndsIt) {
-  StartServer({"--set", "batching.max_queue_delay_us=1000000", "--set", "server.grace_period_s=20"});
+  StartServer(
+      {"--set", "batching.max_queue_delay_us=1000000", "--set", "server.grace_period_s=20"});
   grpc::ClientContext ctx;
   auto stream = stub_->ClassifyStream(&ctx);
   v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
@@ -630,9 +633,10 @@ TEST_F(ServerTest, AdminIsOffByDefaultAndNeedsTheBearerToken) {
 // requests still get version 1, which loads for its label although the policy is latest 1.
 TEST_F(ServerTest, ARollbackByLabelSurvivesARestart) {
   PublishEdited(kBinary, 1, 2, [](const std::string&, nlohmann::json&) {});
-  const std::vector<std::string> flags = {"--set", "admin.enabled=true", "--set",
-                                          "admin.token=s3cret", "--set",
-                                          "models.default_labels={betalactamase-binary: stable}"};
+  const std::vector<std::string> flags = {
+      "--set", "admin.enabled=true",
+      "--set", "admin.token=s3cret",
+      "--set", "models.default_labels={betalactamase-binary: stable}"};
   StartServer(flags);
   ASSERT_TRUE(AdminLoadVersion(kBinary, 1).ok()) << server_->Log();
   ASSERT_TRUE(AdminSetLabel(kBinary, "stable", 1).ok());
@@ -707,8 +711,9 @@ TEST_F(ServerTest, ALoadPastItsTimeoutFailsAndTheWatcherGoesOn) {
   PublishEdited(kBinary, 1, 2, [](const std::string& dir, nlohmann::json&) {
     fs::resize_file(dir + "/model.pt", uintmax_t{3} << 30);
   });
-  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED; }))
-      << server_->Log();
+  ASSERT_TRUE(WaitFor([&] {
+    return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED;
+  })) << server_->Log();
   EXPECT_THAT(VersionState(kBinary, 2).reason(), HasSubstr("did not finish within 2s"));
   PublishEdited(kBinary, 1, 3, [](const std::string&, nlohmann::json&) {});
   ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 3).state() == v1::VersionStatus::READY; }))
@@ -730,8 +735,9 @@ TEST_F(ServerTest, AVersionCopiedInNonAtomicallyLoadsOnceItsCopyCompletes) {
   ASSERT_TRUE(WriteFileDurably(dir + "/model.json", card.dump()).ok());
   const std::string weights = *ReadFileToString(from + "/model.pt");
   ASSERT_TRUE(WriteFileDurably(dir + "/model.pt", weights.substr(0, weights.size() / 2)).ok());
-  ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED; }))
-      << server_->Log();
+  ASSERT_TRUE(WaitFor([&] {
+    return VersionState(kBinary, 2).state() == v1::VersionStatus::FAILED;
+  })) << server_->Log();
   std::ofstream(dir + "/model.pt", std::ios::app) << weights.substr(weights.size() / 2);
   ASSERT_TRUE(WaitFor([&] { return VersionState(kBinary, 2).state() == v1::VersionStatus::READY; }))
       << server_->Log();

@@ -48,7 +48,8 @@ class FakeLoader : public server::VersionLoader {
 // at its gate or make it misbehave) and a card of `dim` inputs and two labels.
 class ModelLoader : public server::VersionLoader {
  public:
-  ModelLoader(std::shared_ptr<server::Model> model, int dim) : model_(std::move(model)), dim_(dim) {}
+  ModelLoader(std::shared_ptr<server::Model> model, int dim)
+      : model_(std::move(model)), dim_(dim) {}
   absl::StatusOr<std::shared_ptr<server::ServableVersion>> Load(const std::string& name,
                                                                 int64_t version,
                                                                 const std::string& dir) override {

@@ -57,7 +57,8 @@ def forward(self, x):
   std::vector<float> in = {0.5f, 0.f, 0.f, 0.f}, out(2);
   EXPECT_TRUE((*model)->Forward(RowsView(in.data(), 1, 4), MutableRowsView(out.data(), 1, 2)).ok());
   in[0] = 1000.f;
-  absl::Status wide = (*model)->Forward(RowsView(in.data(), 1, 4), MutableRowsView(out.data(), 1, 2));
+  absl::Status wide =
+      (*model)->Forward(RowsView(in.data(), 1, 4), MutableRowsView(out.data(), 1, 2));
   EXPECT_EQ(wide.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(wide.message(), HasSubstr("outputs 5 columns per row, expected 2"));
   EXPECT_TRUE(IsOutputContractError(wide));

@@ -29,7 +29,8 @@ class ModelRegistryTest : public ::testing::Test {
   static std::map<int64_t, VersionOnDisk> Disk(std::initializer_list<int64_t> versions,
                                                const std::string& fingerprint = "") {
     std::map<int64_t, VersionOnDisk> out;
-    for (int64_t v : versions) out.emplace(v, VersionOnDisk("/repo/m/" + std::to_string(v), fingerprint));
+    for (int64_t v : versions)
+      out.emplace(v, VersionOnDisk("/repo/m/" + std::to_string(v), fingerprint));
     return out;
   }
   int64_t Served(ModelRegistry& r) {

@@ -19,8 +19,8 @@ TEST(VersionLabelsTest, ParsesAnObjectOfLabelToVersionAndRefusesAnythingElse) {
   ASSERT_TRUE(labels.ok()) << labels.status();
   EXPECT_EQ(*labels, (std::map<std::string, int64_t>{{"canary", 4}, {"stable", 3}}));
   EXPECT_TRUE(ParseVersionLabels("{}", "labels.json", 256)->empty());
-  for (const char* bad : {"", "[1]", "{\"stable\": 0}", "{\"stable\": \"3\"}",
-                          "{\"stable\": 2.5}", "{\"\": 1}", "{\"stable\": 3"}) {
+  for (const char* bad : {"", "[1]", "{\"stable\": 0}", "{\"stable\": \"3\"}", "{\"stable\": 2.5}",
+                          "{\"\": 1}", "{\"stable\": 3"}) {
     auto parsed = ParseVersionLabels(bad, "m/labels.json", 256);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(parsed.status().message(), HasSubstr("m/labels.json")) << bad;

@@ -113,8 +113,7 @@ class ClassifyStreamReactorTest : public ::testing::Test {
   testing::ModelLoader loader_{model_, kDim};
   ServerMetrics metrics_;
   RegistryObserver registry_observer_;  // quiet: no load events logged
-  ModelRegistry registry_{
-      testing::RegistryOptions(), &loader_, &registry_observer_};
+  ModelRegistry registry_{testing::RegistryOptions(), &loader_, &registry_observer_};
   ClassifyEnv env_{&registry_, &metrics_, 100, nullptr};
   ClassifyStreams streams_;
 };
