@@ -108,12 +108,7 @@ void ModelRegistry::LoadOne(const std::string& name, int64_t version, const Vers
       e.servable = *std::move(loaded);
       e.failures = 0;
     } else {
-      e.state = VersionState::kFailed;
-      e.reason = std::string(loaded.status().message());
-      ++e.failures;
-      absl::Duration backoff = options_.retry_backoff;
-      for (int i = 1; i < e.failures && backoff < options_.max_retry_backoff; ++i) backoff *= 2;
-      e.retry_after = absl::Now() + std::min(backoff, options_.max_retry_backoff);
+      MarkEntryFailed(e, std::string(loaded.status().message()));
     }
   }
   if (loaded.ok()) {
@@ -121,6 +116,15 @@ void ModelRegistry::LoadOne(const std::string& name, int64_t version, const Vers
   } else {
     observer_->OnLoadFailed(name, version, loaded.status(), took);
   }
+}
+
+void ModelRegistry::MarkEntryFailed(VersionEntry& e, std::string reason) const {
+  e.state = VersionState::kFailed;
+  e.reason = std::move(reason);
+  ++e.failures;
+  absl::Duration backoff = options_.retry_backoff;
+  for (int i = 1; i < e.failures && backoff < options_.max_retry_backoff; ++i) backoff *= 2;
+  e.retry_after = absl::Now() + std::min(backoff, options_.max_retry_backoff);
 }
 
 void ModelRegistry::Unload(const std::string& name, int64_t version) {
@@ -191,11 +195,8 @@ bool ModelRegistry::MarkFailed(const ServableVersion* servable, const absl::Stat
       return false;
     }
     VersionEntry& e = it->second;
-    e.state = VersionState::kFailed;
-    e.reason = absl::StrCat("failed while serving: ", why.message());
-    ++e.failures;
-    e.retry_after = absl::Now() + options_.retry_backoff;
     model->second.unloading.push_back(std::move(e.servable));
+    MarkEntryFailed(e, absl::StrCat("failed while serving: ", why.message()));
   }
   observer_->OnFailedWhileServing(name, version, why);
   NotifyStates(name);

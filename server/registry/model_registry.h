@@ -155,6 +155,10 @@ class ModelRegistry {
 
   void LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files);
   void Unload(const std::string& name, int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED with `reason`; retried (when its files change) after the backoff of its count of
+  // consecutive failures.
+  void MarkEntryFailed(VersionEntry& e, std::string reason) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<int64_t, VersionState> States(const ModelEntry& m) const;
   void NotifyStates(const std::string& name);
   int64_t DefaultVersion(const std::string& name) const;
