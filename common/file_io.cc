@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,23 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+absl::Status CheckRegularFile(const std::string& path, uintmax_t max_bytes) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
+  if (!std::filesystem::is_regular_file(status)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": not a regular file (a FIFO, device or directory is refused)"));
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
+  if (size > max_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", size, " bytes, more than the limit of ", max_bytes));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WriteFileDurably(const std::string& path, std::string_view contents) {

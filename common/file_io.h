@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,11 @@ namespace arginator {
 
 // Whole-file read; NOT_FOUND names the path.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// OK when `path` (after symlinks) is a regular file of at most `max_bytes`; FAILED_PRECONDITION
+// naming the path otherwise, NOT_FOUND when it cannot be stat'ed. For files a hostile writer may
+// plant: reading a FIFO blocks forever and /dev/zero never ends.
+absl::Status CheckRegularFile(const std::string& path, uintmax_t max_bytes);
 
 // Writes `contents` to `path` (truncating) and fsyncs the file before returning, so a later rename
 // of its directory publishes complete bytes.

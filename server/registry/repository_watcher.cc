@@ -9,7 +9,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/file_io.h"
 #include "server/registry/version_labels.h"
 
 namespace arginator::server {
@@ -125,17 +124,8 @@ void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::stri
     registry_->ReplaceLabels(name, {});
     return;
   }
-  absl::StatusOr<std::map<std::string, int64_t>> labels = [&] {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) > kMaxLabelsFileBytes || ec) {
-      return absl::StatusOr<std::map<std::string, int64_t>>(
-          absl::FailedPreconditionError(absl::StrCat(
-              path.string(), ": not a regular file of at most ", kMaxLabelsFileBytes, " bytes")));
-    }
-    absl::StatusOr<std::string> text = ReadFileToString(path.string());
-    if (!text.ok()) return absl::StatusOr<std::map<std::string, int64_t>>(text.status());
-    return ParseVersionLabels(*text, path.string(), kMaxLabelBytes);
-  }();
+  absl::StatusOr<std::map<std::string, int64_t>> labels =
+      ReadVersionLabels(path.string(), kMaxLabelBytes);
   if (!labels.ok()) {
     std::cerr << "arginator-server: ignoring version labels: " << labels.status().message()
               << std::endl;

@@ -36,6 +36,14 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::str
   return labels;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> ReadVersionLabels(const std::string& path,
+                                                                 size_t max_label_bytes) {
+  if (absl::Status s = CheckRegularFile(path, kMaxLabelsFileBytes); !s.ok()) return s;
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ParseVersionLabels(*text, path, max_label_bytes);
+}
+
 absl::Status WriteVersionLabels(const std::string& path,
                                 const std::map<std::string, int64_t>& labels) {
   namespace fs = std::filesystem;

@@ -23,6 +23,11 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::str
                                                                   const std::string& source,
                                                                   size_t max_label_bytes);
 
+// Reads and parses the labels file at `path`, which must be a regular file of at most
+// kMaxLabelsFileBytes (CheckRegularFile).
+absl::StatusOr<std::map<std::string, int64_t>> ReadVersionLabels(const std::string& path,
+                                                                 size_t max_label_bytes);
+
 // Writes `labels` to `path` atomically (a hidden temporary file in the same directory, fsynced,
 // then renamed over it), so a reader sees the old or the new file, never a part.
 absl::Status WriteVersionLabels(const std::string& path,

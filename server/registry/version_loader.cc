@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_io.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -106,27 +107,6 @@ int DirectoryVersionLoader::abandoned() const { return abandoned_->load(); }
 
 namespace {
 
-// A repository file must be a regular file (after symlinks) of at most `max_bytes`: reading a
-// FIFO blocks forever, /dev/zero never ends, and either would hold the loader (and the watcher
-// behind it) for good.
-absl::Status CheckRepositoryFile(const std::string& path, uintmax_t max_bytes) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
-  if (!fs::is_regular_file(status)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": not a regular file (a FIFO, device or directory is refused)"));
-  }
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
-  if (size > max_bytes) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": ", size, " bytes, more than the limit of ", max_bytes));
-  }
-  return absl::OkStatus();
-}
-
 // Whether `path`, with every symlink resolved, lies inside `root` (also resolved).
 absl::Status CheckInsideRepository(const std::string& path, const std::string& root) {
   namespace fs = std::filesystem;
@@ -153,8 +133,8 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
   namespace fs = std::filesystem;
   const std::string card_path = (fs::path(dir) / "model.json").string();
   const std::string model_path = (fs::path(dir) / "model.pt").string();
-  ARG_RETURN_IF_ERROR(CheckRepositoryFile(card_path, options.max_card_bytes));
-  ARG_RETURN_IF_ERROR(CheckRepositoryFile(model_path, options.max_model_bytes));
+  ARG_RETURN_IF_ERROR(CheckRegularFile(card_path, options.max_card_bytes));
+  ARG_RETURN_IF_ERROR(CheckRegularFile(model_path, options.max_model_bytes));
   if (!options.repository.empty() && !options.links_outside_repository) {
     ARG_RETURN_IF_ERROR(CheckInsideRepository(card_path, options.repository));
     ARG_RETURN_IF_ERROR(CheckInsideRepository(model_path, options.repository));
