@@ -45,13 +45,18 @@ ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* met
     : registry_(registry),
       options_(options),
       env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {
-  // Method 0 is Classify, as in the generated WithCallbackMethod_Classify, with our request type.
-  auto* handler =
+  // Methods 0 and 1, as the generated WithCallbackMethod_* would register them, with our
+  // request type.
+  auto* classify =
       new grpc::internal::CallbackUnaryHandler<ReceivedClassifyRequest, v1::ClassifyResponse>(
           [this](grpc::CallbackServerContext* context, const ReceivedClassifyRequest*,
                  v1::ClassifyResponse*) { return Classify(context); });
-  handler->SetMessageAllocator(&calls_);
-  MarkMethodCallback(0, handler);
+  classify->SetMessageAllocator(&calls_);
+  MarkMethodCallback(0, classify);
+  MarkMethodCallback(
+      1,
+      new grpc::internal::CallbackBidiHandler<ReceivedClassifyRequest, v1::ClassifyStreamResponse>(
+          [this](grpc::CallbackServerContext* context) { return ClassifyStream(context); }));
 }
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context) {
@@ -62,8 +67,8 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
   return reactor;
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifierService::ClassifyStream(
-    grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<ReceivedClassifyRequest, v1::ClassifyStreamResponse>*
+ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
   return new ClassifyStreamReactor(&env_, options_.stream_max_in_flight, DeadlineOf(context),
                                    &streams_);
 }

@@ -16,12 +16,11 @@ namespace arginator::server {
 // allocates no messages or buffers of ours; the handler starts the job (classify_job.h: parse,
 // select, enqueue or execute) and returns; the job's completion fills the response and finishes
 // the call. No thread blocks per request. A request that does not parse gets an error that says
-// so: Classify's request type reports the parse instead of failing it (ReceivedClassifyRequest),
-// and ClassifyStream is registered in its raw (bytes) form (ClassifyStreamReactor).
+// so: both Classify and ClassifyStream are registered by the constructor with
+// ReceivedClassifyRequest as their request type, which reports the parse instead of failing it.
 class ClassifierService final
-    : public v1::Classifier::WithRawCallbackMethod_ClassifyStream<
-          v1::Classifier::WithCallbackMethod_ListModels<
-              v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>>> {
+    : public v1::Classifier::WithCallbackMethod_ListModels<
+          v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>> {
  public:
   struct Options {
     int64_t max_embeddings_per_request = 4096;
@@ -31,10 +30,10 @@ class ClassifierService final
 
   ClassifierService(ModelRegistry* registry, ServerMetrics* metrics, Options options);
 
-  // Classify's handler is registered by the constructor (see ReceivedClassifyRequest).
+  // Their handlers are registered by the constructor (see ReceivedClassifyRequest).
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context);
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
-      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<ReceivedClassifyRequest, v1::ClassifyStreamResponse>* ClassifyStream(
+      grpc::CallbackServerContext* context);
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const v1::ListModelsRequest* request,
                                        v1::ListModelsResponse* response) override;

@@ -7,22 +7,12 @@
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
 #include "grpcpp/support/message_allocator.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/service/classify_job.h"
+#include "server/service/received_request.h"
 
 namespace arginator::server {
 
 class ClassifyCallPool;
-
-// A Classify request as gRPC's handler receives it: the message, and whether its bytes parsed.
-// Its SerializationTraits (below) never fail, so a message that does not parse (malformed, or a
-// string field that is not UTF-8) reaches the handler, which answers INVALID_ARGUMENT saying so
-// and counts it; with v1::ClassifyRequest itself, gRPC's typed handler would answer UNIMPLEMENTED
-// with an empty message and the service would never know. The parse is gRPC's own.
-struct ReceivedClassifyRequest {
-  v1::ClassifyRequest message;
-  bool parsed = false;
-};
 
 // One unary Classify call: its request and response messages and its ClassifyJob, made once and
 // reused from call to call (ClassifyCallPool is gRPC's message allocator for the method).
@@ -75,25 +65,3 @@ class ClassifyCallPool
 };
 
 }  // namespace arginator::server
-
-namespace grpc {
-
-// Parses a Classify request the way gRPC's own protobuf traits do, but reports a failure in the
-// message instead of failing the call (see ReceivedClassifyRequest).
-template <>
-class SerializationTraits<arginator::server::ReceivedClassifyRequest, void> {
- public:
-  static Status Deserialize(ByteBuffer* buffer, arginator::server::ReceivedClassifyRequest* msg) {
-    {
-      ProtoBufferReader reader(buffer);
-      msg->parsed = reader.status().ok() && msg->message.ParseFromZeroCopyStream(&reader);
-    }
-    buffer->Clear();
-    return Status::OK;
-  }
-  static Status Serialize(const arginator::server::ReceivedClassifyRequest&, ByteBuffer*, bool*) {
-    return Status(StatusCode::INTERNAL, "a received Classify request is never sent");
-  }
-};
-
-}  // namespace grpc

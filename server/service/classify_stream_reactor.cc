@@ -1,7 +1,6 @@
 #include "server/service/classify_stream_reactor.h"
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -40,11 +39,8 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
   }
   Slot* slot = reading_slot_.get();
   const int64_t index = messages_++;
-  grpc::ProtoBufferReader reader(&slot->received);
-  const bool parsed = slot->request.ParseFromZeroCopyStream(&reader);
-  slot->received.Clear();
   slots_.push_back(std::move(reading_slot_));
-  if (!parsed) {
+  if (!slot->received.parsed) {
     // This message's answer is the error; the stream goes on.
     slot->message.set_error_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
     slot->message.set_error_message(
@@ -55,10 +51,10 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     Advance(lock);
     return;
   }
-  slot->message.set_request_id(slot->request.request_id());
+  slot->message.set_request_id(slot->received.message.request_id());
   // The next read goes into another slot, so it can start before this request is computed.
   Advance(lock);
-  slot->Start(*env_, RequestMethod::kClassifyStream, slot->request, deadline_,
+  slot->Start(*env_, RequestMethod::kClassifyStream, slot->received.message, deadline_,
               slot->message.mutable_response());
 }
 
@@ -102,10 +98,9 @@ std::unique_ptr<ClassifyStreamReactor::Slot> ClassifyStreamReactor::TakeSpare() 
 
 void ClassifyStreamReactor::Recycle(std::unique_ptr<Slot> slot) {
   if (static_cast<int>(spare_.size()) > max_in_flight_) return;  // deleted
-  slot->received.Clear();
-  slot->request.Clear();
+  slot->received.message.Clear();
+  slot->received.parsed = false;
   slot->message.Clear();
-  slot->encoded.Clear();
   slot->done = false;
   spare_.push_back(std::move(slot));
 }
@@ -122,7 +117,7 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
     writing_ = true;
     to_write = slots_.front().get();
   }
-  grpc::ByteBuffer* to_read = nullptr;
+  ReceivedClassifyRequest* to_read = nullptr;
   if (!reads_done_ && !broken_ && !draining_ && !reading_ &&
       static_cast<int>(slots_.size()) < max_in_flight_) {
     reading_ = true;
@@ -139,10 +134,7 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   if (to_write) {
     // The slot is done and stays at the front until its write completes: nobody else touches it.
-    bool own_buffer = false;
-    (void)grpc::SerializationTraits<v1::ClassifyStreamResponse>::Serialize(
-        to_write->message, &to_write->encoded, &own_buffer);
-    StartWrite(&to_write->encoded);
+    StartWrite(&to_write->message);
   }
   if (to_read) StartRead(to_read);
   if (finish) {

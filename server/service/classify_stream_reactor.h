@@ -8,24 +8,23 @@
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
-#include "grpcpp/support/byte_buffer.h"
 #include "server/service/classify_job.h"
+#include "server/service/received_request.h"
 
 namespace arginator::server {
 
-// One ClassifyStream call, on the raw (bytes) form of the method so that a message which does
-// not parse is that message's error, not the end of the stream: gRPC's typed reader reports a
-// parse failure exactly like the client's half-close, and the stream would end with OK having
-// dropped the rest. Reads each message into a slot of its own, parses it there and starts the
-// slot's ClassifyJob; answers strictly in request order with one write in flight; pauses reading
-// while `max_in_flight` requests are unanswered (flow control back to the client). Reading goes on
-// while a job runs, even when this stream's thread is the one computing a batch. A bad request gets
-// an error response and the stream goes on. Slots are reused once written, so a steady stream
-// allocates nothing of its own. Deletes itself in OnDone, which gRPC calls only after Finish;
-// Finish waits until every started request has completed.
+// One ClassifyStream call. Its messages arrive as ReceivedClassifyRequest, so a message which does
+// not parse is that message's error, not the end of the stream. Reads each message into a slot
+// of its own and starts the slot's ClassifyJob; answers strictly in request order with one write in
+// flight; pauses reading while `max_in_flight` requests are unanswered (flow control back to the
+// client). Reading goes on while a job runs, even when this stream's thread is the one computing a
+// batch. A bad request gets an error response and the stream goes on. Slots are reused once
+// written, so a steady stream allocates nothing of its own. Deletes itself in OnDone, which gRPC
+// calls only after Finish; Finish waits until every started request has completed.
 class ClassifyStreams;
 
-class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class ClassifyStreamReactor
+    : public grpc::ServerBidiReactor<ReceivedClassifyRequest, v1::ClassifyStreamResponse> {
  public:
   // Registers with `streams` (which must outlive it) until OnDone.
   ClassifyStreamReactor(const ClassifyEnv* env, int max_in_flight, absl::Time deadline,
@@ -47,11 +46,9 @@ class ClassifyStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
     void Finish(const absl::Status& status) override { reactor->Complete(this, status); }
 
     ClassifyStreamReactor* const reactor;
-    grpc::ByteBuffer received;  // the read's target
-    v1::ClassifyRequest request;
+    ReceivedClassifyRequest received;  // the read's target
     v1::ClassifyStreamResponse message;
-    grpc::ByteBuffer encoded;  // message, serialized for its write
-    bool done = false;         // under the reactor's mu_
+    bool done = false;  // under the reactor's mu_
   };
 
   // Each returns with mu_ released; they start at most one gRPC operation of each kind.

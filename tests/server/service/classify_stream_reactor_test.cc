@@ -18,7 +18,8 @@ constexpr int kDim = 4;
 // Stands in for gRPC's side of a bidi stream: records the pending read and write, and runs
 // OnDone inside Finish (gRPC may run it at once, on any thread), so anything the reactor touched
 // after Finish would be a use after free.
-class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> {
+class FakeStream
+    : public grpc::ServerCallbackReaderWriter<ReceivedClassifyRequest, v1::ClassifyStreamResponse> {
  public:
   // A Finish the reactor asked for before it was bound is delivered by the bind, which holds
   // the reactor's stream lock: OnDone follows after it, as gRPC's does.
@@ -37,22 +38,23 @@ class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grp
     if (!binding_) reactor_->OnDone();
   }
   void SendInitialMetadata() override {}
-  void Read(grpc::ByteBuffer* msg) override {
+  void Read(ReceivedClassifyRequest* msg) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_EQ(read_, nullptr) << "two reads in flight";
     read_ = msg;
   }
-  void Write(const grpc::ByteBuffer* msg, grpc::WriteOptions) override {
+  void Write(const v1::ClassifyStreamResponse* msg, grpc::WriteOptions) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_EQ(write_, nullptr) << "two writes in flight";
     write_ = msg;
   }
-  void WriteAndFinish(const grpc::ByteBuffer*, grpc::WriteOptions, grpc::Status) override {
+  void WriteAndFinish(const v1::ClassifyStreamResponse*, grpc::WriteOptions,
+                      grpc::Status) override {
     ADD_FAILURE() << "not used";
   }
 
   // The pending read's target, taken (the reactor gets it back through OnReadDone).
-  grpc::ByteBuffer* TakeRead() {
+  ReceivedClassifyRequest* TakeRead() {
     std::lock_guard<std::mutex> lock(mu_);
     return std::exchange(read_, nullptr);
   }
@@ -60,11 +62,7 @@ class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grp
   std::string TakeWrite() {
     std::lock_guard<std::mutex> lock(mu_);
     if (write_ == nullptr) return "";
-    grpc::ByteBuffer copy(*std::exchange(write_, nullptr));
-    v1::ClassifyStreamResponse response;
-    EXPECT_TRUE(
-        grpc::SerializationTraits<v1::ClassifyStreamResponse>::Deserialize(&copy, &response).ok());
-    return response.request_id();
+    return std::exchange(write_, nullptr)->request_id();
   }
   bool finished() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,22 +80,27 @@ class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grp
   ClassifyStreamReactor* const reactor_;
   bool binding_ = false;
   std::mutex mu_;
-  grpc::ByteBuffer* read_ = nullptr;
-  const grpc::ByteBuffer* write_ = nullptr;
+  ReceivedClassifyRequest* read_ = nullptr;
+  const v1::ClassifyStreamResponse* write_ = nullptr;
   bool finished_ = false;
   grpc::StatusCode finish_code_ = grpc::StatusCode::UNKNOWN;
 };
 
-// Puts a request for `model` into the reactor's read buffer, encoded as the client would send it.
-void Fill(grpc::ByteBuffer* buffer, const std::string& id, const std::string& model = "m") {
+// Puts a request for `model` into the reactor's read target: encoded as the client would send it,
+// then decoded by the traits gRPC uses for the method.
+void Fill(ReceivedClassifyRequest* target, const std::string& id, const std::string& model = "m") {
   v1::ClassifyRequest r;
   r.set_request_id(id);
   r.mutable_model()->set_name(model);
   v1::Embedding* e = r.add_embeddings();
   e->set_id(id);
   for (int j = 0; j < kDim; ++j) e->add_values(1.f);
+  grpc::ByteBuffer buffer;
   bool own = false;
-  ASSERT_TRUE(grpc::SerializationTraits<v1::ClassifyRequest>::Serialize(r, buffer, &own).ok());
+  ASSERT_TRUE(grpc::SerializationTraits<v1::ClassifyRequest>::Serialize(r, &buffer, &own).ok());
+  ASSERT_TRUE(
+      grpc::SerializationTraits<ReceivedClassifyRequest>::Deserialize(&buffer, target).ok());
+  ASSERT_TRUE(target->parsed);
 }
 
 class ClassifyStreamReactorTest : public ::testing::Test {
