@@ -1,9 +1,9 @@
 #pragma once
 
 #include "arginator/v1/classifier.pb.h"
+#include "grpcpp/impl/serialization_traits.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "grpcpp/impl/serialization_traits.h"
 
 namespace arginator::server {
 
