@@ -423,13 +423,189 @@ TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
   EXPECT_EQ(checked, 3);  // the Deployment of each overlay and the trainer Job
 }
 
+// The project version of CMakeLists.txt.
+std::string ProjectVersion() {
+  std::smatch m;
+  const std::string cmake = ReadText(kSource + "/CMakeLists.txt");
+  EXPECT_TRUE(std::regex_search(cmake, m, std::regex(R"(project\(arginator VERSION (\S+))")));
+  return m.size() > 1 ? m[1].str() : "";
+}
+
+// Every label selector of a rendered object (workload, Service, PDB, NetworkPolicy's own pods,
+// topology spread, ServiceMonitor), as the labels it requires.
+std::vector<std::map<std::string, std::string>> Selectors(const YAML::Node& object) {
+  std::vector<std::map<std::string, std::string>> out;
+  const std::string kind = object["kind"].as<std::string>();
+  const YAML::Node spec = object["spec"];
+  auto add = [&](const YAML::Node& labels) {
+    if (labels) out.push_back(labels.as<std::map<std::string, std::string>>());
+  };
+  if (kind == "Service") add(spec["selector"]);
+  if (kind == "Deployment" || kind == "PodDisruptionBudget" || kind == "ServiceMonitor") {
+    add(spec["selector"]["matchLabels"]);
+  }
+  if (kind == "NetworkPolicy") add(spec["podSelector"]["matchLabels"]);
+  if (kind == "Deployment") {
+    for (const YAML::Node& c : spec["template"]["spec"]["topologySpreadConstraints"]) {
+      add(c["labelSelector"]["matchLabels"]);
+    }
+  }
+  return out;
+}
+
+bool Selects(const std::map<std::string, std::string>& selector,
+             const std::map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : selector) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+// Issue 12: every object carries the recommended app.kubernetes.io labels; selectors use name
+// and instance (so two installs in a namespace stay apart), never version, part-of or
+// managed-by (a Deployment's selector is immutable, and the version changes every release).
+TEST_F(KubernetesTest, EveryObjectCarriesTheRecommendedLabels) {
+  const std::string version = ProjectVersion();
+  int selectors = 0;
+  for (const char* dir : {"k8s/overlays/cpu", "k8s/overlays/gpu", "k8s/jobs/train"}) {
+    for (const YAML::Node& object : Render(dir)) {
+      const std::string what = std::string(dir) + " " + object["kind"].as<std::string>() + " " +
+                               object["metadata"]["name"].as<std::string>();
+      const YAML::Node labels = object["metadata"]["labels"];
+      for (const char* key : {"name", "instance", "version", "component", "part-of",
+                              "managed-by"}) {
+        EXPECT_TRUE(labels[std::string("app.kubernetes.io/") + key]) << what << ": " << key;
+      }
+      if (labels["app.kubernetes.io/version"]) {
+        EXPECT_EQ(labels["app.kubernetes.io/version"].as<std::string>(), version) << what;
+      }
+      if (object["spec"] && object["spec"]["template"]) {  // the pods carry them too
+        const YAML::Node pod = object["spec"]["template"]["metadata"]["labels"];
+        EXPECT_EQ(pod["app.kubernetes.io/instance"].as<std::string>(),
+                  labels["app.kubernetes.io/instance"].as<std::string>())
+            << what;
+        EXPECT_TRUE(pod["app.kubernetes.io/version"]) << what;
+      }
+      for (const auto& selector : Selectors(object)) {
+        ++selectors;
+        EXPECT_TRUE(selector.count("app.kubernetes.io/name")) << what;
+        EXPECT_TRUE(selector.count("app.kubernetes.io/instance")) << what;
+        for (const char* key : {"version", "part-of", "managed-by", "component"}) {
+          EXPECT_FALSE(selector.count(std::string("app.kubernetes.io/") + key)) << what << key;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(selectors, 2 * 7);  // per overlay: Deployment, spread, 2 Services, PDB, NP, SM
+}
+
+// Issue 12: a second install in the same namespace (an overlay over cpu with its own instance
+// and a namePrefix, as docs/operations.md says) shares no object name and no selector of one
+// install selects the other's pods, while the NetworkPolicy still admits every labelled client.
+TEST_F(KubernetesTest, TwoInstallsInOneNamespaceSelectOnlyTheirOwnPods) {
+  testing::TempDir dir;
+  std::ofstream(dir.Join("kustomization.yaml"))
+      << "resources: ["  // kustomize takes relative paths only
+      << std::filesystem::relative(kSource + "/k8s/overlays/cpu", dir.path()).string() << "]\n"
+      << "namePrefix: canary-\n"
+      << "labels:\n"
+      << "  - pairs: {app.kubernetes.io/instance: arginator-canary}\n"
+      << "    includeSelectors: true\n";
+  auto canary = RunCommand("kubectl kustomize " + dir.path());
+  ASSERT_EQ(canary.exit_code, 0) << canary.output;
+  const std::vector<YAML::Node> installs[2] = {Render("k8s/overlays/cpu"),
+                                               YAML::LoadAll(canary.output)};
+  auto pod_labels = [](const std::vector<YAML::Node>& objects) {
+    return Find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        .as<std::map<std::string, std::string>>();
+  };
+  std::set<std::string> names;
+  for (const auto& objects : installs) {
+    for (const YAML::Node& object : objects) {
+      EXPECT_TRUE(names.insert(object["kind"].as<std::string>() + "/" +
+                               object["metadata"]["name"].as<std::string>())
+                      .second)
+          << "both installs make " << object["kind"] << " " << object["metadata"]["name"];
+    }
+  }
+  for (int self = 0; self < 2; ++self) {
+    const auto own = pod_labels(installs[self]);
+    const auto other = pod_labels(installs[1 - self]);
+    int checked = 0;
+    for (const YAML::Node& object : installs[self]) {
+      for (const auto& selector : Selectors(object)) {
+        EXPECT_TRUE(Selects(selector, own)) << object["kind"] << " misses its own pods";
+        EXPECT_FALSE(Selects(selector, other)) << object["kind"] << " selects the other install";
+        ++checked;
+      }
+    }
+    EXPECT_EQ(checked, 7);
+    // Clients are chosen by their own label only, whichever install they call.
+    const YAML::Node from =
+        Find(installs[self], "NetworkPolicy")["spec"]["ingress"][0]["from"][0]["podSelector"];
+    EXPECT_FALSE(from["matchLabels"]) << "kustomize added labels to the client selector";
+    EXPECT_EQ(from["matchExpressions"][0]["key"].as<std::string>(), "arginator.io/client");
+  }
+}
+
+// Issue 12: the gpu overlay scales on a serving signal, the batch queue per pod, which
+// prometheus-adapter serves from a metric the server exports; CPU stays as the second signal.
+TEST_F(KubernetesTest, GpuOverlayScalesOnTheBatchQueue) {
+  const YAML::Node hpa = Find(Render("k8s/overlays/gpu"), "HorizontalPodAutoscaler");
+  std::string pods_metric;
+  bool cpu = false;
+  for (const YAML::Node& metric : hpa["spec"]["metrics"]) {
+    if (metric["type"].as<std::string>() == "Pods") {
+      pods_metric = metric["pods"]["metric"]["name"].as<std::string>();
+      EXPECT_EQ(metric["pods"]["target"]["type"].as<std::string>(), "AverageValue");
+    }
+    cpu |= metric["type"].as<std::string>() == "Resource";
+  }
+  EXPECT_TRUE(cpu);
+  ASSERT_FALSE(pods_metric.empty()) << "the gpu HPA has no per-pod serving metric";
+  const YAML::Node adapter = YAML::LoadFile(kSource + "/configs/prometheus/adapter.yaml");
+  const std::set<std::string> exported = ExportedMetrics();
+  bool served = false;
+  for (const YAML::Node& rule : adapter["rules"]) {
+    if (rule["name"]["as"].as<std::string>() != pods_metric) continue;
+    served = true;
+    for (const auto& name : QueriedMetrics(rule["seriesQuery"].as<std::string>())) {
+      EXPECT_THAT(exported, Contains(name)) << "adapter.yaml queries " << name;
+    }
+    EXPECT_TRUE(rule["resources"]["overrides"]["pod"]) << "the metric must be per pod";
+  }
+  EXPECT_TRUE(served) << "no prometheus-adapter rule serves " << pods_metric;
+  // The cpu overlay keeps the base's CPU-only HPA.
+  EXPECT_EQ(Find(Render("k8s/overlays/cpu"), "HorizontalPodAutoscaler")["spec"]["metrics"].size(),
+            1u);
+}
+
+// Issue 12: both images compile in one build stage, written identically in both Dockerfiles, so
+// a builder's layer cache compiles once; it installs compile packages only (no test tools).
+TEST(DockerfilesTest, BothImagesShareOneBuildStage) {
+  std::string stages[2];
+  int i = 0;
+  for (const char* file : {"server.Dockerfile", "trainer.Dockerfile"}) {
+    const std::string text = ReadText(kSource + "/dockerfiles/" + file);
+    const size_t begin = text.find("FROM debian:bookworm-slim AS build");
+    const size_t end = text.find("FROM debian:bookworm-slim AS runtime");
+    ASSERT_NE(begin, std::string::npos) << file;
+    ASSERT_NE(end, std::string::npos) << file;
+    stages[i++] = text.substr(begin, end - begin);
+  }
+  EXPECT_EQ(stages[0], stages[1]) << "the build stages differ, so each image compiles on its own";
+  EXPECT_THAT(stages[0], HasSubstr("install-deps.sh --image-build"));
+  EXPECT_THAT(stages[0], HasSubstr("--target arginator-server arginator-client arginator-train"));
+  // Dependencies before sources: a code change must not invalidate the package layer.
+  EXPECT_LT(stages[0].find("install-deps.sh --image-build"), stages[0].find("COPY . ."));
+}
+
 // Issue 12: reproducible tags. The images' version label, the overlays' and the Job's image tags
 // are the project version of CMakeLists.txt, and the server image has a health check.
 TEST(DockerfilesTest, ImagesAndTagsCarryTheProjectVersion) {
-  std::smatch m;
-  const std::string cmake = ReadText(kSource + "/CMakeLists.txt");
-  ASSERT_TRUE(std::regex_search(cmake, m, std::regex(R"(project\(arginator VERSION (\S+))")));
-  const std::string version = m[1];
+  const std::string version = ProjectVersion();
+  ASSERT_FALSE(version.empty());
   for (const char* file : {"server.Dockerfile", "trainer.Dockerfile"}) {
     const std::string text = ReadText(kSource + "/dockerfiles/" + file);
     EXPECT_THAT(text, HasSubstr("ARG ARGINATOR_VERSION=" + version + "\n")) << file;
