@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Arginator builds, tests or runs with.
 # Idempotent: prints nothing and touches nothing when all packages are present.
-# Usage: scripts/install-deps.sh [--runtime | --fuzz]
-#   --runtime: only what the binaries need to run; --fuzz: the build packages plus the libFuzzer
-#   toolchain (`make fuzz`, docs/fuzzing.md).
+# Usage: scripts/install-deps.sh [--runtime | --image-build | --fuzz | --containers]
+#   --runtime: only what the binaries need to run (the images' runtime stage);
+#   --image-build: only what compiling the binaries needs (the images' build stage: no test tools);
+#   --fuzz: the build packages plus the libFuzzer toolchain (`make fuzz`, docs/fuzzing.md);
+#   --containers: the build packages plus podman and what it needs here (`make container-test`).
 set -euo pipefail
 
-BUILD_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git curl bsdextrautils  # curl, column: demo
-  libasan8 libubsan1 liblsan0 libtsan2  # GCC 12's sanitizer runtimes: make test-asan, test-tsan
+# What configuring and compiling needs: the images' build stage installs only these.
+COMPILE_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
   libtorch-dev                       # LibTorch 1.13 (TorchScript, training, export)
-  libopenblas-dev libopenblas0-pthread  # fast BLAS for libtorch (DESIGN.md platform fact 1)
+  libopenblas-dev                    # fast BLAS for libtorch (DESIGN.md platform fact 1)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev                        # absl::Status / StatusOr, flags-free helpers
   prometheus-cpp-dev libcpp-httplib-dev libssl-dev zlib1g-dev
   libhdf5-dev                        # the seed project's embedding files
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libcairo2-dev                      # PNG report charts
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev          # CMake configures the tests too
+)
+
+BUILD_PACKAGES=(
+  "${COMPILE_PACKAGES[@]}"
+  git curl bsdextrautils             # curl, column: demo
+  libopenblas0-pthread               # the threaded OpenBLAS libtorch should select at run time
+  libasan8 libubsan1 liblsan0 libtsan2  # GCC 12's sanitizer runtimes: make test-asan, test-tsan
+  libbenchmark-dev
   python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
   python3-yaml                       # scripts/sync-prometheusrule.sh
   python3-grpcio                     # tests: the Python example client
@@ -39,9 +49,16 @@ RUNTIME_PACKAGES=(
 # turns sanitizer reports into file:line stacks.
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15)
 
+# make container-test (scripts/container-test.sh): rootful podman with the runc runtime (crun
+# fails on this kernel's hybrid cgroups), catatonit for the pods' pause image that `podman kube
+# play` builds locally, debootstrap for the base image when no registry is reachable.
+CONTAINER_PACKAGES=(podman runc catatonit containernetworking-plugins iptables debootstrap)
+
 packages=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--runtime" ]]; then packages=("${RUNTIME_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--image-build" ]]; then packages=("${COMPILE_PACKAGES[@]}"); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=("${FUZZ_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--containers" ]]; then packages+=("${CONTAINER_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
