@@ -75,7 +75,7 @@ if ! podman image exists "$BASE_IMAGE"; then
   mirror=${mirror:-http://deb.debian.org/debian}
   echo "making $BASE_IMAGE with debootstrap from $mirror"
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
-    fail "debootstrap failed: $(tail -3 "$WORK/debootstrap.log")"
+    skip "no base image: debootstrap from $mirror failed: $(tail -1 "$WORK/debootstrap.log")"
   rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/* \
     "$WORK"/rootfs/usr/share/doc/* "$WORK"/rootfs/usr/share/man/* "$WORK"/rootfs/usr/share/locale/*
   tar -C "$WORK/rootfs" -c . | podman import -q \
@@ -100,8 +100,15 @@ for image in server trainer; do
   # --format docker keeps HEALTHCHECK (OCI images have no such field).
   podman build --format docker --network=host -f "dockerfiles/$image.Dockerfile" \
     --build-arg "ARGINATOR_VERSION=$VERSION" "${ccache_args[@]}" -t "$tag" . \
-    >"$WORK/build-$image.log" 2>&1 ||
-    { tail -30 "$WORK/build-$image.log"; fail "building dockerfiles/$image.Dockerfile"; }
+    >"$WORK/build-$image.log" 2>&1 || {
+    tail -30 "$WORK/build-$image.log"
+    # The package steps need the mirror (--network=host); failing there is this machine's network,
+    # failing anywhere else is ours.
+    last_step=$(grep -E '^\[[0-9]+/[0-9]+\] STEP|^STEP' "$WORK/build-$image.log" | tail -1)
+    [[ "$last_step" == *"install-deps.sh --"* ]] &&
+      skip "installing packages inside the image build failed (is the Debian mirror reachable?)"
+    fail "building dockerfiles/$image.Dockerfile"
+  }
   echo "$tag built in $((SECONDS - t)) s"
 done
 # The overlays name the registry; a local tag of that name is what IfNotPresent finds.
