@@ -58,7 +58,7 @@ load() {  # $1 = output name, rest = loadgen args; also records the server's CPU
   echo $(($(cpu_ticks) - before)) >"$OUT/$name.cpu"
 }
 SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1
-  --device "$DEVICE")
+  --rest-port 0 --device "$DEVICE")
 
 say "2. transport ceiling: no-op handler, same gRPC stack and payload"
 start_server noop "$BIN/arginator-noop-server" --port 0

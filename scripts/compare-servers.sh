@@ -12,7 +12,10 @@ trap 'rm -rf "$W"' EXIT
   experiment.epochs=2 output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
 "$BUILD/bin/arginator-loadgen" --model betalactamase-binary --write-frame "$W/frame" >/dev/null
 run() {  # $1 label, $2 binary
-  "$2" --model-repository "$W/models" --port 0 --metrics-port -1 --host 127.0.0.1 >"$W/$1.log" 2>&1 &
+  local rest=()  # binaries with the v2 REST port (default 8000) get it off; older ones lack it
+  if "$2" --help | grep -q -- --rest-port; then rest=(--rest-port -1); fi
+  "$2" --model-repository "$W/models" --port 0 --metrics-port -1 --host 127.0.0.1 "${rest[@]}" \
+    >"$W/$1.log" 2>&1 &
   local pid=$! port=""
   for _ in $(seq 1 300); do
     port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$W/$1.log" | head -1)

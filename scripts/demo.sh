@@ -7,6 +7,7 @@ TRAIN="$BUILD_DIR/bin/arginator-train"
 SCALE=${DEMO_SCALE:-0.1}
 GRPC_PORT=${DEMO_GRPC_PORT:-50051}
 METRICS_PORT=${DEMO_METRICS_PORT:-9464}
+REST_PORT=${DEMO_REST_PORT:-8000}
 TARGET=127.0.0.1:$GRPC_PORT
 CLIENT="$BUILD_DIR/bin/arginator-client"
 
@@ -35,9 +36,10 @@ echo
 echo "Reports (metrics.json, history.csv, training curves, ROC, confusion matrix):"
 find "$DEMO_DIR/reports" -name '*.png' | sort
 echo
-step "6/9 Start arginator-server in the background (gRPC 127.0.0.1:$GRPC_PORT, metrics :$METRICS_PORT)"
+step "6/9 Start arginator-server in the background (gRPC 127.0.0.1:$GRPC_PORT, REST :$REST_PORT, metrics :$METRICS_PORT)"
 "$BUILD_DIR/bin/arginator-server" --config configs/server.yaml --model-repository "$DEMO_DIR/models" \
-  --port "$GRPC_PORT" --metrics-port "$METRICS_PORT" --host 127.0.0.1 2>"$DEMO_DIR/server.log" &
+  --port "$GRPC_PORT" --metrics-port "$METRICS_PORT" --rest-port "$REST_PORT" --host 127.0.0.1 \
+  2>"$DEMO_DIR/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -57,6 +59,19 @@ for model in betalactamase-binary betalactamase-class; do
     --output "$DEMO_DIR/results-$model.csv"
   head -4 "$DEMO_DIR/results-$model.csv" | cut -d, -f1-4 | column -t -s,
 done
+echo "--- the Open Inference Protocol (KServe v2) over REST: curl, two embeddings of the sample"
+/usr/bin/python3 - "$SAMPLE" >"$DEMO_DIR/v2-request.json" <<'EOF'
+import json, sys
+import h5py
+with h5py.File(sys.argv[1]) as f:
+    rows = [list(map(float, f[k][()])) for k in list(f)[:2]]
+print(json.dumps({"id": "demo", "inputs": [{"name": "embedding", "shape": [2, len(rows[0])],
+      "datatype": "FP32", "data": rows}], "outputs": [{"name": "label"}, {"name": "score"}]}))
+EOF
+echo "curl -s -d @v2-request.json http://127.0.0.1:$REST_PORT/v2/models/betalactamase-class/infer"
+curl -s -d @"$DEMO_DIR/v2-request.json" \
+  "http://127.0.0.1:$REST_PORT/v2/models/betalactamase-class/infer"
+echo
 
 step "8/9 A five-second load test: 'arginator-loadgen' (closed loop, 8 workers, 1 embedding per request)"
 "$BUILD_DIR/bin/arginator-loadgen" --target "$TARGET" --model betalactamase-binary -c 8 \

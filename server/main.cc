@@ -27,14 +27,18 @@
 #include "server/server_config.h"
 #include "server/service/admin_service.h"
 #include "server/service/classifier_service.h"
+#include "server/service/inference_service.h"
 #include "server/service/protobuf_log.h"
 #include "server/service/request_parser.h"
+#include "server/service/rest_inference_server.h"
+#include "server/service/serving_status.h"
 
 namespace {
 
 using namespace arginator::server;
 
 constexpr char kClassifierService[] = "arginator.v1.Classifier";
+constexpr char kInferenceService[] = "inference.GRPCInferenceService";
 constexpr char kLivenessService[] = "liveness";
 
 void Log(const std::string& line) { std::cerr << "arginator-server: " << line << std::endl; }
@@ -71,12 +75,14 @@ int main(int argc, char** argv) {
   LimitProtobufLog(/*burst=*/10, absl::Minutes(1));
   CLI::App app{"arginator-server: serve beta-lactamase classifiers over gRPC"};
   std::string config_path, repository, device, host;
-  int port = -1, metrics_port = -2;
+  int port = -1, metrics_port = -2, rest_port = -2;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "YAML config (configs/server.yaml)");
   app.add_option("--model-repository", repository, "model repository (models.repository)");
   app.add_option("--port", port, "gRPC port, 0 = any free port (server.port)");
   app.add_option("--metrics-port", metrics_port, "Prometheus /metrics port, 0 = any, -1 = off");
+  app.add_option("--rest-port", rest_port,
+                 "v2 (KServe) HTTP/REST port, 0 = any, -1 = off (server.rest_port)");
   app.add_option("--device", device, "cpu, cuda or cuda:N (server.device)");
   app.add_option("--host", host, "address to bind (server.host)");
   app.add_option("--set", overrides,
@@ -98,6 +104,7 @@ int main(int argc, char** argv) {
   if (!repository.empty()) overrides.push_back("models.repository=" + repository);
   if (port >= 0) overrides.push_back(absl::StrCat("server.port=", port));
   if (metrics_port >= -1) overrides.push_back(absl::StrCat("server.metrics_port=", metrics_port));
+  if (rest_port >= -1) overrides.push_back(absl::StrCat("server.rest_port=", rest_port));
   if (!device.empty()) overrides.push_back("server.device=" + device);
   if (!host.empty()) overrides.push_back("server.host=" + host);
   absl::StatusOr<ServerConfig> loaded = LoadServerConfig(config_path, overrides);
@@ -105,7 +112,7 @@ int main(int argc, char** argv) {
   const ServerConfig config = *loaded;
   if (check_config) {
     std::cout << "config ok: port " << config.port << ", metrics port " << config.metrics_port
-              << ", device " << config.device << ", repository " << config.repository << "\n";
+              << ", REST port " << config.rest_port << ", device " << config.device << ", repository " << config.repository << "\n";
     return 0;
   }
   SetEdgeLimits({static_cast<size_t>(config.max_name_bytes),
@@ -158,27 +165,26 @@ int main(int argc, char** argv) {
 
   std::mutex health_mu;
   grpc::HealthCheckServiceInterface* health = nullptr;  // guarded by health_mu
-  std::atomic<bool> draining{false};
-  auto required_models = [&] {
+  // The one readiness answer of grpc.health.v1, the v2 protocol (gRPC and REST) and /healthz.
+  ServingStatus status(&registry, [&] {
     if (!config.required_models.empty()) return config.required_models;
     std::vector<std::string> names;
     for (const auto& n : watcher->models()) names.push_back(n);
     return names;
-  };
-  auto serving = [&] {
-    auto required = required_models();
-    return !draining && !required.empty() && registry.AllReady(required);
-  };
+  });
+  auto serving = [&] { return status.Ready(); };
   auto update_health = [&] {
     std::lock_guard<std::mutex> lock(health_mu);
-    if (!health || draining) return;
-    const bool ok = serving();
+    if (!health || status.draining()) return;
+    const bool ok = status.Ready();
     health->SetServingStatus("", ok);
     health->SetServingStatus(kClassifierService, ok);
+    health->SetServingStatus(kInferenceService, ok);
     for (const auto& name : watcher->models()) {
-      health->SetServingStatus(name, registry.AllReady({name}));
+      health->SetServingStatus(name, status.ModelReady(name));
     }
   };
+  InferenceService inference(&classifier.env(), &status);
   watcher = std::make_unique<RepositoryWatcher>(config.repository, config.poll_interval, &registry,
                                                 update_health);
   std::unique_ptr<AdminService> admin;
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(config.host, ":", config.port), *credentials, &bound_port);
   builder.RegisterService(&classifier);
+  builder.RegisterService(&inference);
   if (admin) builder.RegisterService(admin.get());
   builder.SetMaxReceiveMessageSize(256 << 20);  // bulk requests: 4096 x 1024 floats ~ 16 MB+
   builder.SetMaxSendMessageSize(64 << 20);
@@ -236,6 +243,19 @@ int main(int argc, char** argv) {
     }
     Log(absl::StrCat("metrics on http://", config.host, ":", metrics_http.port(), "/metrics"));
   }
+  RestInferenceServer rest(&classifier.env(), &status,
+                           {{config.rest_threads, config.rest_read_timeout,
+                             config.rest_write_timeout, config.rest_keep_alive_timeout,
+                             static_cast<size_t>(config.rest_max_request_bytes)},
+                            config.tls_cert,
+                            config.tls_key,
+                            config.tls_client_ca});
+  if (config.rest_port >= 0) {
+    if (absl::Status s = rest.Start(config.host, config.rest_port); !s.ok()) return Fail(s);
+    Log(absl::StrCat("REST (Open Inference Protocol v2) on ",
+                     config.tls_cert.empty() ? "http" : "https", "://", config.host, ":",
+                     rest.port()));
+  }
   watcher->PollOnce();
   watcher->Start();
   Log(serving() ? "SERVING" : "NOT_SERVING: waiting for models in the repository");
@@ -247,7 +267,7 @@ int main(int argc, char** argv) {
                    absl::FormatDuration(config.grace_period)));
   {
     std::lock_guard<std::mutex> lock(health_mu);
-    draining = true;
+    status.StartDraining();
     health->SetServingStatus(false);
     health->SetServingStatus(kLivenessService, true);  // draining is alive, not dead
   }
@@ -257,6 +277,7 @@ int main(int argc, char** argv) {
   classifier.DrainStreams();
   // Stops accepting calls, lets in-flight ones finish until the deadline, then cancels the rest.
   server->Shutdown(absl::ToChronoTime(absl::Now() + config.grace_period));
+  rest.Stop();  // new REST inference got 503 since the drain began; this waits for the rest
   watcher->Stop();
   registry.Clear();
   metrics_http.Stop();

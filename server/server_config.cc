@@ -17,6 +17,7 @@ server:
   host: 0.0.0.0
   port: 50051
   metrics_port: 9464
+  rest_port: 8000
   device: cpu
   intra_op_threads: 1
   max_embeddings_per_request: 4096
@@ -45,6 +46,12 @@ metrics:
   read_timeout_s: 2
   write_timeout_s: 5
   keep_alive_timeout_s: 2
+rest:
+  threads: 8
+  max_request_bytes: 67108864
+  read_timeout_s: 30
+  write_timeout_s: 30
+  keep_alive_timeout_s: 5
 batching:
   enabled: true
   max_batch_size: 64
@@ -128,6 +135,14 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.read_timeout_s", metrics_read_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.write_timeout_s", metrics_write_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "metrics.keep_alive_timeout_s", metrics_keep_alive_s));
+  double rest_read_s, rest_write_s;
+  int64_t rest_keep_alive_s;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "server.rest_port", c.rest_port));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "rest.threads", c.rest_threads));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "rest.max_request_bytes", c.rest_max_request_bytes));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "rest.read_timeout_s", rest_read_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "rest.write_timeout_s", rest_write_s));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "rest.keep_alive_timeout_s", rest_keep_alive_s));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.enabled", c.admin_enabled));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token", c.admin_token));
   ARG_RETURN_IF_ERROR(ReadKey(root, "admin.token_env", token_env));
@@ -143,6 +158,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
         {"models.max_retry_backoff_s", max_retry_backoff_s, kMaxSeconds},
         {"metrics.read_timeout_s", metrics_read_s, kMaxSeconds},
         {"metrics.write_timeout_s", metrics_write_s, kMaxSeconds},
+        {"rest.read_timeout_s", rest_read_s, kMaxSeconds},
+        {"rest.write_timeout_s", rest_write_s, kMaxSeconds},
         {"keepalive.time_s", keep_time_s, kMaxGrpcSeconds},
         {"keepalive.timeout_s", keep_timeout_s, kMaxGrpcSeconds},
         {"keepalive.max_connection_age_s", age_s, kMaxGrpcSeconds},
@@ -153,6 +170,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   }
   ARG_RETURN_IF_ERROR(Require(metrics_keep_alive_s <= kMaxSeconds,
                               "metrics.keep_alive_timeout_s must be at most 1e9"));
+  ARG_RETURN_IF_ERROR(Require(rest_keep_alive_s >= 1 && rest_keep_alive_s <= kMaxSeconds,
+                              "rest.keep_alive_timeout_s must be a whole number of seconds in "
+                              "[1, 1e9]"));
 
   ARG_ASSIGN_OR_RETURN(c.policy, VersionPolicy::Parse(policy_kind, latest, versions));
   for (const auto& [model, spec] : policies) {
@@ -172,6 +192,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   c.metrics_read_timeout = absl::Seconds(metrics_read_s);
   c.metrics_write_timeout = absl::Seconds(metrics_write_s);
   c.metrics_keep_alive_timeout = absl::Seconds(metrics_keep_alive_s);
+  c.rest_read_timeout = absl::Seconds(rest_read_s);
+  c.rest_write_timeout = absl::Seconds(rest_write_s);
+  c.rest_keep_alive_timeout = absl::Seconds(rest_keep_alive_s);
   c.keepalive_time_ms = static_cast<int64_t>(keep_time_s * 1000);
   c.keepalive_timeout_ms = static_cast<int64_t>(keep_timeout_s * 1000);
   c.max_connection_age_ms = static_cast<int64_t>(age_s * 1000);
@@ -184,6 +207,14 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(c.metrics_port >= -1 && c.metrics_port < 65536,
                               absl::StrCat("server.metrics_port ", c.metrics_port,
                                            " is not a port (-1 disables metrics)")));
+  ARG_RETURN_IF_ERROR(Require(c.rest_port >= -1 && c.rest_port < 65536,
+                              absl::StrCat("server.rest_port ", c.rest_port,
+                                           " is not a port (-1 disables REST)")));
+  ARG_RETURN_IF_ERROR(Require(c.rest_threads > 0, "rest.threads must be > 0"));
+  ARG_RETURN_IF_ERROR(Require(c.rest_max_request_bytes >= 4096,
+                              "rest.max_request_bytes must be at least 4096"));
+  ARG_RETURN_IF_ERROR(Require(rest_read_s > 0 && rest_write_s > 0,
+                              "rest.read_timeout_s and rest.write_timeout_s must be > 0"));
   ARG_RETURN_IF_ERROR(
       Require(c.batching.max_batch_size > 0, "batching.max_batch_size must be > 0"));
   ARG_RETURN_IF_ERROR(Require(c.batching.max_queue_rows >= c.batching.max_batch_size,

@@ -18,6 +18,7 @@ struct ServerConfig {
   std::string host;
   int port;
   int metrics_port;
+  int rest_port;  // Open Inference Protocol v2 over HTTP/REST; -1 = off
   std::string device;
   int intra_op_threads;
   int64_t max_embeddings_per_request;
@@ -37,6 +38,9 @@ struct ServerConfig {
   bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
   int metrics_threads;            // the /metrics HTTP server
   absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
+  int rest_threads;                // the REST server
+  int64_t rest_max_request_bytes;  // a larger body is refused (413) before it is read
+  absl::Duration rest_read_timeout, rest_write_timeout, rest_keep_alive_timeout;
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;
   int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,

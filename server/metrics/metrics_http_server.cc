@@ -12,19 +12,23 @@ MetricsHttpServer::MetricsHttpServer(std::function<std::string()> render,
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
-absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
-  http_ = std::make_unique<httplib::Server>();
-  const int threads = options_.threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_->set_read_timeout(absl::ToChronoMicroseconds(options_.read_timeout));
-  http_->set_write_timeout(absl::ToChronoMicroseconds(options_.write_timeout));
-  http_->set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
-  http_->set_payload_max_length(options_.max_request_body_bytes);
-  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+void ApplyHttpLimits(const HttpLimits& limits, httplib::Server& http) {
+  const int threads = limits.threads;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_read_timeout(absl::ToChronoMicroseconds(limits.read_timeout));
+  http.set_write_timeout(absl::ToChronoMicroseconds(limits.write_timeout));
+  http.set_keep_alive_timeout(absl::ToInt64Seconds(limits.keep_alive_timeout));
+  http.set_payload_max_length(limits.max_request_body_bytes);
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_header("Range")) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 416;  // no body: cpp-httplib would apply the ranges to it
     return httplib::Server::HandlerResponse::Handled;
   });
+}
+
+absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
+  http_ = std::make_unique<httplib::Server>();
+  ApplyHttpLimits(options_, *http_);
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_(), "text/plain; version=0.0.4; charset=utf-8");
   });

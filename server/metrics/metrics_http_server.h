@@ -14,13 +14,20 @@ class Server;
 
 namespace arginator::server {
 
-struct MetricsHttpOptions {
+// What every HTTP port of the server bounds (cpp-httplib's defaults do not): a hostile or slow
+// peer can hold at most `threads` connections, each for at most the timeouts.
+struct HttpLimits {
   int threads = 16;                                      // concurrent connections served
   absl::Duration read_timeout = absl::Seconds(2);        // to receive a whole request
   absl::Duration write_timeout = absl::Seconds(5);       // to send the response
   absl::Duration keep_alive_timeout = absl::Seconds(2);  // whole seconds; idle or slow peers
-  size_t max_request_body_bytes = 0;                     // GET only: any body is refused
+  size_t max_request_body_bytes = 0;                     // larger bodies: 413, never read
 };
+using MetricsHttpOptions = HttpLimits;  // GET only: max_request_body_bytes 0 refuses any body
+
+// Applies `limits` to a cpp-httplib server, and refuses Range requests (416): cpp-httplib would
+// apply them to the response, and a request listing thousands of ranges multiplied it.
+void ApplyHttpLimits(const HttpLimits& limits, httplib::Server& http);
 
 // Serves GET /metrics (Prometheus text) from cpp-httplib, whose threads have normal stacks:
 // prometheus-cpp's own civetweb exposer cannot start in a process that links LibTorch

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <cstdio>
 #include <sstream>
 
@@ -39,18 +40,19 @@ void LogEvent(const std::string& line) {
 class VersionSeriesMetrics : public VersionObserver {
  public:
   struct Served {  // per method
-    prometheus::Counter* ok;
-    Histogram* seconds;
+    prometheus::Counter* ok = nullptr;
+    Histogram* seconds = nullptr;
   };
+  using ServedByMethod = std::array<Served, kRequestMethods>;  // indexed by RequestMethod
   VersionSeriesMetrics(Histogram& batch, Histogram& wait, Histogram& infer,
-                       prometheus::Gauge& depth, Served classify, Served stream,
+                       prometheus::Gauge& depth, const ServedByMethod& served,
                        prometheus::Counter& embeddings, std::vector<prometheus::Counter*> labels,
                        Histogram& norms, prometheus::Counter& out_of_distribution)
       : batch_(batch),
         wait_(wait),
         infer_(infer),
         depth_(depth),
-        served_{classify, stream},
+        served_(served),
         embeddings_(embeddings),
         labels_(std::move(labels)),
         norms_(norms),
@@ -65,7 +67,7 @@ class VersionSeriesMetrics : public VersionObserver {
 
   void OnServed(RequestMethod method, double seconds, const std::vector<int64_t>& label_counts,
                 const std::vector<float>& norms, int64_t out_of_distribution) override {
-    const Served& served = served_[method == RequestMethod::kClassify ? 0 : 1];
+    const Served& served = served_[static_cast<size_t>(method)];
     served.ok->Increment();
     served.seconds->Observe(seconds);
     embeddings_.Increment(static_cast<double>(norms.size()));
@@ -83,7 +85,7 @@ class VersionSeriesMetrics : public VersionObserver {
   Histogram& wait_;
   Histogram& infer_;
   prometheus::Gauge& depth_;
-  const Served served_[2];
+  const ServedByMethod served_;
   prometheus::Counter& embeddings_;
   const std::vector<prometheus::Counter*> labels_;
   Histogram& norms_;
@@ -162,12 +164,19 @@ std::string ServerMetrics::Render() const {
   return out.str();
 }
 
-void ServerMetrics::RecordRequest(const std::string& model, int64_t version,
-                                  const std::string& method, const std::string& code,
-                                  double seconds) {
+void ServerMetrics::RecordRequest(const std::string& model, int64_t version, RequestMethod method,
+                                  const std::string& code, double seconds) {
   std::string v = version > 0 ? absl::StrCat(version) : "";
-  requests_.Add({{"model", model}, {"version", v}, {"method", method}, {"code", code}}).Increment();
-  request_seconds_.Add({{"model", model}, {"method", method}}, kLatencyBuckets).Observe(seconds);
+  const std::string name = MethodName(method), protocol = ProtocolName(method);
+  requests_
+      .Add({{"model", model},
+            {"version", v},
+            {"method", name},
+            {"protocol", protocol},
+            {"code", code}})
+      .Increment();
+  request_seconds_.Add({{"model", model}, {"method", name}, {"protocol", protocol}}, kLatencyBuckets)
+      .Observe(seconds);
 }
 
 std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& model,
@@ -183,12 +192,19 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
     std::lock_guard<std::mutex> lock(series_mu_);
     version_series_[{model, version}] = series;
   }
-  auto served = [&](RequestMethod method) {
-    const std::string name = MethodName(method);
-    return VersionSeriesMetrics::Served{
-        &requests_.Add({{"model", model}, {"version", v}, {"method", name}, {"code", "OK"}}),
-        &request_seconds_.Add({{"model", model}, {"method", name}}, kLatencyBuckets)};
-  };
+  VersionSeriesMetrics::ServedByMethod served;
+  for (int i = 0; i < kRequestMethods; ++i) {
+    const auto method = static_cast<RequestMethod>(i);
+    const std::string name = MethodName(method), protocol = ProtocolName(method);
+    served[static_cast<size_t>(i)] = VersionSeriesMetrics::Served{
+        &requests_.Add({{"model", model},
+                        {"version", v},
+                        {"method", name},
+                        {"protocol", protocol},
+                        {"code", "OK"}}),
+        &request_seconds_.Add({{"model", model}, {"method", name}, {"protocol", protocol}},
+                              kLatencyBuckets)};
+  }
   std::vector<prometheus::Counter*> label_counters;
   for (const std::string& label : labels) {
     label_counters.push_back(
@@ -196,7 +212,7 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
   }
   return std::make_shared<VersionSeriesMetrics>(
       *series.batch_size, *series.queue_wait, *series.inference, *series.queue_depth,
-      served(RequestMethod::kClassify), served(RequestMethod::kClassifyStream),
+      served,
       embeddings_.Add(series_labels), std::move(label_counters),
       input_norm_.Add({{"model", model}}, kNormBuckets), out_of_distribution_.Add(series_labels));
 }

@@ -30,7 +30,7 @@ class ServerMetrics : public RegistryObserver {
 
   // A request that failed (or any request, on a path without a version's observer): looks its
   // series up by label. Successful requests are recorded by their version's observer.
-  void RecordRequest(const std::string& model, int64_t version, const std::string& method,
+  void RecordRequest(const std::string& model, int64_t version, RequestMethod method,
                      const std::string& code, double seconds);
 
   // The observer of one version, with every series its traffic touches resolved now: batch

@@ -10,9 +10,34 @@
 
 namespace arginator::server {
 
-enum class RequestMethod { kClassify, kClassifyStream };
+// How a request arrived: its method and protocol (the `method` and `protocol` labels of
+// arginator_requests_total and arginator_request_duration_seconds).
+enum class RequestMethod {
+  kClassify,         // arginator.v1 Classify
+  kClassifyStream,   // arginator.v1 ClassifyStream
+  kModelInferGrpc,   // Open Inference Protocol v2 over gRPC
+  kModelInferRest,   // Open Inference Protocol v2 over HTTP/REST
+};
+inline constexpr int kRequestMethods = 4;
 inline const char* MethodName(RequestMethod m) {
-  return m == RequestMethod::kClassify ? "Classify" : "ClassifyStream";
+  switch (m) {
+    case RequestMethod::kClassify:
+      return "Classify";
+    case RequestMethod::kClassifyStream:
+      return "ClassifyStream";
+    default:
+      return "ModelInfer";
+  }
+}
+inline const char* ProtocolName(RequestMethod m) {
+  switch (m) {
+    case RequestMethod::kModelInferGrpc:
+      return "v2-grpc";
+    case RequestMethod::kModelInferRest:
+      return "v2-rest";
+    default:
+      return "arginator.v1";
+  }
 }
 
 // Observes one version's traffic for metrics: its batcher, and each request it served. Made once

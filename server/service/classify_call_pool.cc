@@ -14,7 +14,7 @@ void ClassifyCall::Run(const ClassifyEnv& env, absl::Time deadline,
                        grpc::ServerUnaryReactor* reactor) {
   reactor_ = reactor;
   if (!request_.parsed) {
-    env.metrics->RecordRequest(kUnknownModelLabel, 0, MethodName(RequestMethod::kClassify),
+    env.metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassify,
                                CodeName(absl::StatusCode::kInvalidArgument), 0);
     return Finish(absl::InvalidArgumentError(kUnparseableRequest));
   }

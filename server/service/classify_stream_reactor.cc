@@ -46,7 +46,7 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     slot->message.set_error_message(
         absl::StrCat("stream message ", index, ": ", kUnparseableRequest));
     slot->done = true;
-    env_->metrics->RecordRequest(kUnknownModelLabel, 0, MethodName(RequestMethod::kClassifyStream),
+    env_->metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassifyStream,
                                  CodeName(absl::StatusCode::kInvalidArgument), 0);
     Advance(lock);
     return;

@@ -12,31 +12,12 @@
 namespace arginator::server {
 namespace {
 
-// Called for a row whose norm is not finite: names the first NaN or Inf.
-absl::Status NonFiniteError(const float* row, int dim, int64_t index, const std::string& id) {
-  for (int j = 0; j < dim; ++j) {
-    if (!std::isfinite(row[j])) {
-      return absl::InvalidArgumentError(absl::StrCat("embedding ", index, " ('", id, "') has ",
-                                                     std::isnan(row[j]) ? "NaN" : "Inf",
-                                                     " at position ", j));
-    }
-  }
-  return absl::InternalError(absl::StrCat("embedding ", index, " has a non-finite norm"));
-}
-
 // Appends the norm of `row` (embedding `index`) to `norms`, or names its NaN/Inf.
 absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::ClassifyRequest& request,
                      std::vector<float>& norms) {
-  const double norm = RowL2Norm(row, dim);
-  if (!std::isfinite(norm)) return NonFiniteError(row, dim, index, RowId(request, index));
-  if (norm > std::numeric_limits<float>::max()) {
-    // Every value finite, but too large for float32 arithmetic: the forward would answer NaN.
-    return absl::InvalidArgumentError(
-        absl::StrCat("embedding ", index, " ('", RowId(request, index), "') has L2 norm ", norm,
-                     ", beyond float32 range (ProtT5 embeddings have norms near 6)"));
-  }
-  norms.push_back(static_cast<float>(norm));
-  return absl::OkStatus();
+  return AppendRowNorm(
+      row, dim, [&] { return absl::StrCat("embedding ", index, " ('", RowId(request, index), "')"); },
+      norms);
 }
 
 // INVALID_ARGUMENT for a client string longer than max_name_bytes, naming the field, not the
@@ -51,6 +32,28 @@ absl::Status CheckNameLength(const char* field, const std::string& value) {
 EdgeLimits edge_limits;  // written once, before any request
 
 }  // namespace
+
+absl::Status AppendRowNorm(const float* row, int dim, absl::FunctionRef<std::string()> describe,
+                           std::vector<float>& norms) {
+  const double norm = RowL2Norm(row, dim);
+  if (!std::isfinite(norm)) {
+    for (int j = 0; j < dim; ++j) {
+      if (!std::isfinite(row[j])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            describe(), " has ", std::isnan(row[j]) ? "NaN" : "Inf", " at position ", j));
+      }
+    }
+    return absl::InternalError(absl::StrCat(describe(), " has a non-finite norm"));
+  }
+  if (norm > std::numeric_limits<float>::max()) {
+    // Every value finite, but too large for float32 arithmetic: the forward would answer NaN.
+    return absl::InvalidArgumentError(
+        absl::StrCat(describe(), " has L2 norm ", norm,
+                     ", beyond float32 range (ProtT5 embeddings have norms near 6)"));
+  }
+  norms.push_back(static_cast<float>(norm));
+  return absl::OkStatus();
+}
 
 void SetEdgeLimits(const EdgeLimits& limits) { edge_limits = limits; }
 const EdgeLimits& GetEdgeLimits() { return edge_limits; }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "arginator/v1/classifier.pb.h"
 #include "common/matrix_view.h"
@@ -23,6 +24,12 @@ namespace arginator::server {
 absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int dim,
                                          int64_t max_embeddings, std::vector<float>& scratch,
                                          std::vector<float>& norms);
+
+// Appends the L2 norm of one input row to `norms`, checking the row on the way: INVALID_ARGUMENT
+// for its first NaN or Inf, or a norm beyond float32 range; `describe` names the row in the
+// message ("embedding 3 ('P12345')") and is called only on error. Every protocol's parser uses it.
+absl::Status AppendRowNorm(const float* row, int dim, absl::FunctionRef<std::string()> describe,
+                           std::vector<float>& norms);
 
 // The id of row `i` of a parsed request: the embedding's id, its packed id, or the row index.
 std::string RowId(const v1::ClassifyRequest& request, int64_t i);

@@ -86,6 +86,7 @@ TEST_F(KubernetesTest, CpuOverlayMatchesTheServerConfig) {
     ports[p["name"].as<std::string>()] = p["containerPort"].as<int>();
   EXPECT_EQ(ports["grpc"], config->port);
   EXPECT_EQ(ports["metrics"], config->metrics_port);
+  EXPECT_EQ(ports["http"], config->rest_port);
   for (const char* probe : {"startupProbe", "readinessProbe", "livenessProbe"}) {
     EXPECT_EQ(c[probe]["grpc"]["port"].as<int>(), config->port) << probe;
   }
@@ -197,7 +198,7 @@ TEST(PrometheusConfigTest, OperatorRuleCarriesTheSameGroups) {
 // Every metric family the server exports, read from its own exposition.
 std::set<std::string> ExportedMetrics() {
   server::ServerMetrics m;
-  m.RecordRequest("m", 1, "Classify", "NOT_FOUND", 0.001);
+  m.RecordRequest("m", 1, server::RequestMethod::kClassify, "NOT_FOUND", 0.001);
   auto b = m.ForVersion("m", 1, {"a", "b"});
   b->OnServed(server::RequestMethod::kClassify, 0.001, {1, 0}, {6.0f}, 1);
   b->OnBatch(1, absl::Microseconds(1));

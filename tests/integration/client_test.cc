@@ -201,7 +201,7 @@ TEST_F(ClientTest, LoadgenStreamSendsItsRequestsOverClassifyStream) {
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
               ::testing::HasSubstr("arginator_requests_total{code=\"OK\",method=\"ClassifyStream\","
-                                   "model=\"betalactamase-binary\",version=\"1\"} 90"));
+                                   "model=\"betalactamase-binary\",protocol=\"arginator.v1\",version=\"1\"} 90"));
 
   // A message's error is that message's status; the stream goes on serving the next ones.
   auto errors = RunCommand(kLoadgen + " --target " + server_->target() +

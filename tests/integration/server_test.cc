@@ -410,7 +410,7 @@ TEST_F(ServerTest, AnUnparseableClassifyRequestIsInvalidArgumentCountedAndLogged
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
               HasSubstr("arginator_requests_total{code=\"INVALID_ARGUMENT\",method=\"Classify\","
-                        "model=\"_unknown\",version=\"\"} " +
+                        "model=\"_unknown\",protocol=\"arginator.v1\",version=\"\"} " +
                         std::to_string(2 * kEach)));
   const std::string log = server_->Log();
   int protobuf_lines = 0;
@@ -563,7 +563,7 @@ TEST_F(ServerTest, MetricsCountRequestsAndPassPromtool) {
   ASSERT_EQ(res->status, 200);
   EXPECT_THAT(res->body,
               HasSubstr("arginator_requests_total{code=\"OK\",method=\"Classify\",model=\""
-                        "betalactamase-binary\",version=\"1\"} " +
+                        "betalactamase-binary\",protocol=\"arginator.v1\",version=\"1\"} " +
                         std::to_string(kCalls)));
   EXPECT_THAT(res->body, HasSubstr("arginator_embeddings_total{model=\"betalactamase-binary\","
                                    "version=\"1\"} " +
@@ -582,7 +582,7 @@ TEST_F(ServerTest, MetricsCountRequestsAndPassPromtool) {
   EXPECT_THAT(res->body, ::testing::Not(HasSubstr("made-up-")));
   EXPECT_THAT(res->body,
               HasSubstr("arginator_requests_total{code=\"NOT_FOUND\",method=\"Classify\","
-                        "model=\"_unknown\",version=\"\"} 50"));
+                        "model=\"_unknown\",protocol=\"arginator.v1\",version=\"\"} 50"));
   auto healthz = http.Get("/healthz");
   ASSERT_TRUE(healthz);
   EXPECT_EQ(healthz->status, 200);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -17,8 +18,9 @@
 
 namespace arginator::testing {
 
-// Runs arginator-server as a child process on free ports (--port 0 --metrics-port 0), reads the
-// ports it bound from its log, and kills it on destruction if the test did not stop it.
+// Runs arginator-server as a child process on free ports (--port 0 --metrics-port 0; the REST
+// port is a free one too unless `args` name it), reads the ports it bound from its log, and kills
+// it on destruction if the test did not stop it.
 class ServerProcess {
  public:
   // Starts `binary` with `args` and waits (up to `timeout`) for both ports to be logged.
@@ -27,6 +29,9 @@ class ServerProcess {
       const std::string& binary, std::vector<std::string> args, const std::string& log_path,
       std::string* log_out = nullptr, std::chrono::seconds timeout = std::chrono::seconds(60)) {
     auto p = std::unique_ptr<ServerProcess>(new ServerProcess(log_path));
+    if (std::find(args.begin(), args.end(), "--rest-port") == args.end()) {
+      args.insert(args.end(), {"--rest-port", "0"});  // parallel tests must not share 8000
+    }
     args.insert(args.begin(), binary);
     std::remove(log_path.c_str());  // never read an earlier server's log for this one's ports
     p->pid_ = ::fork();
@@ -43,11 +48,13 @@ class ServerProcess {
     const auto until = std::chrono::steady_clock::now() + timeout;
     std::smatch m;
     const std::regex grpc_re("listening on [^ ]*:([0-9]+)"),
-        metrics_re("metrics on http://[^:]*:([0-9]+)");
+        metrics_re("metrics on http://[^:]*:([0-9]+)"),
+        rest_re(R"(REST \(Open Inference Protocol v2\) on https?://[^:]*:([0-9]+))");
     while (std::chrono::steady_clock::now() < until) {
       std::string log = p->Log();
       if (std::regex_search(log, m, grpc_re)) p->port_ = std::stoi(m[1]);
       if (std::regex_search(log, m, metrics_re)) p->metrics_port_ = std::stoi(m[1]);
+      if (std::regex_search(log, m, rest_re)) p->rest_port_ = std::stoi(m[1]);
       if (p->port_ > 0 && (p->metrics_port_ > 0 || log.find("SERVING") != std::string::npos)) {
         return p;
       }
@@ -73,6 +80,7 @@ class ServerProcess {
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
+  int rest_port() const { return rest_port_; }  // 0 when REST is off
 
   // Sends `signal` and waits for the exit; returns the exit code (-1 if killed by a signal).
   int Stop(int signal = SIGTERM) {
@@ -105,7 +113,7 @@ class ServerProcess {
   explicit ServerProcess(std::string log_path) : log_path_(std::move(log_path)) {}
   std::string log_path_;
   pid_t pid_ = -1;
-  int port_ = 0, metrics_port_ = 0;
+  int port_ = 0, metrics_port_ = 0, rest_port_ = 0;
 };
 
 }  // namespace arginator::testing

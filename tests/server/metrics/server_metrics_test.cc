@@ -15,7 +15,7 @@ using ::testing::HasSubstr;
 
 TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   ServerMetrics m;
-  m.RecordRequest("bl", 0, "Classify", "NOT_FOUND", 0.0001);
+  m.RecordRequest("bl", 0, server::RequestMethod::kClassify, "NOT_FOUND", 0.0001);
   auto batcher = m.ForVersion("bl", 2, {"non_betalactamase", "betalactamase"});
   batcher->OnServed(RequestMethod::kClassify, 0.003, {1, 3}, {6.2f, 6.1f, 6.3f, 12.0f}, 1);
   batcher->OnBatch(5, absl::Microseconds(300));
@@ -26,9 +26,9 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   m.OnStates("bl", {{2, VersionState::kReady}, {3, VersionState::kFailed}});
   const std::string text = m.Render();
   EXPECT_THAT(text, HasSubstr("arginator_requests_total{code=\"OK\",method=\"Classify\",model="
-                              "\"bl\",version=\"2\"} 1"));
+                              "\"bl\",protocol=\"arginator.v1\",version=\"2\"} 1"));
   EXPECT_THAT(text, HasSubstr("arginator_requests_total{code=\"NOT_FOUND\",method=\"Classify\","
-                              "model=\"bl\",version=\"\"} 1"));
+                              "model=\"bl\",protocol=\"arginator.v1\",version=\"\"} 1"));
   EXPECT_THAT(text, HasSubstr("arginator_embeddings_total{model=\"bl\",version=\"2\"} 4"));
   EXPECT_THAT(text, HasSubstr("arginator_out_of_distribution_total{model=\"bl\",version=\"2\"} 1"));
   EXPECT_THAT(

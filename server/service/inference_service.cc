@@ -1,0 +1,212 @@
+#include "server/service/inference_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/service/infer_tensors.h"
+#include "server/service/model_metadata.h"
+#include "server/service/request_parser.h"
+
+namespace arginator::server {
+namespace {
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
+  auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// The typed field a non-FP32 tensor filled, for the error that names it.
+std::string OtherTypedField(const inference::InferTensorContents& c) {
+  if (c.bool_contents_size() > 0) return "bool_contents";
+  if (c.int_contents_size() > 0) return "int_contents";
+  if (c.int64_contents_size() > 0) return "int64_contents";
+  if (c.uint_contents_size() > 0) return "uint_contents";
+  if (c.uint64_contents_size() > 0) return "uint64_contents";
+  if (c.fp64_contents_size() > 0) return "fp64_contents";
+  if (c.bytes_contents_size() > 0) return "bytes_contents";
+  return "";
+}
+
+// The request's tensors as views into the message (which outlives the job).
+absl::Status Decode(const inference::ModelInferRequest& in, InferRequest& out) {
+  const int raw = in.raw_input_contents_size();
+  if (raw > 0 && raw != in.inputs_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("raw_input_contents has ", raw,
+                                                   " entries for ", in.inputs_size(),
+                                                   " inputs (one per input, in order)"));
+  }
+  out.inputs.clear();
+  for (int i = 0; i < in.inputs_size(); ++i) {
+    const auto& tensor = in.inputs(i);
+    InferInput& input = out.inputs.emplace_back();
+    input.name = tensor.name();
+    input.datatype = tensor.datatype();
+    input.shape.assign(tensor.shape().begin(), tensor.shape().end());
+    if (raw > 0) {
+      input.has_raw = true;
+      input.raw = in.raw_input_contents(i).data();
+      input.raw_bytes = static_cast<int64_t>(in.raw_input_contents(i).size());
+    }
+    if (tensor.has_contents() || raw == 0) {
+      const auto& contents = tensor.contents();
+      input.has_fp32 = raw == 0 || contents.fp32_contents_size() > 0;
+      input.fp32 = contents.fp32_contents().data();
+      input.fp32_count = contents.fp32_contents_size();
+      input.other_typed = OtherTypedField(contents);
+    }
+  }
+  out.outputs.clear();
+  for (const auto& tensor : in.outputs()) {
+    InferOutputRequest& output = out.outputs.emplace_back();
+    output.name = tensor.name();
+    if (auto it = tensor.parameters().find("classification"); it != tensor.parameters().end()) {
+      if (it->second.parameter_choice_case() != inference::InferParameter::kInt64Param) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "output '", output.name, "': the classification parameter must be an int64_param"));
+      }
+      output.classification = it->second.int64_param();
+    }
+  }
+  return absl::OkStatus();
+}
+
+void FillOutput(const InferOutput& output, bool raw, inference::ModelInferResponse& response) {
+  auto* tensor = response.add_outputs();
+  tensor->set_name(output.name);
+  tensor->set_datatype(output.datatype);
+  for (int64_t d : output.shape) tensor->add_shape(d);
+  if (!output.labels.empty()) {
+    (*tensor->mutable_parameters())["labels"].set_string_param(output.labels);
+  }
+  if (raw) {
+    response.add_raw_output_contents(RawContents(output));
+    return;
+  }
+  auto* contents = tensor->mutable_contents();
+  contents->mutable_fp32_contents()->Add(output.fp32.begin(), output.fp32.end());
+  contents->mutable_int_contents()->Add(output.int32.begin(), output.int32.end());
+  for (uint8_t b : output.boolean) contents->add_bool_contents(b != 0);
+  for (const std::string& s : output.bytes) contents->add_bytes_contents(s);
+}
+
+// One ModelInfer call on the shared request path; deletes itself when it finishes.
+class GrpcInferJob final : public ServedJob {
+ public:
+  GrpcInferJob(const inference::ModelInferRequest* request,
+               inference::ModelInferResponse* response, grpc::ServerUnaryReactor* reactor)
+      : request_(request), response_(response), reactor_(reactor) {}
+
+  void Start(const ClassifyEnv& env, absl::Time deadline) {
+    const std::string& name = request_->model_name();
+    absl::StatusOr<VersionSelector> selector =
+        name.empty() ? absl::InvalidArgumentError("model_name is required")
+                     : ParseModelVersion(request_->model_version());
+    if (selector.ok() && name.size() > GetEdgeLimits().max_name_bytes) {
+      selector = absl::InvalidArgumentError(absl::StrCat(
+          "model_name is ", name.size(), " bytes; at most ", GetEdgeLimits().max_name_bytes));
+    }
+    Run(env, RequestMethod::kModelInferGrpc, name, selector, deadline);
+  }
+
+ private:
+  absl::StatusOr<RowsView> ParseRows(const ClassifyEnv& env, const ModelCard& card,
+                                     std::vector<float>& scratch,
+                                     std::vector<float>& norms) override {
+    if (absl::Status s = Decode(*request_, view_); !s.ok()) return s;
+    return ParseInferInputs(view_, card, env.max_embeddings_per_request, scratch, norms);
+  }
+
+  absl::Status Respond(const ModelCard& card, RowsView probabilities,
+                       const std::vector<float>& norms, const Verdicts& verdicts) override {
+    std::vector<InferOutput> outputs;
+    BuildInferOutputs(view_, card, probabilities, norms, verdicts, outputs);
+    response_->set_model_name(card.name);
+    response_->set_model_version(absl::StrCat(card.version));
+    response_->set_id(request_->id());
+    const bool raw = request_->raw_input_contents_size() > 0;
+    for (const InferOutput& output : outputs) FillOutput(output, raw, *response_);
+    return absl::OkStatus();
+  }
+
+  void Finish(const absl::Status& status) override {
+    reactor_->Finish(ToGrpcStatus(status));
+    delete this;
+  }
+
+  const inference::ModelInferRequest* const request_;
+  inference::ModelInferResponse* const response_;
+  grpc::ServerUnaryReactor* const reactor_;
+  InferRequest view_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
+                                                       const inference::ServerLiveRequest*,
+                                                       inference::ServerLiveResponse* response) {
+  response->set_live(status_->Live());
+  return Answer(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerReady(grpc::CallbackServerContext* context,
+                                                        const inference::ServerReadyRequest*,
+                                                        inference::ServerReadyResponse* response) {
+  response->set_ready(status_->Ready());
+  return Answer(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelReady(grpc::CallbackServerContext* context,
+                                                       const inference::ModelReadyRequest* request,
+                                                       inference::ModelReadyResponse* response) {
+  absl::StatusOr<VersionSelector> selector = ParseModelVersion(request->version());
+  if (!selector.ok()) return Answer(context, selector.status());
+  response->set_ready(status_->ModelReady(request->name(), *selector));
+  return Answer(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
+    grpc::CallbackServerContext* context, const inference::ServerMetadataRequest*,
+    inference::ServerMetadataResponse* response) {
+  response->set_name(kServerName);
+  response->set_version(ServerVersion());
+  for (const std::string& extension : SupportedExtensions()) response->add_extensions(extension);
+  return Answer(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
+    grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
+    inference::ModelMetadataResponse* response) {
+  absl::StatusOr<server::ModelMetadata> metadata =
+      GetModelMetadata(*env_->registry, request->name(), request->version());
+  if (!metadata.ok()) return Answer(context, metadata.status());
+  response->set_name(metadata->name);
+  for (const std::string& v : metadata->versions) response->add_versions(v);
+  response->set_platform(kPlatform);
+  for (const auto& [list, tensors] :
+       {std::pair{&metadata->inputs, response->mutable_inputs()},
+        std::pair{&metadata->outputs, response->mutable_outputs()}}) {
+    for (const TensorMetadata& t : *list) {
+      auto* out = tensors->Add();
+      out->set_name(t.name);
+      out->set_datatype(t.datatype);
+      for (int64_t d : t.shape) out->add_shape(d);
+    }
+  }
+  return Answer(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
+                                                       const inference::ModelInferRequest* request,
+                                                       inference::ModelInferResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  (new GrpcInferJob(request, response, reactor))->Start(*env_, DeadlineOf(context));
+  return reactor;
+}
+
+}  // namespace arginator::server

@@ -1,0 +1,203 @@
+// The Open Inference Protocol (KServe v2) against the real server: an independent Python client
+// (tests/integration/v2_protocol_test.py) over every RPC and endpoint, readiness that agrees
+// across protocols through the lifecycle, the drain, and batching shared with arginator.v1.
+#include <httplib.h>
+
+#include <future>
+#include <regex>
+
+#include "gmock/gmock.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
+#include "tests/integration/served_models_fixture.h"
+
+namespace arginator::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class V2ProtocolTest : public ServedModelsTest {
+ protected:
+  std::unique_ptr<inference::GRPCInferenceService::Stub> V2() {
+    return inference::GRPCInferenceService::NewStub(channel_);
+  }
+  httplib::Client Rest() {
+    httplib::Client client("127.0.0.1", server_->rest_port());
+    client.set_read_timeout(20, 0);
+    return client;
+  }
+  int RestStatus(const std::string& path) {
+    auto r = Rest().Get(path);
+    return r ? r->status : -1;
+  }
+  bool V2Ready() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    inference::ServerReadyResponse resp;
+    return V2()->ServerReady(&ctx, inference::ServerReadyRequest(), &resp).ok() && resp.ready();
+  }
+  bool V2ModelReady(const std::string& name) {
+    grpc::ClientContext ctx;
+    inference::ModelReadyRequest req;
+    req.set_name(name);
+    inference::ModelReadyResponse resp;
+    return V2()->ModelReady(&ctx, req, &resp).ok() && resp.ready();
+  }
+  // One row of the model's golden inputs as a v2 request (raw contents).
+  inference::ModelInferRequest InferRequest(const ModelCard& card) {
+    inference::ModelInferRequest req;
+    req.set_model_name(card.name);
+    auto* input = req.add_inputs();
+    input->set_name("embedding");
+    input->set_datatype("FP32");
+    input->add_shape(1);
+    input->add_shape(card.input_dim);
+    const std::vector<float>& row = card.golden[0].input;
+    req.add_raw_input_contents(std::string(reinterpret_cast<const char*>(row.data()),
+                                           row.size() * sizeof(float)));
+    return req;
+  }
+  std::string RestBody(const ModelCard& card) {
+    nlohmann::json body = {
+        {"inputs",
+         {{{"name", "embedding"},
+           {"datatype", "FP32"},
+           {"shape", {1, card.input_dim}},
+           {"data", card.golden[0].input}}}}};
+    return body.dump();
+  }
+  // The value of a /metrics sample line starting with `prefix` (0 if absent).
+  double Metric(const std::string& prefix) {
+    httplib::Client client("127.0.0.1", server_->metrics_port());
+    auto r = client.Get("/metrics");
+    if (!r) return -1;
+    std::istringstream lines(r->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return 0;
+  }
+};
+
+// The issue's independent client: Python's grpcio with stubs generated from our v2 proto, and
+// http.client for REST, against every RPC and endpoint, with the TorchScript model's own
+// probabilities as the reference and the spec's errors for bad requests.
+TEST_F(V2ProtocolTest, AnIndependentPythonClientGetsTheModelsOwnAnswersAndTheSpecsErrors) {
+  StartServer();
+  auto r = RunCommand("/usr/bin/python3 " + kSource + "/tests/integration/v2_protocol_test.py" +
+                      " --stubs " + ARGINATOR_PYTHON_STUBS + " --grpc " + server_->target() +
+                      " --rest http://127.0.0.1:" + std::to_string(server_->rest_port()) +
+                      " --repository " + work_.Join("models"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(server_->Running());
+}
+
+// grpc.health.v1, v2 over gRPC and v2 over REST give one answer: not ready while the repository
+// is empty, ready once both models load, and (below) not ready from SIGTERM on.
+TEST_F(V2ProtocolTest, ReadinessAgreesAcrossProtocolsWhileLoadingAndServing) {
+  fs::rename(work_.Join("models"), work_.Join("staged"));
+  fs::create_directories(work_.Join("models"));
+  std::string log;
+  server_ = ServerProcess::Start(kServer,
+                                 {"--model-repository", work_.Join("models"), "--port", "0",
+                                  "--metrics-port", "0", "--host", "127.0.0.1", "--set",
+                                  "models.poll_interval_s=0.2"},
+                                 work_.Join("server.log"), &log);
+  ASSERT_NE(server_, nullptr) << log;
+  channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+  using HealthResponse = grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(Health(""), HealthResponse::NOT_SERVING);
+  EXPECT_FALSE(V2Ready());
+  EXPECT_EQ(RestStatus("/v2/health/ready"), 400);
+  EXPECT_EQ(RestStatus("/v2/health/live"), 200);
+  EXPECT_FALSE(V2ModelReady(kBinary));
+  EXPECT_EQ(RestStatus(std::string("/v2/models/") + kBinary + "/ready"), 400);
+
+  for (const char* model : {kBinary, kClass}) {
+    fs::rename(work_.Join("staged/") + model, work_.Join("models/") + model);
+  }
+  ASSERT_TRUE(WaitFor([&] { return Health("") == HealthResponse::SERVING; })) << server_->Log();
+  EXPECT_TRUE(V2Ready());
+  EXPECT_EQ(RestStatus("/v2/health/ready"), 200);
+  for (const char* model : {kBinary, kClass}) {
+    EXPECT_EQ(Health(model), HealthResponse::SERVING);
+    EXPECT_TRUE(V2ModelReady(model));
+    EXPECT_EQ(RestStatus(std::string("/v2/models/") + model + "/ready"), 200);
+    EXPECT_EQ(RestStatus(std::string("/v2/models/") + model + "/versions/1/ready"), 200);
+    EXPECT_EQ(RestStatus(std::string("/v2/models/") + model + "/versions/2/ready"), 400);
+  }
+}
+
+// SIGTERM: v2 readiness goes false at once while v2 requests already in flight (held in the
+// batch queue by a long max_queue_delay) finish OK; new REST inference is refused with 503; the
+// server exits 0.
+TEST_F(V2ProtocolTest, SigtermTurnsReadinessFalseWhileInFlightV2RequestsFinish) {
+  StartServer({"--set", "batching.max_queue_delay_us=1500000"});
+  const ModelCard card = Card(kBinary, 1);
+  auto grpc_call = std::async(std::launch::async, [&] {
+    grpc::ClientContext ctx;
+    inference::ModelInferResponse resp;
+    return V2()->ModelInfer(&ctx, InferRequest(card), &resp);
+  });
+  auto rest_call = std::async(std::launch::async, [&] {
+    auto r = Rest().Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
+                         "application/json");
+    return r ? r->status : -1;
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric("arginator_queue_depth{model=\"betalactamase-binary\"") >= 2;
+  })) << "the two requests never queued";
+  std::thread stop([&] { server_->Stop(SIGTERM); });
+  ASSERT_TRUE(WaitFor([&] { return server_->Log().find("draining") != std::string::npos; }));
+  EXPECT_EQ(RestStatus("/v2/health/ready"), 400);
+  EXPECT_EQ(RestStatus("/v2/health/live"), 200);
+  auto refused = Rest().Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
+                             "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_THAT(refused->body, HasSubstr("shutting down"));
+  grpc::Status in_flight = grpc_call.get();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  EXPECT_EQ(rest_call.get(), 200);
+  stop.join();
+  EXPECT_THAT(server_->Log(), HasSubstr("stopped"));
+}
+
+// One request of each protocol for the same version, arriving within the batch window, share one
+// forward; each is counted under its protocol.
+TEST_F(V2ProtocolTest, V1AndV2RequestsShareAForwardAndAreCountedByProtocol) {
+  StartServer({"--set", "batching.max_queue_delay_us=300000"});
+  const ModelCard card = Card(kBinary, 1);
+  const std::string batches = "arginator_batch_size_count{model=\"betalactamase-binary\"";
+  const double before = Metric(batches);
+  auto v1 = std::async(std::launch::async, [&] {
+    v1::ClassifyRequest req = GoldenRequest(card);
+    while (req.embeddings_size() > 1) req.mutable_embeddings()->RemoveLast();
+    v1::ClassifyResponse resp;
+    return Classify(req, &resp).ok();
+  });
+  auto v2_grpc = std::async(std::launch::async, [&] {
+    grpc::ClientContext ctx;
+    inference::ModelInferResponse resp;
+    return V2()->ModelInfer(&ctx, InferRequest(card), &resp).ok();
+  });
+  auto v2_rest = std::async(std::launch::async, [&] {
+    auto r = Rest().Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
+                         "application/json");
+    return r && r->status == 200;
+  });
+  EXPECT_TRUE(v1.get());
+  EXPECT_TRUE(v2_grpc.get());
+  EXPECT_TRUE(v2_rest.get());
+  EXPECT_EQ(Metric(batches) - before, 1) << "three rows, three protocols, one forward";
+  for (const std::string protocol : {"arginator.v1", "v2-grpc", "v2-rest"}) {
+    EXPECT_EQ(Metric("arginator_requests_total{code=\"OK\",method=\"" +
+                     std::string(protocol == "arginator.v1" ? "Classify" : "ModelInfer") +
+                     "\",model=\"betalactamase-binary\",protocol=\"" + protocol +
+                     "\",version=\"1\"}"),
+              1)
+        << protocol;
+  }
+}
+
+}  // namespace
+}  // namespace arginator::testing
