@@ -59,32 +59,38 @@ REST=$(sed -n 's/.*REST (Open Inference Protocol v2) on http:\/\/[0-9.]*:\([0-9]
   "$W/server.log" | head -1)
 G=(-H 'content-type: application/grpc' -H 'te: trailers')
 
-run() {  # $1 label, rest: h2load arguments; prints req/s and the p50 from the request log
-  local label=$1
-  shift
-  h2load "$@" -D 1 >/dev/null 2>&1  # warm-up
-  local out rate p50
-  out=$(h2load "$@" -D "$SECS" --log-file "$W/$label.log" 2>&1)
+run() {  # $1 label, $2 warm-up option, $3 measured option, rest: h2load arguments
+  local label=$1 warm=$2 measured=$3
+  shift 3
+  # shellcheck disable=SC2086
+  h2load "$@" $warm >/dev/null 2>&1
+  local out rate p50 failed
+  # shellcheck disable=SC2086
+  out=$(h2load "$@" $measured --log-file "$W/$label.log" 2>&1)
   rate=$(sed -n 's/^finished in.* \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   p50=$(awk '{print $3}' "$W/$label.log" | sort -n | awk '{v[NR]=$1} END{print v[int(NR/2)]}')
-  local failed
   failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
   printf '%-34s %9s req/s   p50 %6s us   failed %s\n' "$label" "$rate" "$p50" "${failed:-?}"
 }
+# gRPC runs for a duration; h2load --h1 with -D did not end against keep-alive connections here,
+# so REST runs a count sized to take a few seconds.
+GD=("-D 1" "-D $SECS")
 echo "one embedding per request, $SECS s each, $(nproc) cores"
 for c in "1 1" "4 16"; do
   read -r conns streams <<<"$c"
-  echo "-- gRPC: $conns connection(s) x $streams stream(s); REST: $((conns * streams > 8 ? 8 : conns)) connection(s) (rest.threads 8)"
-  run "v1 Classify ${conns}x${streams}" "${G[@]}" -d "$W/v1.frame" -c "$conns" -m "$streams" \
-    "http://127.0.0.1:$GRPC/arginator.v1.Classifier/Classify"
-  run "v2 gRPC raw ${conns}x${streams}" "${G[@]}" -d "$W/v2-raw.frame" -c "$conns" -m "$streams" \
-    "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer"
-  run "v2 gRPC typed ${conns}x${streams}" "${G[@]}" -d "$W/v2-typed.frame" -c "$conns" \
-    -m "$streams" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer"
   rest_conns=$((conns * streams > 8 ? 8 : conns))
-  run "v2 REST JSON ${rest_conns}x1" --h1 -H 'content-type: application/json' -d "$W/rest.json" \
-    -c "$rest_conns" "http://127.0.0.1:$REST/v2/models/betalactamase-binary/infer"
-  run "v2 REST binary ${rest_conns}x1" --h1 -H 'content-type: application/octet-stream' \
+  rest_n=$((rest_conns * 2000 * SECS / 5))
+  RN=("-n $((rest_n / 10))" "-n $rest_n")
+  echo "-- gRPC: $conns connection(s) x $streams stream(s); REST: $rest_conns connection(s) (rest.threads 8)"
+  run "v1 Classify ${conns}x${streams}" "${GD[@]}" "${G[@]}" -d "$W/v1.frame" -c "$conns" \
+    -m "$streams" "http://127.0.0.1:$GRPC/arginator.v1.Classifier/Classify"
+  run "v2 gRPC raw ${conns}x${streams}" "${GD[@]}" "${G[@]}" -d "$W/v2-raw.frame" -c "$conns" \
+    -m "$streams" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer"
+  run "v2 gRPC typed ${conns}x${streams}" "${GD[@]}" "${G[@]}" -d "$W/v2-typed.frame" \
+    -c "$conns" -m "$streams" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer"
+  run "v2 REST JSON ${rest_conns}x1" "${RN[@]}" --h1 -H 'content-type: application/json' \
+    -d "$W/rest.json" -c "$rest_conns" "http://127.0.0.1:$REST/v2/models/betalactamase-binary/infer"
+  run "v2 REST binary ${rest_conns}x1" "${RN[@]}" --h1 -H 'content-type: application/octet-stream' \
     -H "inference-header-content-length: $(cat "$W/rest.bin.len")" -d "$W/rest.bin" \
     -c "$rest_conns" "http://127.0.0.1:$REST/v2/models/betalactamase-binary/infer"
 done
