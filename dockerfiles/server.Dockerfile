@@ -1,6 +1,6 @@
 # arginator-server: build with Debian's toolchain, run on bookworm-slim with runtime libraries only.
 #   docker build -f dockerfiles/server.Dockerfile -t arginator-server .
-#   docker run -p 50051:50051 -p 9464:9464 -v $PWD/models:/models arginator-server
+#   docker run -p 50051:50051 -p 8000:8000 -p 9464:9464 -v $PWD/models:/models arginator-server
 
 FROM debian:bookworm-slim AS build
 # The build stage is the same in server.Dockerfile and trainer.Dockerfile (a test keeps them
@@ -41,7 +41,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
   CMD ["/usr/local/bin/arginator-client", "health", "--target", "127.0.0.1:50051", "--deadline", "4"]
 USER 10001
 VOLUME ["/models"]
-EXPOSE 50051 9464
+EXPOSE 50051 8000 9464
 # Kubernetes' `args` replace CMD, not ENTRYPOINT: flags here would be passed twice by a pod that
 # sets its own (and the server refuses a repeated flag), so the entrypoint is the binary alone.
 ENTRYPOINT ["/usr/local/bin/arginator-server"]

@@ -182,6 +182,13 @@ classify_both() {  # TARGET: both models on the sample, one row per protein
     echo "$model: $rows proteins classified; $(sed -n 2p "$WORK/results-$model.csv" | cut -d, -f1-3)"
   done
 }
+rest_ready() {  # HOST:PORT of the v2 REST API: ready, and the binary model's metadata
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$1/v2/health/ready") == 200 ]] ||
+    fail "v2 REST at $1 is not ready"
+  curl -sf "http://$1/v2/models/betalactamase-binary" | grep -q '"platform":"pytorch_libtorch"' ||
+    fail "v2 REST at $1: no model metadata"
+  echo "v2 REST on $1: ready, model metadata served"
+}
 scrape() {  # HOST:PORT: the OK requests the server counted
   curl -sf "http://$1/metrics" >"$WORK/metrics.txt" || fail "scraping $1/metrics"
   awk '/^arginator_requests_total\{.*code="OK"/ {n += $2} END {print n + 0}' "$WORK/metrics.txt"
@@ -190,15 +197,18 @@ scrape() {  # HOST:PORT: the OK requests the server counted
 step "4/5 the server image on the volume (published ports, default CMD)"
 GRPC_PORT=$(free_port)
 METRICS_PORT=$(free_port)
+REST_PORT=$(free_port)
 TARGET=127.0.0.1:$GRPC_PORT
 # No systemd here to schedule the HEALTHCHECK: it runs once, by hand, below.
 podman run -d --name arginator-ct-server --health-interval disable --read-only --tmpfs /tmp --cap-drop ALL \
   --security-opt no-new-privileges -p "127.0.0.1:$GRPC_PORT:50051" \
-  -p "127.0.0.1:$METRICS_PORT:9464" -v "$MODELS_VOLUME:/models:ro" "$SERVER_IMAGE" >/dev/null
+  -p "127.0.0.1:$METRICS_PORT:9464" -p "127.0.0.1:$REST_PORT:8000" \
+  -v "$MODELS_VOLUME:/models:ro" "$SERVER_IMAGE" >/dev/null
 wait_serving "$TARGET" 120 ||
   { podman logs arginator-ct-server 2>&1 | tail -20; fail "the server container never served"; }
 podman healthcheck run arginator-ct-server || fail "the image's HEALTHCHECK reports unhealthy"
 echo "gRPC health SERVING on $TARGET; the image's HEALTHCHECK passes"
+rest_ready "127.0.0.1:$REST_PORT"
 classify_both "$TARGET"
 ok=$(scrape "127.0.0.1:$METRICS_PORT")
 [[ $ok -gt 0 ]] || fail "/metrics counts no OK request after classifying"
@@ -264,6 +274,7 @@ METRICS_PORT=9464
 wait_serving "$TARGET" 120 ||
   { podman logs "$container" 2>&1 | tail -20; fail "the played Deployment never served"; }
 echo "the played pod serves on $TARGET (gRPC health SERVING)"
+rest_ready "$pod_ip:8000"
 classify_both "$TARGET"
 ok=$(scrape "$pod_ip:$METRICS_PORT")
 [[ $ok -gt 0 ]] || fail "/metrics of the played pod counts no OK request"

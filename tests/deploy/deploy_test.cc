@@ -271,6 +271,7 @@ TEST(DockerfilesTest, MultiStageNonRootWithTheServersPortsAndVolume) {
   }
   const std::string server = ReadText(kSource + "/dockerfiles/server.Dockerfile");
   EXPECT_THAT(server, HasSubstr("EXPOSE " + std::to_string(config->port) + " " +
+                                std::to_string(config->rest_port) + " " +
                                 std::to_string(config->metrics_port)));
   EXPECT_THAT(ReadText(kSource + "/.dockerignore"), HasSubstr("build/"));
 }
