@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   const ServerConfig config = *loaded;
   if (check_config) {
     std::cout << "config ok: port " << config.port << ", metrics port " << config.metrics_port
-              << ", REST port " << config.rest_port << ", device " << config.device << ", repository " << config.repository << "\n";
+              << ", REST port " << config.rest_port << ", device " << config.device
+              << ", repository " << config.repository << "\n";
     return 0;
   }
   SetEdgeLimits({static_cast<size_t>(config.max_name_bytes),
@@ -243,13 +244,13 @@ int main(int argc, char** argv) {
     }
     Log(absl::StrCat("metrics on http://", config.host, ":", metrics_http.port(), "/metrics"));
   }
-  RestInferenceServer rest(&classifier.env(), &status,
-                           {{config.rest_threads, config.rest_read_timeout,
-                             config.rest_write_timeout, config.rest_keep_alive_timeout,
-                             static_cast<size_t>(config.rest_max_request_bytes)},
-                            config.tls_cert,
-                            config.tls_key,
-                            config.tls_client_ca});
+  RestInferenceServer rest(
+      &classifier.env(), &status,
+      {{config.rest_threads, config.rest_read_timeout, config.rest_write_timeout,
+        config.rest_keep_alive_timeout, static_cast<size_t>(config.rest_max_request_bytes)},
+       config.tls_cert,
+       config.tls_key,
+       config.tls_client_ca});
   if (config.rest_port >= 0) {
     if (absl::Status s = rest.Start(config.host, config.rest_port); !s.ok()) return Fail(s);
     Log(absl::StrCat("REST (Open Inference Protocol v2) on ",

@@ -207,12 +207,12 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
   ARG_RETURN_IF_ERROR(Require(c.metrics_port >= -1 && c.metrics_port < 65536,
                               absl::StrCat("server.metrics_port ", c.metrics_port,
                                            " is not a port (-1 disables metrics)")));
-  ARG_RETURN_IF_ERROR(Require(c.rest_port >= -1 && c.rest_port < 65536,
-                              absl::StrCat("server.rest_port ", c.rest_port,
-                                           " is not a port (-1 disables REST)")));
+  ARG_RETURN_IF_ERROR(
+      Require(c.rest_port >= -1 && c.rest_port < 65536,
+              absl::StrCat("server.rest_port ", c.rest_port, " is not a port (-1 disables REST)")));
   ARG_RETURN_IF_ERROR(Require(c.rest_threads > 0, "rest.threads must be > 0"));
-  ARG_RETURN_IF_ERROR(Require(c.rest_max_request_bytes >= 4096,
-                              "rest.max_request_bytes must be at least 4096"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.rest_max_request_bytes >= 4096, "rest.max_request_bytes must be at least 4096"));
   ARG_RETURN_IF_ERROR(Require(rest_read_s > 0 && rest_write_s > 0,
                               "rest.read_timeout_s and rest.write_timeout_s must be > 0"));
   ARG_RETURN_IF_ERROR(

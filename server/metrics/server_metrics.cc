@@ -175,7 +175,8 @@ void ServerMetrics::RecordRequest(const std::string& model, int64_t version, Req
             {"protocol", protocol},
             {"code", code}})
       .Increment();
-  request_seconds_.Add({{"model", model}, {"method", name}, {"protocol", protocol}}, kLatencyBuckets)
+  request_seconds_
+      .Add({{"model", model}, {"method", name}, {"protocol", protocol}}, kLatencyBuckets)
       .Observe(seconds);
 }
 
@@ -211,8 +212,7 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
         &predictions_.Add({{"model", model}, {"version", v}, {"label", label}}));
   }
   return std::make_shared<VersionSeriesMetrics>(
-      *series.batch_size, *series.queue_wait, *series.inference, *series.queue_depth,
-      served,
+      *series.batch_size, *series.queue_wait, *series.inference, *series.queue_depth, served,
       embeddings_.Add(series_labels), std::move(label_counters),
       input_norm_.Add({{"model", model}}, kNormBuckets), out_of_distribution_.Add(series_labels));
 }

@@ -13,10 +13,10 @@ namespace arginator::server {
 // How a request arrived: its method and protocol (the `method` and `protocol` labels of
 // arginator_requests_total and arginator_request_duration_seconds).
 enum class RequestMethod {
-  kClassify,         // arginator.v1 Classify
-  kClassifyStream,   // arginator.v1 ClassifyStream
-  kModelInferGrpc,   // Open Inference Protocol v2 over gRPC
-  kModelInferRest,   // Open Inference Protocol v2 over HTTP/REST
+  kClassify,        // arginator.v1 Classify
+  kClassifyStream,  // arginator.v1 ClassifyStream
+  kModelInferGrpc,  // Open Inference Protocol v2 over gRPC
+  kModelInferRest,  // Open Inference Protocol v2 over HTTP/REST
 };
 inline constexpr int kRequestMethods = 4;
 inline const char* MethodName(RequestMethod m) {

@@ -15,8 +15,7 @@ void ClassifyJob::Start(const ClassifyEnv& env, RequestMethod method,
 absl::StatusOr<RowsView> ClassifyJob::ParseRows(const ClassifyEnv& env, const ModelCard& card,
                                                 std::vector<float>& scratch,
                                                 std::vector<float>& norms) {
-  return ParseEmbeddings(*request_, card.input_dim, env.max_embeddings_per_request, scratch,
-                         norms);
+  return ParseEmbeddings(*request_, card.input_dim, env.max_embeddings_per_request, scratch, norms);
 }
 
 absl::Status ClassifyJob::Respond(const ModelCard& card, RowsView probabilities,

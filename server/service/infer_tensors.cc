@@ -13,7 +13,7 @@
 namespace arginator::server {
 namespace {
 
-constexpr const char* kOutputNames[] = {"probabilities", "label", "class_index", "score",
+constexpr const char* kOutputNames[] = {"probabilities",       "label",  "class_index", "score",
                                         "out_of_distribution", "l2_norm"};
 
 bool IsOutputName(const std::string& name) {
@@ -42,14 +42,14 @@ absl::Status CheckOutputs(const InferRequest& request, const ModelCard& card) {
     if (output.classification == 0) continue;
     const auto classes = static_cast<int64_t>(card.labels.size());
     if (output.name != "probabilities") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the classification parameter applies to output 'probabilities', not '", output.name,
-          "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the classification parameter applies to output 'probabilities', not '",
+                       output.name, "'"));
     }
     if (output.classification < 1 || output.classification > classes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("classification ", output.classification, " is not in [1, ", classes,
-                       "] (model '", card.name, "' has ", classes, " classes)"));
+      return absl::InvalidArgumentError(absl::StrCat("classification ", output.classification,
+                                                     " is not in [1, ", classes, "] (model '",
+                                                     card.name, "' has ", classes, " classes)"));
     }
   }
   return absl::OkStatus();
@@ -118,9 +118,9 @@ absl::StatusOr<RowsView> ParseInferInputs(const InferRequest& request, const Mod
                                           std::vector<float>& norms) {
   const int dim = card.input_dim;
   if (request.inputs.size() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model '", card.name, "' takes one input, '", kInputName, "' FP32 [-1, ",
-                     dim, "]; the request has ", request.inputs.size()));
+    return absl::InvalidArgumentError(absl::StrCat("model '", card.name, "' takes one input, '",
+                                                   kInputName, "' FP32 [-1, ", dim,
+                                                   "]; the request has ", request.inputs.size()));
   }
   const InferInput& input = request.inputs[0];
   if (input.name != kInputName) {
@@ -129,20 +129,20 @@ absl::StatusOr<RowsView> ParseInferInputs(const InferRequest& request, const Mod
                      "' for model '", card.name, "'; its input is '", kInputName, "'"));
   }
   if (input.datatype != "FP32") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", kInputName, "' has datatype ",
-        input.datatype.substr(0, GetEdgeLimits().max_name_bytes), "; model '", card.name,
-        "' takes FP32 (ProtT5 embeddings as float32)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input '", kInputName, "' has datatype ",
+                     input.datatype.substr(0, GetEdgeLimits().max_name_bytes), "; model '",
+                     card.name, "' takes FP32 (ProtT5 embeddings as float32)"));
   }
   if (input.shape.size() != 2 || input.shape[1] != dim || input.shape[0] < 1) {
     return absl::InvalidArgumentError(absl::StrCat("input '", kInputName, "' has shape ",
-                                                   ShapeString(input.shape), "; model '",
-                                                   card.name, "' takes [n, ", dim, "], n >= 1"));
+                                                   ShapeString(input.shape), "; model '", card.name,
+                                                   "' takes [n, ", dim, "], n >= 1"));
   }
   const int64_t n = input.shape[0];
   if (n > max_rows) {
-    return absl::InvalidArgumentError(absl::StrCat(n, " embeddings exceed the limit of ", max_rows,
-                                                   " per request; split it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, " embeddings exceed the limit of ", max_rows, " per request; split it"));
   }
   if (!input.other_typed.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("input '", kInputName, "' is FP32 but has ",

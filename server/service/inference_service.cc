@@ -14,8 +14,7 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(deadline);
 }
 
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -37,8 +36,8 @@ std::string OtherTypedField(const inference::InferTensorContents& c) {
 absl::Status Decode(const inference::ModelInferRequest& in, InferRequest& out) {
   const int raw = in.raw_input_contents_size();
   if (raw > 0 && raw != in.inputs_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("raw_input_contents has ", raw,
-                                                   " entries for ", in.inputs_size(),
+    return absl::InvalidArgumentError(absl::StrCat("raw_input_contents has ", raw, " entries for ",
+                                                   in.inputs_size(),
                                                    " inputs (one per input, in order)"));
   }
   out.inputs.clear();
@@ -98,8 +97,8 @@ void FillOutput(const InferOutput& output, bool raw, inference::ModelInferRespon
 // One ModelInfer call on the shared request path; deletes itself when it finishes.
 class GrpcInferJob final : public ServedJob {
  public:
-  GrpcInferJob(const inference::ModelInferRequest* request,
-               inference::ModelInferResponse* response, grpc::ServerUnaryReactor* reactor)
+  GrpcInferJob(const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
+               grpc::ServerUnaryReactor* reactor)
       : request_(request), response_(response), reactor_(reactor) {}
 
   void Start(const ClassifyEnv& env, absl::Time deadline) {
@@ -188,9 +187,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
   response->set_name(metadata->name);
   for (const std::string& v : metadata->versions) response->add_versions(v);
   response->set_platform(kPlatform);
-  for (const auto& [list, tensors] :
-       {std::pair{&metadata->inputs, response->mutable_inputs()},
-        std::pair{&metadata->outputs, response->mutable_outputs()}}) {
+  for (const auto& [list, tensors] : {std::pair{&metadata->inputs, response->mutable_inputs()},
+                                      std::pair{&metadata->outputs, response->mutable_outputs()}}) {
     for (const TensorMetadata& t : *list) {
       auto* out = tensors->Add();
       out->set_name(t.name);

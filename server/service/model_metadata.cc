@@ -11,9 +11,8 @@ absl::StatusOr<ModelMetadata> GetModelMetadata(const ModelRegistry& registry,
                                                const std::string& version) {
   if (name.empty()) return absl::InvalidArgumentError("model name is required");
   if (name.size() > GetEdgeLimits().max_name_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("model name is ", name.size(),
-                                                   " bytes; at most ",
-                                                   GetEdgeLimits().max_name_bytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model name is ", name.size(), " bytes; at most ", GetEdgeLimits().max_name_bytes));
   }
   ARG_ASSIGN_OR_RETURN(VersionSelector selector, ParseModelVersion(version));
   ARG_ASSIGN_OR_RETURN(ServableHandle handle, registry.Get(name, selector));

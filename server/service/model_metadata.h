@@ -20,8 +20,7 @@ struct ModelMetadata {
 // The metadata of `name` at `version` ("" = the default version): NOT_FOUND or UNAVAILABLE from
 // the registry when there is no such ready version, INVALID_ARGUMENT for a bad version string.
 absl::StatusOr<ModelMetadata> GetModelMetadata(const ModelRegistry& registry,
-                                               const std::string& name,
-                                               const std::string& version);
+                                               const std::string& name, const std::string& version);
 
 // The server's name and version for ServerMetadata and GET /v2.
 inline constexpr char kServerName[] = "arginator";

@@ -16,8 +16,8 @@ namespace {
 absl::Status AddNorm(const float* row, int dim, int64_t index, const v1::ClassifyRequest& request,
                      std::vector<float>& norms) {
   return AppendRowNorm(
-      row, dim, [&] { return absl::StrCat("embedding ", index, " ('", RowId(request, index), "')"); },
-      norms);
+      row, dim,
+      [&] { return absl::StrCat("embedding ", index, " ('", RowId(request, index), "')"); }, norms);
 }
 
 // INVALID_ARGUMENT for a client string longer than max_name_bytes, naming the field, not the

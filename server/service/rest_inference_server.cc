@@ -66,10 +66,10 @@ absl::Status Flatten(const json& data, const std::vector<int64_t>& shape, size_t
   const bool nested = !data.empty() && data.front().is_array();
   if (nested || depth > 0) {
     if (depth >= shape.size() || static_cast<int64_t>(data.size()) != shape[depth]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input data is nested unlike its shape: level ", depth, " has ", data.size(),
-          " elements where shape [", absl::StrJoin(shape, ", "), "] says ",
-          depth < shape.size() ? absl::StrCat(shape[depth]) : std::string("none")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input data is nested unlike its shape: level ", depth, " has ", data.size(),
+                       " elements where shape [", absl::StrJoin(shape, ", "), "] says ",
+                       depth < shape.size() ? absl::StrCat(shape[depth]) : std::string("none")));
     }
   }
   for (const json& element : data) {
@@ -82,9 +82,8 @@ absl::Status Flatten(const json& data, const std::vector<int64_t>& shape, size_t
     } else if (element.is_number()) {
       out.push_back(element.get<float>());
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("input data element ", out.size(),
-                                                     " is not a number: ",
-                                                     element.dump().substr(0, 64)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input data element ", out.size(), " is not a number: ", element.dump().substr(0, 64)));
     }
   }
   return absl::OkStatus();
@@ -136,9 +135,9 @@ absl::Status Decode(const json& body, std::string_view binary, InferRequest& out
     if (parameters.is_object() && parameters.contains("binary_data_size")) {
       ARG_ASSIGN_OR_RETURN(int64_t size, IntegerParameter(parameters, "binary_data_size"));
       if (size < 0 || static_cast<size_t>(size) > binary.size() - offset) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input '", input.name, "' claims ", size, " bytes of binary data; ",
-            binary.size() - offset, " remain after the JSON header"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", input.name, "' claims ", size, " bytes of binary data; ",
+                         binary.size() - offset, " remain after the JSON header"));
       }
       input.has_raw = true;
       input.raw = binary.data() + offset;
@@ -176,8 +175,7 @@ absl::Status Decode(const json& body, std::string_view binary, InferRequest& out
       const json& parameters = tensor.value("parameters", json::object());
       if (!parameters.is_object()) continue;
       if (parameters.contains("classification")) {
-        ARG_ASSIGN_OR_RETURN(output.classification,
-                             IntegerParameter(parameters, "classification"));
+        ARG_ASSIGN_OR_RETURN(output.classification, IntegerParameter(parameters, "classification"));
       }
       if (parameters.contains("binary_data")) output.binary = parameters["binary_data"] == true;
     }
@@ -326,7 +324,8 @@ absl::Status RestInferenceServer::Start(const std::string& host, int port) {
   ApplyHttpLimits(options_.limits, *http_);
   Route();
   port_ = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
-  if (port_ <= 0) return absl::UnavailableError(absl::StrCat("REST: cannot bind ", host, ":", port));
+  if (port_ <= 0)
+    return absl::UnavailableError(absl::StrCat("REST: cannot bind ", host, ":", port));
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   return absl::OkStatus();
 }
@@ -381,9 +380,8 @@ void RestInferenceServer::Route() {
                                      const httplib::ContentReader& read) {
     auto [name, version] = NameAndVersion(req);
     std::string content;
-    content.reserve(static_cast<size_t>(
-        std::min<uint64_t>(req.get_header_value<uint64_t>("Content-Length"),
-                           options_.limits.max_request_body_bytes)));
+    content.reserve(static_cast<size_t>(std::min<uint64_t>(
+        req.get_header_value<uint64_t>("Content-Length"), options_.limits.max_request_body_bytes)));
     read([&content](const char* data, size_t length) {
       content.append(data, length);
       return true;
@@ -397,8 +395,7 @@ void RestInferenceServer::Route() {
     std::string_view body = content, header = body, binary;
     if (req.has_header(kHeaderLength)) {
       size_t length = 0;
-      if (!absl::SimpleAtoi(req.get_header_value(kHeaderLength), &length) ||
-          length > body.size()) {
+      if (!absl::SimpleAtoi(req.get_header_value(kHeaderLength), &length) || length > body.size()) {
         return SendError(res, absl::InvalidArgumentError(absl::StrCat(
                                   kHeaderLength, " must be a byte count within the body's ",
                                   body.size(), " bytes")));
@@ -420,10 +417,10 @@ void RestInferenceServer::Route() {
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     // A false health or ready answer is a bare 400, as the spec asks; other errors get a body.
     if (!res.body.empty() || res.status == kNotReady) return;
-    const std::string what = res.status == 413   ? "the request body exceeds rest.max_request_bytes"
-                             : res.status == 404 ? "no such endpoint: " + req.method + " " +
-                                                       req.path.substr(0, 256)
-                                                 : "HTTP error " + std::to_string(res.status);
+    const std::string what = res.status == 413 ? "the request body exceeds rest.max_request_bytes"
+                             : res.status == 404
+                                 ? "no such endpoint: " + req.method + " " + req.path.substr(0, 256)
+                                 : "HTTP error " + std::to_string(res.status);
     res.set_content(json{{"error", what}}.dump(), "application/json");
   });
 }

@@ -475,8 +475,8 @@ TEST_F(KubernetesTest, EveryObjectCarriesTheRecommendedLabels) {
       const std::string what = std::string(dir) + " " + object["kind"].as<std::string>() + " " +
                                object["metadata"]["name"].as<std::string>();
       const YAML::Node labels = object["metadata"]["labels"];
-      for (const char* key : {"name", "instance", "version", "component", "part-of",
-                              "managed-by"}) {
+      for (const char* key :
+           {"name", "instance", "version", "component", "part-of", "managed-by"}) {
         EXPECT_TRUE(labels[std::string("app.kubernetes.io/") + key]) << what << ": " << key;
       }
       if (labels["app.kubernetes.io/version"]) {
@@ -525,8 +525,9 @@ TEST_F(KubernetesTest, TwoInstallsInOneNamespaceSelectOnlyTheirOwnPods) {
   std::set<std::string> names;
   for (const auto& objects : installs) {
     for (const YAML::Node& object : objects) {
-      EXPECT_TRUE(names.insert(object["kind"].as<std::string>() + "/" +
-                               object["metadata"]["name"].as<std::string>())
+      EXPECT_TRUE(names
+                      .insert(object["kind"].as<std::string>() + "/" +
+                              object["metadata"]["name"].as<std::string>())
                       .second)
           << "both installs make " << object["kind"] << " " << object["metadata"]["name"];
     }

@@ -200,8 +200,9 @@ TEST_F(ClientTest, LoadgenStreamSendsItsRequestsOverClassifyStream) {
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
-              ::testing::HasSubstr("arginator_requests_total{code=\"OK\",method=\"ClassifyStream\","
-                                   "model=\"betalactamase-binary\",protocol=\"arginator.v1\",version=\"1\"} 90"));
+              ::testing::HasSubstr(
+                  "arginator_requests_total{code=\"OK\",method=\"ClassifyStream\","
+                  "model=\"betalactamase-binary\",protocol=\"arginator.v1\",version=\"1\"} 90"));
 
   // A message's error is that message's status; the stream goes on serving the next ones.
   auto errors = RunCommand(kLoadgen + " --target " + server_->target() +

@@ -52,17 +52,16 @@ class V2ProtocolTest : public ServedModelsTest {
     input->add_shape(1);
     input->add_shape(card.input_dim);
     const std::vector<float>& row = card.golden[0].input;
-    req.add_raw_input_contents(std::string(reinterpret_cast<const char*>(row.data()),
-                                           row.size() * sizeof(float)));
+    req.add_raw_input_contents(
+        std::string(reinterpret_cast<const char*>(row.data()), row.size() * sizeof(float)));
     return req;
   }
   std::string RestBody(const ModelCard& card) {
-    nlohmann::json body = {
-        {"inputs",
-         {{{"name", "embedding"},
-           {"datatype", "FP32"},
-           {"shape", {1, card.input_dim}},
-           {"data", card.golden[0].input}}}}};
+    nlohmann::json body = {{"inputs",
+                            {{{"name", "embedding"},
+                              {"datatype", "FP32"},
+                              {"shape", {1, card.input_dim}},
+                              {"data", card.golden[0].input}}}}};
     return body.dump();
   }
   // The value of a /metrics sample line starting with `prefix` (0 if absent).
@@ -97,11 +96,11 @@ TEST_F(V2ProtocolTest, ReadinessAgreesAcrossProtocolsWhileLoadingAndServing) {
   fs::rename(work_.Join("models"), work_.Join("staged"));
   fs::create_directories(work_.Join("models"));
   std::string log;
-  server_ = ServerProcess::Start(kServer,
-                                 {"--model-repository", work_.Join("models"), "--port", "0",
-                                  "--metrics-port", "0", "--host", "127.0.0.1", "--set",
-                                  "models.poll_interval_s=0.2"},
-                                 work_.Join("server.log"), &log);
+  server_ = ServerProcess::Start(
+      kServer,
+      {"--model-repository", work_.Join("models"), "--port", "0", "--metrics-port", "0", "--host",
+       "127.0.0.1", "--set", "models.poll_interval_s=0.2"},
+      work_.Join("server.log"), &log);
   ASSERT_NE(server_, nullptr) << log;
   channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
   using HealthResponse = grpc::health::v1::HealthCheckResponse;
@@ -190,11 +189,11 @@ TEST_F(V2ProtocolTest, V1AndV2RequestsShareAForwardAndAreCountedByProtocol) {
   EXPECT_TRUE(v2_rest.get());
   EXPECT_EQ(Metric(batches) - before, 1) << "three rows, three protocols, one forward";
   for (const std::string protocol : {"arginator.v1", "v2-grpc", "v2-rest"}) {
-    EXPECT_EQ(Metric("arginator_requests_total{code=\"OK\",method=\"" +
-                     std::string(protocol == "arginator.v1" ? "Classify" : "ModelInfer") +
-                     "\",model=\"betalactamase-binary\",protocol=\"" + protocol +
-                     "\",version=\"1\"}"),
-              1)
+    EXPECT_EQ(
+        Metric("arginator_requests_total{code=\"OK\",method=\"" +
+               std::string(protocol == "arginator.v1" ? "Classify" : "ModelInfer") +
+               "\",model=\"betalactamase-binary\",protocol=\"" + protocol + "\",version=\"1\"}"),
+        1)
         << protocol;
   }
 }

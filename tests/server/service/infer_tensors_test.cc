@@ -86,19 +86,43 @@ TEST(InferTensorsTest, BadRequestsAreInvalidArgumentNamingTheProblem) {
       {"name", [](InferRequest& r) { r.inputs[0].name = "x"; }, "unknown input 'x'"},
       {"FP16", [](InferRequest& r) { r.inputs[0].datatype = "FP16"; }, "datatype FP16"},
       {"INT32", [](InferRequest& r) { r.inputs[0].datatype = "INT32"; }, "datatype INT32"},
-      {"width", [](InferRequest& r) { r.inputs[0].shape = {2, 5}; }, "takes [n, 4]"},
+      {"width",
+       [](InferRequest& r) {
+         r.inputs[0].shape = {2, 5};
+       },
+       "takes [n, 4]"},
       {"rank", [](InferRequest& r) { r.inputs[0].shape = {8}; }, "shape [8]"},
-      {"zero rows", [](InferRequest& r) { r.inputs[0].shape = {0, 4}; }, "n >= 1"},
-      {"too many", [](InferRequest& r) { r.inputs[0].shape = {11, 4}; }, "exceed the limit of 10"},
+      {"zero rows",
+       [](InferRequest& r) {
+         r.inputs[0].shape = {0, 4};
+       },
+       "n >= 1"},
+      {"too many",
+       [](InferRequest& r) {
+         r.inputs[0].shape = {11, 4};
+       },
+       "exceed the limit of 10"},
       {"count", [](InferRequest& r) { r.inputs[0].fp32_count = 7; }, "has 7 FP32 values"},
       {"both", [](InferRequest& r) { r.inputs[0].has_raw = true; }, "not both"},
       {"neither", [](InferRequest& r) { r.inputs[0].has_fp32 = false; }, "has neither"},
       {"other typed", [](InferRequest& r) { r.inputs[0].other_typed = "int_contents"; },
        "has int_contents"},
       {"output", [](InferRequest& r) { r.outputs.push_back({"nope"}); }, "unknown output 'nope'"},
-      {"twice", [](InferRequest& r) { r.outputs = {{"label"}, {"label"}}; }, "requested twice"},
-      {"k", [](InferRequest& r) { r.outputs.push_back({"probabilities", 4}); }, "not in [1, 3]"},
-      {"k where", [](InferRequest& r) { r.outputs.push_back({"label", 1}); }, "applies to output"},
+      {"twice",
+       [](InferRequest& r) {
+         r.outputs = {{"label"}, {"label"}};
+       },
+       "requested twice"},
+      {"k",
+       [](InferRequest& r) {
+         r.outputs.push_back({"probabilities", 4});
+       },
+       "not in [1, 3]"},
+      {"k where",
+       [](InferRequest& r) {
+         r.outputs.push_back({"label", 1});
+       },
+       "applies to output"},
   };
   for (const Case& c : cases) {
     InferRequest r = Request(2, false, values);
