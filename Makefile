@@ -67,8 +67,8 @@ test-tsan: deps $(TSAN_DIR)/build.ninja
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
-FUZZ_TARGETS ?= request_parser model_card embedding_files config embedding_h5
-FUZZ_CI_TARGETS ?= request_parser model_card embedding_files config
+FUZZ_TARGETS ?= request_parser model_card embedding_files config rest_infer embedding_h5
+FUZZ_CI_TARGETS ?= request_parser model_card embedding_files config rest_infer
 
 deps-fuzz:
 	@bash scripts/install-deps.sh --fuzz

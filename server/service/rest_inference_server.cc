@@ -13,6 +13,7 @@
 #include "server/service/infer_tensors.h"
 #include "server/service/model_metadata.h"
 #include "server/service/request_parser.h"
+#include "server/service/rest_infer_json.h"
 
 namespace arginator::server {
 namespace {
@@ -57,134 +58,6 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 void SendError(httplib::Response& res, const absl::Status& status) {
   // The same cut to server.max_status_message_bytes as gRPC statuses.
   SendJson(res, HttpStatus(status.code()), {{"error", ToGrpcStatus(status).error_message()}});
-}
-
-// The elements of a JSON array, flat or nested like `shape` (then every level must have its
-// dimension's length), row-major, as float32.
-absl::Status Flatten(const json& data, const std::vector<int64_t>& shape, size_t depth,
-                     std::vector<float>& out) {
-  const bool nested = !data.empty() && data.front().is_array();
-  if (nested || depth > 0) {
-    if (depth >= shape.size() || static_cast<int64_t>(data.size()) != shape[depth]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input data is nested unlike its shape: level ", depth, " has ", data.size(),
-                       " elements where shape [", absl::StrJoin(shape, ", "), "] says ",
-                       depth < shape.size() ? absl::StrCat(shape[depth]) : std::string("none")));
-    }
-  }
-  for (const json& element : data) {
-    if (element.is_array() != nested) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input data mixes arrays and numbers at level ", depth));
-    }
-    if (element.is_array()) {
-      ARG_RETURN_IF_ERROR(Flatten(element, shape, depth + 1, out));
-    } else if (element.is_number()) {
-      out.push_back(element.get<float>());
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input data element ", out.size(), " is not a number: ", element.dump().substr(0, 64)));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> IntegerParameter(const json& parameters, const char* key) {
-  const json& value = parameters.at(key);
-  if (!value.is_number_integer()) {
-    return absl::InvalidArgumentError(absl::StrCat("parameter ", key, " must be an integer"));
-  }
-  return value.get<int64_t>();
-}
-
-// A JSON request (and its binary section) as v2 tensors; typed values land in `values`.
-absl::Status Decode(const json& body, std::string_view binary, InferRequest& out,
-                    std::vector<float>& values) {
-  if (!body.is_object()) return absl::InvalidArgumentError("the request must be a JSON object");
-  if (body.contains("id")) {
-    if (!body["id"].is_string()) return absl::InvalidArgumentError("id must be a string");
-    out.id = body["id"].get<std::string>();
-  }
-  bool all_binary = false;
-  if (body.contains("parameters") && body["parameters"].is_object() &&
-      body["parameters"].contains("binary_data_output")) {
-    all_binary = body["parameters"]["binary_data_output"] == true;
-  }
-  if (!body.contains("inputs") || !body["inputs"].is_array()) {
-    return absl::InvalidArgumentError("the request needs an \"inputs\" array");
-  }
-  const json& inputs = body["inputs"];
-  values.clear();
-  size_t offset = 0;  // into `binary`
-  std::vector<size_t> starts;
-  for (const json& tensor : inputs) {
-    if (!tensor.is_object() || !tensor.contains("name") || !tensor["name"].is_string() ||
-        !tensor.contains("datatype") || !tensor["datatype"].is_string() ||
-        !tensor.contains("shape") || !tensor["shape"].is_array()) {
-      return absl::InvalidArgumentError(
-          "every input needs \"name\", \"datatype\" (strings) and \"shape\" (an array)");
-    }
-    InferInput& input = out.inputs.emplace_back();
-    input.name = tensor["name"].get<std::string>();
-    input.datatype = tensor["datatype"].get<std::string>();
-    for (const json& d : tensor["shape"]) {
-      if (!d.is_number_integer()) return absl::InvalidArgumentError("shape must hold integers");
-      input.shape.push_back(d.get<int64_t>());
-    }
-    const json& parameters = tensor.value("parameters", json::object());
-    if (parameters.is_object() && parameters.contains("binary_data_size")) {
-      ARG_ASSIGN_OR_RETURN(int64_t size, IntegerParameter(parameters, "binary_data_size"));
-      if (size < 0 || static_cast<size_t>(size) > binary.size() - offset) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("input '", input.name, "' claims ", size, " bytes of binary data; ",
-                         binary.size() - offset, " remain after the JSON header"));
-      }
-      input.has_raw = true;
-      input.raw = binary.data() + offset;
-      input.raw_bytes = size;
-      offset += static_cast<size_t>(size);
-    }
-    starts.push_back(values.size());
-    if (tensor.contains("data")) {
-      if (!tensor["data"].is_array()) return absl::InvalidArgumentError("data must be an array");
-      input.has_fp32 = true;
-      if (input.datatype == "FP32") {
-        ARG_RETURN_IF_ERROR(Flatten(tensor["data"], input.shape, 0, values));
-      }
-    }
-  }
-  if (offset != binary.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(binary.size() - offset,
-                                                   " bytes of binary data after the JSON header "
-                                                   "belong to no input (binary_data_size)"));
-  }
-  for (size_t i = 0; i < out.inputs.size(); ++i) {  // `values` is complete: point into it
-    const size_t end = i + 1 < starts.size() ? starts[i + 1] : values.size();
-    out.inputs[i].fp32 = values.data() + starts[i];
-    out.inputs[i].fp32_count = static_cast<int64_t>(end - starts[i]);
-  }
-  if (body.contains("outputs")) {
-    if (!body["outputs"].is_array()) return absl::InvalidArgumentError("outputs must be an array");
-    for (const json& tensor : body["outputs"]) {
-      if (!tensor.is_object() || !tensor.contains("name") || !tensor["name"].is_string()) {
-        return absl::InvalidArgumentError("every requested output needs a \"name\" string");
-      }
-      InferOutputRequest& output = out.outputs.emplace_back();
-      output.name = tensor["name"].get<std::string>();
-      output.binary = all_binary;
-      const json& parameters = tensor.value("parameters", json::object());
-      if (!parameters.is_object()) continue;
-      if (parameters.contains("classification")) {
-        ARG_ASSIGN_OR_RETURN(output.classification, IntegerParameter(parameters, "classification"));
-      }
-      if (parameters.contains("binary_data")) output.binary = parameters["binary_data"] == true;
-    }
-  } else if (all_binary) {
-    for (const TensorMetadata& t : OutputMetadata(ModelCard())) {
-      out.outputs.push_back({t.name, 0, true});
-    }
-  }
-  return absl::OkStatus();
 }
 
 json Elements(const InferOutput& o) {
@@ -264,7 +137,7 @@ class RestInferJob final : public ServedJob {
           "the request body is not valid JSON (a binary request needs the " +
           std::string(kHeaderLength) + " header)");
     }
-    ARG_RETURN_IF_ERROR(Decode(body, binary_, view_, values_));
+    ARG_RETURN_IF_ERROR(DecodeRestInferRequest(body, binary_, view_, values_));
     return ParseInferInputs(view_, card, env.max_embeddings_per_request, scratch, norms);
   }
 

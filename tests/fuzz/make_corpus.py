@@ -238,11 +238,46 @@ def config_seeds():
     write(t, "empty", layered)
 
 
+def rest_infer_seeds():
+    """v2 REST bodies for a 4-wide, 3-class model: JSON header, then NUL and the binary section."""
+    t = "rest_infer"
+    vals = [0.5, -0.25, 1.0, 2.0, 0.125, 0.0, -1.5, 3.0]
+
+    def body(inputs, outputs=None, parameters=None, binary=b""):
+        doc = {"id": "r1", "inputs": inputs}
+        if outputs is not None:
+            doc["outputs"] = outputs
+        if parameters is not None:
+            doc["parameters"] = parameters
+        out = json.dumps(doc).encode()
+        return out + (b"\0" + binary if binary else b"")
+
+    emb = lambda shape, data: {"name": "embedding", "datatype": "FP32", "shape": shape, "data": data}
+    write(t, "flat", body([emb([2, 4], vals)]))
+    write(t, "nested", body([emb([2, 4], [vals[:4], vals[4:]])], [{"name": "label"}]))
+    write(t, "outputs", body([emb([1, 4], vals[:4])],
+                             [{"name": "probabilities", "parameters": {"classification": 2}},
+                              {"name": "l2_norm", "parameters": {"binary_data": True}},
+                              {"name": "out_of_distribution"}, {"name": "class_index"}]))
+    raw = {"name": "embedding", "datatype": "FP32", "shape": [2, 4],
+           "parameters": {"binary_data_size": 32}}
+    write(t, "binary", body([raw], parameters={"binary_data_output": True}, binary=floats(vals)))
+    write(t, "binary_short", body([raw], binary=floats(vals[:3])))
+    write(t, "ragged", body([emb([2, 4], [vals[:5], vals[5:]])]))
+    write(t, "fp16", body([{"name": "embedding", "datatype": "FP16", "shape": [1, 4],
+                            "data": [1, 2, 3, 4]}]))
+    write(t, "nan_like", body([emb([1, 4], [1e39, 0, 0, 0])]))
+    write(t, "two_inputs", body([emb([1, 4], vals[:4]), emb([1, 4], vals[:4])]))
+    write(t, "bad_types", b'{"inputs": [{"name": 1, "shape": "x"}], "outputs": 5}')
+
+
 if __name__ == "__main__":
-    for target in ("request_parser", "model_card", "embedding_files", "embedding_h5", "config"):
+    for target in ("request_parser", "model_card", "embedding_files", "embedding_h5", "config",
+                   "rest_infer"):
         shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
     request_seeds()
     model_card_seeds()
     embedding_seeds()
     h5_seeds()
     config_seeds()
+    rest_infer_seeds()

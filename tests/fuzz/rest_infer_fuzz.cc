@@ -1,0 +1,92 @@
+// Bytes -> a v2 REST inference body -> everything the server does with one before the forward
+// and after it: the JSON parse, DecodeRestInferRequest (data flat or nested, binary sections),
+// ParseInferInputs against a small model, and BuildInferOutputs / RawContents on made-up
+// probabilities. The input is the JSON header, then (after a NUL byte, if any) the binary
+// section, as Inference-Header-Content-Length splits a real body. Checks the contracts the
+// headers state, not only the absence of crashes.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "server/service/infer_tensors.h"
+#include "server/service/rest_infer_json.h"
+#include "tests/fuzz/fuzz_support.h"
+
+namespace {
+
+using arginator::ModelCard;
+using arginator::RowsView;
+namespace server = arginator::server;
+
+constexpr int kDim = 4;
+constexpr int64_t kMaxRows = 8;
+
+ModelCard Card() {
+  ModelCard card;
+  card.name = "m";
+  card.version = 1;
+  card.input_dim = kDim;
+  card.labels = {"a", "b", "c"};
+  return card;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const size_t nul = input.find('\0');
+  const std::string_view header = input.substr(0, nul);
+  const std::string_view binary = nul == std::string_view::npos ? "" : input.substr(nul + 1);
+  const nlohmann::json body = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return 0;
+
+  server::InferRequest request;
+  std::vector<float> values;
+  absl::Status decoded = server::DecodeRestInferRequest(body, binary, request, values);
+  if (!decoded.ok()) {
+    FUZZ_CHECK(decoded.code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  for (const server::InferInput& in : request.inputs) {  // views stay inside what they view
+    if (in.has_raw) {
+      FUZZ_CHECK(in.raw >= binary.data() && in.raw_bytes >= 0 &&
+                 in.raw + in.raw_bytes <= binary.data() + binary.size());
+    }
+    FUZZ_CHECK(in.fp32_count >= 0 && static_cast<size_t>(in.fp32_count) <= values.size());
+  }
+
+  const ModelCard card = Card();
+  std::vector<float> scratch, norms;
+  auto rows = server::ParseInferInputs(request, card, kMaxRows, scratch, norms);
+  if (!rows.ok()) {
+    FUZZ_CHECK(rows.status().code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  // Accepted: the rows the contract promises, finite, with one norm each.
+  FUZZ_CHECK(rows->rows >= 1 && rows->rows <= kMaxRows && rows->cols == kDim);
+  FUZZ_CHECK(norms.size() == static_cast<size_t>(rows->rows));
+  for (int64_t i = 0; i < rows->rows; ++i) {
+    for (int j = 0; j < kDim; ++j) FUZZ_CHECK(std::isfinite(rows->row(i)[j]));
+  }
+
+  const auto classes = static_cast<int64_t>(card.labels.size());
+  std::vector<float> probs(static_cast<size_t>(rows->rows * classes), 1.0f / 3);
+  server::Verdicts verdicts;
+  verdicts.rows.resize(static_cast<size_t>(rows->rows));
+  std::vector<server::InferOutput> outputs;
+  server::BuildInferOutputs(request, card, RowsView(probs.data(), rows->rows, classes), norms,
+                            verdicts, outputs);
+  FUZZ_CHECK(outputs.size() == (request.outputs.empty() ? 6 : request.outputs.size()));
+  for (const server::InferOutput& o : outputs) {
+    int64_t elements = 1;
+    for (int64_t d : o.shape) elements *= d;
+    const size_t held = o.fp32.size() + o.int32.size() + o.boolean.size() + o.bytes.size();
+    FUZZ_CHECK(held == static_cast<size_t>(elements));
+    FUZZ_CHECK(!server::RawContents(o).empty());
+  }
+  return 0;
+}
