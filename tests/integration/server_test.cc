@@ -793,6 +793,20 @@ TEST_F(ServerTest, TlsAndMutualTls) {
       << s.error_message() << "\n"
       << server_->Log();
   EXPECT_FALSE(classify_over(grpc::InsecureChannelCredentials()).ok());
+  // Issue 14: the v2 REST port speaks TLS with the same certificate (and client CA, below).
+  auto rest_over = [&](bool client_cert) {
+    httplib::SSLClient client("127.0.0.1", server_->rest_port(),
+                              client_cert ? certs + "/client.pem" : "",
+                              client_cert ? certs + "/client.key" : "");
+    client.set_ca_cert_path((certs + "/ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+    auto r = client.Get("/v2/health/live");
+    return r ? r->status : -1;
+  };
+  EXPECT_THAT(server_->Log(), HasSubstr("REST (Open Inference Protocol v2) on https://"));
+  EXPECT_EQ(rest_over(false), 200);
+  EXPECT_FALSE(httplib::Client("127.0.0.1", server_->rest_port()).Get("/v2/health/live"))
+      << "plain HTTP reached the TLS port";
   server_->Stop();
 
   args.push_back("--set");
@@ -804,6 +818,8 @@ TEST_F(ServerTest, TlsAndMutualTls) {
     return (s = classify_over(grpc::SslCredentials(with_client_cert))).ok();
   })) << s.error_message();
   EXPECT_FALSE(classify_over(grpc::SslCredentials(server_only)).ok());  // no client certificate
+  EXPECT_EQ(rest_over(true), 200);
+  EXPECT_EQ(rest_over(false), -1);  // no client certificate: the handshake fails
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // across protocols through the lifecycle, the drain, and batching shared with arginator.v1.
 #include <httplib.h>
 
+#include <atomic>
 #include <future>
 #include <regex>
 
@@ -159,6 +160,40 @@ TEST_F(V2ProtocolTest, SigtermTurnsReadinessFalseWhileInFlightV2RequestsFinish) 
   EXPECT_EQ(rest_call.get(), 200);
   stop.join();
   EXPECT_THAT(server_->Log(), HasSubstr("stopped"));
+}
+
+// A new version published under v2 traffic (gRPC and REST) takes over with no failed request, the
+// hot swap arginator.v1 has.
+TEST_F(V2ProtocolTest, PublishingVersion2UnderV2TrafficSwitchesWithNoFailedRequest) {
+  StartServer();
+  const ModelCard card = Card(kBinary, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0}, on_v2{0};
+  auto grpc_loop = std::async(std::launch::async, [&] {
+    while (!stop) {
+      grpc::ClientContext ctx;
+      inference::ModelInferResponse resp;
+      if (!V2()->ModelInfer(&ctx, InferRequest(card), &resp).ok()) ++failed;
+      if (resp.model_version() == "2") ++on_v2;
+    }
+  });
+  auto rest_loop = std::async(std::launch::async, [&] {
+    httplib::Client client = Rest();
+    while (!stop) {
+      auto r = client.Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
+                           "application/json");
+      if (!r || r->status != 200) ++failed;
+      if (r && r->body.find("\"model_version\":\"2\"") != std::string::npos) ++on_v2;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  PublishEdited(kBinary, 1, 2, [](const std::string&, nlohmann::json&) {});
+  const bool swapped = WaitFor([&] { return on_v2 > 20; });
+  stop = true;
+  grpc_loop.get();
+  rest_loop.get();
+  EXPECT_TRUE(swapped) << server_->Log();
+  EXPECT_EQ(failed, 0);
 }
 
 // One request of each protocol for the same version, arriving within the batch window, share one
