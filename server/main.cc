@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   }
   const arginator::BlasInfo blas = SetTorchThreads(config.intra_op_threads);
 
+  // A peer that hangs up while we write (a REST or metrics client, over TLS too) must cost that
+  // write an EPIPE, not the process: cpp-httplib and OpenSSL write without MSG_NOSIGNAL.
+  signal(SIGPIPE, SIG_IGN);
   // Signals go to sigwait below, not to whichever thread happens to run.
   sigset_t signals;
   sigemptyset(&signals);

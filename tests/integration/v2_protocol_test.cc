@@ -1,7 +1,11 @@
 // The Open Inference Protocol (KServe v2) against the real server: an independent Python client
 // (tests/integration/v2_protocol_test.py) over every RPC and endpoint, readiness that agrees
 // across protocols through the lifecycle, the drain, and batching shared with arginator.v1.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -194,6 +198,39 @@ TEST_F(V2ProtocolTest, PublishingVersion2UnderV2TrafficSwitchesWithNoFailedReque
   rest_loop.get();
   EXPECT_TRUE(swapped) << server_->Log();
   EXPECT_EQ(failed, 0);
+}
+
+// A REST client that hangs up (RST) while its request waits in the batch queue: the server's
+// answer goes into a dead socket. cpp-httplib writes with plain send() and OpenSSL's write, which
+// would kill the whole server on its default SIGPIPE; the server ignores SIGPIPE (the write
+// fails with EPIPE) and goes on.
+TEST_F(V2ProtocolTest, AClientThatHangsUpBeforeItsAnswerDoesNotKillTheServer) {
+  StartServer({"--set", "batching.max_queue_delay_us=400000"});
+  const std::string body = RestBody(Card(kBinary, 1));
+  const std::string request = std::string("POST /v2/models/") + kBinary +
+                              "/infer HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->rest_port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    ASSERT_TRUE(WaitFor([&] {
+      return Metric("arginator_queue_depth{model=\"betalactamase-binary\"") >= 1;
+    })) << "the request never queued";
+    const linger reset{1, 0};  // close with RST: the server's next write fails at once
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the answer is written now
+    ASSERT_TRUE(server_->Running()) << server_->Log();
+  }
+  EXPECT_EQ(RestStatus("/v2/health/live"), 200);
 }
 
 // One request of each protocol for the same version, arriving within the batch window, share one
