@@ -79,7 +79,7 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const std::
   }
   std::cerr << absl::StrFormat("  %-20s %8d\n", "out_of_distribution",
                                writer->out_of_distribution());
-  std::cerr << "results: " << output << "\n";
+  std::cerr << "results: " << (output == "-" ? "standard output" : output) << "\n";
   return 0;
 }
 
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--label", label, "version label (stable, canary, ...)")->excludes(v);
   };
 
-  std::string input, output = "results.csv", format = "csv", stream_mode = "auto";
+  std::string input, output, format = "csv", stream_mode = "auto";
   size_t batch = 256;
   bool probabilities = true;
   auto* classify =
@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
   add_model(classify);
   classify->add_option("--input", input, "embeddings: .h5 (seed layout), .csv (id + values), .npy")
       ->required();
-  classify->add_option("--output", output, "results file")->capture_default_str();
+  classify->add_option("--output", output, "results file (CSV or JSON Lines), - for stdout")
+      ->required();
   classify->add_option("--format", format, "csv or jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}))
       ->capture_default_str();

@@ -6,19 +6,30 @@
 
 namespace arginator::client {
 
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 absl::StatusOr<ResultsWriter> ResultsWriter::Open(const std::string& path, Format format) {
   ResultsWriter writer(path, format);
-  writer.out_.open(path, std::ios::trunc);
-  if (!writer.out_) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  if (path == "-") return writer;
+  writer.file_.open(path, std::ios::trunc);
+  if (!writer.file_) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
   return writer;
 }
 
 absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
   if (labels_.empty()) labels_.assign(response.labels().begin(), response.labels().end());
   if (format_ == Format::kCsv && !header_written_) {
-    out_ << "id,label,score,out_of_distribution";
-    for (const auto& label : labels_) out_ << ",prob_" << label;
-    out_ << "\n";
+    out() << "id,label,score,out_of_distribution";
+    for (const auto& label : labels_) out() << ',' << CsvField("prob_" + label);
+    out() << "\n";
     header_written_ = true;
   }
   for (const v1::Prediction& p : response.predictions()) {
@@ -26,10 +37,11 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
     out_of_distribution_ += p.out_of_distribution();
     ++written_;
     if (format_ == Format::kCsv) {
-      out_ << p.id() << ',' << p.label() << ',' << absl::StrFormat("%.6g", p.score()) << ','
-           << (p.out_of_distribution() ? "true" : "false");
-      for (float prob : p.probabilities()) out_ << ',' << absl::StrFormat("%.6g", prob);
-      out_ << "\n";
+      out() << CsvField(p.id()) << ',' << CsvField(p.label()) << ','
+            << absl::StrFormat("%.6g", p.score()) << ','
+            << (p.out_of_distribution() ? "true" : "false");
+      for (float prob : p.probabilities()) out() << ',' << absl::StrFormat("%.6g", prob);
+      out() << "\n";
     } else {
       nlohmann::json line = {{"id", p.id()},
                              {"label", p.label()},
@@ -43,16 +55,20 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
         for (int k = 0; k < p.probabilities_size(); ++k) probs[labels_[k]] = p.probabilities(k);
         line["probabilities"] = probs;
       }
-      out_ << line.dump() << "\n";
+      out() << line.dump() << "\n";
     }
   }
-  if (!out_) return absl::InternalError(absl::StrCat(path_, ": write failed"));
+  if (!out()) return absl::InternalError(absl::StrCat(path_, ": write failed"));
   return absl::OkStatus();
 }
 
 absl::Status ResultsWriter::Close() {
-  out_.close();
-  if (out_.fail()) return absl::InternalError(absl::StrCat(path_, ": close failed"));
+  if (path_ == "-") {
+    std::cout.flush();
+    return std::cout ? absl::OkStatus() : absl::InternalError("standard output: write failed");
+  }
+  file_.close();
+  if (file_.fail()) return absl::InternalError(absl::StrCat(path_, ": close failed"));
   return absl::OkStatus();
 }
 

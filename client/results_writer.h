@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,10 +16,15 @@ namespace arginator::client {
 // column per class; the prototype's results file had id, predicted class, confidence and
 // prob_betalactamase) or JSON Lines, and keeps the per-label and out-of-distribution counts for
 // the summary.
+// A CSV field as RFC 4180 writes it: quoted (inner quotes doubled) when it holds a comma, a
+// quote or a line break. Protein ids from FASTA headers often hold commas and pipes.
+std::string CsvField(const std::string& value);
+
 class ResultsWriter {
  public:
   enum class Format { kCsv, kJsonl };
 
+  // `path` "-" writes to standard output.
   static absl::StatusOr<ResultsWriter> Open(const std::string& path, Format format);
 
   // Appends one response's predictions (written in order).
@@ -31,10 +37,11 @@ class ResultsWriter {
 
  private:
   ResultsWriter(std::string path, Format format) : path_(std::move(path)), format_(format) {}
+  std::ostream& out() { return path_ == "-" ? std::cout : file_; }
 
   std::string path_;
   Format format_;
-  std::ofstream out_;
+  std::ofstream file_;
   bool header_written_ = false;
   std::vector<std::string> labels_;
   std::map<std::string, int64_t> label_counts_;

@@ -85,6 +85,27 @@ TEST_F(ClientTest, ClassifiesEveryInputFormatIntoCsvAndJsonl) {
   EXPECT_TRUE(first["probabilities"].contains("betalactamase"));
 }
 
+// Issue 13: `--output -` wrote a file named "-", and without --output the client silently wrote
+// ./results.csv. "-" is standard output now (the summary stays on stderr), and --output is
+// required.
+TEST_F(ClientTest, OutputDashIsStandardOutputAndOutputIsRequired) {
+  StartServer();
+  const ModelCard card = Card(kBinary, 1);
+  ASSERT_TRUE(WriteEmbeddingsCsv(work_.Join("in.csv"), Golden(card)).ok());
+  const std::string in_work = "cd " + work_.path() + " && " + kClient + " classify --model " +
+                              kBinary + " --input in.csv --target " + server_->target();
+  auto r = RunCommand("(" + in_work + " --output - 2>/dev/null)");  // stdout alone
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("id,label,score,out_of_distribution", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'),
+            static_cast<std::ptrdiff_t>(card.golden.size() + 1));
+  EXPECT_FALSE(std::filesystem::exists(work_.Join("-")));
+  r = RunCommand(in_work);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--output"));
+  EXPECT_FALSE(std::filesystem::exists(work_.Join("results.csv")));
+}
+
 TEST_F(ClientTest, LargeInputsStreamInOrder) {
   StartServer();
   const std::string data = shared_->Join("data/non_betalactamase_embeddings_60k.h5");

@@ -1,0 +1,54 @@
+#include "client/results_writer.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+namespace arginator::client {
+namespace {
+
+v1::ClassifyResponse Response(const std::vector<std::string>& ids) {
+  v1::ClassifyResponse r;
+  r.add_labels("non_betalactamase");
+  r.add_labels("betalactamase");
+  for (const std::string& id : ids) {
+    v1::Prediction* p = r.add_predictions();
+    p->set_id(id);
+    p->set_label("betalactamase");
+    p->set_score(0.75f);
+    p->add_probabilities(0.25f);
+    p->add_probabilities(0.75f);
+  }
+  return r;
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Issue 13: ids were written unquoted, so a UniProt FASTA id with commas shifted every column
+// after it. Fields with a comma, a quote or a line break are quoted as RFC 4180 says.
+TEST(ResultsWriterTest, CsvQuotesIdsWithCommasQuotesAndLineBreaks) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("results.csv");
+  auto writer = ResultsWriter::Open(path, ResultsWriter::Format::kCsv);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Write(Response({"tr,A0A0B4J2F0,x", "sp|P1|say \"hi\"", "P2"})).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  EXPECT_EQ(Read(path),
+            "id,label,score,out_of_distribution,prob_non_betalactamase,prob_betalactamase\n"
+            "\"tr,A0A0B4J2F0,x\",betalactamase,0.75,false,0.25,0.75\n"
+            "\"sp|P1|say \"\"hi\"\"\",betalactamase,0.75,false,0.25,0.75\n"
+            "P2,betalactamase,0.75,false,0.25,0.75\n");
+  EXPECT_EQ(CsvField("a\nb"), "\"a\nb\"");
+  EXPECT_EQ(CsvField("plain|id"), "plain|id");
+}
+
+}  // namespace
+}  // namespace arginator::client
