@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 
 #include "absl/strings/numbers.h"
@@ -195,6 +196,10 @@ absl::Status RestInferenceServer::Start(const std::string& host, int port) {
     http_ = std::move(tls);
   }
   ApplyHttpLimits(options_.limits, *http_);
+  // cpp-httplib closes a keep-alive connection after 5 requests by default, so a client would
+  // reconnect every 5 calls. Idle connections still close after rest.keep_alive_timeout_s, and
+  // rest.threads bounds the connections served at once.
+  http_->set_keep_alive_max_count(std::numeric_limits<size_t>::max());
   Route();
   port_ = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
   if (port_ <= 0)

@@ -172,21 +172,28 @@ TEST_F(V2ProtocolTest, PublishingVersion2UnderV2TrafficSwitchesWithNoFailedReque
   StartServer();
   const ModelCard card = Card(kBinary, 1);
   std::atomic<bool> stop{false};
-  std::atomic<int> failed{0}, on_v2{0};
+  std::atomic<int> grpc_failed{0}, rest_failed{0}, on_v2{0};
+  std::string first_rest_failure;
   auto grpc_loop = std::async(std::launch::async, [&] {
     while (!stop) {
       grpc::ClientContext ctx;
       inference::ModelInferResponse resp;
-      if (!V2()->ModelInfer(&ctx, InferRequest(card), &resp).ok()) ++failed;
+      if (!V2()->ModelInfer(&ctx, InferRequest(card), &resp).ok()) ++grpc_failed;
       if (resp.model_version() == "2") ++on_v2;
     }
   });
   auto rest_loop = std::async(std::launch::async, [&] {
     httplib::Client client = Rest();
+    client.set_keep_alive(true);  // one connection: thousands would exhaust ephemeral ports
     while (!stop) {
       auto r = client.Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
                            "application/json");
-      if (!r || r->status != 200) ++failed;
+      if (!r || r->status != 200) {
+        if (rest_failed++ == 0) {
+          first_rest_failure = r ? std::to_string(r->status) + " " + r->body
+                                 : "error " + httplib::to_string(r.error());
+        }
+      }
       if (r && r->body.find("\"model_version\":\"2\"") != std::string::npos) ++on_v2;
     }
   });
@@ -197,7 +204,9 @@ TEST_F(V2ProtocolTest, PublishingVersion2UnderV2TrafficSwitchesWithNoFailedReque
   grpc_loop.get();
   rest_loop.get();
   EXPECT_TRUE(swapped) << server_->Log();
-  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(grpc_failed, 0);
+  EXPECT_EQ(rest_failed, 0) << first_rest_failure << "; REST now answers "
+                            << RestStatus("/v2/health/live") << "\n" << server_->Log();
 }
 
 // A REST client that hangs up (RST) while its request waits in the batch queue: the server's

@@ -29,9 +29,11 @@ class ServerProcess {
       const std::string& binary, std::vector<std::string> args, const std::string& log_path,
       std::string* log_out = nullptr, std::chrono::seconds timeout = std::chrono::seconds(60)) {
     auto p = std::unique_ptr<ServerProcess>(new ServerProcess(log_path));
-    if (std::find(args.begin(), args.end(), "--rest-port") == args.end()) {
+    auto rest = std::find(args.begin(), args.end(), "--rest-port");
+    if (rest == args.end()) {
       args.insert(args.end(), {"--rest-port", "0"});  // parallel tests must not share 8000
     }
+    const bool rest_on = rest == args.end() || rest + 1 == args.end() || *(rest + 1) != "-1";
     args.insert(args.begin(), binary);
     std::remove(log_path.c_str());  // never read an earlier server's log for this one's ports
     p->pid_ = ::fork();
@@ -55,7 +57,9 @@ class ServerProcess {
       if (std::regex_search(log, m, grpc_re)) p->port_ = std::stoi(m[1]);
       if (std::regex_search(log, m, metrics_re)) p->metrics_port_ = std::stoi(m[1]);
       if (std::regex_search(log, m, rest_re)) p->rest_port_ = std::stoi(m[1]);
-      if (p->port_ > 0 && (p->metrics_port_ > 0 || log.find("SERVING") != std::string::npos)) {
+      // The REST line comes after the metrics line: returning before it left rest_port() 0.
+      if (p->port_ > 0 && (p->rest_port_ > 0 || !rest_on) &&
+          (p->metrics_port_ > 0 || log.find("SERVING") != std::string::npos)) {
         return p;
       }
       int status;
