@@ -29,11 +29,11 @@ class ServerProcess {
       const std::string& binary, std::vector<std::string> args, const std::string& log_path,
       std::string* log_out = nullptr, std::chrono::seconds timeout = std::chrono::seconds(60)) {
     auto p = std::unique_ptr<ServerProcess>(new ServerProcess(log_path));
-    auto rest = std::find(args.begin(), args.end(), "--rest-port");
+    const auto rest = std::find(args.begin(), args.end(), "--rest-port");
+    const bool rest_on = rest == args.end() || rest + 1 == args.end() || *(rest + 1) != "-1";
     if (rest == args.end()) {
       args.insert(args.end(), {"--rest-port", "0"});  // parallel tests must not share 8000
     }
-    const bool rest_on = rest == args.end() || rest + 1 == args.end() || *(rest + 1) != "-1";
     args.insert(args.begin(), binary);
     std::remove(log_path.c_str());  // never read an earlier server's log for this one's ports
     p->pid_ = ::fork();
