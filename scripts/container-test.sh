@@ -193,6 +193,14 @@ scrape() {  # HOST:PORT: the OK requests the server counted
   curl -sf "http://$1/metrics" >"$WORK/metrics.txt" || fail "scraping $1/metrics"
   awk '/^arginator_requests_total\{.*code="OK"/ {n += $2} END {print n + 0}' "$WORK/metrics.txt"
 }
+check_serving() {  # GRPC_TARGET REST_HOST:PORT METRICS_HOST:PORT: v2 REST, both models, /metrics
+  rest_ready "$2"
+  classify_both "$1"
+  local ok
+  ok=$(scrape "$3")
+  [[ $ok -gt 0 ]] || fail "/metrics at $3 counts no OK request after classifying"
+  echo "/metrics: arginator_requests_total{code=\"OK\"} = $ok"
+}
 
 step "4/5 the server image on the volume (published ports, default CMD)"
 GRPC_PORT=$(free_port)
@@ -208,11 +216,7 @@ wait_serving "$TARGET" 120 ||
   { podman logs arginator-ct-server 2>&1 | tail -20; fail "the server container never served"; }
 podman healthcheck run arginator-ct-server || fail "the image's HEALTHCHECK reports unhealthy"
 echo "gRPC health SERVING on $TARGET; the image's HEALTHCHECK passes"
-rest_ready "127.0.0.1:$REST_PORT"
-classify_both "$TARGET"
-ok=$(scrape "127.0.0.1:$METRICS_PORT")
-[[ $ok -gt 0 ]] || fail "/metrics counts no OK request after classifying"
-echo "/metrics: arginator_requests_total{code=\"OK\"} = $ok"
+check_serving "$TARGET" "127.0.0.1:$REST_PORT" "127.0.0.1:$METRICS_PORT"
 # SIGTERM under load: calls in flight finish, later ones are refused (UNAVAILABLE), and the
 # process exits 0 well inside its grace period. gRPC core answers a call that had arrived but
 # not yet reached a handler when shutdown began with CANCELLED instead of UNAVAILABLE (open
@@ -270,15 +274,10 @@ pod_ip=$(podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddres
   "$(podman pod inspect --format '{{.InfraContainerID}}' arginator-server-pod-0)")
 [[ -n "$pod_ip" ]] || fail "the played pod has no IP address"
 TARGET=$pod_ip:50051
-METRICS_PORT=9464
 wait_serving "$TARGET" 120 ||
   { podman logs "$container" 2>&1 | tail -20; fail "the played Deployment never served"; }
 echo "the played pod serves on $TARGET (gRPC health SERVING)"
-rest_ready "$pod_ip:8000"
-classify_both "$TARGET"
-ok=$(scrape "$pod_ip:$METRICS_PORT")
-[[ $ok -gt 0 ]] || fail "/metrics of the played pod counts no OK request"
-echo "/metrics: arginator_requests_total{code=\"OK\"} = $ok"
+check_serving "$TARGET" "$pod_ip:8000" "$pod_ip:9464"
 inspect=$(podman inspect --format '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.RestartCount}}' "$container")
 echo "container $container: user, read-only root, restarts = $inspect"
 [[ "$inspect" == "10001:10001 true 0" ]] || fail "the played container: user/read-only root/restarts are '$inspect'"

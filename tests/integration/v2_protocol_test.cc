@@ -206,7 +206,8 @@ TEST_F(V2ProtocolTest, PublishingVersion2UnderV2TrafficSwitchesWithNoFailedReque
   EXPECT_TRUE(swapped) << server_->Log();
   EXPECT_EQ(grpc_failed, 0);
   EXPECT_EQ(rest_failed, 0) << first_rest_failure << "; REST now answers "
-                            << RestStatus("/v2/health/live") << "\n" << server_->Log();
+                            << RestStatus("/v2/health/live") << "\n"
+                            << server_->Log();
 }
 
 // A REST client that hangs up (RST) while its request waits in the batch queue: the server's
