@@ -32,12 +32,6 @@ void FillVersionStatus(const VersionView& view, v1::VersionStatus* out) {
   for (const auto& label : view.labels) out->add_version_labels(label);
 }
 
-absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
-  auto deadline = context->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
 }  // namespace
 
 ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* metrics,

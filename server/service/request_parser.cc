@@ -156,6 +156,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(message));
 }
 
+absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
+  auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 std::string CodeName(absl::StatusCode code) {
   std::string name = absl::StatusCodeToString(code);
   for (char& c : name) {

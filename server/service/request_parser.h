@@ -6,8 +6,10 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "arginator/v1/classifier.pb.h"
 #include "common/matrix_view.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "server/registry/model_registry.h"
 
@@ -60,6 +62,9 @@ absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);
 // The one conversion of absl::Status to the gRPC edge (codes map one to one; the message is cut
 // to max_status_message_bytes, saying how long it was).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// A call's deadline as absl::Time (InfiniteFuture when the client set none).
+absl::Time DeadlineOf(const grpc::CallbackServerContext* context);
 
 // Canonical upper-case name of a status code ("OK", "INVALID_ARGUMENT", ...), for metrics.
 std::string CodeName(absl::StatusCode code);
