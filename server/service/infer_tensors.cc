@@ -180,7 +180,7 @@ void BuildInferOutputs(const InferRequest& request, const ModelCard& card, RowsV
     InferOutput& o = out[k];
     o = InferOutput{};
     o.name = want.name;
-    o.binary = want.binary;
+    o.binary = want.binary || request.all_binary;
     o.shape = {n};
     if (want.name == "probabilities" && want.classification > 0) {
       // Triton's classification extension: "score:index:label", most probable first.

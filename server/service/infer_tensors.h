@@ -62,6 +62,7 @@ struct InferRequest {
   std::string id;
   std::vector<InferInput> inputs;
   std::vector<InferOutputRequest> outputs;  // empty = every output, in metadata order
+  bool all_binary = false;                  // REST's binary_data_output: every output in binary
 };
 
 // One output tensor of a response; the vector of its datatype holds its elements, row-major.

@@ -58,10 +58,9 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
     if (!body["id"].is_string()) return absl::InvalidArgumentError("id must be a string");
     out.id = body["id"].get<std::string>();
   }
-  bool all_binary = false;
   if (body.contains("parameters") && body["parameters"].is_object() &&
       body["parameters"].contains("binary_data_output")) {
-    all_binary = body["parameters"]["binary_data_output"] == true;
+    out.all_binary = body["parameters"]["binary_data_output"] == true;
   }
   if (!body.contains("inputs") || !body["inputs"].is_array()) {
     return absl::InvalidArgumentError("the request needs an \"inputs\" array");
@@ -124,17 +123,12 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
       }
       InferOutputRequest& output = out.outputs.emplace_back();
       output.name = tensor["name"].get<std::string>();
-      output.binary = all_binary;
       const json& parameters = tensor.value("parameters", json::object());
       if (!parameters.is_object()) continue;
       if (parameters.contains("classification")) {
         ARG_ASSIGN_OR_RETURN(output.classification, IntegerParameter(parameters, "classification"));
       }
       if (parameters.contains("binary_data")) output.binary = parameters["binary_data"] == true;
-    }
-  } else if (all_binary) {
-    for (const TensorMetadata& t : OutputMetadata(ModelCard())) {
-      out.outputs.push_back({t.name, 0, true});
     }
   }
   return absl::OkStatus();
