@@ -1,0 +1,123 @@
+"""python3 -m arginator_client: the same subcommands, flags, output and exit statuses as the C++
+arginator-client (client/main.cc).
+
+Exit statuses: 0 success; 2 for invalid input (a usage error, an unreadable or invalid input
+file, --cert without --key, or the server answering INVALID_ARGUMENT, NOT_FOUND or OUT_OF_RANGE);
+1 otherwise (server unreachable, other server errors, health not SERVING). Errors are one line on
+stderr: "arginator-client: error: <message>".
+"""
+import argparse
+import os
+import sys
+import traceback
+
+from . import commands
+from .client import Client
+from .errors import ArginatorError, EmbeddingFileError
+
+PROGRAM = "arginator-client"
+EXIT_FAILED, EXIT_INVALID_INPUT = 1, 2
+# Server codes that mean the request itself was wrong, not the server or the network.
+INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "OUT_OF_RANGE"})
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit status 2, like every other invalid input."""
+
+    def error(self, message):
+        _print_error(f"{message} (see {self.prog} --help)")
+        sys.exit(EXIT_INVALID_INPUT)
+
+
+def build_parser():
+    parser = _Parser(prog="python3 -m arginator_client",
+                     description="classify protein embeddings with an arginator-server")
+    subcommands = parser.add_subparsers(dest="command", required=True,
+                                        metavar="{classify,models,metadata,health}")
+
+    def add_common(cmd):
+        cmd.add_argument("--target", default="localhost:50051",
+                         help="server address host:port (default: %(default)s)")
+        cmd.add_argument("--deadline", type=float, default=30.0,
+                         help="seconds per call, retries included (default: %(default)s)")
+        cmd.add_argument("--tls", action="store_true", help="use TLS")
+        cmd.add_argument("--ca-cert", help="PEM CA certificate (implies --tls)")
+        cmd.add_argument("--cert", help="PEM client certificate for mutual TLS")
+        cmd.add_argument("--key", help="PEM client key for mutual TLS")
+        cmd.add_argument("--authority", help="TLS server name override")
+
+    def add_model(cmd):
+        cmd.add_argument("--model", required=True, help="model name")
+        selector = cmd.add_mutually_exclusive_group()
+        selector.add_argument("--version", type=int, help="exact version")
+        selector.add_argument("--label", help="version label (stable, canary, ...)")
+
+    classify = subcommands.add_parser("classify",
+                                      help="classify an HDF5, CSV or NPY file of embeddings")
+    add_common(classify)
+    add_model(classify)
+    classify.add_argument("--input", required=True,
+                          help="embeddings: .h5 (seed layout), .csv (id + values), .npy")
+    classify.add_argument("--output", required=True,
+                          help="results file (CSV or JSON Lines), - for stdout")
+    classify.add_argument("--format", choices=("csv", "jsonl"), default="csv",
+                          help="default: %(default)s")
+    classify.add_argument("--batch", type=_non_negative, default=256,
+                          help="embeddings per request (default: %(default)s)")
+    classify.add_argument("--stream", choices=("auto", "always", "never"), default="auto",
+                          help="auto (large inputs), always or never (default: %(default)s)")
+    classify.add_argument("--no-probabilities", dest="probabilities", action="store_false",
+                          help="omit the per-class columns")
+    add_common(subcommands.add_parser("models", help="list models, versions and their state"))
+    metadata = subcommands.add_parser("metadata", help="show one model version's metadata")
+    add_common(metadata)
+    add_model(metadata)
+    health = subcommands.add_parser("health", help="check health; exit 0 when SERVING")
+    add_common(health)
+    health.add_argument("--service", default="",
+                        help="a model name; empty = the whole server")
+    return parser
+
+
+COMMANDS = {"classify": commands.classify, "models": commands.models,
+            "metadata": commands.metadata, "health": commands.health}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        client = Client(args.target, tls=args.tls, ca_cert=args.ca_cert, cert=args.cert,
+                        key=args.key, authority=args.authority, deadline=args.deadline)
+        with client:
+            return COMMANDS[args.command](client, args)
+    except ArginatorError as error:
+        _print_error(error.message)
+        return exit_status(error)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug: still one line, with where it happened
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        _print_error(f"unexpected {type(error).__name__}: {error} (at "
+                     f"{os.path.basename(frame.filename)}:{frame.lineno})")
+        return EXIT_FAILED
+
+
+def exit_status(error):
+    """2 for invalid input (a bad file, or the server saying the request was wrong), else 1."""
+    invalid = isinstance(error, EmbeddingFileError) or error.code in INVALID_INPUT_CODES
+    return EXIT_INVALID_INPUT if invalid else EXIT_FAILED
+
+
+def _print_error(message):
+    sys.stderr.write(f"{PROGRAM}: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value

@@ -1,0 +1,111 @@
+"""The CLI's subcommands, printing what client/main.cc prints. Each returns the exit status of a
+call that went through; failures raise ArginatorError for cli.main to report."""
+import sys
+import time
+
+from .embedding_files import read_embeddings
+from .results_writer import ResultsWriter
+
+
+def classify(client, args):
+    read_start = time.monotonic()
+    embeddings = read_embeddings(args.input)
+    start = time.monotonic()  # classification time, without the read
+    writer = ResultsWriter(args.output, args.format)
+    ids, values, n = embeddings.ids, embeddings.values, len(embeddings.ids)
+    batch = max(1, args.batch)
+    stream = args.stream == "always" or (args.stream == "auto" and n > 4 * batch)
+    model = dict(model=args.model, version=_version(args), label=args.label,
+                 probabilities=args.probabilities)
+    if stream:
+        responses = client.classify_stream(values, ids, batch_size=batch, **model)
+    else:
+        responses = (client.classify(values[first:first + batch], ids[first:first + batch],
+                                     **model) for first in range(0, n, batch))
+    bar = _ProgressBar("classify", n)
+    served_by = ""
+    for response in responses:
+        served_by = f"{response.model_name} v{response.model_version}"
+        writer.write(response)
+        bar.update(writer.written)
+    bar.finish()
+    writer.close()
+    seconds = max(time.monotonic() - start, 1e-9)
+    err = sys.stderr
+    err.write("classified %d embeddings from %s with %s in %.2fs (%.0f/s, %s; reading the file "
+              "took %.2fs)\n" % (n, args.input, served_by, seconds, n / seconds,
+                                 "ClassifyStream" if stream else "Classify", start - read_start))
+    for label, count in sorted(writer.label_counts.items(), key=lambda kv: kv[0].encode()):
+        err.write("  %-20s %8d  %5.1f%%\n" % (label, count, 100.0 * count / n))
+    err.write("  %-20s %8d\n" % ("out_of_distribution", writer.out_of_distribution))
+    err.write("results: %s\n" % ("standard output" if args.output == "-" else args.output))
+    return 0
+
+
+def models(client, args):
+    response = client.list_models()
+    state_name = client.version_state_name
+    out = ["%-24s %-11s %-8s %-10s %s\n" % ("MODEL", "TASK", "VERSION", "STATE",
+                                            "LABELS / REASON")]
+    for m in response.models:
+        for v in m.versions:
+            note = ",".join(v.version_labels)
+            if v.version == m.default_version:
+                note += ("," if note else "") + "default"
+            if v.reason:
+                note += (" " if note else "") + v.reason
+            out.append("%-24s %-11s %-8d %-10s %s\n" % (m.name, m.task, v.version,
+                                                        state_name(v.state), note))
+    sys.stdout.write("".join(out))
+    return 0
+
+
+def metadata(client, args):
+    md = client.metadata(args.model, version=_version(args), label=args.label)
+    sys.stdout.write(
+        f"name:        {md.name}\nversion:     {md.version}\ntask:        {md.task}\n"
+        f"state:       {client.version_state_name(md.status.state)}\n"
+        f"input_dim:   {md.input_dim}\nlabels:      {', '.join(md.labels)}\n"
+        f"output:      {md.output}\ncreated:     {md.created}\nsha256:      {md.model_sha256}\n"
+        + "norm range:  [%.3f, %.3f] (inputs outside are flagged)\n" % (md.input_norm_min,
+                                                                         md.input_norm_max)
+        + f"architecture: {md.architecture_json}\nmetrics:     {md.metrics_json}\n")
+    return 0
+
+
+def health(client, args):
+    status = client.health(args.service)
+    print(status)
+    return 0 if status == "SERVING" else 1
+
+
+def _version(args):
+    return args.version if args.version is not None and args.version > 0 else None
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal (so logs and CI
+    stay clean); redrawn at most every 100 ms. common/progress.cc's bar."""
+
+    _WIDTH = 30
+
+    def __init__(self, label, total):
+        self._label, self._total = label, total
+        self._enabled = sys.stderr.isatty()
+        self._last_draw = 0.0
+
+    def update(self, done):
+        now = time.monotonic()
+        if not self._enabled or (done < self._total and now - self._last_draw < 0.1):
+            return
+        self._last_draw = now
+        filled = self._WIDTH * done // self._total if self._total > 0 else self._WIDTH
+        bar = "#" * filled + "." * (self._WIDTH - filled)
+        sys.stderr.write(f"\r{self._label} [{bar}] {done}/{self._total} \033[K")
+        sys.stderr.flush()
+
+    def finish(self):
+        if self._enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._enabled = False
