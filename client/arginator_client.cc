@@ -1,5 +1,9 @@
 #include "client/arginator_client.h"
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 #include <random>
 #include <thread>
 
@@ -42,11 +46,32 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& 
       ssl.pem_private_key = *key;
     }
     credentials = grpc::SslCredentials(ssl);
+    if (options.skip_verify) {
+      grpc::experimental::TlsChannelCredentialsOptions tls;
+      tls.set_verify_server_certs(false);
+      tls.set_check_call_host(false);
+      tls.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+      if (!ssl.pem_cert_chain.empty()) {
+        tls.set_certificate_provider(
+            std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+                std::vector<grpc::experimental::IdentityKeyCertPair>{
+                    {ssl.pem_private_key, ssl.pem_cert_chain}}));
+        tls.watch_identity_key_cert_pairs();
+      }
+      credentials = grpc::experimental::TlsCredentials(tls);
+    }
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetMaxSendMessageSize(256 << 20);
   if (!options.authority.empty()) args.SetSslTargetNameOverride(options.authority);
+  if (!options.http_authority.empty()) {
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, options.http_authority);
+  }
+  if (options.keepalive > absl::ZeroDuration()) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
+  }
   if (separate_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(options.target, credentials, args);
 }

@@ -25,7 +25,10 @@ struct ClientOptions {
   // TLS: set tls, and ca_cert for a private CA; client_cert + client_key for mutual TLS.
   bool tls = false;
   std::string ca_cert, client_cert, client_key;  // PEM file paths
-  std::string authority;  // overrides the TLS/authority host name (e.g. when dialling an IP)
+  std::string authority;       // overrides the TLS/authority host name (e.g. when dialling an IP)
+  bool skip_verify = false;    // TLS without checking the server's certificate (testing only)
+  std::string http_authority;  // the :authority pseudo-header; empty = the target
+  absl::Duration keepalive = absl::ZeroDuration();  // HTTP/2 keepalive pings; 0 = none
 };
 
 // Which model version: a name plus an exact version, a label, or neither (the server's default).

@@ -18,9 +18,17 @@ namespace {
 
 using namespace arginator::client;
 
-int Fail(const absl::Status& status) {
+// Exit status 2: the invocation or its input is invalid (a usage error, a file that cannot be
+// read or parsed, a request the server rejects as invalid or naming what it does not serve).
+// 1: everything else (the server unreachable or failing, health not SERVING).
+constexpr int kInvalidInput = 2;
+
+int Fail(const absl::Status& status, bool invalid_input = false) {
   std::cerr << "arginator-client: error: " << status.message() << std::endl;
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  const absl::StatusCode code = status.code();
+  invalid_input = invalid_input || code == absl::StatusCode::kInvalidArgument ||
+                  code == absl::StatusCode::kNotFound || code == absl::StatusCode::kOutOfRange;
+  return invalid_input ? kInvalidInput : 1;
 }
 
 const char* StateName(arginator::v1::VersionStatus::State s) {
@@ -32,11 +40,11 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const std::
                 const std::string& stream_mode, bool probabilities) {
   const auto read_start = std::chrono::steady_clock::now();
   auto embeddings = arginator::ReadEmbeddingFile(input);
-  if (!embeddings.ok()) return Fail(embeddings.status());
+  if (!embeddings.ok()) return Fail(embeddings.status(), /*invalid_input=*/true);
   const auto start = std::chrono::steady_clock::now();  // classification time, without the read
   const double read_seconds = std::chrono::duration<double>(start - read_start).count();
   auto writer = ResultsWriter::Open(output, format);
-  if (!writer.ok()) return Fail(writer.status());
+  if (!writer.ok()) return Fail(writer.status(), /*invalid_input=*/true);
   const size_t n = embeddings->rows();
   arginator::ProgressBar bar("classify", static_cast<int64_t>(n));
   size_t done = 0;
@@ -176,13 +184,17 @@ int main(int argc, char** argv) {
   add_common(health);
   health->add_option("--service", service, "a model name; empty = the whole server");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kInvalidInput;
+  }
   options.deadline = absl::Seconds(deadline_s);
   if (!options.ca_cert.empty() || !options.client_cert.empty()) options.tls = true;
   if (version > 0) model.version = version;
   if (!label.empty()) model.label = label;
-  auto client = ArginatorClient::Create(options);
-  if (!client.ok()) return Fail(client.status());
+  auto client = ArginatorClient::Create(options);  // fails only on the TLS files
+  if (!client.ok()) return Fail(client.status(), /*invalid_input=*/true);
 
   if (classify->parsed()) {
     return RunClassify(

@@ -50,11 +50,13 @@ stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime, 1/100 s
 load() {  # $1 = output name, rest = loadgen args; also records the server's CPU ticks during it
   local name=$1 before; shift
-  "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary \
-    --duration 1 "$@" >/dev/null  # warm-up, outside the CPU count
+  "$BIN/arginator-loadgen" --insecure --target 127.0.0.1:$PORT --model betalactamase-binary \
+    -z 1s "$@" >/dev/null  # warm-up, outside the CPU count
   before=$(cpu_ticks)
-  "$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary \
-    --duration "${DUR:-$SECS}" --format json "$@" >"$OUT/$name.json"
+  # --duration-stop ignore: the calls in flight at the end are left out, so the rate is what
+  # completed in exactly the measured time.
+  "$BIN/arginator-loadgen" --insecure --target 127.0.0.1:$PORT --model betalactamase-binary \
+    -z "${DUR:-$SECS}" --duration-stop ignore -O json "$@" >"$OUT/$name.json"
   echo $(($(cpu_ticks) - before)) >"$OUT/$name.cpu"
 }
 SERVER=("$BIN/arginator-server" --model-repository "$OUT/models" --port 0 --metrics-port 0 --host 127.0.0.1
@@ -154,7 +156,7 @@ stop_server
 rm -rf "$OUT/models/betalactamase-binary/"{2..41}
 start_server memory "${SERVER[@]}" --set models.poll_interval_s=0.05
 RSS_LOADED=$(rss)
-"$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
+"$BIN/arginator-loadgen" --insecure --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 -n 2000 >/dev/null
 RSS_WARM=$(rss)
 for v in $(seq 2 101); do
   publish_copy "$v"
@@ -164,7 +166,7 @@ for v in $(seq 2 101); do
   done
   rm -rf "$OUT/models/betalactamase-binary/$((v - 1))"
 done
-"$BIN/arginator-loadgen" --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 --total 2000 >/dev/null
+"$BIN/arginator-loadgen" --insecure --target 127.0.0.1:$PORT --model betalactamase-binary -c 4 -n 2000 >/dev/null
 sleep 3  # the server returns freed memory once unloads have been quiet for 2 s
 RSS_AFTER=$(rss)
 MEM_SWAPS=$(grep -c 'swapped betalactamase-binary' "$OUT/memory.log" || true)

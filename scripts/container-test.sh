@@ -221,8 +221,8 @@ check_serving "$TARGET" "127.0.0.1:$REST_PORT" "127.0.0.1:$METRICS_PORT"
 # process exits 0 well inside its grace period. gRPC core answers a call that had arrived but
 # not yet reached a handler when shutdown began with CANCELLED instead of UNAVAILABLE (open
 # upstream: grpc/grpc#41785; docs/operations.md): at most one per call in flight (8 here).
-"$LOADGEN" --target "$TARGET" --model betalactamase-binary -c 8 --duration 6 --timeout 20 \
-  --format json >"$WORK/drain-load.json" 2>"$WORK/drain-load.err" &
+"$LOADGEN" --insecure --target "$TARGET" --model betalactamase-binary -c 8 -z 6s -t 20s \
+  -O json >"$WORK/drain-load.json" 2>"$WORK/drain-load.err" &
 load_pid=$!
 sleep 2
 t=$SECONDS

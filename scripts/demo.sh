@@ -74,8 +74,8 @@ curl -s -d @"$DEMO_DIR/v2-request.json" \
 echo
 
 step "8/9 A five-second load test: 'arginator-loadgen' (closed loop, 8 workers, 1 embedding per request)"
-"$BUILD_DIR/bin/arginator-loadgen" --target "$TARGET" --model betalactamase-binary -c 8 \
-  --duration 5 --warmup 1
+"$BUILD_DIR/bin/arginator-loadgen" --insecure --model betalactamase-binary -c 8 -z 5s \
+  --warmup 1s "$TARGET"
 
 step "9/9 Metrics are at http://127.0.0.1:$METRICS_PORT/metrics (Prometheus text); a few lines:"
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" \

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace arginator::client {
 namespace {
 
@@ -11,26 +13,19 @@ const std::string kClassifyStream = "/arginator.v1.Classifier/ClassifyStream";
 
 }  // namespace
 
-std::string StatusCodeName(grpc::StatusCode code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
+std::string GoCodeName(grpc::StatusCode code) {
+  static const char* kNames[] = {
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   const int c = static_cast<int>(code);
-  return c >= 0 && c <= 16 ? kNames[c] : std::to_string(c);
+  return c >= 0 && c <= 16 ? kNames[c] : absl::StrCat("Code(", c, ")");
+}
+
+std::string GhzErrorString(const grpc::Status& status) {
+  return absl::StrCat("rpc error: code = ", GoCodeName(status.error_code()),
+                      " desc = ", status.error_message());
 }
 
 void* IgnoredTag() {
@@ -38,26 +33,58 @@ void* IgnoredTag() {
   return &tag;
 }
 
-void CallSlot::Record(Tally& tally, const grpc::Status& status, int64_t embeddings) const {
+void CallSettings::Apply(grpc::ClientContext& context) const {
+  for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
+  if (gzip) context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+}
+
+void CallSlot::Record(Tally& tally, grpc::Status status, int64_t embeddings) const {
   if (!measured_) return;
   const absl::Time done = absl::Now();
-  tally.latencies.Record(absl::ToInt64Nanoseconds(done - intended_));
+  RecordPolicy& policy = *tally.policy;
+  if (done >= policy.cut_at) {
+    if (policy.duration_stop == DurationStop::kIgnore) return;
+    // The call's deadline was the run's end: it was cut, as ghz's close cuts it.
+    if (policy.duration_stop == DurationStop::kClose &&
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      status = grpc::Status(grpc::StatusCode::CANCELLED,
+                            "the run ended while the call was in flight (--duration-stop close)");
+    }
+  }
+  if (policy.skip_first.load(std::memory_order_relaxed) > 0 && policy.skip_first.fetch_sub(1) > 0) {
+    return;
+  }
+  const int64_t latency = absl::ToInt64Nanoseconds(done - intended_);
+  ++tally.count;
+  tally.latency_sum_ns += latency;
+  if (status.ok() || policy.count_errors) tally.latencies.Record(latency);
   ++tally.codes[static_cast<int>(status.error_code())];
+  std::string error;
   if (status.ok()) {
     tally.embeddings += embeddings;
   } else {
-    ++tally.errors[status.error_message()];
+    error = GhzErrorString(status);
+    ++tally.errors[error];
+  }
+  if (policy.detail_rows.load(std::memory_order_relaxed) > 0 &&
+      policy.detail_rows.fetch_sub(1) > 0) {
+    tally.details.push_back({done, latency, status.error_code(), std::move(error)});
   }
   tally.last_done = std::max(tally.last_done, done);
 }
 
 UnarySlot::UnarySlot(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
-                     absl::Duration timeout)
-    : stub_(std::move(channel)), cq_(cq), timeout_(absl::ToChronoNanoseconds(timeout)) {}
+                     const CallSettings& settings)
+    : stub_(std::move(channel)), cq_(cq), settings_(settings) {}
 
 void UnarySlot::Send(const grpc::ByteBuffer& request) {
   context_.emplace();
-  context_->set_deadline(std::chrono::system_clock::now() + timeout_);
+  settings_.Apply(*context_);
+  absl::Time deadline = settings_.cut_at;
+  if (settings_.timeout > absl::ZeroDuration()) {
+    deadline = std::min(deadline, absl::Now() + settings_.timeout);
+  }
+  if (deadline != absl::InfiniteFuture()) context_->set_deadline(absl::ToChronoTime(deadline));
   call_ = stub_.PrepareUnaryCall(&*context_, kClassify, request, cq_);
   call_->StartCall();
   call_->Finish(&response_, &status_, this);
@@ -70,8 +97,8 @@ bool UnarySlot::OnEvent(bool /*ok: always true for Finish*/, Tally& tally) {
 }
 
 StreamSlot::StreamSlot(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
-                       absl::Time deadline)
-    : stub_(std::move(channel)), cq_(cq), deadline_(deadline) {}
+                       const CallSettings& settings, absl::Time deadline)
+    : stub_(std::move(channel)), cq_(cq), settings_(settings), deadline_(deadline) {}
 
 void StreamSlot::Send(const grpc::ByteBuffer& request) {
   request_ = &request;
@@ -81,6 +108,7 @@ void StreamSlot::Send(const grpc::ByteBuffer& request) {
     return;
   }
   context_.emplace();
+  settings_.Apply(*context_);
   if (deadline_ != absl::InfiniteFuture()) context_->set_deadline(absl::ToChronoTime(deadline_));
   stream_ = stub_.PrepareCall(&*context_, kClassifyStream, cq_);
   step_ = Step::kOpen;

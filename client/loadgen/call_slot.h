@@ -3,11 +3,13 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "arginator/v1/classifier.grpc.pb.h"
@@ -15,17 +17,50 @@
 
 namespace arginator::client {
 
+// How --duration-stop treats the calls still in flight when a timed run ends (ghz's meanings):
+// close cuts them at the end and reports them as Canceled, ignore cuts them and leaves them out of
+// the report, wait lets them finish and reports them.
+enum class DurationStop { kClose, kIgnore, kWait };
+
+// What every worker records by: read-only but for the two countdowns, which all workers share.
+struct RecordPolicy {
+  bool count_errors = false;  // errored calls count in fastest/slowest/percentiles/histogram
+  DurationStop duration_stop = DurationStop::kClose;
+  absl::Time cut_at = absl::InfiniteFuture();  // a timed run's end (close and ignore)
+  std::atomic<int64_t> skip_first{0};          // results still to leave out (--skipFirst)
+  std::atomic<int64_t> detail_rows{0};         // per-request rows still to keep (0: none)
+};
+
+// One request's row of ghz's `details`.
+struct Detail {
+  absl::Time done;  // when its answer (or error) arrived
+  int64_t latency_ns = 0;
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string error;  // ghz's error string; empty when OK
+};
+
 // One worker's results. Only its worker thread writes it; the run merges them at the end.
 struct Tally {
-  LatencyHistogram latencies;
-  std::map<int, int64_t> codes;  // grpc::StatusCode -> requests
-  std::map<std::string, int64_t> errors;
+  explicit Tally(RecordPolicy* p) : policy(p) {}
+
+  RecordPolicy* policy;
+  int64_t count = 0;           // every recorded request
+  int64_t latency_sum_ns = 0;  // of every recorded request (ghz's average)
+  LatencyHistogram latencies;  // the requests the statistics count: OK ones, or all (count_errors)
+  std::map<int, int64_t> codes;           // grpc::StatusCode -> requests
+  std::map<std::string, int64_t> errors;  // ghz's error string -> requests
+  std::vector<Detail> details;
   int64_t embeddings = 0;  // in OK responses
   absl::Time last_done = absl::InfinitePast();
 };
 
-// "OK", "UNAVAILABLE", ...: grpc::StatusCode's names as ghz reports them.
-std::string StatusCodeName(grpc::StatusCode code);
+// Go's names for gRPC codes ("OK", "NotFound", "Unavailable", "Canceled", ...), which ghz reports
+// as status keys; "Code(N)" for a number outside the 17.
+std::string GoCodeName(grpc::StatusCode code);
+
+// A failed call as grpc-go's error prints it, ghz's error key:
+// "rpc error: code = NotFound desc = <message>".
+std::string GhzErrorString(const grpc::Status& status);
 
 // The tag of operations whose completion nobody waits for (closing a stream at the end of a
 // run); the worker skips their events while it drains its queue.
@@ -55,18 +90,30 @@ class CallSlot {
 
  protected:
   virtual void Send(const grpc::ByteBuffer& request) = 0;
-  void Record(Tally& tally, const grpc::Status& status, int64_t embeddings) const;
+  // Records the request now over (unless it was not measured, is among the first skipped, or
+  // ended after a cut that ignores it).
+  void Record(Tally& tally, grpc::Status status, int64_t embeddings) const;
 
  private:
   absl::Time intended_;
   bool measured_ = false;
 };
 
-// Classify: a unary call per request, each with its own deadline of `timeout` from its start.
+// What every call's context carries: request metadata, compression, and its deadline.
+struct CallSettings {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  bool gzip = false;
+  absl::Duration timeout = absl::Seconds(20);      // per unary call; ZeroDuration = none
+  absl::Time cut_at = absl::InfiniteFuture();      // no call's deadline goes past this
+  void Apply(grpc::ClientContext& context) const;  // all but the deadline
+};
+
+// Classify: a unary call per request, each with its own deadline of `timeout` from its start
+// (never past `cut_at`).
 class UnarySlot : public CallSlot {
  public:
   UnarySlot(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
-            absl::Duration timeout);
+            const CallSettings& settings);
   bool OnEvent(bool ok, Tally& tally) override;
 
  private:
@@ -74,7 +121,7 @@ class UnarySlot : public CallSlot {
 
   grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyResponse> stub_;
   grpc::CompletionQueue* const cq_;
-  const std::chrono::nanoseconds timeout_;
+  const CallSettings& settings_;
   std::optional<grpc::ClientContext> context_;  // a context serves one call only
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::ClassifyResponse>> call_;
   v1::ClassifyResponse response_;
@@ -87,7 +134,7 @@ class UnarySlot : public CallSlot {
 class StreamSlot : public CallSlot {
  public:
   StreamSlot(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
-             absl::Time deadline);
+             const CallSettings& settings, absl::Time deadline);
   bool OnEvent(bool ok, Tally& tally) override;
   void Close() override;
 
@@ -100,6 +147,7 @@ class StreamSlot : public CallSlot {
 
   grpc::TemplatedGenericStub<grpc::ByteBuffer, v1::ClassifyStreamResponse> stub_;
   grpc::CompletionQueue* const cq_;
+  const CallSettings& settings_;
   const absl::Time deadline_;
   const grpc::ByteBuffer* request_ = nullptr;
   Step step_ = Step::kOpen;

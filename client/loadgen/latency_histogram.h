@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +33,19 @@ class LatencyHistogram {
   // of its bucket, clamped to the exact [min, max]; p = 0 gives min and p = 100 gives max. 0 when
   // empty.
   int64_t Percentile(double p) const;
+  // Calls f(value, count) for each non-empty bucket in increasing order, `value` being the middle
+  // of the bucket clamped to the exact [min, max] (what Percentile reports for it), and for the
+  // lowest and the highest bucket the exact min and max.
+  template <typename F>
+  void ForEachBucket(F f) const {
+    for (size_t i = 0; i < counts_.size(); ++i) {
+      if (counts_[i] == 0) continue;
+      const int64_t v = MiddleOf(static_cast<int>(i));
+      const bool lowest = i == static_cast<size_t>(BucketOf(min_));
+      const bool highest = i == static_cast<size_t>(BucketOf(max_));
+      f(lowest ? min_ : highest ? max_ : std::clamp(v, min_, max_), counts_[i]);
+    }
+  }
 
  private:
   static int BucketOf(int64_t ns);

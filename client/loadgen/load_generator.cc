@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -18,20 +19,34 @@
 namespace arginator::client {
 namespace {
 
-// The run's schedule and payloads, shared read-only by every thread but for `issued`.
+// The run's schedule and payloads, shared read-only by every thread but for the atomics.
 struct Plan {
   explicit Plan(const LoadOptions& o) : options(o) {}
 
   const LoadOptions& options;
   std::vector<grpc::ByteBuffer> requests;
-  absl::Time start, measure_from, end;  // end: InfiniteFuture with --total
+  absl::Time start, measure_from, end;  // end: InfiniteFuture when only the total stops the run
+  bool by_total = false;                // the total stops the run (no -z)
   std::atomic<int64_t> issued{0};       // measured requests started, against options.total
+  std::atomic<bool> timed_out{false}, interrupted{false};
 
   // Whether a request intended at `intended` is sent, and if so whether it is measured.
   bool Admit(absl::Time intended, bool* measured) {
-    if (intended >= end) return false;
+    if (options.interrupt != nullptr && options.interrupt->load(std::memory_order_relaxed)) {
+      interrupted = true;
+      return false;
+    }
+    if (intended >= end) {
+      timed_out = true;
+      return false;
+    }
     *measured = intended >= measure_from;
-    return !(*measured && options.total > 0 && issued.fetch_add(1) >= options.total);
+    return !(*measured && by_total && issued.fetch_add(1) >= options.total);
+  }
+
+  std::string EndReason() const {
+    if (interrupted) return "cancel";
+    return timed_out ? "timeout" : "normal";
   }
 };
 
@@ -59,6 +74,7 @@ class IdleSlots {
 // A thread with its own completion queue and the slots whose operations complete on it.
 class Worker {
  public:
+  explicit Worker(RecordPolicy* policy) : tally_(policy) {}
   void AddSlot(std::unique_ptr<CallSlot> slot) { slots_.push_back(std::move(slot)); }
   grpc::CompletionQueue* cq() { return &cq_; }
   const std::vector<std::unique_ptr<CallSlot>>& slots() const { return slots_; }
@@ -143,6 +159,39 @@ int WorkerThreads(const LoadOptions& o) {
   return std::min(threads, o.concurrency);
 }
 
+// Every connection up within the connect timeout, as ghz dials before it starts.
+absl::Status Connect(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                     const LoadOptions& o) {
+  const auto deadline = absl::ToChronoTime(absl::Now() + o.connect_timeout);
+  for (const auto& channel : channels) {
+    if (!channel->WaitForConnected(deadline)) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", o.client.target, " within ",
+                       absl::FormatDuration(o.connect_timeout),
+                       o.client.tls ? " over TLS (a plaintext server needs --insecure)" : ""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Merge(std::vector<std::unique_ptr<Worker>>& workers, LoadReport& report) {
+  for (auto& worker : workers) {
+    Tally& t = worker->tally();
+    report.count += t.count;
+    report.average_ns += t.latency_sum_ns;  // divided below
+    report.latencies.Merge(t.latencies);
+    for (const auto& [code, n] : t.codes) {
+      report.status_codes[GoCodeName(static_cast<grpc::StatusCode>(code))] += n;
+    }
+    for (const auto& [message, n] : t.errors) report.errors[message] += n;
+    report.embeddings += t.embeddings;
+    std::move(t.details.begin(), t.details.end(), std::back_inserter(report.details));
+  }
+  if (report.count > 0) report.average_ns /= report.count;
+  std::stable_sort(report.details.begin(), report.details.end(),
+                   [](const Detail& a, const Detail& b) { return a.done < b.done; });
+}
+
 }  // namespace
 
 absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
@@ -151,8 +200,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
         absl::StrCat("concurrency (", o.concurrency, "), connections (", o.connections,
                      ") and batch (", o.batch, ") must be >= 1, threads (", o.threads, ") >= 0"));
   }
-  if (o.total <= 0 && o.duration <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("give --duration or --total");
+  if (o.duration <= absl::ZeroDuration() && o.total <= 0) {
+    return absl::InvalidArgumentError("give -z/--duration or -n/--total (> 0)");
   }
   Plan plan(o);
   auto requests = EncodeRequests(o);
@@ -165,27 +214,46 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
     if (!channel.ok()) return channel.status();
     channels.push_back(*std::move(channel));
   }
+  if (absl::Status s = Connect(channels, o); !s.ok()) return s;
 
   plan.start = absl::Now();
   plan.measure_from = plan.start + o.warmup;
-  plan.end = o.total > 0 ? absl::InfiniteFuture() : plan.measure_from + o.duration;
-  // A stream lives for the whole run: its deadline is the run's end plus one timeout.
-  const absl::Time stream_deadline =
-      plan.end == absl::InfiniteFuture() ? plan.end : plan.end + o.timeout;
+  plan.by_total = o.duration <= absl::ZeroDuration();
+  if (!plan.by_total) {
+    plan.end = plan.measure_from + o.duration;
+  } else if (o.max_duration > absl::ZeroDuration()) {
+    plan.end = plan.start + o.max_duration;
+  } else {
+    plan.end = absl::InfiniteFuture();
+  }
+  RecordPolicy policy;
+  policy.count_errors = o.count_errors;
+  policy.duration_stop = o.duration_stop;
+  if (o.duration_stop != DurationStop::kWait) policy.cut_at = plan.end;
+  policy.skip_first = o.skip_first;
+  policy.detail_rows = o.details ? kMaxDetails : 0;
+  CallSettings call = o.call;
+  call.cut_at = policy.cut_at;
+  // A stream lives for the whole run: its deadline is the cut, or the run's end plus one timeout.
+  absl::Time stream_deadline = policy.cut_at;
+  if (stream_deadline == absl::InfiniteFuture() && plan.end != absl::InfiniteFuture()) {
+    stream_deadline =
+        plan.end + (o.call.timeout > absl::ZeroDuration() ? o.call.timeout : absl::Seconds(20));
+  }
 
   // Slot s uses connection s % connections and worker s % threads, so with threads dividing
   // connections each connection's completions land on one worker.
   std::vector<std::unique_ptr<Worker>> workers(WorkerThreads(o));
-  for (auto& worker : workers) worker = std::make_unique<Worker>();
+  for (auto& worker : workers) worker = std::make_unique<Worker>(&policy);
   IdleSlots idle;
   for (int s = 0; s < o.concurrency; ++s) {
     Worker& worker = *workers[s % workers.size()];
     const std::shared_ptr<grpc::Channel>& channel = channels[s % channels.size()];
     std::unique_ptr<CallSlot> slot;
     if (o.stream) {
-      slot = std::make_unique<StreamSlot>(channel, worker.cq(), stream_deadline);
+      slot = std::make_unique<StreamSlot>(channel, worker.cq(), call, stream_deadline);
     } else {
-      slot = std::make_unique<UnarySlot>(channel, worker.cq(), o.timeout);
+      slot = std::make_unique<UnarySlot>(channel, worker.cq(), call);
     }
     idle.Put(slot.get());
     worker.AddSlot(std::move(slot));
@@ -206,18 +274,13 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
 
   LoadReport report;
   report.options = o;
+  report.date = absl::Now();
+  report.end_reason = plan.EndReason();
+  Merge(workers, report);
   absl::Time last = plan.measure_from;
-  for (auto& worker : workers) {
-    const Tally& t = worker->tally();
-    report.latencies.Merge(t.latencies);
-    for (const auto& [code, n] : t.codes) {
-      report.status_codes[StatusCodeName(static_cast<grpc::StatusCode>(code))] += n;
-    }
-    for (const auto& [message, n] : t.errors) report.errors[message] += n;
-    report.embeddings += t.embeddings;
-    last = std::max(last, t.last_done);
-  }
-  report.count = report.latencies.count();
+  for (auto& worker : workers) last = std::max(last, worker->tally().last_done);
+  // A cut run lasted until its end; otherwise until its last answer.
+  if (plan.timed_out && policy.cut_at != absl::InfiniteFuture()) last = policy.cut_at;
   report.total = last - plan.measure_from;
   return report;
 }

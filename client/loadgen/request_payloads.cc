@@ -6,6 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/embedding_files.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace arginator::client {
 namespace {
@@ -51,9 +54,18 @@ std::vector<v1::ClassifyRequest> BuildRequests(const LoadOptions& o, const Embed
   return requests;
 }
 
-}  // namespace
+absl::StatusOr<std::vector<v1::ClassifyRequest>> GivenRequests(const LoadOptions& o) {
+  std::vector<v1::ClassifyRequest> requests(o.messages.size());
+  for (size_t i = 0; i < o.messages.size(); ++i) {
+    if (!requests[i].ParseFromString(o.messages[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", i, " is not a serialized arginator.v1.ClassifyRequest"));
+    }
+  }
+  return requests;
+}
 
-absl::StatusOr<std::vector<grpc::ByteBuffer>> EncodeRequests(const LoadOptions& o) {
+absl::StatusOr<std::vector<v1::ClassifyRequest>> GeneratedRequests(const LoadOptions& o) {
   if (o.batch < 1) return absl::InvalidArgumentError(absl::StrCat("batch ", o.batch, " < 1"));
   EmbeddingMatrix rows;
   if (o.input.empty()) {
@@ -64,8 +76,60 @@ absl::StatusOr<std::vector<grpc::ByteBuffer>> EncodeRequests(const LoadOptions& 
     rows = *std::move(read);
     if (rows.rows() == 0) return absl::InvalidArgumentError(o.input + " has no embeddings");
   }
+  return BuildRequests(o, rows);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> MessagesFromJson(std::string_view json) {
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return absl::InvalidArgumentError("the call data is not JSON");
+  if (!parsed.is_array()) parsed = nlohmann::json::array({parsed});
+  if (parsed.empty()) return absl::InvalidArgumentError("the call data is an empty JSON array");
+  std::vector<std::string> messages;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    v1::ClassifyRequest request;
+    const auto s = google::protobuf::util::JsonStringToMessage(parsed[i].dump(), &request);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("call data", parsed.size() > 1 ? absl::StrCat(" [", i, "]") : "",
+                       " is not an arginator.v1.ClassifyRequest in JSON: ", s.ToString()));
+    }
+    messages.push_back(request.SerializeAsString());
+  }
+  return messages;
+}
+
+absl::StatusOr<std::vector<std::string>> MessagesFromBinary(std::string_view bytes) {
+  if (bytes.empty()) return absl::InvalidArgumentError("the binary call data is empty");
+  // Delimited: every message parses and the lengths use up the bytes exactly.
+  std::vector<std::string> messages;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  uint32_t length = 0;
+  bool delimited = true;
+  while (delimited && !in.ExpectAtEnd()) {
+    std::string message;
+    v1::ClassifyRequest request;
+    delimited = in.ReadVarint32(&length) && in.ReadString(&message, static_cast<int>(length)) &&
+                request.ParseFromString(message);
+    messages.push_back(std::move(message));
+  }
+  if (delimited && !messages.empty()) return messages;
+  v1::ClassifyRequest request;
+  if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        "the binary call data is neither a serialized arginator.v1.ClassifyRequest nor "
+        "length-delimited ones");
+  }
+  return std::vector<std::string>{std::string(bytes)};
+}
+
+absl::StatusOr<std::vector<grpc::ByteBuffer>> EncodeRequests(const LoadOptions& o) {
+  auto requests = o.messages.empty() ? GeneratedRequests(o) : GivenRequests(o);
+  if (!requests.ok()) return requests.status();
   std::vector<grpc::ByteBuffer> encoded;
-  for (const v1::ClassifyRequest& request : BuildRequests(o, rows)) {
+  for (const v1::ClassifyRequest& request : *requests) {
     grpc::ByteBuffer buffer;
     bool own_buffer = false;
     grpc::Status s =

@@ -1,4 +1,5 @@
-// arginator-client, arginator-loadgen and the C++ client library against the real server.
+// arginator-client and the C++ client library against the real server (arginator-loadgen:
+// loadgen_test.cc).
 #include <fstream>
 
 #include "absl/strings/str_split.h"
@@ -20,7 +21,6 @@ using testing::kClass;
 using testing::RunCommand;
 
 const std::string kClient = ARGINATOR_CLIENT_BIN;
-const std::string kLoadgen = ARGINATOR_LOADGEN_BIN;
 
 class ClientTest : public testing::ServedModelsTest {
  protected:
@@ -101,7 +101,7 @@ TEST_F(ClientTest, OutputDashIsStandardOutputAndOutputIsRequired) {
             static_cast<std::ptrdiff_t>(card.golden.size() + 1));
   EXPECT_FALSE(std::filesystem::exists(work_.Join("-")));
   r = RunCommand(in_work);
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 2);  // a usage error
   EXPECT_THAT(r.output, HasSubstr("--output"));
   EXPECT_FALSE(std::filesystem::exists(work_.Join("results.csv")));
 }
@@ -132,8 +132,40 @@ TEST_F(ClientTest, BadFilesAndBadRequestsFailWithTheReason) {
   auto unknown = RunCommand(Client("classify --model nope --input " +
                                    shared_->Join("data/card_class_a_embeddings.h5") + " --output " +
                                    work_.Join("o.csv")));
-  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.output, HasSubstr("model 'nope' is not served"));
+}
+
+// The documented exit status: 2 for every invalid-input case, 1 when the server cannot serve.
+TEST_F(ClientTest, EveryInvalidInputExitsTwo) {
+  StartServer();
+  const std::string classify = "classify --model " + std::string(kBinary);
+  const std::string good_input = " --input " + shared_->Join("data/card_class_a_embeddings.h5");
+  const std::string out = " --output " + work_.Join("o.csv");
+  std::ofstream(work_.Join("empty.h5"));  // zero bytes: not HDF5
+  ASSERT_TRUE(WriteEmbeddingsCsv(work_.Join("ok.csv"), Golden(Card(kBinary, 1))).ok());
+  const std::vector<std::pair<std::string, std::string>> invalid = {
+      {classify + " --input " + work_.Join("missing.h5") + out, "missing.h5"},
+      {classify + " --input " + work_.Join("empty.h5") + out, "empty.h5"},
+      {classify + good_input, "--output"},  // no output
+      {classify + good_input + " --output /no/such/dir/o.csv", "/no/such/dir"},
+      {classify + good_input + out + " --format xml", "--format"},
+      {classify + good_input + out + " --no-such-flag", "--no-such-flag"},
+      {classify + good_input + out + " --version 1 --label stable", "--label"},
+      {classify + good_input + out + " --version 9", "version 9"},  // not served
+      {classify + good_input + out + " --label nope", "nope"},      // no such label
+      {classify + good_input + out + " --cert " + work_.Join("ok.csv"), "--key"},
+      {classify + good_input + out + " --ca-cert " + work_.Join("missing.pem"), "missing.pem"},
+      {"metadata --model nope", "nope"},
+      {"no-such-command", "subcommand"},
+  };
+  for (const auto& [args, reason] : invalid) {
+    auto r = RunCommand(Client(args));
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(reason)) << args;
+  }
+  auto unreachable = RunCommand(kClient + " models --deadline 1 --target 127.0.0.1:1");
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.output;
 }
 
 TEST_F(ClientTest, ModelsMetadataAndHealth) {
@@ -152,98 +184,6 @@ TEST_F(ClientTest, ModelsMetadataAndHealth) {
   EXPECT_THAT(unknown.output, HasSubstr("SERVICE_UNKNOWN"));
 }
 
-TEST_F(ClientTest, LoadgenCountsAddUpAndErrorsAreCounted) {
-  StartServer();
-  auto ok = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
-                       " -c 4 --total 200 --batch 3 --packed --format json");
-  ASSERT_EQ(ok.exit_code, 0) << ok.output;
-  auto report = nlohmann::json::parse(ok.output);
-  EXPECT_EQ(report["count"], 200);
-  EXPECT_EQ(report["statusCodeDistribution"]["OK"], 200);
-  EXPECT_GT(report["rps"].get<double>(), 0);
-  EXPECT_NEAR(report["embeddingsPerSecond"].get<double>(), 3 * report["rps"].get<double>(), 1e-6);
-  for (const char* key : {"total", "average", "fastest", "slowest", "latencyDistribution"}) {
-    EXPECT_TRUE(report.contains(key)) << key;
-  }
-  EXPECT_LE(report["fastest"].get<int64_t>(), report["slowest"].get<int64_t>());
-
-  auto errors = RunCommand(kLoadgen + " --target " + server_->target() +
-                           " --model nope -c 2 --total 50 --format json");
-  ASSERT_EQ(errors.exit_code, 0) << errors.output;
-  auto error_report = nlohmann::json::parse(errors.output);
-  EXPECT_EQ(error_report["statusCodeDistribution"]["NOT_FOUND"], 50);
-  EXPECT_EQ(error_report["count"], 50);
-}
-
-TEST_F(ClientTest, LoadgenWorkersOnSeveralConnectionsStopAtExactlyTheTotal) {
-  StartServer();
-  for (const char* call : {"", " --stream"}) {
-    auto r = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
-                        " -c 12 --connections 3 --threads 2 --total 500 --format json" + call);
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    auto report = nlohmann::json::parse(r.output);
-    EXPECT_EQ(report["count"], 500) << call;
-    EXPECT_EQ(report["statusCodeDistribution"]["OK"], 500) << call;
-    EXPECT_EQ(report["options"]["connections"], 3);
-  }
-}
-
-TEST_F(ClientTest, LoadgenWritesItsRequestAsOneGrpcFrame) {
-  const std::string frame = work_.Join("frame.bin");
-  auto r = RunCommand(kLoadgen + " --model " + kBinary + " --batch 2 --write-frame " + frame);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream in(frame, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ASSERT_GT(bytes.size(), 5u);
-  EXPECT_EQ(bytes[0], 0);  // not compressed
-  const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])); };
-  const uint32_t length = byte(1) << 24 | byte(2) << 16 | byte(3) << 8 | byte(4);
-  ASSERT_EQ(length, bytes.size() - 5);
-  v1::ClassifyRequest request;
-  ASSERT_TRUE(request.ParseFromString(bytes.substr(5)));
-  EXPECT_EQ(request.model().name(), kBinary);
-  ASSERT_EQ(request.embeddings_size(), 2);
-  EXPECT_EQ(request.embeddings(0).values_size(), kEmbeddingDim);
-}
-
-TEST_F(ClientTest, LoadgenStreamSendsItsRequestsOverClassifyStream) {
-  StartServer();
-  auto ok = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
-                       " -c 3 --total 90 --batch 2 --stream --format json");
-  ASSERT_EQ(ok.exit_code, 0) << ok.output;
-  auto report = nlohmann::json::parse(ok.output);
-  EXPECT_EQ(report["count"], 90);
-  EXPECT_EQ(report["statusCodeDistribution"]["OK"], 90);
-  EXPECT_EQ(report["options"]["call"], "arginator.v1.Classifier.ClassifyStream");
-  EXPECT_NEAR(report["embeddingsPerSecond"].get<double>(), 2 * report["rps"].get<double>(), 1e-6);
-  // The server counted them as stream messages, not as unary calls.
-  httplib::Client http("127.0.0.1", server_->metrics_port());
-  auto metrics = http.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_THAT(metrics->body,
-              ::testing::HasSubstr(
-                  "arginator_requests_total{code=\"OK\",method=\"ClassifyStream\","
-                  "model=\"betalactamase-binary\",protocol=\"arginator.v1\",version=\"1\"} 90"));
-
-  // A message's error is that message's status; the stream goes on serving the next ones.
-  auto errors = RunCommand(kLoadgen + " --target " + server_->target() +
-                           " --model nope -c 2 --total 20 --stream --format json");
-  ASSERT_EQ(errors.exit_code, 0) << errors.output;
-  auto error_report = nlohmann::json::parse(errors.output);
-  EXPECT_EQ(error_report["statusCodeDistribution"]["NOT_FOUND"], 20);
-}
-
-TEST_F(ClientTest, LoadgenOpenLoopHoldsItsRate) {
-  StartServer();
-  auto r = RunCommand(kLoadgen + " --target " + server_->target() + " --model " + kBinary +
-                      " -c 8 --rps 200 --duration 2 --warmup 0.5 --format json");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto report = nlohmann::json::parse(r.output);
-  // 200 req/s for 2 s: the schedule, not the server's speed, sets the count.
-  EXPECT_NEAR(report["count"].get<double>(), 400, 40);
-  EXPECT_NEAR(report["rps"].get<double>(), 200, 25);
-}
-
 TEST_F(ClientTest, LibraryRetriesUnavailableWithBackoffThenGivesUp) {
   client::ClientOptions options;
   options.target = "127.0.0.1:1";  // nothing listens there
@@ -258,20 +198,22 @@ TEST_F(ClientTest, LibraryRetriesUnavailableWithBackoffThenGivesUp) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));  // it waited between attempts
 }
 
-TEST_F(ClientTest, PythonExampleClassifiesAFile) {
+// The Python client's CLI (client/python; tests/integration/python_client_test.cc compares it
+// with this one byte for byte).
+TEST_F(ClientTest, PythonClientClassifiesAFile) {
   StartServer();
   const std::string input = shared_->Join("data/card_class_a_embeddings.h5");
-  auto r =
-      RunCommand("/usr/bin/python3 " + testing::kSource + "/client/python/classify.py --stubs " +
-                 ARGINATOR_PYTHON_STUBS + " --target " + server_->target() + " --model " + kBinary +
-                 " --input " + input + " --batch 16");
+  auto r = RunCommand("PYTHONPATH=" + testing::kSource + "/client/python ARGINATOR_PY_STUBS=" +
+                      ARGINATOR_PYTHON_STUBS + " /usr/bin/python3 -m arginator_client classify" +
+                      " --target " + server_->target() + " --model " + kBinary + " --input " +
+                      input + " --batch 16 --output -");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto expected = ReadEmbeddingsH5(input);
   ASSERT_TRUE(expected.ok());
   EXPECT_THAT(r.output, HasSubstr("id,label,score,out_of_distribution"));
   EXPECT_THAT(r.output, HasSubstr(expected->ids[0] + ",betalactamase,"));
   EXPECT_THAT(r.output, HasSubstr("classified " + std::to_string(expected->rows()) +
-                                  " embeddings with betalactamase-binary v1"));
+                                  " embeddings from " + input + " with betalactamase-binary v1"));
 }
 
 }  // namespace
