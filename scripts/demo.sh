@@ -75,7 +75,7 @@ echo
 
 step "8/9 A five-second load test: 'arginator-loadgen' (closed loop, 8 workers, 1 embedding per request)"
 "$BUILD_DIR/bin/arginator-loadgen" --insecure --model betalactamase-binary -c 8 -z 5s \
-  --warmup 1s "$TARGET"
+  --warmup 1s --duration-stop wait "$TARGET"
 
 step "9/9 Metrics are at http://127.0.0.1:$METRICS_PORT/metrics (Prometheus text); a few lines:"
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" \
