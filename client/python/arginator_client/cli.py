@@ -85,6 +85,9 @@ COMMANDS = {"classify": commands.classify, "models": commands.models,
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # gRPC core logs a failed TLS handshake on stderr as well; the error below says it in one
+    # line. GRPC_VERBOSITY=debug (or error) shows its log again.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         client = Client(args.target, tls=args.tls, ca_cert=args.ca_cert, cert=args.cert,
                         key=args.key, authority=args.authority, deadline=args.deadline)
