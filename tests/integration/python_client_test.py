@@ -340,6 +340,7 @@ def group_errors(ch, args, clients):
         one_clean_line(ch, py, name)
         ch.check(py.stderr.startswith(f"{PREFIX}{path}") and expected in py.stderr,
                  f"{name}: message {py.stderr!r} lacks '{path}...{expected}'")
+        ch.equal(py.rc, cpp.rc, f"{name}: exit status vs the C++ client's")
         if name not in header_in_message:
             ch.equal(py.stderr, cpp.stderr, f"{name}: message vs the C++ client's")
         ch.equal(py.stdout, b"", f"{name}: stdout")
@@ -356,6 +357,8 @@ def group_errors(ch, args, clients):
         ch.equal(run.rc, 2, f"{what}: exit status ({run})")
         one_clean_line(ch, run, what)
         ch.check(fragment in run.stderr, f"{what}: {run.stderr!r} lacks {fragment!r}")
+        cpp = clients.cpp("classify", *argv, "--input", h5, "--output", "-")
+        ch.equal((run.rc, run.stderr), (cpp.rc, cpp.stderr), f"{what}: vs the C++ client")
 
     for what, argv, fragment in [
             ("no --output", ["classify", "--model", BINARY, "--input", h5], "--output"),
@@ -373,6 +376,7 @@ def group_errors(ch, args, clients):
         ch.equal(run.rc, 2, f"{what}: exit status ({run})")
         one_clean_line(ch, run, what)
         ch.check(fragment in run.stderr, f"{what}: {run.stderr!r} lacks {fragment!r}")
+        ch.equal(clients.cpp(*argv).rc, 2, f"{what}: the C++ client's exit status")
 
     for argv in (["classify", "--model", BINARY, "--input", h5, "--output", "-"], ["models"],
                  ["health"]):
