@@ -28,7 +28,12 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
   if (labels_.empty()) labels_.assign(response.labels().begin(), response.labels().end());
   if (format_ == Format::kCsv && !header_written_) {
     out() << "id,label,score,out_of_distribution";
-    for (const auto& label : labels_) out() << ',' << CsvField("prob_" + label);
+    // The per-class columns only when the rows carry them (not with --no-probabilities).
+    const bool with_probabilities =
+        response.predictions_size() > 0 && response.predictions(0).probabilities_size() > 0;
+    for (const auto& label : labels_) {
+      if (with_probabilities) out() << ',' << CsvField("prob_" + label);
+    }
     out() << "\n";
     header_written_ = true;
   }

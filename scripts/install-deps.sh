@@ -30,7 +30,7 @@ BUILD_PACKAGES=(
   libbenchmark-dev
   python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
   python3-yaml                       # scripts/sync-prometheusrule.sh
-  python3-grpcio                     # tests: the Python example client
+  python3-grpcio                     # the Python client (client/python) and its tests
   prometheus                         # tests: promtool checks the /metrics text
   openssl                            # tests: throwaway certificates for the TLS tests
   kubectl                            # tests: kustomize renders the manifests

@@ -10,7 +10,7 @@
 namespace arginator::client {
 namespace {
 
-v1::ClassifyResponse Response(const std::vector<std::string>& ids) {
+v1::ClassifyResponse Response(const std::vector<std::string>& ids, bool probabilities = true) {
   v1::ClassifyResponse r;
   r.add_labels("non_betalactamase");
   r.add_labels("betalactamase");
@@ -19,8 +19,10 @@ v1::ClassifyResponse Response(const std::vector<std::string>& ids) {
     p->set_id(id);
     p->set_label("betalactamase");
     p->set_score(0.75f);
-    p->add_probabilities(0.25f);
-    p->add_probabilities(0.75f);
+    if (probabilities) {
+      p->add_probabilities(0.25f);
+      p->add_probabilities(0.75f);
+    }
   }
   return r;
 }
@@ -48,6 +50,17 @@ TEST(ResultsWriterTest, CsvQuotesIdsWithCommasQuotesAndLineBreaks) {
             "P2,betalactamase,0.75,false,0.25,0.75\n");
   EXPECT_EQ(CsvField("a\nb"), "\"a\nb\"");
   EXPECT_EQ(CsvField("plain|id"), "plain|id");
+}
+
+// Issue 13: with --no-probabilities the header still named the prob_ columns the rows lacked.
+TEST(ResultsWriterTest, CsvHeaderHasProbabilityColumnsOnlyWhenRowsHaveThem) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("results.csv");
+  auto writer = ResultsWriter::Open(path, ResultsWriter::Format::kCsv);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Write(Response({"P1"}, /*probabilities=*/false)).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  EXPECT_EQ(Read(path), "id,label,score,out_of_distribution\nP1,betalactamase,0.75,false\n");
 }
 
 }  // namespace

@@ -43,7 +43,9 @@ class ResultsWriter:
             self._labels = list(response.labels)
             if self.format == "csv":
                 header = "id,label,score,out_of_distribution"
-                header += "".join("," + csv_field("prob_" + label) for label in self._labels)
+                # The per-class columns only when the rows carry them (not --no-probabilities).
+                if response.predictions and response.predictions[0].probabilities:
+                    header += "".join("," + csv_field("prob_" + label) for label in self._labels)
                 self._write(header + "\n")
         lines = []
         for p in response.predictions:
