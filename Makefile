@@ -8,7 +8,7 @@ DEMO_DIR ?= $(BUILD_DIR)/demo
 export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps configure build test test-asan test-tsan deps-fuzz fuzz-build fuzz fuzz-ci demo \
-	bench clean format container-test
+	bench bench-compression clean format container-test
 
 all: build
 
@@ -96,6 +96,10 @@ container-test: build
 
 bench: build
 	@bash scripts/bench.sh $(BUILD_DIR)
+
+# fp32 against its int8 and pruned versions at synthetic scale 1 (docs/benchmarks.md).
+bench-compression: build
+	@bash scripts/bench-compression.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -17,7 +17,7 @@ json ModelCardToJson(const ModelCard& card) {
   for (const auto& g : card.golden) {
     golden.push_back({{"id", g.id}, {"input", g.input}, {"probabilities", g.probabilities}});
   }
-  return json{
+  json j{
       {"name", card.name},
       {"version", card.version},
       {"task", card.task},
@@ -42,6 +42,13 @@ json ModelCardToJson(const ModelCard& card) {
       {"torch_version", card.torch_version},
       {"config", card.config},
   };
+  if (!card.compression.empty()) j["compression"] = card.compression;
+  if (!card.quantization.is_null()) j["quantization"] = card.quantization;
+  return j;
+}
+
+std::string QuantizedEngine(const ModelCard& card) {
+  return card.quantization.is_object() ? card.quantization.value("engine", "") : "";
 }
 
 namespace {
@@ -147,6 +154,16 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
                                                     {"config", &card.config}};
   for (const auto& [key, slot] : sections) {
     if (j.contains(key)) *slot = j.at(key);
+  }
+  if (j.contains("compression")) card.compression = j.at("compression");
+  if (j.contains("quantization")) {
+    card.quantization = j.at("quantization");
+    const json& q = card.quantization;
+    if (!q.is_object() || !q.contains("engine") || !q.at("engine").is_string() ||
+        q.at("engine").get<std::string>().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": quantization must be an object naming its engine"));
+    }
   }
   (void)Get(j, "created", card.created, source);
   (void)Get(j, "trainer_version", card.trainer_version, source);

@@ -38,6 +38,12 @@ struct ModelCard {
   nlohmann::json dataset = nlohmann::json::object();  // files + sha256, class counts, splits, seed
   nlohmann::json metrics = nlohmann::json::object();  // {"val": {...}, "test": {...}}
   nlohmann::json config = nlohmann::json::object();   // the resolved training config
+  // A compressed version (arginator-train compress): its parent, method, settings, sizes and the
+  // test metrics of both. Empty for a trained one.
+  nlohmann::json compression = nlohmann::json::object();
+  // An int8 model: {"engine": "onednn", ...}; the server needs that quantized engine. Null for
+  // fp32.
+  nlohmann::json quantization = nullptr;
   NormStats input_norm;
   std::vector<GoldenExample> golden;
   double golden_tolerance = 1e-4;
@@ -48,6 +54,9 @@ struct ModelCard {
 };
 
 nlohmann::json ModelCardToJson(const ModelCard& card);
+
+// The quantized engine `card` needs ("onednn"), or "" for a float model.
+std::string QuantizedEngine(const ModelCard& card);
 
 // Parses and validates; errors name `source` and the offending field.
 absl::StatusOr<ModelCard> ModelCardFromJson(const nlohmann::json& json, const std::string& source);

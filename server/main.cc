@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   const arginator::BlasInfo blas = SetTorchThreads(config.intra_op_threads);
+  const std::string quantized_engine = ConfigureQuantizedEngine();
 
   // A peer that hangs up while we write (a REST or metrics client, over TLS too) must cost that
   // write an EPIPE, not the process: cpp-httplib and OpenSSL write without MSG_NOSIGNAL.
@@ -140,8 +141,9 @@ int main(int argc, char** argv) {
       {config.batching, 3, static_cast<uintmax_t>(config.max_card_bytes),
        static_cast<uintmax_t>(config.max_model_bytes), config.load_timeout, config.repository,
        config.links_outside_repository},
-      [&](const std::string& path, int dim) {
-        return LoadTorchScriptModel(path, dim, {config.device});
+      [&](const std::string& path, const arginator::ModelCard& card) {
+        return LoadTorchScriptModel(path, card.input_dim,
+                                    {config.device, true, arginator::QuantizedEngine(card)});
       },
       [&](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
         return metrics.ForVersion(name, version, labels);
@@ -235,7 +237,7 @@ int main(int argc, char** argv) {
       "listening on ", config.host, ":", bound_port, " (",
       config.tls_cert.empty() ? "plaintext" : (config.tls_client_ca.empty() ? "TLS" : "mutual TLS"),
       ", device ", config.device, ", ", config.intra_op_threads, " intra-op thread(s)",
-      blas.LogSuffix(), ", repository ", config.repository, ")"));
+      blas.LogSuffix(), ", ", quantized_engine, ", repository ", config.repository, ")"));
 
   MetricsHttpServer metrics_http(
       [&] { return metrics.Render(); }, serving,

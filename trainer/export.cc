@@ -1,6 +1,13 @@
 #include "trainer/export.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/jit/frontend/resolver.h>
+#include <torch/csrc/jit/frontend/sugared_value.h>
+
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace arginator::trainer {
 namespace {
@@ -12,7 +19,73 @@ constexpr int64_t kChunkedMaxRows = 12;
 // Chunking only pays where packing the weight dominates: layers narrower than this run as is.
 constexpr int64_t kChunkMinOutputs = 64;
 
+// TorchScript's default resolver does not see torch.ops.*: `quantized` names the quantized op
+// namespace and `torch` the aten builtins.
+struct QuantizedOpsResolver : torch::jit::Resolver {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name,
+                                                         torch::jit::GraphFunction&,
+                                                         const torch::jit::SourceRange&) override {
+    if (name == "quantized") return std::make_shared<torch::jit::BuiltinModule>("quantized");
+    if (name == "torch") return std::make_shared<torch::jit::BuiltinModule>("aten");
+    return nullptr;
+  }
+};
+
+// quantized::linear_prepack of an int8 weight and its bias, for quantized::linear_dynamic.
+c10::IValue PrepackLinear(const torch::Tensor& weight, const torch::Tensor& bias) {
+  const torch::Tensor w = weight.detach().to(torch::kCPU).contiguous();
+  // Symmetric per output channel: each row's largest magnitude maps to 127.
+  const torch::Tensor scales = (w.abs().amax(1).clamp_min(1e-12) / 127.0).to(torch::kDouble);
+  const torch::Tensor zero_points = torch::zeros({w.size(0)}, torch::kLong);
+  torch::jit::Stack stack{torch::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8),
+                          c10::optional<at::Tensor>(bias.detach().to(torch::kCPU).contiguous())};
+  // A typed call with the generic packed-params type is refused; the boxed call is not.
+  c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "").callBoxed(&stack);
+  return stack.at(0);
+}
+
 }  // namespace
+
+absl::Status UseQuantizedEngine(const std::string& engine) {
+  std::vector<std::string> available;
+  for (at::QEngine e : at::globalContext().supportedQEngines()) {
+    if (e == at::QEngine::NoQEngine) continue;
+    std::string name = c10::toString(e);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    available.push_back(name);
+    if (name == engine) {
+      at::globalContext().setQEngine(e);
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "this LibTorch build has no quantized engine '", engine,
+      "' (it has: ", available.empty() ? "none" : absl::StrJoin(available, ", "), ")"));
+}
+
+absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(Classifier& model,
+                                                         const std::string& engine) {
+  if (absl::Status s = UseQuantizedEngine(engine); !s.ok()) return s;
+  try {
+    torch::jit::Module module("ArginatorInt8Classifier");
+    const auto& layers = model->layers();
+    std::string body = "def forward(self, x):\n    h = x\n";
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const std::string name = absl::StrCat("p", i);
+      const c10::IValue packed = PrepackLinear(layers[i]->weight, layers[i]->bias);
+      module.register_attribute(name, packed.type(), packed);
+      // reduce_range: 7-bit activations, which CPUs without VNNI need to avoid overflow.
+      absl::StrAppend(&body, "    h = quantized.linear_dynamic(h, self.", name, ", True)\n");
+      if (i + 1 < layers.size()) absl::StrAppend(&body, "    h = torch.relu(h)\n");
+    }
+    absl::StrAppend(&body, "    return torch.softmax(h, 1)\n");
+    module.define(body, std::make_shared<QuantizedOpsResolver>());
+    module.eval();
+    return module;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("building the int8 module failed: ", e.what()));
+  }
+}
 
 torch::jit::Module ExportTorchScript(Classifier& model) {
   torch::jit::Module module("ArginatorClassifier");

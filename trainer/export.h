@@ -18,6 +18,19 @@ namespace arginator::trainer {
 // `row_chunk` and `chunked_max_rows` choose the small-batch CPU path (see export.cc).
 torch::jit::Module ExportTorchScript(Classifier& model);
 
+// The same classifier with every Linear layer as a dynamically quantized int8 op
+// (quantized::linear_dynamic with prepacked weights, per-output-channel symmetric int8 weights;
+// activations quantized per call, over the whole batch, with reduce_range for CPUs without VNNI),
+// also built without Python. Same input/output contract; runs on the CPU only, with the quantized
+// engine `engine` ("onednn" here; QuantizedEngineError says when a build cannot). The layer-i
+// packed weights are the attribute `p<i>`.
+absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(Classifier& model,
+                                                         const std::string& engine);
+
+// OK when this LibTorch build has the quantized engine `engine` ("onednn", "qnnpack", "fbgemm",
+// "x86"), and makes it the current one; else FAILED_PRECONDITION naming the engines it has.
+absl::Status UseQuantizedEngine(const std::string& engine);
+
 // Runs a TorchScript classifier on `n` rows of `dim` floats; returns row-major probabilities.
 // Torch errors come back as INVALID_ARGUMENT with the message.
 absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, const float* rows,

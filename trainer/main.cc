@@ -1,10 +1,12 @@
-// arginator-train: gen-data, fit, sweep, eval. Wiring only; the work is in trainer/pipeline.h.
+// arginator-train: gen-data, fit, sweep, eval, compress. Wiring only; the work is in
+// trainer/pipeline.h.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "common/allocator.h"
+#include "trainer/compress.h"
 #include "trainer/config.h"
 #include "trainer/pipeline.h"
 #include "trainer/synthetic.h"
@@ -62,7 +64,35 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("overrides", overrides,
                        "dotted key=value overrides, e.g. data.classes.X=f.h5");
 
-  CLI11_PARSE(app, argc, argv);
+  CompressOptions compress;
+  auto* compress_cmd = app.add_subcommand(
+      "compress", "publish an int8 or pruned version of a published model, if it keeps its F1");
+  compress_cmd->add_option("--model", compress.model_dir, "published version, e.g. models/NAME/1")
+      ->required();
+  compress_cmd->add_option("--method", compress.method, "int8 or prune")
+      ->required()
+      ->check(CLI::IsMember({"int8", "prune"}));
+  compress_cmd->add_option("--engine", compress.engine, "int8: the quantized engine")
+      ->capture_default_str();
+  compress_cmd
+      ->add_option("--prune.fraction", compress.prune_fraction,
+                   "prune: share of every hidden layer's units removed")
+      ->capture_default_str();
+  compress_cmd
+      ->add_option("--prune.finetune_epochs", compress.finetune_epochs,
+                   "prune: fine-tuning epochs after the cut")
+      ->capture_default_str();
+  compress_cmd
+      ->add_option("--tolerance", compress.tolerance, "largest test macro-F1 drop that may publish")
+      ->capture_default_str();
+  compress_cmd->add_option("overrides", compress.overrides,
+                           "dotted key=value overrides of the parent's config, e.g. data.dir=...");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (gen_cmd->parsed()) {
     auto paths = WriteSyntheticDataset(gen_out, gen);
@@ -79,6 +109,10 @@ int main(int argc, char** argv) {
       for (const auto& k : ValidConfigKeys()) std::cout << k << "\n";
     }
     return 0;
+  }
+  if (compress_cmd->parsed()) {
+    auto outcome = RunCompress(compress, std::cout);
+    return outcome.ok() ? 0 : Fail(outcome.status());
   }
   if (eval_cmd->parsed()) {
     overrides.push_back("data.dir=" + data_dir);

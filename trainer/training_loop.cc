@@ -60,7 +60,8 @@ std::vector<float> PredictProbabilities(Classifier& model, const EmbeddingMatrix
 
 absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const EmbeddingMatrix& x,
                                             const std::vector<int>& labels,
-                                            const SplitIndices& split, std::ostream& log) {
+                                            const SplitIndices& split, std::ostream& log,
+                                            Classifier initial) {
   const auto& e = config.experiment;
   const std::vector<std::string> label_names = LabelsForTask(config.task);
   if (split.train.empty() || split.val.empty()) {
@@ -86,7 +87,7 @@ absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const Emb
   ClassifierSpec spec{config.model.kind, x.dim, config.model.hidden, config.model.dropout,
                       static_cast<int>(label_names.size())};
   TrainResult result;
-  result.model = Classifier(spec);
+  result.model = initial ? initial : Classifier(spec);
   result.model->to(device);
   auto optimizer = MakeOptimizer(e, result.model);
 

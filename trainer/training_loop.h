@@ -32,9 +32,12 @@ struct TrainResult {
 // `split.val` after each epoch, stops early on validation loss, and keeps the best epoch.
 // Same config, data and seed give the same weights on the CPU. Prints one line per epoch to `log`
 // and a progress bar on a terminal.
+// With `initial`, training starts from its weights and architecture (fine-tuning a pruned
+// model) instead of fresh ones.
 absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const EmbeddingMatrix& x,
                                             const std::vector<int>& labels,
-                                            const SplitIndices& split, std::ostream& log);
+                                            const SplitIndices& split, std::ostream& log,
+                                            Classifier initial = nullptr);
 
 // Softmax probabilities of `model` for `rows` of `x` (row-major [rows.size(), classes]).
 std::vector<float> PredictProbabilities(Classifier& model, const EmbeddingMatrix& x,

@@ -3,11 +3,16 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace arginator::server {
 namespace {
@@ -102,7 +107,37 @@ int64_t TuneSmallBatchPath(torch::jit::Module& module, int input_dim) {
   return chosen;
 }
 
+// The quantized engines this LibTorch build has, by their lower-case names.
+std::vector<std::pair<std::string, at::QEngine>> QuantizedEngines() {
+  std::vector<std::pair<std::string, at::QEngine>> engines;
+  for (at::QEngine e : at::globalContext().supportedQEngines()) {
+    if (e == at::QEngine::NoQEngine) continue;
+    std::string name = c10::toString(e);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    engines.emplace_back(name, e);
+  }
+  return engines;
+}
+
+// Loads go one at a time through the engine switch: an int8 module's packed weights are
+// repacked for the current engine while it loads (and keep it after).
+std::mutex engine_mu;
+
 }  // namespace
+
+std::string ConfigureQuantizedEngine() {
+  const auto engines = QuantizedEngines();
+  if (engines.empty()) return "no quantized engine (int8 models cannot load)";
+  auto chosen = engines.front();
+  std::vector<std::string> names;
+  for (const auto& e : engines) {
+    names.push_back(e.first);
+    if (e.first == "onednn") chosen = e;
+  }
+  at::globalContext().setQEngine(chosen.second);
+  return absl::StrCat("quantized engine ", chosen.first,
+                      " (this build: ", absl::StrJoin(names, ", "), ")");
+}
 
 absl::Status CheckTorchDevice(const std::string& device) {
   try {
@@ -136,7 +171,37 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
   if (absl::Status s = CheckTorchDevice(options.device); !s.ok()) return s;
   try {
     torch::Device device(options.device);
-    torch::jit::Module module = torch::jit::load(path, device);
+    torch::jit::Module module;
+    if (options.quantized_engine.empty()) {
+      module = torch::jit::load(path, device);
+    } else {
+      if (!device.is_cpu()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": an int8 model (quantized engine ", options.quantized_engine,
+                         ") runs on the CPU only; this server's device is ", options.device));
+      }
+      std::lock_guard<std::mutex> lock(engine_mu);
+      const auto engines = QuantizedEngines();
+      auto it = std::find_if(engines.begin(), engines.end(),
+                             [&](const auto& e) { return e.first == options.quantized_engine; });
+      if (it == engines.end()) {
+        std::vector<std::string> names;
+        for (const auto& e : engines) names.push_back(e.first);
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, ": an int8 model for the quantized engine ", options.quantized_engine,
+            ", which this LibTorch build does not have (it has: ",
+            names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+      }
+      const at::QEngine previous = at::globalContext().qEngine();
+      at::globalContext().setQEngine(it->second);
+      try {
+        module = torch::jit::load(path, device);
+      } catch (...) {
+        at::globalContext().setQEngine(previous);
+        throw;
+      }
+      at::globalContext().setQEngine(previous);
+    }
     module.eval();
     if (device.is_cpu() && options.tune_small_batches) TuneSmallBatchPath(module, input_dim);
     return std::unique_ptr<Model>(new TorchScriptModel(std::move(module), device, input_dim));

@@ -18,6 +18,10 @@ struct TorchScriptOptions {
   // rows on this CPU and keep chunking up to the last size where it wins (about 5 ms). Both paths
   // compute the same probabilities. false: keep the exported setting. CPU only.
   bool tune_small_batches = true;
+  // model.json's quantization.engine for an int8 model ("onednn"), empty for a float one. Such a
+  // model loads only on the CPU and with a LibTorch that has that quantized engine; else the load
+  // fails with FAILED_PRECONDITION saying why, and other models keep serving.
+  std::string quantized_engine;
 };
 
 // Loads a TorchScript classifier (input [N, input_dim] float32, output [N, C] probabilities) onto
@@ -30,6 +34,11 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
 // Validates a device string against this LibTorch build: INVALID_ARGUMENT for a malformed one,
 // FAILED_PRECONDITION for CUDA without a CUDA build or device.
 absl::Status CheckTorchDevice(const std::string& device);
+
+// Picks the process's quantized engine at startup (onednn, the fast one for int8 on x86, when
+// this build has it; else the first it has) and returns the startup log's description, e.g.
+// "quantized engine onednn (this build: qnnpack, onednn)".
+std::string ConfigureQuantizedEngine();
 
 // Sets LibTorch's intra-op thread count and the BLAS pool under it to the same number (0 leaves
 // both at their defaults); returns what the BLAS ended up with, for the startup log.

@@ -158,7 +158,7 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
                                             "... does not match model.json's ",
                                             card.model_sha256.substr(0, 16), "..."));
   }
-  ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card.input_dim));
+  ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card));
   servable->model = std::move(model);
   if (card.golden.empty()) {
     return absl::InvalidArgumentError(

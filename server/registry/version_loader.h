@@ -14,9 +14,10 @@
 
 namespace arginator::server {
 
-// Makes a Model from a model.pt path and the card's input width (TorchScript in production).
-using ModelFactory =
-    std::function<absl::StatusOr<std::unique_ptr<Model>>(const std::string& path, int input_dim)>;
+// Makes a Model from a model.pt path and its card (input width, quantized engine): TorchScript in
+// production.
+using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>(const std::string& path,
+                                                                          const ModelCard& card)>;
 // Makes the metrics observer of one version (its batcher and its requests).
 using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
     const std::string& name, int64_t version, const std::vector<std::string>& labels)>;

@@ -197,6 +197,49 @@ TEST_F(ServerTest, CorruptVersionsAreRefusedWhileTheServingVersionStays) {
   EXPECT_EQ(Health(""), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// Issue 15: int8 and pruned versions from `arginator-train compress` are versions like any other
+// (hot-swapped, golden-verified, served); an int8 version for an engine this build lacks is refused
+// with the reason while the serving version stays.
+TEST_F(ServerTest, CompressedVersionsHotSwapAndAMissingQuantizedEngineIsRefused) {
+  StartServer();
+  const auto serves = [&](int version) {
+    const ModelCard card = Card(kBinary, version);
+    v1::ClassifyResponse resp;
+    if (!Classify(GoldenRequest(card), &resp).ok() || resp.model_version() != version ||
+        resp.predictions_size() != static_cast<int>(card.golden.size())) {
+      return false;
+    }
+    for (int i = 0; i < resp.predictions_size(); ++i) {
+      for (size_t k = 0; k < card.labels.size(); ++k) {
+        const double got = resp.predictions(i).probabilities(static_cast<int>(k));
+        if (std::abs(got - card.golden[i].probabilities[k]) > card.golden_tolerance) return false;
+      }
+    }
+    return true;
+  };
+  const std::string compress = testing::kTrain + " compress --model " +
+                               work_.Join("models/betalactamase-binary/1") +
+                               " --tolerance 0.5 data.dir=" + shared_->Join("data");
+  auto int8 = RunCommand(compress + " --method int8");
+  ASSERT_EQ(int8.exit_code, 0) << int8.output;
+  ASSERT_TRUE(WaitFor([&] { return serves(2); })) << server_->Log();
+  EXPECT_EQ(Card(kBinary, 2).quantization["engine"], "onednn");
+
+  auto prune = RunCommand(compress + " --method prune --prune.finetune_epochs 1");
+  ASSERT_EQ(prune.exit_code, 0) << prune.output;
+  ASSERT_TRUE(WaitFor([&] { return serves(3); })) << server_->Log();
+
+  PublishEdited(kBinary, 2, 4, [](const std::string&, nlohmann::json& card) {
+    card["quantization"]["engine"] = "nosuchengine";
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    return VersionState(kBinary, 4).state() == v1::VersionStatus::FAILED;
+  })) << server_->Log();
+  EXPECT_THAT(VersionState(kBinary, 4).reason(),
+              HasSubstr("quantized engine nosuchengine, which this LibTorch build does not have"));
+  EXPECT_TRUE(serves(3));
+}
+
 // Issue 11, items 1 and 5: a symlink loop aborted the server; an empty directory became a model
 // with no ready version and held readiness NOT_SERVING, even after it was removed.
 TEST_F(ServerTest, OddRepositoryEntriesNeitherCrashTheServerNorHoldReadinessDown) {

@@ -1,5 +1,5 @@
 // Runs the real arginator-train binary: gen-data, fit (binary and multiclass), a second publish,
-// eval, and bad input.
+// eval, compress, and bad input.
 #include <filesystem>
 #include <fstream>
 
@@ -118,6 +118,116 @@ TEST_F(TrainerCliTest, EvalRefusesAModelWhoseFileDoesNotMatchItsCard) {
   auto r = RunCommand(kTrain + " eval --model " + v1 + " --data " + work_->Join("data"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("does not match"));
+}
+
+// Issue 15: `arginator-train compress`. One fp32 version, compressed three ways.
+class CompressTest : public TrainerCliTest {
+ protected:
+  void SetUp() override {
+    TrainerCliTest::SetUp();
+    auto fit = RunCommand(
+        kTrain + " fit --config " + kSource +
+        "/configs/train/binary.yaml experiment.epochs=3 data.dir=" + work_->Join("data") +
+        " output.repository=" + repo_.path() + " output.report_dir=" + repo_.Join("reports"));
+    ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  }
+  testing::CommandResult Compress(const std::string& args) {
+    // This test data is small (about 200 test rows), so F1 moves by whole percent with a few
+    // rows: a wide tolerance here; AnF1DropPastTheToleranceIsRefused tests the refusal.
+    return RunCommand(kTrain + " compress --model " + repo_.Join("betalactamase-binary/1") + " " +
+                      args + " --tolerance 0.5 data.dir=" + work_->Join("data"));
+  }
+  ModelCard Card(int version) {
+    return *ReadModelCard(
+        repo_.Join("betalactamase-binary/" + std::to_string(version) + "/model.json"));
+  }
+  // Python's torch loads model.pt and reproduces its golden probabilities (exit 0), or exits 77
+  // when this machine's Python has no torch.
+  testing::CommandResult PythonReproducesGolden(int version) {
+    const std::string dir = repo_.Join("betalactamase-binary/" + std::to_string(version));
+    return RunCommand("/usr/bin/python3 " + kSource + "/tests/integration/reproduce_golden.py " +
+                      dir);
+  }
+  TempDir repo_;
+};
+
+TEST_F(CompressTest, Int8PublishesAQuarterSizeVersionThatPythonReproduces) {
+  auto r = Compress("--method int8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Published betalactamase-binary version 2 (int8 of v1)"));
+  const ModelCard parent = Card(1), card = Card(2);
+  EXPECT_EQ(card.quantization["engine"], "onednn");
+  const nlohmann::json& c = card.compression;
+  EXPECT_EQ(c["method"], "int8");
+  EXPECT_EQ(c["parent"]["version"], 1);
+  EXPECT_EQ(c["parent"]["model_sha256"], parent.model_sha256);
+  const int64_t before = c["size_bytes"]["before"], after = c["size_bytes"]["after"];
+  EXPECT_EQ(before,
+            static_cast<int64_t>(fs::file_size(repo_.Join("betalactamase-binary/1/model.pt"))));
+  EXPECT_EQ(after,
+            static_cast<int64_t>(fs::file_size(repo_.Join("betalactamase-binary/2/model.pt"))));
+  EXPECT_LE(after, 0.3 * before);
+  for (const char* key : {"parent", "compressed", "difference"}) {
+    EXPECT_TRUE(c["test_metrics"].contains(key)) << key;
+  }
+  EXPECT_NEAR(c["test_metrics"]["difference"]["macro_f1"].get<double>(),
+              c["macro_f1"]["compressed"].get<double>() - c["macro_f1"]["parent"].get<double>(),
+              1e-9);
+  // The parent's golden inputs, the int8 model's own outputs for them.
+  ASSERT_EQ(card.golden.size(), parent.golden.size());
+  EXPECT_EQ(card.golden[0].input, parent.golden[0].input);
+  EXPECT_NE(card.golden[0].probabilities, parent.golden[0].probabilities);
+  auto py = PythonReproducesGolden(2);
+  if (py.exit_code != 77) EXPECT_EQ(py.exit_code, 0) << py.output;
+}
+
+TEST_F(CompressTest, PruneHalvesTheHiddenLayersAndFineTunes) {
+  auto r = Compress("--method prune --prune.fraction 0.5 --prune.finetune_epochs 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[256, 128] -> [128, 64]"));
+  EXPECT_THAT(r.output, HasSubstr("epoch  2/2"));
+  const ModelCard card = Card(2);
+  EXPECT_EQ(card.architecture["layers"], nlohmann::json::array({1024, 128, 64, 2}));
+  EXPECT_TRUE(card.quantization.is_null());
+  EXPECT_EQ(card.compression["settings"]["hidden_after"], nlohmann::json::array({128, 64}));
+  EXPECT_EQ(card.hyperparameters["finetune"]["epochs"], 2);
+  auto py = PythonReproducesGolden(2);
+  if (py.exit_code != 77) EXPECT_EQ(py.exit_code, 0) << py.output;
+}
+
+TEST_F(CompressTest, AnF1DropPastTheToleranceIsRefusedAndNothingPublished) {
+  auto r = RunCommand(kTrain + " compress --model " + repo_.Join("betalactamase-binary/1") +
+                      " --method prune --prune.fraction 0.99 --prune.finetune_epochs 0 "
+                      "--tolerance 0.0001 data.dir=" +
+                      work_->Join("data"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("refused: prune lowers test macro F1 from"));
+  EXPECT_THAT(r.output, HasSubstr("nothing was published"));
+  EXPECT_FALSE(fs::exists(repo_.Join("betalactamase-binary/2")));
+}
+
+TEST_F(CompressTest, OtherDataAMissingEngineAndAnInt8ParentAreRefused) {
+  TempDir other;
+  ASSERT_EQ(
+      RunCommand(kTrain + " gen-data --out " + other.path() + " --scale 0.02 --seed 7").exit_code,
+      0);
+  auto data = RunCommand(kTrain + " compress --model " + repo_.Join("betalactamase-binary/1") +
+                         " --method int8 data.dir=" + other.path());
+  EXPECT_EQ(data.exit_code, 1) << data.output;
+  EXPECT_THAT(data.output, HasSubstr("is not what betalactamase-binary v1 was trained on"));
+
+  auto engine = Compress("--method int8 --engine nosuchengine");
+  EXPECT_EQ(engine.exit_code, 1) << engine.output;
+  EXPECT_THAT(engine.output, HasSubstr("no quantized engine 'nosuchengine'"));
+
+  ASSERT_EQ(Compress("--method int8").exit_code, 0);
+  auto again = RunCommand(kTrain + " compress --model " + repo_.Join("betalactamase-binary/2") +
+                          " --method prune data.dir=" + work_->Join("data"));
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("is already int8"));
+
+  EXPECT_EQ(RunCommand(kTrain + " compress --model x --method zip").exit_code, 2);
+  EXPECT_FALSE(fs::exists(repo_.Join("betalactamase-binary/3")));
 }
 
 }  // namespace

@@ -273,5 +273,45 @@ TEST_F(PublishedModelTest, SweepStopsStartingTrialsWhenTheTimeBudgetIsSpent) {
   EXPECT_THAT(log.str(), ::testing::Not(::testing::HasSubstr("trial 3/50")));
 }
 
+// Issue 15: the int8 module, built in C++, stays close to the float model, saves and reloads, and
+// the server loads it only with its quantized engine.
+TEST(ExportTest, Int8ModuleTracksTheFloatModelAndNeedsItsEngine) {
+  torch::manual_seed(3);
+  Classifier model(ClassifierSpec{"ffnn", 1024, {256, 128}, 0.2, 5});
+  model->eval();
+  torch::Tensor x = torch::randn({64, 1024}) * 0.2;
+  torch::Tensor expected = torch::softmax(model->forward(x), 1);
+  auto q = ExportInt8TorchScript(model, "onednn");
+  ASSERT_TRUE(q.ok()) << q.status();
+  TempDir dir;
+  q->save(dir.Join("model.pt"));
+  auto loaded = LoadTorchScript(dir.Join("model.pt"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto probs = RunTorchScript(*loaded, x.data_ptr<float>(), 64, 1024);
+  ASSERT_TRUE(probs.ok()) << probs.status();
+  torch::Tensor got = torch::from_blob(probs->data(), {64, 5}).clone();
+  EXPECT_LT((got - expected).abs().max().item<float>(), 0.02);
+  EXPECT_TRUE(torch::allclose(got.sum(1), torch::ones({64}), 1e-5)) << "rows are probabilities";
+  EXPECT_LT(std::filesystem::file_size(dir.Join("model.pt")), 400u * 1000);  // fp32: ~1.2 MB
+
+  auto served = server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", true, "onednn"});
+  ASSERT_TRUE(served.ok()) << served.status();
+  std::vector<float> out(64 * 5);
+  ASSERT_TRUE(
+      (*served)
+          ->Forward(RowsView(x.data_ptr<float>(), 64, 1024), MutableRowsView(out.data(), 64, 5))
+          .ok());
+  EXPECT_TRUE(torch::allclose(torch::from_blob(out.data(), {64, 5}), got, 1e-6, 1e-6));
+
+  auto refused =
+      server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", true, "nosuchengine"});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("quantized engine nosuchengine, which this LibTorch build does "
+                                   "not have (it has: "));
+  EXPECT_EQ(ExportInt8TorchScript(model, "nosuchengine").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace arginator::trainer

@@ -55,7 +55,8 @@ DirectoryVersionLoader::Options LoaderOptions(int warmup_batches = 1) {
 DirectoryVersionLoader MakeLoader(int cols = 2) {
   return DirectoryVersionLoader(
       LoaderOptions(),
-      [cols](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+      [cols](const std::string&, const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+        const int dim = card.input_dim;
         return std::unique_ptr<Model>(new FakeModel(dim, cols));
       },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
@@ -98,7 +99,8 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
   PriorityRecordingModel* model = nullptr;
   DirectoryVersionLoader loader(
       LoaderOptions(/*warmup_batches=*/2),
-      [&](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+      [&](const std::string&, const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+        const int dim = card.input_dim;
         auto m = std::make_unique<PriorityRecordingModel>(dim);
         model = m.get();
         return std::unique_ptr<Model>(std::move(m));
@@ -154,7 +156,8 @@ TEST(VersionLoaderTest, RefusesFifosDevicesAndOversizedFilesWithoutReadingThem) 
   tiny.max_model_bytes = 4;
   DirectoryVersionLoader small(
       tiny,
-      [](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+      [](const std::string&, const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+        const int dim = card.input_dim;
         return std::unique_ptr<Model>(new FakeModel(dim));
       },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
@@ -187,7 +190,7 @@ TEST(VersionLoaderTest, FactoryErrorsAreReported) {
   TempDir repo;
   DirectoryVersionLoader loader(
       LoaderOptions(),
-      [](const std::string& path, int) -> absl::StatusOr<std::unique_ptr<Model>> {
+      [](const std::string& path, const ModelCard&) -> absl::StatusOr<std::unique_ptr<Model>> {
         return absl::InvalidArgumentError(path + ": not a loadable TorchScript file");
       },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
@@ -203,7 +206,9 @@ TEST(VersionLoaderTest, FactoryErrorsAreReported) {
 class HeldFactory {
  public:
   ModelFactory factory() {
-    return [this](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+    return [this](const std::string&,
+                  const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+      const int dim = card.input_dim;
       std::unique_lock<std::mutex> lock(mu_);
       ++entered_;
       cv_.notify_all();
@@ -234,7 +239,7 @@ TEST(VersionLoaderTest, ALoadPastItsTimeoutFailsAndIsAbandoned) {
   DirectoryVersionLoader::Options options = LoaderOptions();
   options.load_timeout = absl::Milliseconds(200);
   DirectoryVersionLoader loader(
-      options, [held](const std::string& p, int d) { return held->factory()(p, d); },
+      options, [held](const std::string& p, const ModelCard& c) { return held->factory()(p, c); },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
         return std::make_shared<VersionObserver>();
       });
@@ -257,7 +262,8 @@ TEST(VersionLoaderTest, StopEndsALoadInProgressAndRefusesNewOnes) {
   TempDir repo;
   auto held = std::make_shared<HeldFactory>();
   DirectoryVersionLoader loader(
-      LoaderOptions(), [held](const std::string& p, int d) { return held->factory()(p, d); },
+      LoaderOptions(),
+      [held](const std::string& p, const ModelCard& c) { return held->factory()(p, c); },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
         return std::make_shared<VersionObserver>();
       });
@@ -280,7 +286,8 @@ TEST(VersionLoaderTest, FilesResolvingOutsideTheRepositoryAreRefusedUnlessAllowe
     options.links_outside_repository = allow;
     return DirectoryVersionLoader(
         options,
-        [](const std::string&, int dim) -> absl::StatusOr<std::unique_ptr<Model>> {
+        [](const std::string&, const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+          const int dim = card.input_dim;
           return std::unique_ptr<Model>(new FakeModel(dim));
         },
         [](const std::string&, int64_t, const std::vector<std::string>&) {
