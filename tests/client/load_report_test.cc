@@ -124,7 +124,9 @@ void ExpectFields(const json& schema, const json& extensions, const json& ours,
     ExpectType(schema[key], value, where + "." + key);
   }
   for (const auto& [key, spec] : schema.items()) {
-    if (!spec.value("omitempty", false)) EXPECT_TRUE(ours.contains(key)) << where << "." << key;
+    if (!spec.value("omitempty", false)) {
+      EXPECT_TRUE(ours.contains(key)) << where << "." << key;
+    }
   }
 }
 
