@@ -12,11 +12,12 @@
 
 namespace arginator::client {
 
-// The ClassifyRequests a run sends, each serialized once: `options.messages`, or else a few distinct payloads (so nothing can cache one),
-// each `options.batch` rows of `options.input` (or synthetic ProtT5-like rows), in the
-// repeated-float or packed form. Sending a ByteBuffer again only takes references to its
-// slices, so the generator's CPU goes to the transport, not to re-encoding identical messages
-// (which, on a machine shared with the server, would be taken from the server).
+// The ClassifyRequests a run sends, each serialized once: `options.messages`, or else a few
+// distinct payloads (so nothing can cache one), each `options.batch` rows of `options.input` (or
+// synthetic ProtT5-like rows), in the repeated-float or packed form. Sending a ByteBuffer again
+// only takes references to its slices, so the generator's CPU goes to the transport, not to
+// re-encoding identical messages (which, on a machine shared with the server, would be taken from
+// the server).
 absl::StatusOr<std::vector<grpc::ByteBuffer>> EncodeRequests(const LoadOptions& options);
 
 // ghz's -d/-D: a ClassifyRequest in protobuf's JSON mapping, or a JSON array of them (sent round

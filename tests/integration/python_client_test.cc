@@ -3,6 +3,7 @@
 // checks one group of behaviours per test; this file starts the server each group needs.
 #include "gmock/gmock.h"
 #include "tests/integration/served_models_fixture.h"
+#include "tests/testing/certificates.h"
 
 namespace arginator::testing {
 namespace {
@@ -46,21 +47,6 @@ class PythonClientTest : public ServedModelsTest {
     })) << server_->Log();
   }
 };
-
-// A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (as
-// server_test.cc makes them).
-void MakeCertificates(const std::string& dir) {
-  const std::string script = "cd " + dir + R"( &&
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca &&
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext &&
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-      -days 1 -extfile san.ext &&
-    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client &&
-    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1)";
-  auto r = RunCommand(script);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-}
 
 // The same bytes as the C++ client for CSV and JSONL, every input format, both models, ids that
 // need RFC 4180 quoting, --no-probabilities, stdout through "-", unary and stream; the same
@@ -113,7 +99,7 @@ TEST_F(PythonClientTest, LabelSelectsTheLabelledVersion) {
 TEST_F(PythonClientTest, TlsAndMutualTls) {
   const std::string certs = work_.Join("certs");
   fs::create_directories(certs);
-  MakeCertificates(certs);
+  testing::MakeCertificates(certs);
   for (const bool mutual : {false, true}) {
     StartTlsServer(certs, mutual);
     if (HasFatalFailure()) return;

@@ -20,6 +20,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/served_models_fixture.h"
+#include "tests/testing/certificates.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -789,26 +790,12 @@ TEST_F(ServerTest, AVersionCopiedInNonAtomicallyLoadsOnceItsCopyCompletes) {
   EXPECT_EQ(resp.model_version(), 2);
 }
 
-// A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
-void MakeCertificates(const std::string& dir) {
-  const std::string script = "cd " + dir + R"( &&
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca &&
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext &&
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-      -days 1 -extfile san.ext &&
-    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client &&
-    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1)";
-  auto r = RunCommand(script);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-}
-
 TEST_F(ServerTest, TlsAndMutualTls) {
   // The refused handshakes below end in writes to closed sockets: EPIPE, not this process's end.
   signal(SIGPIPE, SIG_IGN);
   const std::string certs = work_.Join("certs");
   fs::create_directories(certs);
-  MakeCertificates(certs);
+  testing::MakeCertificates(certs);
   auto read = [&](const std::string& f) { return *ReadFileToString(certs + "/" + f); };
   auto classify_over = [&](const std::shared_ptr<grpc::ChannelCredentials>& creds) {
     auto stub = v1::Classifier::NewStub(grpc::CreateChannel(server_->target(), creds));
