@@ -90,7 +90,9 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
   } else if (header.find("'<f8'") != std::string::npos) {
     word = 8;
   } else {
-    return bad(absl::StrCat("dtype must be little-endian float32 or float64; header: ", header));
+    // The header ends in padding and a newline: the message stays one line.
+    return bad(absl::StrCat("dtype must be little-endian float32 or float64; header: ",
+                            absl::StripAsciiWhitespace(header)));
   }
   auto shape_at = header.find("'shape': (");
   if (shape_at == std::string::npos) return bad("NPY header has no shape");
