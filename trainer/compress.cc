@@ -101,29 +101,12 @@ absl::StatusOr<Classifier> ParentClassifier(const ModelCard& card, torch::jit::M
   return model;
 }
 
-// Probabilities of `module` for `rows` of `x`, in chunks of 4096 rows.
-absl::StatusOr<std::vector<float>> Predict(torch::jit::Module& module, const EmbeddingMatrix& x,
-                                           const std::vector<size_t>& rows) {
-  std::vector<float> out;
-  constexpr size_t kChunk = 4096;
-  for (size_t start = 0; start < rows.size(); start += kChunk) {
-    const std::vector<size_t> chunk(rows.begin() + start,
-                                    rows.begin() + std::min(rows.size(), start + kChunk));
-    const torch::Tensor input = GatherRows(x, chunk);
-    ARG_ASSIGN_OR_RETURN(
-        std::vector<float> probs,
-        RunTorchScript(module, input.data_ptr<float>(), static_cast<int64_t>(chunk.size()), x.dim));
-    out.insert(out.end(), probs.begin(), probs.end());
-  }
-  return out;
-}
-
 absl::StatusOr<ClassificationMetrics> EvaluateOn(torch::jit::Module& module, const PreparedData& p,
                                                  const std::vector<size_t>& rows,
                                                  const std::vector<std::string>& labels) {
   std::vector<int> truth;
   for (size_t r : rows) truth.push_back(p.labels[r]);
-  ARG_ASSIGN_OR_RETURN(std::vector<float> probs, Predict(module, p.data.x, rows));
+  ARG_ASSIGN_OR_RETURN(std::vector<float> probs, RunTorchScriptOnRows(module, p.data.x, rows));
   return Evaluate(truth, probs, labels);
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "trainer/training_loop.h"
 
 namespace arginator::trainer {
 namespace {
@@ -150,6 +151,23 @@ absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, co
   } catch (const std::exception& e) {  // c10::Error and the interpreter's runtime errors
     return absl::InvalidArgumentError(absl::StrCat("TorchScript forward failed: ", e.what()));
   }
+}
+
+absl::StatusOr<std::vector<float>> RunTorchScriptOnRows(torch::jit::Module& module,
+                                                        const EmbeddingMatrix& x,
+                                                        const std::vector<size_t>& rows) {
+  std::vector<float> out;
+  constexpr size_t kChunk = 4096;
+  for (size_t start = 0; start < rows.size(); start += kChunk) {
+    const std::vector<size_t> chunk(rows.begin() + start,
+                                    rows.begin() + std::min(rows.size(), start + kChunk));
+    const torch::Tensor input = GatherRows(x, chunk);
+    auto probs =
+        RunTorchScript(module, input.data_ptr<float>(), static_cast<int64_t>(chunk.size()), x.dim);
+    if (!probs.ok()) return probs.status();
+    out.insert(out.end(), probs->begin(), probs->end());
+  }
+  return out;
 }
 
 absl::StatusOr<torch::jit::Module> LoadTorchScript(const std::string& path) {

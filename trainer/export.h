@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/embedding_matrix.h"
 #include "trainer/model.h"
 
 namespace arginator::trainer {
@@ -35,6 +36,11 @@ absl::Status UseQuantizedEngine(const std::string& engine);
 // Torch errors come back as INVALID_ARGUMENT with the message.
 absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, const float* rows,
                                                   int64_t n, int dim);
+
+// RunTorchScript over `rows` of `x`, 4096 rows per forward; row-major probabilities.
+absl::StatusOr<std::vector<float>> RunTorchScriptOnRows(torch::jit::Module& module,
+                                                        const EmbeddingMatrix& x,
+                                                        const std::vector<size_t>& rows);
 
 // torch::jit::load with errors as absl::Status naming the file.
 absl::StatusOr<torch::jit::Module> LoadTorchScript(const std::string& path);

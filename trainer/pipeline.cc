@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -238,14 +239,9 @@ absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
   }
   PrintDataReport(data, log);
   std::vector<int> truth = TaskLabels(data, card.task);
-  std::vector<float> probs;
-  constexpr size_t kChunk = 4096;
-  for (size_t start = 0; start < data.x.rows(); start += kChunk) {
-    int64_t n = static_cast<int64_t>(std::min(kChunk, data.x.rows() - start));
-    ARG_ASSIGN_OR_RETURN(std::vector<float> chunk,
-                         RunTorchScript(module, data.x.row(start), n, data.x.dim));
-    probs.insert(probs.end(), chunk.begin(), chunk.end());
-  }
+  std::vector<size_t> rows(data.x.rows());
+  std::iota(rows.begin(), rows.end(), size_t{0});
+  ARG_ASSIGN_OR_RETURN(std::vector<float> probs, RunTorchScriptOnRows(module, data.x, rows));
   ClassificationMetrics m = Evaluate(truth, probs, card.labels);
   log << "Evaluation of " << card.name << " v" << card.version << " on " << data_dir << ":\n"
       << FormatReport(m);

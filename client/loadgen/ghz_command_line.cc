@@ -198,7 +198,7 @@ nlohmann::json OptionsEcho(const Flags& f, const LoadgenCommand& c, const nlohma
   set_if("rps", f.rps, f.rps > 0);
   set_if("total", o.total, o.duration == absl::ZeroDuration());
   set_if("duration", Nanos(o.duration), o.duration > absl::ZeroDuration());
-  set_if("keepalive", Nanos(o.keepalive), o.keepalive > absl::ZeroDuration());
+  set_if("keepalive", Nanos(o.client.keepalive), o.client.keepalive > absl::ZeroDuration());
   set_if("data", data, !data.is_null());
   set_if("metadata", metadata, !metadata.is_null());
   set_if("name", f.name, !f.name.empty());
@@ -283,7 +283,7 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
                    {f.duration, &o.duration, "-z/--duration"},
                    {f.max_duration, &o.max_duration, "-x/--max-duration"},
                    {f.connect_timeout, &o.connect_timeout, "--connect-timeout"},
-                   {f.keepalive, &o.keepalive, "--keepalive"},
+                   {f.keepalive, &o.client.keepalive, "--keepalive"},
                    {f.warmup, &o.warmup, "--warmup"}};
   for (const auto& d : durations) {
     auto parsed = ParseGoDuration(d.text);
@@ -291,7 +291,6 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
       return absl::InvalidArgumentError(absl::StrCat(d.flag, ": ", parsed.status().message()));
     *d.out = *parsed;
   }
-  o.client.keepalive = o.keepalive;
   o.duration_stop = f.duration_stop == "wait"     ? DurationStop::kWait
                     : f.duration_stop == "ignore" ? DurationStop::kIgnore
                                                   : DurationStop::kClose;

@@ -19,7 +19,7 @@ namespace arginator::client {
 // One run of the load generator. The command line (ghz_command_line.h) fills it with ghz's
 // meanings; the defaults here are ghz's.
 struct LoadOptions {
-  ClientOptions client;  // target and TLS
+  ClientOptions client;  // target, TLS, keepalive
   bool stream = false;   // ClassifyStream: one stream per slot, one message in flight on each
   int concurrency = 50;  // calls in flight at a time (slots), spread over the connections
   int connections = 1;   // HTTP/2 connections
@@ -37,7 +37,6 @@ struct LoadOptions {
   bool details = false;       // keep per-request rows (ghz's `details`, up to kMaxDetails)
   CallSettings call;          // metadata, gzip, per-request timeout
   absl::Duration connect_timeout = absl::Seconds(10);  // every connection up before the run
-  absl::Duration keepalive = absl::ZeroDuration();     // HTTP/2 keepalive pings; 0 = none
   const std::atomic<bool>* interrupt = nullptr;  // set (e.g. by SIGINT): stop, report what ran
 
   // The request: `messages` (serialized ClassifyRequests, from ghz's -d/-D/-b/-B, sent round

@@ -78,7 +78,7 @@ TEST(ExportTest, TheServersTunedLoadGivesTheSameProbabilities) {
   TempDir dir;
   ExportTorchScript(model).save(dir.Join("model.pt"));
   for (bool tune : {true, false}) {
-    auto served = server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", tune});
+    auto served = server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", tune, ""});
     ASSERT_TRUE(served.ok()) << served.status();
     for (int64_t n = 1; n <= 30; ++n) {
       std::vector<float> probs(n * 2);
