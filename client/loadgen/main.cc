@@ -1,6 +1,7 @@
 // arginator-loadgen: a ghz drop-in load generator for arginator.v1.Classifier (Classify, and
 // ClassifyStream with --call or --stream). docs/clients.md lists the flags and the report.
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -18,10 +19,7 @@ void OnInterrupt(int) {
   if (interrupted.exchange(true)) std::_Exit(130);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  arginator::DisableMutexDeadlockDetection();
+int Run(int argc, char** argv) {
   using namespace arginator::client;
   auto parsed = ParseCommandLine(argc, argv, std::cin);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
@@ -52,4 +50,18 @@ int main(int argc, char** argv) {
   out.close();
   if (!out) return fail(absl::InternalError("cannot write the report to " + command.output), 1);
   return 0;
+}
+
+}  // namespace
+
+// Ends with _Exit, after flushing, and without the exit handlers: gRPC's threads may still be
+// retrying a connection (a TLS handshake against a plaintext server) when the run is over, and
+// OpenSSL's exit handler freed the locks such a handshake takes (a segfault in 1 run of ~10 on
+// a loaded machine, LoadgenTest.TlsUnlessInsecureAsGhz).
+int main(int argc, char** argv) {
+  arginator::DisableMutexDeadlockDetection();
+  const int code = Run(argc, argv);
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(code);
 }
