@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Arginator against a CUDA LibTorch on a machine that has one but no gRPC and no network
-# (DESIGN.md platform fact 4). Two steps, on two machines:
+# (docs/gpu.md). Two steps, on two machines:
 #
 #   scripts/gpu-build.sh fetch [DEPS_DIR]   here (Debian 12 with its mirrors): downloads the Debian
 #                                           packages the build needs, with their library

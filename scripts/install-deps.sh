@@ -12,7 +12,7 @@ set -euo pipefail
 COMPILE_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev                       # LibTorch 1.13 (TorchScript, training, export)
-  libopenblas-dev                    # fast BLAS for libtorch (DESIGN.md platform fact 1)
+  libopenblas-dev                    # fast BLAS for libtorch (docs/benchmarks.md)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev                        # absl::Status / StatusOr, flags-free helpers
   prometheus-cpp-dev libcpp-httplib-dev libssl-dev zlib1g-dev
@@ -38,7 +38,8 @@ BUILD_PACKAGES=(
 )
 
 # What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses
-# through libblas.so.3 (DESIGN.md platform fact 1). For the containers' runtime stage.
+# through libblas.so.3 (Debian's LibTorch calls BLAS there; docs/benchmarks.md). For the
+# containers' runtime stage.
 RUNTIME_PACKAGES=(
   libtorch1.13 libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623
   libprometheus-cpp-core1.0 libcpp-httplib0.11 libhdf5-103-1 libyaml-cpp0.7 libcairo2 libssl3

@@ -30,8 +30,8 @@ using MetricsHttpOptions = HttpLimits;  // GET only: max_request_body_bytes 0 re
 void ApplyHttpLimits(const HttpLimits& limits, httplib::Server& http);
 
 // Serves GET /metrics (Prometheus text) from cpp-httplib, whose threads have normal stacks:
-// prometheus-cpp's own civetweb exposer cannot start in a process that links LibTorch
-// (DESIGN.md, platform fact 2). Also GET /healthz: 200 while serving, 503 otherwise.
+// prometheus-cpp's own civetweb exposer cannot start in a process that links LibTorch.
+// Also GET /healthz: 200 while serving, 503 otherwise.
 // Hardened against a hostile peer on the port (cpp-httplib's defaults are not): bodies are
 // refused, not buffered; Range requests are refused (a request listing thousands of ranges
 // multiplied the page); a connection that does not finish its request within the read timeout

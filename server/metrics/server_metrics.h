@@ -19,7 +19,8 @@ namespace arginator::server {
 
 // Every Prometheus metric the server exports (prefix arginator_, base units, histograms for
 // durations and sizes, labelled by model and version), plus one log line per lifecycle event.
-// Uses prometheus-cpp's core only; HTTP exposition is MetricsHttpServer's job (DESIGN.md fact 2).
+// Uses prometheus-cpp's core only; HTTP exposition is MetricsHttpServer's job (its header says
+// why prometheus-cpp's own exposer is not used).
 // Thread-safe: prometheus-cpp metrics are atomic and families lock on Add.
 class ServerMetrics : public RegistryObserver {
  public:
