@@ -42,7 +42,7 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
   task->enqueued_ = absl::Now();
   task->next_row_ = 0;
   task->rows_done_ = 0;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("model version is unloading");
   if (output_cols_ != 0 && task->outputs.cols != output_cols_) {
     return absl::InvalidArgumentError(absl::StrCat("task's output buffer has ", task->outputs.cols,
@@ -60,22 +60,22 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
   queued_rows_ += n;
   observer_->OnQueueDepth(queued_rows_);
   if (own_thread_) {
-    lock.unlock();
-    cv_.notify_one();
+    lock.Unlock();
+    cv_.Signal();
   } else if (!executing_) {
     executing_ = true;  // idle: this thread runs the forwards
-    Drain(lock, /*on_worker=*/false);
+    Drain(/*on_worker=*/false);
   }
   return absl::OkStatus();
 }
 
-void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock, bool on_worker) {
+void DynamicBatcher::Drain(bool on_worker) {
   for (;;) {
     if (!on_worker && queued_rows_ > options_.inline_max_rows) {
       // A forward this large would hold the caller's gRPC thread (and the connection reads it
       // serves) for long enough to matter, while a hand-off costs nothing next to it.
       handoff_ = true;
-      worker_cv_.notify_one();
+      worker_cv_.Signal();
       return;  // the worker now holds the executor role
     }
     // Under load, threads that already hold received requests are runnable: yielding the core to
@@ -84,45 +84,45 @@ void DynamicBatcher::Drain(std::unique_lock<std::mutex>& lock, bool on_worker) {
     for (int i = 0;
          i < options_.executor_yields && queued_rows_ > 0 && queued_rows_ < options_.max_batch_size;
          ++i) {
-      lock.unlock();
+      mu_.Unlock();
       yield_();
-      lock.lock();
+      mu_.Lock();
     }
     TakeBatch();
     if (batch_.empty() && expired_.empty()) break;  // the queue is empty
-    lock.unlock();
+    mu_.Unlock();
     ExecuteTaken();
-    lock.lock();
+    mu_.Lock();
   }
   executing_ = false;
-  if (stopping_) cv_.notify_all();
+  if (stopping_) cv_.SignalAll();
 }
 
 void DynamicBatcher::Stop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stopping_ = true;
   if (!own_thread_) {
     // The queue is empty whenever no executor runs: wait for the running one, on any thread.
-    cv_.wait(lock, [&] { return !executing_; });
+    while (executing_) cv_.Wait(&mu_);
   }
-  lock.unlock();
-  cv_.notify_all();
-  worker_cv_.notify_all();
+  lock.Unlock();
+  cv_.SignalAll();
+  worker_cv_.SignalAll();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 void DynamicBatcher::RunWorker() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    worker_cv_.wait(lock, [&] { return handoff_ || (stopping_ && !executing_); });
+    while (!handoff_ && !(stopping_ && !executing_)) worker_cv_.Wait(&mu_);
     if (!handoff_) return;  // stopping, and no executor left to wait for
     handoff_ = false;
-    Drain(lock, /*on_worker=*/true);
+    Drain(/*on_worker=*/true);
   }
 }
 
 int64_t DynamicBatcher::queued_rows() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return queued_rows_;
 }
 
@@ -155,18 +155,18 @@ void DynamicBatcher::TakeBatch() {
 }
 
 void DynamicBatcher::RunThread() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || head_ != nullptr; });
+    while (!stopping_ && head_ == nullptr) cv_.Wait(&mu_);
     if (head_ == nullptr) return;  // stopping and drained
     const absl::Time flush_at = head_->enqueued_ + options_.max_queue_delay;
     while (!stopping_ && queued_rows_ < options_.max_batch_size && absl::Now() < flush_at) {
-      cv_.wait_until(lock, absl::ToChronoTime(flush_at));
+      cv_.WaitUntil(&mu_, absl::ToChronoTime(flush_at));
     }
     TakeBatch();
-    lock.unlock();
+    lock.Unlock();
     ExecuteTaken();
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -214,7 +214,7 @@ void DynamicBatcher::ExecuteTaken() {
       if (t->next_row_ < t->inputs.rows) {
         // Rows of it are still queued (it heads the queue: it was the last slice taken); unlink
         // it before Done, after which the caller may free it.
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         head_ = t->next_;
         if (head_ == nullptr) tail_ = nullptr;
         queued_rows_ -= t->inputs.rows - t->next_row_;

@@ -1,10 +1,8 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/matrix_view.h"
+#include "common/mutex.h"
 #include "server/model/model.h"
 
 namespace arginator::server {
@@ -109,8 +108,9 @@ class DynamicBatcher {
 
   // Executor loop: batches until the queue is empty, then releases the executor role; off the
   // worker, it hands the role to the worker once more than inline_max_rows rows are queued.
-  // Entered with the lock held and executing_ set on this thread's behalf.
-  void Drain(std::unique_lock<std::mutex>& lock, bool on_worker);
+  // Entered with the lock held and executing_ set on this thread's behalf; releases it around
+  // each forward and returns with it held.
+  void Drain(bool on_worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunThread();  // the batcher thread with max_queue_delay > 0
   void RunWorker();  // the worker for large batches with max_queue_delay 0
   // Takes up to max_batch_size rows into batch_; tasks past their deadline go to expired_.
@@ -125,15 +125,15 @@ class DynamicBatcher {
   const bool own_thread_;  // max_queue_delay > 0
   const std::function<void()> yield_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // work queued (delay thread) / executor released (Stop)
+  mutable Mutex mu_;
+  CondVar cv_;  // work queued (delay thread) / executor released (Stop)
   InferenceTask* head_ ABSL_GUARDED_BY(mu_) = nullptr;
   InferenceTask* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t queued_rows_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool executing_ ABSL_GUARDED_BY(mu_) = false;   // a thread holds the executor role
   bool handoff_ ABSL_GUARDED_BY(mu_) = false;     // the role is passed to the worker
-  std::condition_variable worker_cv_;             // handoff_ or stopping_
+  CondVar worker_cv_;                             // handoff_ or stopping_
   int64_t output_cols_ ABSL_GUARDED_BY(mu_) = 0;  // every task's, set by the first accepted
 
   // The executor's scratch, reused from batch to batch (only the executor touches them).

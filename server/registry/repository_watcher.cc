@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -80,7 +81,7 @@ std::map<int64_t, VersionOnDisk> CompleteVersions(const fs::path& model_dir) {
 }  // namespace
 
 void RepositoryWatcher::PollOnce() {
-  std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  MutexLock poll_lock(&poll_mu_);
   // A model is a directory with at least one complete version: an empty or half-made directory
   // is not one (it would hold readiness down as a model without a ready version).
   std::map<std::string, std::map<int64_t, VersionOnDisk>> found;
@@ -94,7 +95,7 @@ void RepositoryWatcher::PollOnce() {
   }
   std::set<std::string> known;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& [name, versions] : found) models_.insert(name);
     known = models_;
   }
@@ -107,7 +108,7 @@ void RepositoryWatcher::PollOnce() {
     if (it == found.end() && registry_->ForgetIfEmpty(name)) forgotten.insert(name);
   }
   if (!forgotten.empty()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const std::string& name : forgotten) models_.erase(name);
   }
   registry_->ReapUnloaded();
@@ -138,9 +139,11 @@ void RepositoryWatcher::Start() {
   thread_ = std::thread([this] {
     for (;;) {
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_),
-                     [this] { return stop_ || wake_; });
+        const auto deadline =
+            std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(interval_);
+        MutexLock lock(&mu_);
+        while (!stop_ && !wake_ && !cv_.WaitUntil(&mu_, deadline)) {
+        }
         if (stop_) return;
         wake_ = false;
       }
@@ -151,23 +154,23 @@ void RepositoryWatcher::Start() {
 
 void RepositoryWatcher::Wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     wake_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void RepositoryWatcher::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 std::set<std::string> RepositoryWatcher::models() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return models_;
 }
 

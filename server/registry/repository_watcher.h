@@ -1,15 +1,14 @@
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "server/registry/model_registry.h"
 
 namespace arginator::server {
@@ -45,17 +44,18 @@ class RepositoryWatcher {
   ModelRegistry* const registry_;
   const std::function<void()> after_poll_;
 
-  std::mutex poll_mu_;  // serializes PollOnce
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex poll_mu_;  // serializes PollOnce
+  mutable Mutex mu_;
+  CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> models_ ABSL_GUARDED_BY(mu_);
-  // Model -> fingerprint of the labels.json last applied (under poll_mu_).
-  std::map<std::string, std::string> labels_seen_;
+  // Model -> fingerprint of the labels.json last applied.
+  std::map<std::string, std::string> labels_seen_ ABSL_GUARDED_BY(poll_mu_);
   std::thread thread_;
 
-  void ApplyLabelsFile(const std::string& name, const std::string& model_dir);
+  void ApplyLabelsFile(const std::string& name, const std::string& model_dir)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
 };
 
 }  // namespace arginator::server

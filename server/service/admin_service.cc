@@ -14,10 +14,10 @@ AdminService::AdminService(ModelRegistry* registry, RepositoryWatcher* watcher, 
 
 AdminService::~AdminService() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   worker_.join();
 }
 
@@ -45,25 +45,25 @@ grpc::ServerUnaryReactor* AdminService::Respond(grpc::CallbackServerContext* con
     return reactor;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back({reactor, response, std::move(action)});
   }
-  cv_.notify_one();
+  cv_.Signal();
   return reactor;
 }
 
 void AdminService::RunWorker() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) cv_.Wait(&mu_);
     if (queue_.empty()) return;  // stopping, and every queued call answered
     Call call = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     absl::StatusOr<std::string> message = call.action();
     if (message.ok()) call.response->set_message(*message);
     call.reactor->Finish(ToGrpcStatus(message.status()));
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -1,14 +1,13 @@
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
+#include "common/mutex.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
 
@@ -55,8 +54,8 @@ class AdminService final : public v1::ModelAdmin::CallbackService {
   ModelRegistry* const registry_;
   RepositoryWatcher* const watcher_;
   const std::string token_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::deque<Call> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;

@@ -44,14 +44,14 @@ void ClassifyCall::Recycle() {
 }
 
 ClassifyCallPool::~ClassifyCallPool() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (ClassifyCall* call : idle_) delete call;
 }
 
 grpc::MessageHolder<ReceivedClassifyRequest, v1::ClassifyResponse>*
 ClassifyCallPool::AllocateMessages() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       ClassifyCall* call = idle_.back();
       idle_.pop_back();
@@ -64,7 +64,7 @@ ClassifyCallPool::AllocateMessages() {
 void ClassifyCallPool::Return(ClassifyCall* call) {
   call->Recycle();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (idle_.size() < kMaxIdle) {
       idle_.push_back(call);
       return;

@@ -1,11 +1,11 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
+#include "common/mutex.h"
 #include "grpcpp/support/message_allocator.h"
 #include "server/service/classify_job.h"
 #include "server/service/received_request.h"
@@ -60,7 +60,7 @@ class ClassifyCallPool
   static constexpr size_t kMaxIdle = 1024;
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<ClassifyCall*> idle_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -9,32 +9,35 @@ ClassifyStreamReactor::ClassifyStreamReactor(const ClassifyEnv* env, int max_in_
                                              absl::Time deadline, ClassifyStreams* streams)
     : env_(env), max_in_flight_(max_in_flight), deadline_(deadline), streams_(streams) {
   if (streams_->Add(this)) {
-    std::unique_lock<std::mutex> lock(mu_);
+    mu_.Lock();
     draining_ = true;
-    Advance(lock);
+    Advance();
     return;
   }
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   reading_ = true;
   reading_slot_ = TakeSpare();
   Slot* target = reading_slot_.get();
-  lock.unlock();
+  mu_.Unlock();
   StartRead(&target->received);
 }
 
 void ClassifyStreamReactor::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   draining_ = true;
-  Advance(lock);
+  Advance();
 }
 
 void ClassifyStreamReactor::OnReadDone(bool ok) {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   reading_ = false;
-  if (finished_) return;  // a read that completed after a drain ended the stream: unanswerable
+  if (finished_) {  // a read that completed after a drain ended the stream: unanswerable
+    mu_.Unlock();
+    return;
+  }
   if (!ok) {
     reads_done_ = true;
-    Advance(lock);
+    Advance();
     return;
   }
   Slot* slot = reading_slot_.get();
@@ -48,40 +51,40 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     slot->done = true;
     env_->metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassifyStream,
                                  CodeName(absl::StatusCode::kInvalidArgument), 0);
-    Advance(lock);
+    Advance();
     return;
   }
   slot->message.set_request_id(slot->received.message.request_id());
   // The next read goes into another slot, so it can start before this request is computed.
-  Advance(lock);
+  Advance();
   slot->Start(*env_, RequestMethod::kClassifyStream, slot->received.message, deadline_,
               slot->message.mutable_response());
 }
 
 void ClassifyStreamReactor::Complete(Slot* slot, const absl::Status& status) {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   if (!status.ok()) {
     slot->message.clear_response();
     slot->message.set_error_code(static_cast<int>(status.code()));
     slot->message.set_error_message(std::string(status.message()));
   }
   slot->done = true;
-  Advance(lock);
+  Advance();
 }
 
 void ClassifyStreamReactor::OnWriteDone(bool ok) {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   writing_ = false;
   Recycle(std::move(slots_.front()));
   slots_.pop_front();
   if (!ok) broken_ = true;
-  Advance(lock);
+  Advance();
 }
 
 void ClassifyStreamReactor::OnCancel() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   broken_ = true;
-  Advance(lock);
+  Advance();
 }
 
 void ClassifyStreamReactor::OnDone() {
@@ -105,8 +108,11 @@ void ClassifyStreamReactor::Recycle(std::unique_ptr<Slot> slot) {
   spare_.push_back(std::move(slot));
 }
 
-void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
-  if (finished_) return;
+void ClassifyStreamReactor::Advance() {
+  if (finished_) {
+    mu_.Unlock();
+    return;
+  }
   // A broken stream drops answers that can no longer be delivered.
   while (broken_ && !writing_ && !slots_.empty() && slots_.front()->done) {
     Recycle(std::move(slots_.front()));
@@ -131,7 +137,7 @@ void ClassifyStreamReactor::Advance(std::unique_lock<std::mutex>& lock) {
   const bool cancelled = broken_;
   const bool drained = draining_ && !reads_done_;
   const int64_t answered = messages_;
-  lock.unlock();
+  mu_.Unlock();
   if (to_write) {
     // The slot is done and stays at the front until its write completes: nobody else touches it.
     StartWrite(&to_write->message);

@@ -2,12 +2,13 @@
 
 #include <deque>
 #include <memory>
-#include <mutex>
+#include <mutex>  // ClassifyStreams' std::recursive_mutex
 #include <set>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
+#include "common/mutex.h"
 #include "server/service/classify_job.h"
 #include "server/service/received_request.h"
 
@@ -53,7 +54,7 @@ class ClassifyStreamReactor
 
   // Each returns with mu_ released; they start at most one gRPC operation of each kind.
   void Complete(Slot* slot, const absl::Status& status);
-  void Advance(std::unique_lock<std::mutex>& lock);
+  void Advance() ABSL_UNLOCK_FUNCTION(mu_);  // entered with mu_ held
   std::unique_ptr<Slot> TakeSpare() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Recycle(std::unique_ptr<Slot> slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -62,7 +63,7 @@ class ClassifyStreamReactor
   const absl::Time deadline_;
   ClassifyStreams* const streams_;
 
-  std::mutex mu_;
+  Mutex mu_;
   int64_t messages_ = 0;                // read so far (the executor of OnReadDone only)
   std::unique_ptr<Slot> reading_slot_;  // the pending read's target (changed only between reads)
   std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);   // unanswered, in order

@@ -9,7 +9,7 @@
 namespace arginator::server {
 
 bool LogLimiter::Allow(absl::Time now, int64_t* dropped_before) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   *dropped_before = 0;
   if (now - window_start_ >= window_) {
     *dropped_before = dropped_;
