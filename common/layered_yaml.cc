@@ -65,8 +65,9 @@ absl::Status MergeInto(YAML::Node dst, const YAML::Node& src, const std::string&
   return absl::OkStatus();
 }
 
-absl::Status ApplyOverride(YAML::Node root, const std::string& text,
-                           const std::vector<std::string>& valid) {
+// `root` by value: a YAML::Node is a handle, and MergeInto writes through it.
+absl::Status ApplyOverride(YAML::Node root,  // NOLINT(performance-unnecessary-value-param)
+                           const std::string& text, const std::vector<std::string>& valid) {
   auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
     return absl::InvalidArgumentError(

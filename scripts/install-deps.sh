@@ -4,7 +4,8 @@
 # Usage: scripts/install-deps.sh [--runtime | --image-build | --fuzz | --containers]
 #   --runtime: only what the binaries need to run (the images' runtime stage);
 #   --image-build: only what compiling the binaries needs (the images' build stage: no test tools);
-#   --fuzz: the build packages plus the libFuzzer toolchain (`make fuzz`, docs/fuzzing.md);
+#   --fuzz: the build packages plus the clang-15 toolchain (`make fuzz`, docs/fuzzing.md; `make
+#     test-tsan`; `make tidy`);
 #   --containers: the build packages plus podman and what it needs here (`make container-test`).
 set -euo pipefail
 
@@ -46,9 +47,10 @@ RUNTIME_PACKAGES=(
   ca-certificates
 )
 
-# The fuzz targets build with clang and link libFuzzer; llvm-15 brings the llvm-symbolizer that
-# turns sanitizer reports into file:line stacks.
-FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15)
+# The fuzz targets and the TSan build (make test-tsan) build with clang and link libFuzzer; llvm-15
+# brings the llvm-symbolizer that turns sanitizer reports into file:line stacks; clang-tidy-15 is
+# for `make tidy` (.clang-tidy).
+FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15 clang-tidy-15)
 
 # make container-test (scripts/container-test.sh): rootful podman with the runc runtime (crun
 # fails on this kernel's hybrid cgroups), catatonit for the pods' pause image that `podman kube
