@@ -8,12 +8,16 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/batching/dynamic_batcher.h"
+#include "server/http_limits.h"
 #include "server/registry/version_policy.h"
 
 namespace arginator::server {
 
-// arginator-server's configuration: built-in defaults (DefaultServerConfigYaml, documented in
-// configs/server.yaml), then the --config file, then flags as dotted overrides.
+// arginator-server's configuration: the built-in defaults, then the --config file, then flags as
+// dotted overrides. The defaults are configs/server.yaml itself, compiled in (every key with its
+// default and what it does): no other place in the server writes a default down; components'
+// option structs take their values from here, and tests that want the server's defaults use
+// DefaultServerConfig().
 struct ServerConfig {
   std::string host;
   int port;
@@ -32,15 +36,14 @@ struct ServerConfig {
   std::vector<std::string> required_models;  // health waits for these; [] = every model found
   std::map<std::string, std::string> default_labels;
   int64_t max_card_bytes, max_model_bytes;          // repository file limits
+  int warmup_batches;                               // forwards before a version takes traffic
+  int load_threads;                                 // the registry's load pool
   absl::Duration load_timeout;                      // a version's whole load, checks and warm-up
   absl::Duration retry_backoff, max_retry_backoff;  // failed versions whose files change
   bool links_outside_repository;  // may a version's files resolve outside the repository
   bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
-  int metrics_threads;            // the /metrics HTTP server
-  absl::Duration metrics_read_timeout, metrics_write_timeout, metrics_keep_alive_timeout;
-  int rest_threads;                // the REST server
-  int64_t rest_max_request_bytes;  // a larger body is refused (413) before it is read
-  absl::Duration rest_read_timeout, rest_write_timeout, rest_keep_alive_timeout;
+  HttpLimits metrics_http;        // the /metrics and /healthz server (GET only: no body)
+  HttpLimits rest_http;           // the v2 REST server
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;
   int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,
@@ -49,7 +52,10 @@ struct ServerConfig {
   std::string admin_token;
 };
 
+// configs/server.yaml as this binary was built with it (--print-default-config).
 const char* DefaultServerConfigYaml();
+// The defaults, parsed (the config with no file and no overrides).
+const ServerConfig& DefaultServerConfig();
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
                                               const std::vector<std::string>& overrides);

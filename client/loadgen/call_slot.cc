@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_code_names.h"
 
 namespace arginator::client {
 namespace {
@@ -13,18 +14,8 @@ const std::string kClassifyStream = "/arginator.v1.Classifier/ClassifyStream";
 
 }  // namespace
 
-std::string GoCodeName(grpc::StatusCode code) {
-  static const char* kNames[] = {
-      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
-      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
-      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
-      "DataLoss", "Unauthenticated"};
-  const int c = static_cast<int>(code);
-  return c >= 0 && c <= 16 ? kNames[c] : absl::StrCat("Code(", c, ")");
-}
-
 std::string GhzErrorString(const grpc::Status& status) {
-  return absl::StrCat("rpc error: code = ", GoCodeName(status.error_code()),
+  return absl::StrCat("rpc error: code = ", GoStatusCodeName(status.error_code()),
                       " desc = ", status.error_message());
 }
 

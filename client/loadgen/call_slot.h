@@ -54,10 +54,6 @@ struct Tally {
   absl::Time last_done = absl::InfinitePast();
 };
 
-// Go's names for gRPC codes ("OK", "NotFound", "Unavailable", "Canceled", ...), which ghz reports
-// as status keys; "Code(N)" for a number outside the 17.
-std::string GoCodeName(grpc::StatusCode code);
-
 // A failed call as grpc-go's error prints it, ghz's error key:
 // "rpc error: code = NotFound desc = <message>".
 std::string GhzErrorString(const grpc::Status& status);

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/loadgen/call_slot.h"
 #include "client/loadgen/request_payloads.h"
+#include "common/status_code_names.h"
 
 namespace arginator::client {
 namespace {
@@ -181,7 +182,7 @@ void Merge(std::vector<std::unique_ptr<Worker>>& workers, LoadReport& report) {
     report.average_ns += t.latency_sum_ns;  // divided below
     report.latencies.Merge(t.latencies);
     for (const auto& [code, n] : t.codes) {
-      report.status_codes[GoCodeName(static_cast<grpc::StatusCode>(code))] += n;
+      report.status_codes[GoStatusCodeName(code)] += n;
     }
     for (const auto& [message, n] : t.errors) report.errors[message] += n;
     report.embeddings += t.embeddings;

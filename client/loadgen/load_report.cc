@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "client/results_writer.h"
+#include "common/status_code_names.h"
 
 namespace arginator::client {
 
@@ -116,8 +117,9 @@ std::string Summary(const LoadReport& r, const ReportMeta& meta) {
 std::string Csv(const LoadReport& r) {
   std::string out = "duration (ms),status,error,timestamp\n";
   for (const Detail& d : r.details) {
-    absl::StrAppend(&out, absl::StrFormat("%.2f", d.latency_ns / 1e6), ",", GoCodeName(d.code), ",",
-                    CsvField(d.error), ",", Rfc3339(d.done, kRfc3339Nano), "\n");
+    absl::StrAppend(&out, absl::StrFormat("%.2f", d.latency_ns / 1e6), ",",
+                    GoStatusCodeName(static_cast<int>(d.code)), ",", CsvField(d.error), ",",
+                    Rfc3339(d.done, kRfc3339Nano), "\n");
   }
   return out;
 }
@@ -240,7 +242,8 @@ std::string InfluxDetails(const LoadReport& r, const ReportMeta& meta) {
     const std::string error = absl::StrReplaceAll(d.error, {{"\\", "\\\\"}, {"\"", "\\\""}});
     absl::StrAppend(&out, "ghz_detail,", tags, ",hasError=", d.error.empty() ? "false" : "true",
                     " latency=", d.latency_ns, ",error=\"", error, "\",status=\"",
-                    GoCodeName(d.code), "\" ", absl::ToUnixNanos(d.done), "\n");
+                    GoStatusCodeName(static_cast<int>(d.code)), "\" ", absl::ToUnixNanos(d.done),
+                    "\n");
   }
   return out;
 }
@@ -299,7 +302,7 @@ nlohmann::json GhzJson(const LoadReport& r, const ReportMeta& meta) {
     out["details"].push_back({{"timestamp", Rfc3339(d.done, kRfc3339Nano)},
                               {"latency", d.latency_ns},
                               {"error", d.error},
-                              {"status", GoCodeName(d.code)}});
+                              {"status", GoStatusCodeName(static_cast<int>(d.code))}});
   }
   return out;
 }

@@ -11,13 +11,14 @@ namespace arginator::server {
 
 DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
                                std::shared_ptr<BatcherObserver> observer,
-                               std::function<void()> yield)
+                               std::function<void()> yield, const Clock& clock)
     : model_(std::move(model)),
       options_(options),
       observer_(observer ? std::move(observer) : std::make_shared<BatcherObserver>()),
       dim_(model_->input_dim()),
-      own_thread_(options_.batching && options_.max_queue_delay > absl::ZeroDuration()),
-      yield_(yield ? std::move(yield) : [] { sched_yield(); }) {
+      own_thread_(options_.enabled && options_.max_queue_delay > absl::ZeroDuration()),
+      yield_(yield ? std::move(yield) : [] { sched_yield(); }),
+      clock_(clock) {
   batch_.reserve(static_cast<size_t>(options_.max_batch_size));
   thread_ = std::thread([this] { own_thread_ ? RunThread() : RunWorker(); });
 }
@@ -39,7 +40,7 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
         "request of ", n, " embeddings exceeds the queue capacity of ", options_.max_queue_rows));
   }
   task->next_ = nullptr;
-  task->enqueued_ = absl::Now();
+  task->enqueued_ = clock_.Now();
   task->next_row_ = 0;
   task->rows_done_ = 0;
   MutexLock lock(&mu_);
@@ -130,7 +131,7 @@ void DynamicBatcher::TakeBatch() {
   batch_.clear();
   expired_.clear();
   int64_t rows = 0;
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_.Now();
   while (head_ != nullptr && rows < options_.max_batch_size) {
     InferenceTask* t = head_;
     const int64_t remaining = t->inputs.rows - t->next_row_;
@@ -141,14 +142,14 @@ void DynamicBatcher::TakeBatch() {
       expired_.push_back(t);
       continue;
     }
-    if (!options_.batching && !batch_.empty()) break;
+    if (!options_.enabled && !batch_.empty()) break;
     const int64_t take = std::min(remaining, options_.max_batch_size - rows);
     batch_.push_back({t, t->next_row_, take});
     t->next_row_ += take;
     rows += take;
     queued_rows_ -= take;
     if (t->next_row_ == t->inputs.rows) head_ = t->next_;
-    if (!options_.batching) break;
+    if (!options_.enabled) break;
   }
   if (head_ == nullptr) tail_ = nullptr;
   observer_->OnQueueDepth(queued_rows_);
@@ -160,8 +161,10 @@ void DynamicBatcher::RunThread() {
     while (!stopping_ && head_ == nullptr) cv_.Wait(&mu_);
     if (head_ == nullptr) return;  // stopping and drained
     const absl::Time flush_at = head_->enqueued_ + options_.max_queue_delay;
-    while (!stopping_ && queued_rows_ < options_.max_batch_size && absl::Now() < flush_at) {
-      cv_.WaitUntil(&mu_, absl::ToChronoTime(flush_at));
+    for (absl::Time now = clock_.Now();
+         !stopping_ && queued_rows_ < options_.max_batch_size && now < flush_at;
+         now = clock_.Now()) {
+      cv_.WaitFor(&mu_, absl::ToChronoNanoseconds(flush_at - now));
     }
     TakeBatch();
     lock.Unlock();
@@ -171,7 +174,7 @@ void DynamicBatcher::RunThread() {
 }
 
 void DynamicBatcher::ExecuteTaken() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_.Now();
   for (InferenceTask* t : expired_) {
     t->Done(absl::DeadlineExceededError(absl::StrCat("deadline passed after ",
                                                      absl::FormatDuration(now - t->enqueued_),
@@ -201,9 +204,9 @@ void DynamicBatcher::ExecuteTaken() {
     in = RowsView(batch_inputs_.data(), rows, dim_);
     out = MutableRowsView(batch_outputs_.data(), rows, cols);
   }
-  const absl::Time start = absl::Now();
+  const absl::Time start = clock_.Now();
   const absl::Status status = model_->Forward(in, out);
-  observer_->OnBatch(rows, absl::Now() - start);
+  observer_->OnBatch(rows, clock_.Now() - start);
 
   int64_t offset = 0;
   for (const Slice& s : batch_) {

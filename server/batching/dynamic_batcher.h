@@ -9,27 +9,30 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/matrix_view.h"
 #include "common/mutex.h"
 #include "server/model/model.h"
 
 namespace arginator::server {
 
+// The config's batching section (configs/server.yaml has the defaults and what they do; tests
+// start from DefaultServerConfig().batching).
 struct BatcherOptions {
-  int max_batch_size = 64;  // rows per forward; larger requests are split across batches
+  int max_batch_size = 0;  // rows per forward; larger requests are split across batches
   // How long the first queued row may wait for others to fill a batch. 0 = run what is there:
   // rows that arrive while a forward runs still form the next batch together.
-  absl::Duration max_queue_delay = absl::ZeroDuration();
-  int64_t max_queue_rows = 65536;  // bounded queue: Enqueue beyond it is RESOURCE_EXHAUSTED
-  bool batching = true;            // false: one request per forward (still split at max size)
+  absl::Duration max_queue_delay;
+  int64_t max_queue_rows = 0;  // bounded queue: Enqueue beyond it is RESOURCE_EXHAUSTED
+  bool enabled = false;        // false: one request per forward (still split at max size)
   // Without a queue delay: times the executor yields its core before taking each batch while the
   // batch is not full, so threads holding requests already received can add them first. Helps
   // when the cores are oversubscribed, costs a little when they are not (docs/benchmarks.md).
   int executor_yields = 0;
   // Without a queue delay: the most rows a forward may have to run on the thread that enqueued;
   // a larger batch (a bulk request) is handed to the batcher's worker thread, so a long forward
-  // does not hold a gRPC thread. The default keeps every single-embedding batch inline.
-  int64_t inline_max_rows = 64;
+  // does not hold a gRPC thread.
+  int64_t inline_max_rows = 0;
 };
 
 // Observes the batcher for metrics; called on the thread that runs the forward. Default: nothing.
@@ -81,10 +84,11 @@ class InferenceTask {
 // Thread-safe. Callers must not hold locks that a Done takes.
 class DynamicBatcher {
  public:
-  // `yield` gives up the core (sched_yield; tests inject their own).
+  // `yield` gives up the core (sched_yield; tests inject their own). `clock` times deadlines, the
+  // queue delay and the metrics (tests pass a FakeClock).
   DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
                  std::shared_ptr<BatcherObserver> observer = nullptr,
-                 std::function<void()> yield = nullptr);
+                 std::function<void()> yield = nullptr, const Clock& clock = Clock::Real());
   ~DynamicBatcher();  // Stop()
 
   // Queues `task` and, if no forward is running, runs forwards on this thread until the queue is
@@ -124,6 +128,7 @@ class DynamicBatcher {
   const int dim_;
   const bool own_thread_;  // max_queue_delay > 0
   const std::function<void()> yield_;
+  const Clock& clock_;
 
   mutable Mutex mu_;
   CondVar cv_;  // work queued (delay thread) / executor released (Stop)

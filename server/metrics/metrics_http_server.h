@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/http_limits.h"
 
 namespace httplib {
 class Server;
@@ -14,15 +15,6 @@ class Server;
 
 namespace arginator::server {
 
-// What every HTTP port of the server bounds (cpp-httplib's defaults do not): a hostile or slow
-// peer can hold at most `threads` connections, each for at most the timeouts.
-struct HttpLimits {
-  int threads = 16;                                      // concurrent connections served
-  absl::Duration read_timeout = absl::Seconds(2);        // to receive a whole request
-  absl::Duration write_timeout = absl::Seconds(5);       // to send the response
-  absl::Duration keep_alive_timeout = absl::Seconds(2);  // whole seconds; idle or slow peers
-  size_t max_request_body_bytes = 0;                     // larger bodies: 413, never read
-};
 using MetricsHttpOptions = HttpLimits;  // GET only: max_request_body_bytes 0 refuses any body
 
 // Applies `limits` to a cpp-httplib server, and refuses Range requests (416): cpp-httplib would
@@ -39,7 +31,7 @@ void ApplyHttpLimits(const HttpLimits& limits, httplib::Server& http);
 class MetricsHttpServer {
  public:
   MetricsHttpServer(std::function<std::string()> render, std::function<bool()> healthy,
-                    MetricsHttpOptions options = MetricsHttpOptions());
+                    MetricsHttpOptions options);
   ~MetricsHttpServer();
 
   // Binds host:port (port 0 picks a free one) and starts serving on a background thread.

@@ -28,11 +28,6 @@ const Histogram::BucketBoundaries kLoadBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
 const Histogram::BucketBoundaries kNormBuckets = {1,   2,    3, 4,   5, 5.5, 5.75, 6, 6.25,
                                                   6.5, 6.75, 7, 7.5, 8, 10,  15,   25};
 
-void LogEvent(const std::string& line) {
-  std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  std::fprintf(stderr, "%s arginator-server: %s\n", now.c_str(), line.c_str());
-}
-
 // One version's series, resolved when it loads: the request path then touches only atomics and
 // per-series histogram locks, never a family's lock or a label map (measured in
 // docs/benchmarks.md). Counters outlive the version (they are totals); the batcher's series are
@@ -220,21 +215,11 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
 void ServerMetrics::OnLoaded(const std::string& name, int64_t version, absl::Duration took) {
   loads_.Add({{"model", name}, {"result", "success"}}).Increment();
   load_seconds_.Add({{"model", name}}, kLoadBuckets).Observe(absl::ToDoubleSeconds(took));
-  LogEvent(absl::StrCat("loaded ", name, " version ", version, " in ", absl::FormatDuration(took),
-                        " (verified sha256 and golden examples, warmed up)"));
 }
 
 void ServerMetrics::OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
                                  absl::Duration took) {
   loads_.Add({{"model", name}, {"result", "failure"}}).Increment();
-  LogEvent(absl::StrCat("FAILED to load ", name, " version ", version, ": ", why.message()));
-}
-
-void ServerMetrics::OnFailedWhileServing(const std::string& name, int64_t version,
-                                         const absl::Status& why) {
-  LogEvent(
-      absl::StrCat("FAILED while serving: ", name, " version ", version,
-                   " is out of service until its files change or LoadVersion: ", why.message()));
 }
 
 void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
@@ -252,13 +237,6 @@ void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
       version_series_.erase(it);
     }
   }
-  LogEvent(absl::StrCat("unloaded ", name, " version ", version));
-}
-
-void ServerMetrics::OnServing(const std::string& name, int64_t version, int64_t previous) {
-  LogEvent(previous > 0 ? absl::StrCat("swapped ", name, ": now serving version ", version,
-                                       " (was ", previous, ")")
-                        : absl::StrCat("serving ", name, " version ", version));
 }
 
 void ServerMetrics::OnStates(const std::string& name,

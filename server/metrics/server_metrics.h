@@ -18,7 +18,7 @@
 namespace arginator::server {
 
 // Every Prometheus metric the server exports (prefix arginator_, base units, histograms for
-// durations and sizes, labelled by model and version), plus one log line per lifecycle event.
+// durations and sizes, labelled by model and version).
 // Uses prometheus-cpp's core only; HTTP exposition is MetricsHttpServer's job (its header says
 // why prometheus-cpp's own exposer is not used).
 // Thread-safe: prometheus-cpp metrics are atomic and families lock on Add.
@@ -45,11 +45,8 @@ class ServerMetrics : public RegistryObserver {
   void OnLoaded(const std::string& name, int64_t version, absl::Duration took) override;
   void OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
                     absl::Duration took) override;
-  void OnFailedWhileServing(const std::string& name, int64_t version,
-                            const absl::Status& why) override;
   void OnUnloaded(const std::string& name, int64_t version) override;
   void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) override;
-  void OnServing(const std::string& name, int64_t version, int64_t previous) override;
 
  private:
   // The series that live only as long as a loaded version (its batcher and its state); removed

@@ -1,14 +1,17 @@
 #include "server/registry/model_registry.h"
 
-#include <malloc.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace arginator::server {
 
 ModelRegistry::ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer)
-    : options_(std::move(options)), loader_(loader), observer_(observer) {}
+    : options_(std::move(options)),
+      loader_(loader),
+      observer_(observer),
+      reclaimer_([this](const std::string& name, int64_t version) { OnReclaimed(name, version); },
+                 *options_.clock),
+      pool_(options_.load_threads) {}
 
 ModelRegistry::~ModelRegistry() { Clear(); }
 
@@ -21,10 +24,19 @@ std::map<int64_t, VersionState> ModelRegistry::States(const ModelEntry& m) const
 void ModelRegistry::NotifyStates(const std::string& name) {
   std::map<int64_t, VersionState> states;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    states = States(models_[name]);
+    MutexLock lock(&mu_);
+    auto model = models_.find(name);
+    if (model == models_.end()) return;  // cleared
+    states = States(model->second);
   }
   observer_->OnStates(name, states);
+}
+
+absl::Status ModelRegistry::ModelNotFound(const std::string& name) const {
+  std::vector<std::string> names;
+  for (const auto& [n, m] : models_) names.push_back(n);
+  return absl::NotFoundError(absl::StrCat("model '", name, "' is not served; served models: ",
+                                          names.empty() ? "none" : absl::StrJoin(names, ", ")));
 }
 
 int64_t ModelRegistry::DefaultVersion(const std::string& name) const {
@@ -34,17 +46,15 @@ int64_t ModelRegistry::DefaultVersion(const std::string& name) const {
 
 void ModelRegistry::Reconcile(const std::string& name,
                               const std::map<int64_t, VersionOnDisk>& on_disk) {
-  const int64_t serving_before = DefaultVersion(name);
-  const absl::Time now = absl::Now();
-  std::set<int64_t> desired;
+  const absl::Time now = options_.clock->Now();
   std::vector<std::pair<int64_t, VersionOnDisk>> to_load;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ModelEntry& m = models_[name];
     std::set<int64_t> disk;
     for (const auto& [v, dir] : on_disk) disk.insert(v);
     auto own = options_.model_policies.find(name);
-    desired =
+    std::set<int64_t> desired =
         DesiredVersions(own == options_.model_policies.end() ? options_.policy : own->second, disk);
     for (int64_t v : m.pinned) {
       if (disk.count(v)) desired.insert(v);
@@ -53,6 +63,7 @@ void ModelRegistry::Reconcile(const std::string& name,
       if (disk.count(v)) desired.insert(v);
     }
     for (int64_t v : m.excluded) desired.erase(v);
+    m.desired = desired;
     // Forget failed or unloaded versions whose directories are gone.
     for (auto it = m.versions.begin(); it != m.versions.end();) {
       bool gone = !disk.count(it->first) && (it->second.state == VersionState::kFailed ||
@@ -79,42 +90,88 @@ void ModelRegistry::Reconcile(const std::string& name,
         to_load.emplace_back(v, on_disk.at(v));
       }
     }
+    loads_in_flight_ += static_cast<int>(to_load.size());
   }
   if (!to_load.empty()) NotifyStates(name);
-  for (const auto& [v, files] : to_load) LoadOne(name, v, files);
+  for (const auto& [v, files] : to_load) {
+    pool_.Submit([this, name, v = v, files = files] {
+      LoadOne(name, v, files);
+      Settle(name);
+      {
+        MutexLock lock(&mu_);
+        --loads_in_flight_;
+      }
+      loads_done_.SignalAll();
+    });
+  }
+  Settle(name);
+}
+
+void ModelRegistry::Settle(const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    ModelEntry& m = models_[name];
-    for (int64_t v : PlanTransitions(desired, States(m)).unload) Unload(name, v);
+    MutexLock lock(&mu_);
+    auto model = models_.find(name);
+    if (model == models_.end()) return;  // cleared
+    for (int64_t v : PlanTransitions(model->second.desired, States(model->second)).unload) {
+      Unload(name, v);
+    }
   }
   NotifyStates(name);
-  const int64_t serving_after = DefaultVersion(name);
-  if (serving_after != serving_before && serving_after > 0) {
-    observer_->OnServing(name, serving_after, serving_before);
+  const int64_t serving = DefaultVersion(name);
+  int64_t previous = 0;
+  {
+    MutexLock lock(&mu_);
+    auto model = models_.find(name);
+    if (model == models_.end() || serving == 0 || model->second.serving == serving) return;
+    previous = model->second.serving;
+    model->second.serving = serving;
   }
-  ReapUnloaded();
+  observer_->OnServing(name, serving, previous);
+}
+
+void ModelRegistry::AwaitLoads() {
+  MutexLock lock(&mu_);
+  while (loads_in_flight_ != 0) loads_done_.Wait(&mu_);
+}
+
+bool ModelRegistry::Loading(const std::string& name, int64_t version) const {
+  auto model = models_.find(name);
+  if (model == models_.end()) return false;
+  auto entry = model->second.versions.find(version);
+  return entry != model->second.versions.end() && entry->second.state == VersionState::kLoading;
+}
+
+absl::StatusOr<ServableHandle> ModelRegistry::AwaitVersion(const std::string& name,
+                                                           int64_t version) {
+  {
+    MutexLock lock(&mu_);
+    while (Loading(name, version)) loads_done_.Wait(&mu_);
+  }
+  return Get(name, {version, std::nullopt});
 }
 
 void ModelRegistry::LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = options_.clock->Now();
   absl::StatusOr<std::shared_ptr<ServableVersion>> loaded = loader_->Load(name, version, files.dir);
-  const absl::Duration took = absl::Now() - start;
+  const absl::Duration took = options_.clock->Now() - start;
+  const absl::Status status = loaded.status();
+  std::shared_ptr<ServableVersion> servable = status.ok() ? *std::move(loaded) : nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VersionEntry& e = models_[name].versions[version];
     e.fingerprint = files.fingerprint;
-    if (loaded.ok()) {
+    if (status.ok()) {
       e.state = VersionState::kReady;
-      e.servable = *std::move(loaded);
+      e.servable = reclaimer_.Track(std::move(servable));
       e.failures = 0;
     } else {
-      MarkEntryFailed(e, std::string(loaded.status().message()));
+      MarkEntryFailed(e, std::string(status.message()));
     }
   }
-  if (loaded.ok()) {
+  if (status.ok()) {
     observer_->OnLoaded(name, version, took);
   } else {
-    observer_->OnLoadFailed(name, version, loaded.status(), took);
+    observer_->OnLoadFailed(name, version, status, took);
   }
 }
 
@@ -124,7 +181,7 @@ void ModelRegistry::MarkEntryFailed(VersionEntry& e, std::string reason) const {
   ++e.failures;
   absl::Duration backoff = options_.retry_backoff;
   for (int i = 1; i < e.failures && backoff < options_.max_retry_backoff; ++i) backoff *= 2;
-  e.retry_after = absl::Now() + std::min(backoff, options_.max_retry_backoff);
+  e.retry_after = options_.clock->Now() + std::min(backoff, options_.max_retry_backoff);
 }
 
 void ModelRegistry::Unload(const std::string& name, int64_t version) {
@@ -132,61 +189,32 @@ void ModelRegistry::Unload(const std::string& name, int64_t version) {
   VersionEntry& e = m.versions[version];
   e.state = VersionState::kUnloading;
   e.reason = "no longer wanted by the version policy";
-  m.unloading.push_back(std::move(e.servable));
+  e.servable.reset();  // the reclaimer destroys it once its requests release it
 }
 
-void ModelRegistry::ReapUnloaded() {
-  std::vector<std::shared_ptr<ServableVersion>> finished;  // destroyed after the lock is released
-  std::vector<std::pair<std::string, int64_t>> unloaded;
+void ModelRegistry::OnReclaimed(const std::string& name, int64_t version) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [name, m] : models_) {
-      for (auto it = m.unloading.begin(); it != m.unloading.end();) {
-        if (it->use_count() > 1) {  // a request still holds it
-          ++it;
-          continue;
-        }
-        int64_t v = (*it)->card.version;
-        auto entry = m.versions.find(v);
-        if (entry != m.versions.end() && entry->second.state == VersionState::kUnloading) {
-          entry->second.state = VersionState::kUnloaded;
-        }
-        unloaded.emplace_back(name, v);
-        finished.push_back(std::move(*it));
-        it = m.unloading.erase(it);
+    MutexLock lock(&mu_);
+    auto model = models_.find(name);
+    if (model != models_.end()) {
+      auto entry = model->second.versions.find(version);
+      if (entry != model->second.versions.end() &&
+          entry->second.state == VersionState::kUnloading) {
+        entry->second.state = VersionState::kUnloaded;
       }
     }
   }
-  finished.clear();
-  // Hand the unloaded models' memory back to the OS: the allocator is tuned to keep freed heap
-  // for tensors (common/allocator.h), which would otherwise grow with every swap. Not at once:
-  // malloc_trim returns every free page, which the serving threads then fault in again, and
-  // during a burst of swaps that showed in the p99 (measured: 1.40x steady with a trim per swap,
-  // 1.20x without). So it runs once unloads have been quiet for kTrimAfterQuiet.
-  bool trim = false;
-  {
-    std::lock_guard<std::mutex> lock(trim_mu_);
-    const absl::Time now = absl::Now();
-    if (!unloaded.empty()) {
-      trim_pending_ = true;
-      last_unload_ = now;
-    } else if (trim_pending_ && now - last_unload_ >= kTrimAfterQuiet) {
-      trim_pending_ = false;
-      trim = true;
-    }
-  }
-  if (trim) malloc_trim(0);
-  for (const auto& [name, v] : unloaded) {
-    observer_->OnUnloaded(name, v);
-    NotifyStates(name);
-  }
+  observer_->OnUnloaded(name, version);
+  NotifyStates(name);
 }
+
+void ModelRegistry::FlushUnloads() { reclaimer_.Flush(); }
 
 bool ModelRegistry::MarkFailed(const ServableVersion* servable, const absl::Status& why) {
   const std::string& name = servable->card.name;
   const int64_t version = servable->card.version;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto model = models_.find(name);
     if (model == models_.end()) return false;
     auto it = model->second.versions.find(version);
@@ -195,7 +223,7 @@ bool ModelRegistry::MarkFailed(const ServableVersion* servable, const absl::Stat
       return false;
     }
     VersionEntry& e = it->second;
-    model->second.unloading.push_back(std::move(e.servable));
+    e.servable.reset();  // destroyed once its in-flight requests release it
     MarkEntryFailed(e, absl::StrCat("failed while serving: ", why.message()));
   }
   observer_->OnFailedWhileServing(name, version, why);
@@ -204,14 +232,14 @@ bool ModelRegistry::MarkFailed(const ServableVersion* servable, const absl::Stat
 }
 
 bool ModelRegistry::Knows(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return models_.count(name) > 0;
 }
 
 bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = models_.find(name);
-  if (it == models_.end() || !it->second.versions.empty() || !it->second.unloading.empty()) {
+  if (it == models_.end() || !it->second.versions.empty()) {
     return false;
   }
   models_.erase(it);
@@ -220,14 +248,9 @@ bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
 
 absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
                                                   const VersionSelector& selector) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto model = models_.find(name);
-  if (model == models_.end()) {
-    std::vector<std::string> names;
-    for (const auto& [n, m] : models_) names.push_back(n);
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not served; served models: ",
-                                            names.empty() ? "none" : absl::StrJoin(names, ", ")));
-  }
+  if (model == models_.end()) return ModelNotFound(name);
   const ModelEntry& m = model->second;
   auto ready_list = [&] {
     std::vector<int64_t> ready;
@@ -281,11 +304,9 @@ absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
 }
 
 absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto model = models_.find(name);
-  if (model == models_.end()) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
-  }
+  if (model == models_.end()) return ModelNotFound(name);
   model->second.excluded.erase(version);
   model->second.pinned.insert(version);
   auto it = model->second.versions.find(version);
@@ -296,17 +317,15 @@ absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
 }
 
 void ModelRegistry::Unpin(const std::string& name, int64_t version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto model = models_.find(name);
   if (model != models_.end()) model->second.pinned.erase(version);
 }
 
 absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto model = models_.find(name);
-  if (model == models_.end()) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
-  }
+  if (model == models_.end()) return ModelNotFound(name);
   ModelEntry& m = model->second;
   auto it = m.versions.find(version);
   if (it == m.versions.end() || it->second.state != VersionState::kReady) {
@@ -336,11 +355,9 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
                                      int64_t version) {
   std::map<std::string, int64_t> labels;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto model = models_.find(name);
-    if (model == models_.end()) {
-      return absl::NotFoundError(absl::StrCat("model '", name, "' is not served"));
-    }
+    if (model == models_.end()) return ModelNotFound(name);
     if (label.empty()) return absl::InvalidArgumentError("version label must not be empty");
     labels = model->second.labels;
     if (version == 0) {
@@ -366,14 +383,14 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
 }
 
 void ModelRegistry::ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   models_[name].labels = std::move(labels);
 }
 
 std::vector<ModelView> ModelRegistry::Snapshot() const {
   std::vector<ModelView> out;
   for (const auto& [name, m] : [this] {
-         std::lock_guard<std::mutex> lock(mu_);
+         MutexLock lock(&mu_);
          return models_;
        }()) {
     ModelView view{name, nullptr, {}};
@@ -399,21 +416,21 @@ bool ModelRegistry::AllReady(const std::vector<std::string>& names) const {
 }
 
 void ModelRegistry::Clear() {
+  AwaitLoads();
   std::map<std::string, ModelEntry> models;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     models.swap(models_);
   }
-  // Drain every batcher while we still hold the versions, so that no completion running on a
-  // batcher thread can drop the last reference to its own batcher.
+  // Drain every batcher while the versions are still held, so that queued requests are answered
+  // before the versions go; dropping them then hands them to the reclaimer.
   for (auto& [name, m] : models) {
     for (auto& [v, e] : m.versions) {
       if (e.servable && e.servable->batcher) e.servable->batcher->Stop();
     }
-    for (auto& s : m.unloading) {
-      if (s && s->batcher) s->batcher->Stop();
-    }
   }
+  models.clear();
+  reclaimer_.Flush();
 }
 
 }  // namespace arginator::server

@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,26 +11,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "server/registry/load_pool.h"
+#include "server/registry/registry_observer.h"
 #include "server/registry/servable.h"
+#include "server/registry/version_loader.h"
 #include "server/registry/version_policy.h"
+#include "server/registry/version_reclaimer.h"
 
 namespace arginator::server {
-
-// Lifecycle events, for metrics and logs. Called without registry locks held.
-class RegistryObserver {
- public:
-  virtual ~RegistryObserver() = default;
-  virtual void OnLoaded(const std::string& name, int64_t version, absl::Duration took) {}
-  virtual void OnLoadFailed(const std::string& name, int64_t version, const absl::Status& why,
-                            absl::Duration took) {}
-  virtual void OnUnloaded(const std::string& name, int64_t version) {}
-  // A ready version was taken out of service: a forward broke its output contract.
-  virtual void OnFailedWhileServing(const std::string& name, int64_t version,
-                                    const absl::Status& why) {}
-  virtual void OnStates(const std::string& name, const std::map<int64_t, VersionState>& states) {}
-  // The version a request without version or label gets changed (previous 0: first one).
-  virtual void OnServing(const std::string& name, int64_t version, int64_t previous) {}
-};
 
 // Which version a request wants: an exact version, a label, or (neither) the default.
 struct VersionSelector {
@@ -61,12 +50,13 @@ struct ModelView {
   std::vector<VersionView> versions;
 };
 
-// Owns every model version's lifecycle (TF Serving's AspiredVersionsManager, simplified): loads
-// what the policy wants, swaps with availability preserved, hands out ref-counted handles, and
-// destroys unloaded versions only after their last in-flight request releases its handle.
-// Thread-safe. Loads run on the caller's thread (the repository watcher's).
+// Owns every model version and its state (TF Serving's AspiredVersionsManager, simplified): loads
+// what the policy wants, swaps with availability preserved, and hands out ref-counted handles. An
+// unloaded version is destroyed by the VersionReclaimer once its last in-flight request releases
+// its handle. Thread-safe. Loads run on the LoadPool, never under a lock requests take.
 class ModelRegistry {
  public:
+  // From the config's models section (RegistryOptions(config) in server/component_options.h).
   struct Options {
     VersionPolicy policy;                                 // for models without their own
     std::map<std::string, std::string> default_labels;    // model -> label that is its default
@@ -74,27 +64,38 @@ class ModelRegistry {
     // A failed version whose files change is loaded again, but not sooner than this after its
     // last failure, doubling with each consecutive failure up to the max (a copy in progress
     // changes on every poll; each attempt may hash gigabytes).
-    absl::Duration retry_backoff = absl::Seconds(1);
-    absl::Duration max_retry_backoff = absl::Minutes(5);
+    absl::Duration retry_backoff;
+    absl::Duration max_retry_backoff;
     // Persists a model's labels before SetLabel changes them (labels.json in the repository);
     // empty: labels live in memory only.
     std::function<absl::Status(const std::string& name,
                                const std::map<std::string, int64_t>& labels)>
         persist_labels;
+    const Clock* clock = &Clock::Real();  // retry backoff and the reclaimer's memory trimming
+    // Threads versions load on (models.load_threads); 0 loads on the thread that reconciles.
+    int load_threads = 0;
   };
 
   ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);
   ~ModelRegistry();
 
-  // Brings `name` in line with the versions on disk. Failed versions are not retried, unless
-  // their fingerprint changed and their backoff has passed.
+  // Brings `name` in line with the versions on disk: starts loading what the policy wants on the
+  // load pool and returns (with no load threads, after the loads); versions no longer wanted are
+  // unloaded as soon as a wanted one is ready. Failed versions are not retried, unless their
+  // fingerprint changed and their backoff has passed.
   void Reconcile(const std::string& name, const std::map<int64_t, VersionOnDisk>& on_disk);
+  // Waits until every load started so far has finished (startup, tests, shutdown).
+  void AwaitLoads();
+  // Waits until `version` of `name` is no longer loading, then returns it like Get (ModelAdmin's
+  // LoadVersion answers with the load's result).
+  absl::StatusOr<ServableHandle> AwaitVersion(const std::string& name, int64_t version);
 
   absl::StatusOr<ServableHandle> Get(const std::string& name,
                                      const VersionSelector& selector) const;
 
-  // Admin: pin a version (load it even if the policy would not) or exclude it (unload it, unless
-  // it is the model's last ready version). They take effect on the next Reconcile.
+  // Admin: pin a version (the next Reconcile loads it even if the policy would not; a FAILED one
+  // is retried) or exclude it (unloaded at once, unless it carries a label or is the model's last
+  // ready version, and not loaded again until pinned).
   absl::Status Pin(const std::string& name, int64_t version);
   absl::Status Exclude(const std::string& name, int64_t version);
   // Takes back a Pin whose load did not succeed (no-op when not pinned).
@@ -125,49 +126,57 @@ class ModelRegistry {
   // True when every model in `names` has a ready version.
   bool AllReady(const std::vector<std::string>& names) const;
 
-  // Destroys unloading versions no request holds any more, and returns freed memory to the OS
-  // once no version has been unloaded for kTrimAfterQuiet. Call periodically (the watcher does).
-  void ReapUnloaded();
-  static constexpr absl::Duration kTrimAfterQuiet = absl::Seconds(2);
-  // Drains and drops everything (shutdown).
+  // Waits until every version unloaded so far, and released by its requests, is destroyed and
+  // reported (OnUnloaded). Unloads complete by themselves; this is for tests and shutdown.
+  void FlushUnloads();
+  // Drains every batcher and drops every version (shutdown); returns once they are destroyed.
   void Clear();
 
  private:
-  std::mutex trim_mu_;
-  bool trim_pending_ = false;  // versions were unloaded since the last malloc_trim
-  absl::Time last_unload_;
-
   struct VersionEntry {
     VersionState state = VersionState::kLoading;
     std::string reason;
     std::string dir;
-    std::shared_ptr<ServableVersion> servable;
-    std::string fingerprint;  // of the files the last load read
-    int failures = 0;         // consecutive failed loads
-    absl::Time retry_after;   // a failed version is not retried before this
+    std::shared_ptr<ServableVersion> servable;  // tracked by reclaimer_; null unless kReady
+    std::string fingerprint;                    // of the files the last load read
+    int failures = 0;                           // consecutive failed loads
+    absl::Time retry_after;                     // a failed version is not retried before this
   };
   struct ModelEntry {
     std::map<int64_t, VersionEntry> versions;
     std::map<std::string, int64_t> labels;
     std::set<int64_t> pinned, excluded;
-    std::vector<std::shared_ptr<ServableVersion>> unloading;
+    std::set<int64_t> desired;  // by the last Reconcile
+    int64_t serving = 0;        // the default version last reported (OnServing)
   };
 
   void LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files);
+  // Unloads what the model's desired set no longer wants once a wanted version is ready, reports
+  // the states and a change of the default version. After every Reconcile and every load.
+  void Settle(const std::string& name);
   void Unload(const std::string& name, int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED with `reason`; retried (when its files change) after the backoff of its count of
   // consecutive failures.
   void MarkEntryFailed(VersionEntry& e, std::string reason) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<int64_t, VersionState> States(const ModelEntry& m) const;
+  // The reclaimer destroyed a version no longer served: UNLOADED, unless it was reloaded or failed.
+  void OnReclaimed(const std::string& name, int64_t version);
+  absl::Status ModelNotFound(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Loading(const std::string& name, int64_t version) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyStates(const std::string& name);
   int64_t DefaultVersion(const std::string& name) const;
 
   const Options options_;
   VersionLoader* const loader_;
   RegistryObserver* const observer_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
+  int loads_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  CondVar loads_done_;  // a load finished
+  // Destroyed first (declared last), while the registry they call back into lives.
+  VersionReclaimer reclaimer_;
+  LoadPool pool_;
 };
 
 }  // namespace arginator::server

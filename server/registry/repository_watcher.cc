@@ -111,7 +111,6 @@ void RepositoryWatcher::PollOnce() {
     MutexLock lock(&mu_);
     for (const std::string& name : forgotten) models_.erase(name);
   }
-  registry_->ReapUnloaded();
   if (after_poll_) after_poll_();
 }
 

@@ -53,7 +53,7 @@ class VersionObserver : public BatcherObserver {
 
 // One loaded, validated model version, ready to serve: its card, its model and the batcher in
 // front of it. Immutable after load. Requests hold a ServableHandle while in flight; the registry
-// destroys a version only once no handle is left (see ModelRegistry::ReapUnloaded).
+// destroys a version only once no handle is left (VersionReclaimer).
 struct ServableVersion {
   ModelCard card;
   std::string dir;
@@ -67,14 +67,5 @@ struct ServableVersion {
 };
 
 using ServableHandle = std::shared_ptr<const ServableVersion>;
-
-// Loads and validates a version directory (injected so registry tests need no LibTorch).
-class VersionLoader {
- public:
-  virtual ~VersionLoader() = default;
-  virtual absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name,
-                                                                int64_t version,
-                                                                const std::string& dir) = 0;
-};
 
 }  // namespace arginator::server

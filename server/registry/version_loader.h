@@ -1,86 +1,23 @@
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <functional>
+#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/time/time.h"
+#include "absl/status/statusor.h"
 #include "server/registry/servable.h"
 
 namespace arginator::server {
 
-// Makes a Model from a model.pt path and its card (input width, quantized engine): TorchScript in
-// production.
-using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>(const std::string& path,
-                                                                          const ModelCard& card)>;
-// Makes the metrics observer of one version (its batcher and its requests).
-using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
-    const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
-
-// Loads a version directory the way the trainer published it and proves it before serving:
-// both files are regular files within the size limits and inside the repository; model.json parses
-// and names this model and version; model.pt matches its sha256; the TorchScript loads; its output
-// width equals the number of labels; it reproduces every golden example's probabilities within the
-// card's tolerance; warm-up batches run. Any failure is an error naming the directory and the
-// check.
-//
-// A load that does not finish within `load_timeout` (a TorchScript forward that loops, a stalled
-// network mount) fails with DEADLINE_EXCEEDED and is abandoned: its thread cannot be interrupted
-// and runs on detached until it returns, but the watcher goes on, later versions load and
-// shutdown does not wait for it. Stop() ends the loads in progress the same way (CANCELLED).
-class DirectoryVersionLoader : public VersionLoader {
+// Loads and validates one version directory into a servable. The registry calls it; the server's
+// is DirectoryVersionLoader (directory_version_loader.h), tests inject fakes that need no
+// LibTorch or files.
+class VersionLoader {
  public:
-  struct Options {
-    BatcherOptions batching;
-    int warmup_batches = 3;  // forwards at max_batch_size before the version takes traffic
-    // Both files must be regular files no larger than these (a FIFO or /dev/zero would hang it).
-    uintmax_t max_card_bytes = uintmax_t{64} << 20;  // model.json: golden examples, metrics
-    uintmax_t max_model_bytes = uintmax_t{4} << 30;  // model.pt
-    absl::Duration load_timeout = absl::Minutes(5);  // checks + golden examples + warm-up
-    // When set, both files must resolve (after every symlink) inside this directory, unless
-    // links_outside_repository: a link planted in the repository must not make the server read
-    // and serve a file from elsewhere on the host.
-    std::string repository;
-    bool links_outside_repository = false;
-  };
-
-  DirectoryVersionLoader(Options options, ModelFactory model_factory,
-                         VersionObserverFactory observer_factory);
-
-  absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
-                                                        const std::string& dir) override;
-
-  // Ends the loads in progress with CANCELLED (their threads are abandoned) and refuses new ones.
-  // For shutdown: a slow load must not hold SIGTERM for up to load_timeout.
-  void Stop();
-  // Abandoned loads whose threads are still running (their state outlives this loader).
-  int abandoned() const;
-
- private:
-  static constexpr int kLoaderNice = 10;  // added to the caller's nice for verification
-  // What a load's thread uses, shared so that an abandoned thread never outlives it.
-  struct Checks {
-    Options options;
-    ModelFactory model_factory;
-    // Every check and the warm-up: a servable without its batcher yet.
-    absl::StatusOr<std::shared_ptr<ServableVersion>> Verify(const std::string& name,
-                                                            int64_t version,
-                                                            const std::string& dir) const;
-  };
-  struct Attempt;
-
-  const Options options_;
-  const std::shared_ptr<const Checks> checks_;
-  const VersionObserverFactory observer_factory_;
-  const std::shared_ptr<std::atomic<int>> abandoned_ = std::make_shared<std::atomic<int>>(0);
-  std::mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::set<std::shared_ptr<Attempt>> running_ ABSL_GUARDED_BY(mu_);
+  virtual ~VersionLoader() = default;
+  virtual absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name,
+                                                                int64_t version,
+                                                                const std::string& dir) = 0;
 };
 
 }  // namespace arginator::server

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/service/grpc_edge.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -72,9 +73,9 @@ grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext*
                                                     v1::AdminResponse* response) {
   return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
     if (absl::Status s = registry_->Pin(request->name(), request->version()); !s.ok()) return s;
-    watcher_->PollOnce();
+    watcher_->PollOnce();  // starts the load on the load pool
     absl::StatusOr<ServableHandle> handle =
-        registry_->Get(request->name(), {request->version(), std::nullopt});
+        registry_->AwaitVersion(request->name(), request->version());
     if (!handle.ok()) {
       // A load that did not happen leaves no pin behind: the version must not load by itself
       // when it is published later.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/service/classify_stream_reactor.h"
+#include "server/service/grpc_edge.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {

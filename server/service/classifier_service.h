@@ -22,9 +22,9 @@ class ClassifierService final
     : public v1::Classifier::WithCallbackMethod_ListModels<
           v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>> {
  public:
-  struct Options {
-    int64_t max_embeddings_per_request = 4096;
-    int stream_max_in_flight = 8;  // requests a stream may have queued before reads pause
+  struct Options {  // the config's server.max_embeddings_per_request, server.stream_max_in_flight
+    int64_t max_embeddings_per_request = 0;
+    int stream_max_in_flight = 0;  // requests a stream may have queued before reads pause
     std::function<void()> on_version_failed;  // see ClassifyEnv
   };
 

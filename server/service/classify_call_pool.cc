@@ -1,6 +1,8 @@
 #include "server/service/classify_call_pool.h"
 
 #include "common/embedding_matrix.h"
+#include "common/status_code_names.h"
+#include "server/service/grpc_edge.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -15,7 +17,7 @@ void ClassifyCall::Run(const ClassifyEnv& env, absl::Time deadline,
   reactor_ = reactor;
   if (!request_.parsed) {
     env.metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassify,
-                               CodeName(absl::StatusCode::kInvalidArgument), 0);
+                               StatusCodeName(absl::StatusCode::kInvalidArgument), 0);
     return Finish(absl::InvalidArgumentError(kUnparseableRequest));
   }
   Start(env, RequestMethod::kClassify, request_.message, deadline, &response_);

@@ -1,6 +1,7 @@
 #include "server/service/classify_stream_reactor.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_code_names.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -50,7 +51,7 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
         absl::StrCat("stream message ", index, ": ", kUnparseableRequest));
     slot->done = true;
     env_->metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassifyStream,
-                                 CodeName(absl::StatusCode::kInvalidArgument), 0);
+                                 StatusCodeName(absl::StatusCode::kInvalidArgument), 0);
     Advance();
     return;
   }

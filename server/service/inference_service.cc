@@ -1,6 +1,7 @@
 #include "server/service/inference_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/service/grpc_edge.h"
 #include "server/service/infer_tensors.h"
 #include "server/service/model_metadata.h"
 #include "server/service/request_parser.h"

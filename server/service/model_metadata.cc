@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/service/grpc_edge.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {

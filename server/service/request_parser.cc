@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/embedding_matrix.h"
 #include "common/status_macros.h"
+#include "server/service/grpc_edge.h"
 
 namespace arginator::server {
 namespace {
@@ -28,8 +29,6 @@ absl::Status CheckNameLength(const char* field, const std::string& value) {
   return absl::InvalidArgumentError(absl::StrCat(field, " is ", value.size(), " bytes; at most ",
                                                  max, " (server.max_name_bytes)"));
 }
-
-EdgeLimits edge_limits;  // written once, before any request
 
 }  // namespace
 
@@ -54,9 +53,6 @@ absl::Status AppendRowNorm(const float* row, int dim, absl::FunctionRef<std::str
   norms.push_back(static_cast<float>(norm));
   return absl::OkStatus();
 }
-
-void SetEdgeLimits(const EdgeLimits& limits) { edge_limits = limits; }
-const EdgeLimits& GetEdgeLimits() { return edge_limits; }
 
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {
   if (spec.name().empty()) return absl::InvalidArgumentError("model.name is required");
@@ -142,32 +138,6 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
     ARG_RETURN_IF_ERROR(AddNorm(rows + i * dim, dim, i, request, norms));
   }
   return RowsView(rows, n, dim);
-}
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  std::string message(status.message());
-  const size_t max = GetEdgeLimits().max_status_message_bytes;
-  if (message.size() > max) {
-    const size_t full = message.size();
-    message.resize(max);
-    absl::StrAppend(&message, "... (cut; ", full, " bytes in all)");
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(message));
-}
-
-absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {
-  auto deadline = context->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
-std::string CodeName(absl::StatusCode code) {
-  std::string name = absl::StatusCodeToString(code);
-  for (char& c : name) {
-    c = c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return name;
 }
 
 }  // namespace arginator::server

@@ -9,9 +9,8 @@
 #include "absl/time/time.h"
 #include "arginator/v1/classifier.pb.h"
 #include "common/matrix_view.h"
-#include "grpcpp/server_context.h"
-#include "grpcpp/support/status.h"
 #include "server/registry/model_registry.h"
+#include "server/service/grpc_edge.h"
 
 namespace arginator::server {
 
@@ -36,19 +35,6 @@ absl::Status AppendRowNorm(const float* row, int dim, absl::FunctionRef<std::str
 // The id of row `i` of a parsed request: the embedding's id, its packed id, or the row index.
 std::string RowId(const v1::ClassifyRequest& request, int64_t i);
 
-// What the server echoes back to clients is bounded (server.max_name_bytes and
-// server.max_status_message_bytes). Process-wide: SetEdgeLimits once at startup, before serving.
-struct EdgeLimits {
-  // A model name or version label longer than this is refused without being repeated (client
-  // strings go into errors, logs and metric labels).
-  size_t max_name_bytes = 256;
-  // Status messages are cut to this many bytes (a long id or list in a message would otherwise
-  // exceed the client's metadata limit and turn into RESOURCE_EXHAUSTED).
-  size_t max_status_message_bytes = 1024;
-};
-void SetEdgeLimits(const EdgeLimits& limits);
-const EdgeLimits& GetEdgeLimits();
-
 // The error of a message that does not parse as a ClassifyRequest (Classify, and each message of
 // ClassifyStream).
 inline constexpr char kUnparseableRequest[] =
@@ -58,15 +44,5 @@ inline constexpr char kUnparseableRequest[] =
 // ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than max_name_bytes,
 // the version is not positive, or the label is empty or too long.
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec);
-
-// The one conversion of absl::Status to the gRPC edge (codes map one to one; the message is cut
-// to max_status_message_bytes, saying how long it was).
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// A call's deadline as absl::Time (InfiniteFuture when the client set none).
-absl::Time DeadlineOf(const grpc::CallbackServerContext* context);
-
-// Canonical upper-case name of a status code ("OK", "INVALID_ARGUMENT", ...), for metrics.
-std::string CodeName(absl::StatusCode code);
 
 }  // namespace arginator::server

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/service/grpc_edge.h"
 #include "server/service/infer_tensors.h"
 #include "server/service/model_metadata.h"
 #include "server/service/request_parser.h"

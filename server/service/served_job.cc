@@ -1,5 +1,6 @@
 #include "server/service/served_job.h"
 
+#include "common/status_code_names.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -60,7 +61,7 @@ void ServedJob::Fail(const absl::Status& status, const std::string& model, int64
   // /metrics without bound by sending made-up names.
   const bool known = version > 0 || env_->registry->Knows(model);
   env_->metrics->RecordRequest(known ? model : kUnknownModelLabel, version, method_,
-                               CodeName(status.code()),
+                               StatusCodeName(status.code()),
                                absl::ToDoubleSeconds(absl::Now() - start_));
   servable_.reset();
   Finish(status);

@@ -65,9 +65,10 @@ TEST_F(KubernetesTest, CpuOverlayMatchesTheServerConfig) {
   // The config the container reads is the ConfigMap's server.yaml, which must load and agree.
   YAML::Node config_map = Find(objects, "ConfigMap");
   std::string server_yaml = config_map["data"]["server.yaml"].as<std::string>();
-  std::ofstream("/tmp/arginator-k8s-server.yaml") << server_yaml;
-  auto config =
-      server::LoadServerConfig("/tmp/arginator-k8s-server.yaml", {"models.repository=/models"});
+  testing::TempDir dir;
+  const std::string config_path = dir.Join("server.yaml");
+  std::ofstream(config_path) << server_yaml;
+  auto config = server::LoadServerConfig(config_path, {"models.repository=/models"});
   ASSERT_TRUE(config.ok()) << config.status();
 
   EXPECT_THAT(Args(c), ::testing::ElementsAre("--config", "/etc/arginator/server.yaml",

@@ -82,30 +82,13 @@ TEST_F(CudaTest, BothModelsGiveTheCpusOutputsWithinTolerance) {
 
 TEST_F(CudaTest, BatchingHotSwapAndMetricsWorkOnCuda) {
   StartServer({"--device", "cuda"});
-  const v1::ClassifyRequest req = GoldenRequest(Card(kBinary, 1));
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0}, saw_v2{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 8; ++t) {
-    clients.emplace_back([&] {
-      while (!stop) {
-        v1::ClassifyResponse resp;
-        if (Classify(req, &resp).ok()) {
-          ++ok;
-          saw_v2 += resp.model_version() == 2;
-        } else {
-          ++failed;
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ClassifyLoad load(this, GoldenRequest(Card(kBinary, 1)), /*threads=*/8);
+  EXPECT_TRUE(WaitFor([&] { return load.ok() > 20; })) << server_->Log();
   auto fit = Fit(work_.Join("models"), "configs/train/binary.yaml");
   ASSERT_EQ(fit.exit_code, 0) << fit.output;
-  EXPECT_TRUE(WaitFor([&] { return saw_v2 > 20; })) << server_->Log();
-  stop = true;
-  for (auto& c : clients) c.join();
-  EXPECT_EQ(failed, 0);
+  EXPECT_TRUE(WaitFor([&] { return load.by_version_2() > 20; })) << server_->Log();
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
   httplib::Client http("127.0.0.1", server_->metrics_port());
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);

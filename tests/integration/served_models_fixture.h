@@ -4,8 +4,10 @@
 // on free ports.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "arginator/v1/classifier.grpc.pb.h"
@@ -147,6 +149,53 @@ class ServedModelsTest : public ::testing::Test {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
     return stub_->Classify(&ctx, req, resp);
   }
+
+  // Clients classifying `request` in a loop on `threads` threads, against the server as it
+  // changes under them (a version published, a drain): what a hot swap must not disturb.
+  class ClassifyLoad {
+   public:
+    ClassifyLoad(ServedModelsTest* test, v1::ClassifyRequest request, int threads)
+        : request_(std::move(request)) {
+      for (int t = 0; t < threads; ++t) {
+        clients_.emplace_back([this, test] {
+          while (!stop_) {
+            v1::ClassifyResponse resp;
+            grpc::Status s = test->Classify(request_, &resp);
+            if (s.ok()) {
+              ++ok_;
+              if (resp.model_version() == 2) ++by_version_2_;
+            } else {
+              ++failed_;
+              std::lock_guard<std::mutex> lock(error_mu_);
+              if (first_error_.empty()) first_error_ = s.error_message();
+            }
+          }
+        });
+      }
+    }
+    ~ClassifyLoad() { Stop(); }
+    void Stop() {
+      stop_ = true;
+      for (auto& c : clients_) {
+        if (c.joinable()) c.join();
+      }
+    }
+    int ok() const { return ok_; }
+    int failed() const { return failed_; }
+    int by_version_2() const { return by_version_2_; }
+    std::string first_error() {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      return first_error_;
+    }
+
+   private:
+    const v1::ClassifyRequest request_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> ok_{0}, failed_{0}, by_version_2_{0};
+    std::mutex error_mu_;
+    std::string first_error_;
+    std::vector<std::thread> clients_;
+  };
 
   // Publishes a copy of version `from` as `to` after `edit` changes its files, the way the
   // trainer does: in a hidden directory, then one rename.

@@ -1,5 +1,6 @@
 #include "server/server_config.h"
 
+#include "common/file_io.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -8,7 +9,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
+// configs/server.yaml is compiled in as the defaults: the binary's copy is the file as it is now
+// (a stale build would serve other defaults than the file documents), and every key in it is
+// read into ServerConfig (LoadServerConfig refuses a key it never reads).
+TEST(ServerConfigTest, TheDefaultsAreConfigsServerYamlAndEveryKeyIsRead) {
+  absl::StatusOr<std::string> file =
+      ReadFileToString(std::string(ARGINATOR_SOURCE_DIR) + "/configs/server.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(std::string(DefaultServerConfigYaml()), *file);
+  absl::StatusOr<ServerConfig> defaults = LoadServerConfig("", {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(DefaultServerConfig().port, defaults->port);
+}
+
+TEST(ServerConfigTest, DefaultValuesAsDocumented) {
   auto shipped = LoadServerConfig(std::string(ARGINATOR_SOURCE_DIR) + "/configs/server.yaml", {});
   auto defaults = LoadServerConfig("", {});
   ASSERT_TRUE(shipped.ok()) << shipped.status();
@@ -33,19 +47,19 @@ TEST(ServerConfigTest, ShippedFileEqualsTheDefaults) {
   EXPECT_TRUE(defaults->persist_labels);
   EXPECT_EQ(shipped->max_name_bytes, 256);
   EXPECT_EQ(shipped->max_status_message_bytes, defaults->max_status_message_bytes);
-  EXPECT_EQ(shipped->metrics_threads, defaults->metrics_threads);
-  EXPECT_EQ(shipped->metrics_read_timeout, defaults->metrics_read_timeout);
-  EXPECT_EQ(shipped->metrics_write_timeout, defaults->metrics_write_timeout);
-  EXPECT_EQ(shipped->metrics_keep_alive_timeout, defaults->metrics_keep_alive_timeout);
+  EXPECT_EQ(shipped->metrics_http.threads, 16);
+  EXPECT_EQ(shipped->rest_http.max_request_body_bytes, size_t{64} << 20);
+  EXPECT_EQ(shipped->metrics_http.max_request_body_bytes, 0u) << "GET only";
+  EXPECT_EQ(shipped->warmup_batches, 3);
 }
 
-TEST(ServerConfigTest, OverridesAndValidation) {
+TEST(ServerConfigTest, OverridesApplyAndEveryCheckNamesItsKey) {
   auto c = LoadServerConfig("", {"server.port=7000", "models.policy=specific",
                                  "models.versions=[2, 3]", "batching.enabled=false"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->port, 7000);
   EXPECT_EQ(c->policy.versions, (std::vector<int64_t>{2, 3}));
-  EXPECT_FALSE(c->batching.batching);
+  EXPECT_FALSE(c->batching.enabled);
   auto maps = LoadServerConfig("", {"models.default_labels={betalactamase-binary: stable}",
                                     "models.policies={betalactamase-class: specific 3 5}"});
   ASSERT_TRUE(maps.ok()) << maps.status();
@@ -75,9 +89,9 @@ TEST(ServerConfigTest, OverridesAndValidation) {
   ASSERT_TRUE(limits.ok()) << limits.status();
   EXPECT_EQ(limits->max_model_bytes, 1000);
   EXPECT_EQ(limits->max_card_bytes, int64_t{64} << 20);
-  EXPECT_EQ(limits->metrics_threads, 4);
-  EXPECT_EQ(limits->metrics_read_timeout, absl::Milliseconds(500));
-  EXPECT_EQ(limits->metrics_keep_alive_timeout, absl::Seconds(2));
+  EXPECT_EQ(limits->metrics_http.threads, 4);
+  EXPECT_EQ(limits->metrics_http.read_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(limits->metrics_http.keep_alive_timeout, absl::Seconds(2));
   EXPECT_THAT(LoadServerConfig("", {"metrics.keep_alive_timeout_s=0"}).status().message(),
               HasSubstr("metrics.keep_alive_timeout_s"));
   EXPECT_EQ(LoadServerConfig("", {"models.load_timeout_s=1.5"})->load_timeout,

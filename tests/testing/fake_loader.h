@@ -5,17 +5,21 @@
 #include <set>
 #include <string>
 
+#include "server/component_options.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/servable.h"
+#include "tests/testing/batching.h"
 #include "tests/testing/fake_model.h"
 
 namespace arginator::testing {
 
 // Registry options with `policy` ("latest" keeps 1) and the model -> default label map; the rest
-// at their defaults.
+// at the server's defaults, except that labels live in memory only.
 inline server::ModelRegistry::Options RegistryOptions(
     const std::string& policy = "latest", std::map<std::string, std::string> default_labels = {}) {
-  server::ModelRegistry::Options options;
+  server::ModelRegistry::Options options = server::RegistryOptions(server::DefaultServerConfig());
+  options.persist_labels = nullptr;
+  options.load_threads = 0;  // Reconcile returns after its loads
   options.policy = *server::VersionPolicy::Parse(policy, 1, {});
   options.default_labels = std::move(default_labels);
   return options;
@@ -37,7 +41,7 @@ class FakeLoader : public server::VersionLoader {
     s->dir = dir;
     s->model = std::make_shared<FakeModel>();
     s->observer = std::make_shared<server::VersionObserver>();
-    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, server::BatcherOptions{});
+    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, Batching());
     return s;
   }
   std::set<int64_t> failing;
@@ -61,7 +65,7 @@ class ModelLoader : public server::VersionLoader {
     s->dir = dir;
     s->model = model_;
     s->observer = std::make_shared<server::VersionObserver>();
-    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, server::BatcherOptions{});
+    s->batcher = std::make_unique<server::DynamicBatcher>(s->model, Batching());
     return s;
   }
 

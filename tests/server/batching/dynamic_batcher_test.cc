@@ -9,11 +9,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/batching.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_model.h"
 
 namespace arginator::server {
 namespace {
 
+using testing::Batching;
 using ::testing::ElementsAre;
 using testing::FakeModel;
 
@@ -57,7 +60,7 @@ std::thread EnqueueFromAnotherThread(DynamicBatcher& batcher, TestTask& task) {
 
 TEST(DynamicBatcherTest, AnIdleBatcherRunsTheForwardOnTheCallersThread) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100));
   TestTask task(3, 1);
   ASSERT_TRUE(batcher.Enqueue(&task).ok());
   EXPECT_TRUE(task.IsDone()) << "computed before Enqueue returned";
@@ -69,7 +72,7 @@ TEST(DynamicBatcherTest, AnIdleBatcherRunsTheForwardOnTheCallersThread) {
 
 TEST(DynamicBatcherTest, MoreRowsThanInlineMaxRunOnTheWorkerNotTheCaller) {
   auto model = std::make_shared<FakeModel>(kDim);
-  BatcherOptions options{8, absl::ZeroDuration(), 100, true};
+  BatcherOptions options = Batching().MaxBatch(8).QueueRows(100);
   options.inline_max_rows = 4;
   DynamicBatcher batcher(model, options);
   TestTask small(4, 0), bulk(10, 100);
@@ -89,7 +92,7 @@ TEST(DynamicBatcherTest, MoreRowsThanInlineMaxRunOnTheWorkerNotTheCaller) {
 
 TEST(DynamicBatcherTest, StopWaitsForTheWorkersForward) {
   auto model = std::make_shared<FakeModel>(kDim);
-  BatcherOptions options{8, absl::ZeroDuration(), 100, true};
+  BatcherOptions options = Batching().MaxBatch(8).QueueRows(100);
   options.inline_max_rows = 2;
   DynamicBatcher batcher(model, options);
   model->CloseGate();
@@ -111,7 +114,7 @@ TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) 
   // arrives while it computes is batched together next, by the thread already computing: the
   // callers that queued return at once without running anything.
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::ZeroDuration(), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100));
   model->CloseGate();
   TestTask first(1);
   std::thread executor = EnqueueFromAnotherThread(batcher, first);
@@ -139,12 +142,11 @@ TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
   TestTask first(1, 0), second(2, 10);
   DynamicBatcher* self = nullptr;
   int yields = 0;
-  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true, /*executor_yields=*/2},
-                         nullptr, [&] {
-                           if (yields++ == 0) {
-                             EXPECT_TRUE(self->Enqueue(&second).ok());
-                           }
-                         });
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100).Yields(2), nullptr, [&] {
+    if (yields++ == 0) {
+      EXPECT_TRUE(self->Enqueue(&second).ok());
+    }
+  });
   self = &batcher;
   ASSERT_TRUE(batcher.Enqueue(&first).ok());
   ASSERT_TRUE(first.Result().ok());
@@ -156,7 +158,7 @@ TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
   // executor_yields 0: the lone row runs at once.
   auto alone = std::make_shared<FakeModel>(kDim);
   int never = 0;
-  DynamicBatcher no_yields(alone, {8, absl::ZeroDuration(), 100, true, 0}, nullptr,
+  DynamicBatcher no_yields(alone, Batching().MaxBatch(8).QueueRows(100).Yields(0), nullptr,
                            [&] { ++never; });
   TestTask task(1);
   ASSERT_TRUE(no_yields.Enqueue(&task).ok());
@@ -166,7 +168,7 @@ TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
 
 TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForwardWithAQueueDelay) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {/*max_batch_size=*/8, absl::Milliseconds(5), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).Delay(absl::Milliseconds(5)).QueueRows(100));
   model->CloseGate();
   TestTask first(1);
   ASSERT_TRUE(batcher.Enqueue(&first).ok());  // the batcher thread computes: this returns
@@ -186,7 +188,8 @@ TEST(DynamicBatcherTest, ConcurrentRequestsShareOneForwardWithAQueueDelay) {
 
 TEST(DynamicBatcherTest, ALoneRequestRunsAfterTheQueueDelay) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {64, absl::Milliseconds(20), 100, true});
+  DynamicBatcher batcher(model,
+                         Batching().MaxBatch(64).Delay(absl::Milliseconds(20)).QueueRows(100));
   TestTask task(1);
   const absl::Time start = absl::Now();
   ASSERT_TRUE(batcher.Enqueue(&task).ok());
@@ -197,7 +200,7 @@ TEST(DynamicBatcherTest, ALoneRequestRunsAfterTheQueueDelay) {
 
 TEST(DynamicBatcherTest, LargeRequestIsSplitAcrossBatchesInOrder) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {4, absl::ZeroDuration(), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(4).QueueRows(100));
   TestTask task(10);
   ASSERT_TRUE(batcher.Enqueue(&task).ok());
   ASSERT_TRUE(task.Result().ok());
@@ -207,7 +210,7 @@ TEST(DynamicBatcherTest, LargeRequestIsSplitAcrossBatchesInOrder) {
 
 TEST(DynamicBatcherTest, FullQueueIsResourceExhausted) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {2, absl::ZeroDuration(), /*max_queue_rows=*/4, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(2).QueueRows(4));
   model->CloseGate();
   TestTask a(2), b(4), c(1);
   std::thread executor = EnqueueFromAnotherThread(batcher, a);
@@ -224,13 +227,14 @@ TEST(DynamicBatcherTest, FullQueueIsResourceExhausted) {
 
 TEST(DynamicBatcherTest, ExpiredRequestsAreDroppedBeforeCompute) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
+  testing::FakeClock clock;
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100), nullptr, nullptr, clock);
   model->CloseGate();
-  TestTask first(1), late(3, 0, absl::Now() + absl::Milliseconds(1));
+  TestTask first(1), late(3, 0, clock.Now() + absl::Milliseconds(1));
   std::thread executor = EnqueueFromAnotherThread(batcher, first);
   model->WaitEntered(1);
   ASSERT_TRUE(batcher.Enqueue(&late).ok());
-  absl::SleepFor(absl::Milliseconds(10));
+  clock.Advance(absl::Milliseconds(2));  // while the first forward runs
   model->OpenGate();
   executor.join();
   EXPECT_TRUE(first.Result().ok());
@@ -240,7 +244,8 @@ TEST(DynamicBatcherTest, ExpiredRequestsAreDroppedBeforeCompute) {
 
 TEST(DynamicBatcherTest, BatchingOffRunsOneRequestPerForward) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {8, absl::Milliseconds(5), 100, /*batching=*/false});
+  DynamicBatcher batcher(
+      model, Batching().MaxBatch(8).Delay(absl::Milliseconds(5)).QueueRows(100).Enabled(false));
   model->CloseGate();
   std::vector<std::unique_ptr<TestTask>> tasks;
   for (int i = 0; i < 4; ++i) tasks.push_back(std::make_unique<TestTask>(1));
@@ -256,7 +261,7 @@ TEST(DynamicBatcherTest, BatchingOffRunsOneRequestPerForward) {
 TEST(DynamicBatcherTest, ModelErrorReachesEveryTaskInTheBatch) {
   auto model = std::make_shared<FakeModel>(kDim);
   model->set_fail(true);
-  DynamicBatcher batcher(model, {8, absl::Milliseconds(2), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).Delay(absl::Milliseconds(2)).QueueRows(100));
   TestTask a(1), b(1);
   ASSERT_TRUE(batcher.Enqueue(&a).ok());
   ASSERT_TRUE(batcher.Enqueue(&b).ok());
@@ -268,7 +273,7 @@ TEST(DynamicBatcherTest, ModelErrorReachesEveryTaskInTheBatch) {
 // another width made the server read past its output. Every forward's width is checked.
 TEST(DynamicBatcherTest, AForwardWithTheWrongOutputWidthFailsItsTasksWithInternal) {
   auto model = std::make_shared<FakeModel>(kDim, /*cols=*/5);
-  DynamicBatcher batcher(model, {8, absl::ZeroDuration(), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100));
   TestTask task(3);  // expects 2 columns
   ASSERT_TRUE(batcher.Enqueue(&task).ok());
   absl::Status s = task.Result();
@@ -279,7 +284,7 @@ TEST(DynamicBatcherTest, AForwardWithTheWrongOutputWidthFailsItsTasksWithInterna
 TEST(DynamicBatcherTest, AFailedSplitTaskIsNotComputedFurther) {
   auto model = std::make_shared<FakeModel>(kDim);
   model->set_fail(true);
-  DynamicBatcher batcher(model, {4, absl::ZeroDuration(), 100, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(4).QueueRows(100));
   TestTask task(10);
   ASSERT_TRUE(batcher.Enqueue(&task).ok());
   EXPECT_EQ(task.Result().code(), absl::StatusCode::kInternal);
@@ -291,7 +296,7 @@ TEST(DynamicBatcherTest, AFailedSplitTaskIsNotComputedFurther) {
 TEST(DynamicBatcherTest, StopFinishesQueuedWorkThenRefusesMore) {
   for (absl::Duration delay : {absl::ZeroDuration(), absl::Milliseconds(1)}) {
     auto model = std::make_shared<FakeModel>(kDim);
-    DynamicBatcher batcher(model, {2, delay, 100, true});
+    DynamicBatcher batcher(model, Batching().MaxBatch(2).Delay(delay).QueueRows(100));
     model->CloseGate();
     std::vector<std::unique_ptr<TestTask>> tasks;
     for (int i = 0; i < 3; ++i) tasks.push_back(std::make_unique<TestTask>(2));
@@ -314,7 +319,7 @@ TEST(DynamicBatcherTest, StopFinishesQueuedWorkThenRefusesMore) {
 
 TEST(DynamicBatcherTest, RejectsMalformedTasks) {
   auto model = std::make_shared<FakeModel>(kDim);
-  DynamicBatcher batcher(model, {2, absl::ZeroDuration(), 8, true});
+  DynamicBatcher batcher(model, Batching().MaxBatch(2).QueueRows(8));
   TestTask narrow(2);
   narrow.inputs.cols = kDim - 1;
   EXPECT_EQ(batcher.Enqueue(&narrow).code(), absl::StatusCode::kInvalidArgument);
@@ -426,8 +431,12 @@ TEST(DynamicBatcherTest, ConcurrentSmallAndBulkTasksWithDeadlinesAndFailuresRaci
   for (int config = 0; config < 3; ++config) {
     for (int round = 0; round < 15; ++round) {
       auto model = std::make_shared<EchoModel>(/*fail_every=*/37);
-      BatcherOptions options{8, config == 1 ? absl::Microseconds(200) : absl::ZeroDuration(),
-                             /*max_queue_rows=*/48, /*batching=*/config != 2};
+      BatcherOptions options =
+          Batching()
+              .MaxBatch(8)
+              .Delay(config == 1 ? absl::Microseconds(200) : absl::ZeroDuration())
+              .QueueRows(48)
+              .Enabled(config != 2);
       options.inline_max_rows = 12;
       options.executor_yields = round % 2;
       auto batcher = std::make_unique<DynamicBatcher>(model, options);

@@ -1,9 +1,12 @@
 #include "server/registry/model_registry.h"
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_loader.h"
 
 namespace arginator::server {
@@ -32,6 +35,15 @@ class ModelRegistryTest : public ::testing::Test {
     for (int64_t v : versions)
       out.emplace(v, VersionOnDisk("/repo/m/" + std::to_string(v), fingerprint));
     return out;
+  }
+  static VersionState StateOf(const ModelRegistry& r, int64_t version) {
+    for (const ModelView& m : r.Snapshot()) {
+      for (const VersionView& v : m.versions) {
+        if (v.version == version) return v.state;
+      }
+    }
+    ADD_FAILURE() << "no version " << version;
+    return VersionState::kFailed;
   }
   int64_t Served(ModelRegistry& r) {
     auto h = r.Get("m", {});
@@ -64,6 +76,7 @@ TEST_F(ModelRegistryTest, SwapServesTheNewVersionAndUnloadsTheOld) {
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 2);
   EXPECT_EQ(r.Get("m", {1, std::nullopt}).status().code(), absl::StatusCode::kUnavailable);
+  r.FlushUnloads();
   EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1}));
 }
 
@@ -86,9 +99,11 @@ TEST_F(ModelRegistryTest, FailedLoadKeepsTheOldVersionServingAndIsNotRetried) {
 // Issue 11, 'also seen': a version copied in non-atomically (model.json first, model.pt later)
 // failed once and stayed FAILED forever. It is retried when its files change, with backoff.
 TEST_F(ModelRegistryTest, AFailedVersionIsRetriedOnceItsFilesChangeAfterABackoff) {
+  testing::FakeClock clock;
   ModelRegistry::Options options = Options();
   options.retry_backoff = absl::Seconds(1);
   options.max_retry_backoff = absl::Milliseconds(1500);
+  options.clock = &clock;
   ModelRegistry r(options, &loader_, &observer_);
   r.Reconcile("m", Disk({1}));
   loader_.failing = {2};
@@ -98,14 +113,17 @@ TEST_F(ModelRegistryTest, AFailedVersionIsRetriedOnceItsFilesChangeAfterABackoff
   EXPECT_EQ(loader_.loads, 2);
   r.Reconcile("m", Disk({1, 2}, "still copying"));  // changed, but within the backoff
   EXPECT_EQ(loader_.loads, 2);
-  absl::SleepFor(absl::Milliseconds(1100));
+  clock.Advance(absl::Milliseconds(999));
+  r.Reconcile("m", Disk({1, 2}, "still copying"));  // 1 ms short of the backoff
+  EXPECT_EQ(loader_.loads, 2);
+  clock.Advance(absl::Milliseconds(1));
   r.Reconcile("m", Disk({1, 2}, "still copying"));  // changed and past it: retried, fails again
   EXPECT_EQ(loader_.loads, 3);
-  absl::SleepFor(absl::Milliseconds(500));  // the second backoff is 1.5 s (doubled, capped)
+  clock.Advance(absl::Milliseconds(1499));  // the second backoff is 1.5 s (doubled, capped)
   loader_.failing.clear();
   r.Reconcile("m", Disk({1, 2}, "complete"));
   EXPECT_EQ(loader_.loads, 3);
-  absl::SleepFor(absl::Milliseconds(1100));
+  clock.Advance(absl::Milliseconds(1));
   r.Reconcile("m", Disk({1, 2}, "complete"));
   EXPECT_EQ(loader_.loads, 4);
   EXPECT_EQ(Served(r), 2);
@@ -116,6 +134,7 @@ TEST_F(ModelRegistryTest, RemovingADirectoryUnloadsItButNeverTheLastReadyVersion
   r.Reconcile("m", Disk({1, 2}));
   r.Reconcile("m", Disk({1}));  // version 2's directory removed
   EXPECT_EQ(Served(r), 1);
+  r.FlushUnloads();
   EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{2}));
   r.Reconcile("m", Disk({}));  // the last one removed: keep serving from memory
   EXPECT_EQ(Served(r), 1);
@@ -127,13 +146,69 @@ TEST_F(ModelRegistryTest, InFlightHandleKeepsAnUnloadedVersionAlive) {
   ServableHandle held = *r.Get("m", {});
   std::weak_ptr<const ServableVersion> weak = held;
   r.Reconcile("m", Disk({1, 2}));
+  r.FlushUnloads();
   EXPECT_TRUE(observer_.unloaded.empty());  // still referenced by the "request"
   EXPECT_FALSE(weak.expired());
   EXPECT_EQ(held->card.version, 1);
-  held.reset();
-  r.ReapUnloaded();
+  EXPECT_EQ(StateOf(r, 1), VersionState::kUnloading);
+  held.reset();  // the release signal: no poll needed
+  r.FlushUnloads();
   EXPECT_TRUE(weak.expired());
   EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1}));
+  EXPECT_EQ(StateOf(r, 1), VersionState::kUnloaded);
+}
+
+// Issue 16: loads ran on the reconciling thread, so a slow load held the repository watcher's
+// poll (and every ModelAdmin call behind it). They run on the load pool now.
+TEST_F(ModelRegistryTest, LoadsRunOnThePoolAndBlockNeitherReconcileServingNorOtherModels) {
+  struct GatedLoader : FakeLoader {
+    absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
+                                                          const std::string& dir) override {
+      if (name == "slow" && version == 2) {
+        std::unique_lock<std::mutex> lock(mu);
+        entered = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return open; });
+      }
+      return FakeLoader::Load(name, version, dir);
+    }
+    void WaitEntered() {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return entered; });
+    }
+    void Open() {
+      std::lock_guard<std::mutex> lock(mu);
+      open = true;
+      cv.notify_all();
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool entered = false, open = false;
+  } loader;
+  ModelRegistry::Options options = Options();
+  options.load_threads = 2;
+  ModelRegistry r(options, &loader, &observer_);
+  r.Reconcile("slow", Disk({1}));
+  r.AwaitLoads();
+  ASSERT_EQ(Served(r), -1) << "Served() reads model 'm'";
+  EXPECT_EQ((*r.Get("slow", {}))->card.version, 1);
+
+  r.Reconcile("slow", Disk({1, 2}));  // returns while version 2 loads
+  loader.WaitEntered();
+  EXPECT_EQ(StateOf(r, 2), VersionState::kLoading);
+  EXPECT_EQ((*r.Get("slow", {}))->card.version, 1) << "version 1 serves meanwhile";
+  r.Reconcile("m", Disk({1}));  // another model loads on the other thread
+  EXPECT_EQ(r.AwaitVersion("m", 1).status().code(), absl::StatusCode::kOk);
+  EXPECT_EQ(StateOf(r, 2), VersionState::kLoading);
+
+  loader.Open();
+  auto loaded = r.AwaitVersion("slow", 2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->card.version, 2);
+  r.AwaitLoads();
+  EXPECT_EQ((*r.Get("slow", {}))->card.version, 2) << "swapped once version 2 was ready";
+  r.FlushUnloads();
+  EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1})) << "the old version, after the swap";
 }
 
 TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {

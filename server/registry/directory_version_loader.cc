@@ -1,4 +1,4 @@
-#include "server/registry/version_loader.h"
+#include "server/registry/directory_version_loader.h"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -25,17 +25,19 @@ DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory mod
 
 // One load in flight: its thread writes the result; Load waits for it, the timeout or Stop.
 struct DirectoryVersionLoader::Attempt {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false, cancelled = false, abandoned = false;
-  absl::StatusOr<std::shared_ptr<ServableVersion>> result;
+  Mutex mu;
+  CondVar cv;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  absl::StatusOr<std::shared_ptr<ServableVersion>> result ABSL_GUARDED_BY(mu);
 };
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
     const std::string& name, int64_t version, const std::string& dir) {
   auto attempt = std::make_shared<Attempt>();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError(absl::StrCat(dir, ": the server is shutting down"));
     running_.insert(attempt);
   }
@@ -49,23 +51,25 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
     const auto tid = static_cast<id_t>(syscall(SYS_gettid));
     setpriority(PRIO_PROCESS, tid, std::min(19, getpriority(PRIO_PROCESS, tid) + kLoaderNice));
     absl::StatusOr<std::shared_ptr<ServableVersion>> verified = checks->Verify(name, version, dir);
-    std::lock_guard<std::mutex> lock(attempt->mu);
+    MutexLock lock(&attempt->mu);
     attempt->result = std::move(verified);
     attempt->done = true;
     if (attempt->abandoned) {
       abandoned->fetch_sub(1);
       attempt->result = absl::CancelledError("abandoned");  // drops a late model here
     }
-    attempt->cv.notify_all();
+    attempt->cv.SignalAll();
   }).detach();
 
   absl::StatusOr<std::shared_ptr<ServableVersion>> verified;
   {
-    std::unique_lock<std::mutex> lock(attempt->mu);
+    MutexLock lock(&attempt->mu);
     // Clamped: a chrono wait past the year 2262 overflows.
     const absl::Duration timeout = std::min(options_.load_timeout, absl::Hours(24 * 365));
-    attempt->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                         [&] { return attempt->done || attempt->cancelled; });
+    const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+    while (!attempt->done && !attempt->cancelled) {
+      if (attempt->cv.WaitUntil(&attempt->mu, deadline)) break;
+    }
     if (attempt->done) {
       verified = std::move(attempt->result);
     } else {
@@ -81,7 +85,7 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     running_.erase(attempt);
   }
   if (!verified.ok()) return verified.status();
@@ -94,12 +98,12 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
 }
 
 void DirectoryVersionLoader::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stopping_ = true;
   for (const std::shared_ptr<Attempt>& attempt : running_) {
-    std::lock_guard<std::mutex> attempt_lock(attempt->mu);
+    MutexLock attempt_lock(&attempt->mu);
     attempt->cancelled = true;
-    attempt->cv.notify_all();
+    attempt->cv.SignalAll();
   }
 }
 

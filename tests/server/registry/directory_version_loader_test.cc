@@ -1,4 +1,4 @@
-#include "server/registry/version_loader.h"
+#include "server/registry/directory_version_loader.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/component_options.h"
 #include "tests/testing/fake_model.h"
 #include "tests/testing/temp_dir.h"
 
@@ -47,7 +48,8 @@ std::string Publish(const TempDir& repo, const std::string& name, int64_t versio
 }
 
 DirectoryVersionLoader::Options LoaderOptions(int warmup_batches = 1) {
-  DirectoryVersionLoader::Options options;
+  DirectoryVersionLoader::Options options = VersionLoaderOptions(DefaultServerConfig());
+  options.repository.clear();  // the tests' directories are anywhere
   options.warmup_batches = warmup_batches;
   return options;
 }

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/app/health_reporter.h"
+#include "server/metrics/metrics_http_server.h"
+#include "server/metrics/server_metrics.h"
+#include "server/registry/directory_version_loader.h"
+#include "server/registry/lifecycle_log.h"
+#include "server/registry/model_registry.h"
+#include "server/registry/repository_watcher.h"
+#include "server/server_config.h"
+#include "server/service/admin_service.h"
+#include "server/service/classifier_service.h"
+#include "server/service/inference_service.h"
+#include "server/service/rest_inference_server.h"
+#include "server/service/serving_status.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace arginator::server {
+
+// Everything arginator-server runs, built from one ServerConfig: metrics, the version loader
+// (TorchScript), the registry and the repository watcher that feeds it, the gRPC services
+// (arginator.v1 Classifier, Open Inference Protocol v2, ModelAdmin when enabled) on one gRPC
+// server, the /metrics and v2 REST HTTP servers, and health. docs/architecture.md draws it.
+class ArginatorServer {
+ public:
+  // Sets up LibTorch's threads and quantized engine, builds every component, starts the gRPC
+  // server, /metrics and REST (unless their port is -1), scans the repository once (loading what
+  // the policy wants) and starts the watcher. The log says where it listens and what it runs on.
+  static absl::StatusOr<std::unique_ptr<ArginatorServer>> Start(const ServerConfig& config);
+  ~ArginatorServer();
+
+  // Whether every required model has a ready version (and no drain began).
+  bool Ready() const { return status_.Ready(); }
+
+  // Stops without losing accepted work (DrainSteps), within server.grace_period_s for gRPC;
+  // `reason` starts its log line ("received SIGTERM"). Returns how many model loads were abandoned
+  // and still run on their threads: then this object must not be destroyed (those threads may use
+  // it); the process should _Exit.
+  int Drain(const std::string& reason);
+
+ private:
+  explicit ArginatorServer(const ServerConfig& config);
+  absl::Status StartServing();
+  std::vector<std::string> RequiredModels() const;
+
+  const ServerConfig config_;
+  ServerMetrics metrics_;
+  LifecycleLog lifecycle_log_;
+  RegistryObserverList observers_;  // metrics, log, health
+  DirectoryVersionLoader loader_;
+  ModelRegistry registry_;
+  ClassifierService classifier_;
+  ServingStatus status_;
+  HealthReporter health_;
+  RepositoryWatcher watcher_;
+  InferenceService inference_;
+  std::unique_ptr<AdminService> admin_;  // when admin.enabled
+  std::unique_ptr<grpc::Server> grpc_;
+  MetricsHttpServer metrics_http_;
+  RestInferenceServer rest_;
+};
+
+}  // namespace arginator::server

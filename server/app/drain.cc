@@ -1,0 +1,17 @@
+#include "server/app/drain.h"
+
+namespace arginator::server {
+
+void RunDrain(const DrainSteps& steps, absl::Duration grace, const Clock& clock) {
+  const absl::Time deadline = clock.Now() + grace;
+  steps.stop_readiness();
+  steps.cancel_loads();
+  steps.end_streams();
+  steps.shutdown_grpc(deadline);
+  steps.stop_rest();
+  steps.stop_watcher();
+  steps.unload_models();
+  steps.stop_metrics();
+}
+
+}  // namespace arginator::server
