@@ -20,7 +20,7 @@ namespace arginator::server {
 DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory model_factory,
                                                VersionObserverFactory observer_factory)
     : options_(options),
-      checks_(std::make_shared<const Checks>(Checks{options, std::move(model_factory)})),
+      checks_(std::make_shared<const Checks>(Checks{std::move(options), std::move(model_factory)})),
       observer_factory_(std::move(observer_factory)) {}
 
 // One load in flight: its thread writes the result; Load waits for it, the timeout or Stop.

@@ -38,8 +38,8 @@ void FillVersionStatus(const VersionView& view, v1::VersionStatus* out) {
 ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* metrics,
                                      Options options)
     : registry_(registry),
-      options_(options),
-      env_{registry, metrics, options.max_embeddings_per_request, options.on_version_failed} {
+      options_(std::move(options)),
+      env_{registry, metrics, options_.max_embeddings_per_request, options_.on_version_failed} {
   // Methods 0 and 1, as the generated WithCallbackMethod_* would register them, with our
   // request type.
   auto* classify =

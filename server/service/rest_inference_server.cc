@@ -288,9 +288,9 @@ void RestInferenceServer::Route() {
     std::string out = job.Body(&json_length);
     if (job.any_binary()) {
       res.set_header(kHeaderLength, std::to_string(json_length));
-      res.set_content(std::move(out), "application/octet-stream");
+      res.set_content(out, "application/octet-stream");
     } else {
-      res.set_content(std::move(out), "application/json");
+      res.set_content(out, "application/json");
     }
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
