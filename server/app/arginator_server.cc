@@ -40,6 +40,9 @@ RestInferenceServer::Options RestOptions(const ServerConfig& c) {
 
 ArginatorServer::ArginatorServer(const ServerConfig& config)
     : config_(config),
+      status_(&registry_, [this] { return RequiredModels(); }),
+      health_(&status_, {kClassifierService, kInferenceService},
+              [this] { return watcher_.models(); }),
       observers_({&metrics_, &lifecycle_log_, &health_}),
       loader_(
           VersionLoaderOptions(config),
@@ -54,9 +57,6 @@ ArginatorServer::ArginatorServer(const ServerConfig& config)
           }),
       registry_(RegistryOptions(config), &loader_, &observers_),
       classifier_(&registry_, &metrics_, ClassifierOptions(config, [this] { watcher_.Wake(); })),
-      status_(&registry_, [this] { return RequiredModels(); }),
-      health_(&status_, {kClassifierService, kInferenceService},
-              [this] { return watcher_.models(); }),
       watcher_(config.repository, config.poll_interval, &registry_, [this] { health_.Update(); }),
       inference_(&classifier_.env(), &status_),
       metrics_http_([this] { return metrics_.Render(); }, [this] { return status_.Ready(); },

@@ -51,15 +51,17 @@ class ArginatorServer {
   absl::Status StartServing();
   std::vector<std::string> RequiredModels() const;
 
+  // In dependency order: each member is destroyed before those it uses, so the registry's last
+  // events (versions reclaimed on its destruction) still reach live observers.
   const ServerConfig config_;
   ServerMetrics metrics_;
   LifecycleLog lifecycle_log_;
+  ServingStatus status_;  // reads the registry only when asked, after construction
+  HealthReporter health_;
   RegistryObserverList observers_;  // metrics, log, health
   DirectoryVersionLoader loader_;
   ModelRegistry registry_;
   ClassifierService classifier_;
-  ServingStatus status_;
-  HealthReporter health_;
   RepositoryWatcher watcher_;
   InferenceService inference_;
   std::unique_ptr<AdminService> admin_;  // when admin.enabled
