@@ -82,7 +82,7 @@ curl -s "http://127.0.0.1:$METRICS_PORT/metrics" \
   | grep -E '^arginator_(requests_total|model_versions_ready|out_of_distribution_total)' | sort
 echo "stopping the server (SIGTERM: NOT_SERVING, drain, exit 0)"
 kill -TERM $SERVER_PID && wait $SERVER_PID
-tail -2 "$DEMO_DIR/server.log"
+sed -n "/received SIGTERM/,\$p" "$DEMO_DIR/server.log"
 trap - EXIT
 
 echo
