@@ -20,7 +20,7 @@ constexpr double kMaxSeconds = 1e9, kMaxGrpcSeconds = 2e6;
 // configs/server.yaml but never read is an error rather than a setting that does nothing.
 class ConfigReader {
  public:
-  explicit ConfigReader(YAML::Node root) : root_(std::move(root)) {}
+  explicit ConfigReader(const YAML::Node& root) : root_(root) {}
 
   template <typename T>
   absl::Status Read(const std::string& key, T& out) {
