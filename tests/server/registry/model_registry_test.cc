@@ -211,6 +211,19 @@ TEST_F(ModelRegistryTest, LoadsRunOnThePoolAndBlockNeitherReconcileServingNorOth
   EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1})) << "the old version, after the swap";
 }
 
+// Issue 16: a model the server does not have got "is not served; served models: ..." from Get,
+// "is not in the repository" from Pin and Exclude, and "is not served" from SetLabel.
+TEST_F(ModelRegistryTest, AnUnknownModelGetsOneMessageWhateverTheCall) {
+  ModelRegistry r(Options(), &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  const std::string expected = "model 'nope' is not served; served models: m";
+  for (const absl::Status& s : {r.Get("nope", {}).status(), r.Pin("nope", 1), r.Exclude("nope", 1),
+                                r.SetLabel("nope", "stable", 1)}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(s.message(), expected);
+  }
+}
+
 TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
   ModelRegistry r(testing::RegistryOptions("all", {{"m", "stable"}}), &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));
