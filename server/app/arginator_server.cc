@@ -17,13 +17,10 @@ namespace {
 constexpr char kClassifierService[] = "arginator.v1.Classifier";
 constexpr char kInferenceService[] = "inference.GRPCInferenceService";
 
-// `on_version_failed`: a version was taken out of service (a forward broke its output contract).
-ClassifierService::Options ClassifierOptions(const ServerConfig& c,
-                                             std::function<void()> on_version_failed) {
+ClassifierService::Options ClassifierOptions(const ServerConfig& c) {
   ClassifierService::Options o;
   o.max_embeddings_per_request = c.max_embeddings_per_request;
   o.stream_max_in_flight = c.stream_max_in_flight;
-  o.on_version_failed = std::move(on_version_failed);
   return o;
 }
 
@@ -56,7 +53,7 @@ ArginatorServer::ArginatorServer(const ServerConfig& config)
             return metrics_.ForVersion(name, version, labels);
           }),
       registry_(RegistryOptions(config), &loader_, &observers_),
-      classifier_(&registry_, &metrics_, ClassifierOptions(config, [this] { watcher_.Wake(); })),
+      classifier_(&registry_, &metrics_, ClassifierOptions(config)),
       watcher_(config.repository, config.poll_interval, &registry_, [this] { health_.Update(); }),
       inference_(&classifier_.env(), &status_),
       metrics_http_([this] { return metrics_.Render(); }, [this] { return status_.Ready(); },

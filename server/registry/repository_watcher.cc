@@ -141,22 +141,13 @@ void RepositoryWatcher::Start() {
         const auto deadline =
             std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(interval_);
         MutexLock lock(&mu_);
-        while (!stop_ && !wake_ && !cv_.WaitUntil(&mu_, deadline)) {
+        while (!stop_ && !cv_.WaitUntil(&mu_, deadline)) {
         }
         if (stop_) return;
-        wake_ = false;
       }
       PollOnce();
     }
   });
-}
-
-void RepositoryWatcher::Wake() {
-  {
-    MutexLock lock(&mu_);
-    wake_ = true;
-  }
-  cv_.SignalAll();
 }
 
 void RepositoryWatcher::Stop() {

@@ -32,8 +32,6 @@ class RepositoryWatcher {
   // Polls every `interval` on a background thread until Stop().
   void Start();
   void Stop();
-  // Wakes the background thread for an immediate poll (ModelAdmin.Rescan does PollOnce itself).
-  void Wake();
 
   // Model names seen in the repository so far.
   std::set<std::string> models() const;
@@ -48,7 +46,6 @@ class RepositoryWatcher {
   mutable Mutex mu_;
   CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> models_ ABSL_GUARDED_BY(mu_);
   // Model -> fingerprint of the labels.json last applied.
   std::map<std::string, std::string> labels_seen_ ABSL_GUARDED_BY(poll_mu_);

@@ -39,7 +39,7 @@ ClassifierService::ClassifierService(ModelRegistry* registry, ServerMetrics* met
                                      Options options)
     : registry_(registry),
       options_(std::move(options)),
-      env_{registry, metrics, options_.max_embeddings_per_request, options_.on_version_failed} {
+      env_{registry, metrics, options_.max_embeddings_per_request} {
   // Methods 0 and 1, as the generated WithCallbackMethod_* would register them, with our
   // request type.
   auto* classify =

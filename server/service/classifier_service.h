@@ -25,7 +25,6 @@ class ClassifierService final
   struct Options {  // the config's server.max_embeddings_per_request, server.stream_max_in_flight
     int64_t max_embeddings_per_request = 0;
     int stream_max_in_flight = 0;  // requests a stream may have queued before reads pause
-    std::function<void()> on_version_failed;  // see ClassifyEnv
   };
 
   ClassifierService(ModelRegistry* registry, ServerMetrics* metrics, Options options);

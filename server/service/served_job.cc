@@ -35,11 +35,9 @@ void ServedJob::Run(const ClassifyEnv& env, RequestMethod method, const std::str
 void ServedJob::Done(const absl::Status& status) {
   const ModelCard& card = servable_->card;
   if (!status.ok()) {
-    // A broken output contract is the version's fault, not this request's: out of service.
-    if (IsOutputContractError(status) && env_->registry->MarkFailed(servable_.get(), status) &&
-        env_->on_version_failed) {
-      env_->on_version_failed();
-    }
+    // A broken output contract is the version's fault, not this request's: out of service (the
+    // registry tells its observers, health among them).
+    if (IsOutputContractError(status)) env_->registry->MarkFailed(servable_.get(), status);
     return Fail(status, card.name, card.version);
   }
   if (absl::Status s = Postprocess(outputs, norms_, card, verdicts_); !s.ok()) {

@@ -23,9 +23,6 @@ struct ClassifyEnv {
   ModelRegistry* registry;
   ServerMetrics* metrics;
   int64_t max_embeddings_per_request;
-  // Called after a version was taken out of service (a forward broke its output contract), so
-  // health can follow at once. May be empty.
-  std::function<void()> on_version_failed;
 };
 
 // The request path every protocol shares, in the order it runs (served_job.cc reads top to

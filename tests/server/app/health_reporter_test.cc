@@ -83,5 +83,32 @@ TEST_F(HealthReporterTest, DrainEndsReadinessForGoodButNotLiveness) {
   EXPECT_FALSE(health_.status.at("a"));
 }
 
+// As the registry's observer (ArginatorServer wires it so), health follows every change of
+// version states at once: a version becoming ready, or one taken out of service while serving,
+// with no Update from a repository poll in between.
+TEST(HealthReporterObserverTest, FollowsTheRegistrysStateChangesWithoutAPoll) {
+  struct Wired {
+    Wired()
+        : status(&registry, [] { return std::vector<std::string>{"a"}; }),
+          reporter(&status, {}, [] { return std::set<std::string>{"a"}; }),
+          registry(testing::RegistryOptions(), &loader, &reporter) {}
+    testing::FakeLoader loader;
+    ServingStatus status;
+    HealthReporter reporter;
+    ModelRegistry registry;
+  } s;
+  FakeHealth health;
+  s.reporter.Attach(&health);
+  ASSERT_FALSE(health.status.at(""));
+  s.registry.Reconcile("a", {{1, VersionOnDisk("/repo/a/1")}});
+  EXPECT_TRUE(health.status.at(""));
+  EXPECT_TRUE(health.status.at("a"));
+  ServableHandle serving = *s.registry.Get("a", {});
+  ASSERT_TRUE(s.registry.MarkFailed(serving.get(), absl::InternalError("outputs 5 columns")));
+  EXPECT_FALSE(health.status.at(""));
+  EXPECT_FALSE(health.status.at("a"));
+  EXPECT_TRUE(health.status.at("liveness"));
+}
+
 }  // namespace
 }  // namespace arginator::server

@@ -117,7 +117,7 @@ class ClassifyStreamReactorTest : public ::testing::Test {
   ServerMetrics metrics_;
   RegistryObserver registry_observer_;  // quiet: no load events logged
   ModelRegistry registry_{testing::RegistryOptions(), &loader_, &registry_observer_};
-  ClassifyEnv env_{&registry_, &metrics_, 100, nullptr};
+  ClassifyEnv env_{&registry_, &metrics_, 100};
   ClassifyStreams streams_;
 };
 
