@@ -89,10 +89,7 @@ class CondVar {
   template <typename Rep, typename Period>
   bool WaitFor(Mutex* mu, const std::chrono::duration<Rep, Period>& timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
-    const bool timed_out = cv_.wait_for(lock, timeout) == std::cv_status::timeout;
-    lock.release();
-    return timed_out;
+    return WaitUntil(mu, std::chrono::steady_clock::now() + timeout);
   }
 
   void Signal() { cv_.notify_one(); }
