@@ -16,7 +16,9 @@ COMPILE_PACKAGES=(
   libopenblas-dev                    # fast BLAS for libtorch (docs/benchmarks.md)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev                        # absl::Status / StatusOr, flags-free helpers
-  prometheus-cpp-dev libcpp-httplib-dev libssl-dev zlib1g-dev
+  prometheus-cpp-dev libssl-dev zlib1g-dev
+  libboost-dev                       # Boost.Beast + Asio: the server's HTTP edge (server/http/)
+  libcpp-httplib-dev                 # the tests' HTTP client
   libhdf5-dev                        # the seed project's embedding files
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libcairo2-dev                      # PNG report charts
@@ -43,7 +45,7 @@ BUILD_PACKAGES=(
 # containers' runtime stage.
 RUNTIME_PACKAGES=(
   libtorch1.13 libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623
-  libprometheus-cpp-core1.0 libcpp-httplib0.11 libhdf5-103-1 libyaml-cpp0.7 libcairo2 libssl3
+  libprometheus-cpp-core1.0 libhdf5-103-1 libyaml-cpp0.7 libcairo2 libssl3
   ca-certificates
 )
 

@@ -15,6 +15,7 @@ DirectoryVersionLoader::Options VersionLoaderOptions(const ServerConfig& c) {
   o.load_timeout = c.load_timeout;
   o.repository = c.repository;
   o.links_outside_repository = c.links_outside_repository;
+  o.max_input_dim = c.max_input_dim;
   return o;
 }
 
@@ -26,6 +27,7 @@ ModelRegistry::Options RegistryOptions(const ServerConfig& c) {
   o.retry_backoff = c.retry_backoff;
   o.max_retry_backoff = c.max_retry_backoff;
   o.load_threads = c.load_threads;
+  o.max_label_bytes = static_cast<size_t>(c.max_name_bytes);
   if (c.persist_labels) {
     o.persist_labels = [repository = c.repository](const std::string& name,
                                                    const std::map<std::string, int64_t>& labels) {

@@ -38,7 +38,7 @@ class ConfigReader {
     out = absl::Seconds(seconds);
     return absl::OkStatus();
   }
-  // Whole seconds, at least 1 (cpp-httplib's keep-alive timeout).
+  // Whole seconds, at least 1.
   absl::Status WholeSeconds(const std::string& key, absl::Duration& out) {
     int64_t seconds = 0;
     ARG_RETURN_IF_ERROR(Read(key, seconds));
@@ -74,6 +74,7 @@ absl::Status ReadServerSection(ConfigReader& r, ServerConfig& c) {
   ARG_RETURN_IF_ERROR(r.Read("server.device", c.device));
   ARG_RETURN_IF_ERROR(r.Read("server.intra_op_threads", c.intra_op_threads));
   ARG_RETURN_IF_ERROR(r.Read("server.max_embeddings_per_request", c.max_embeddings_per_request));
+  ARG_RETURN_IF_ERROR(r.Read("server.max_input_dim", c.max_input_dim));
   ARG_RETURN_IF_ERROR(r.Read("server.stream_max_in_flight", c.stream_max_in_flight));
   ARG_RETURN_IF_ERROR(r.Seconds("server.grace_period_s", c.grace_period));
   ARG_RETURN_IF_ERROR(r.Read("server.max_name_bytes", c.max_name_bytes));
@@ -88,6 +89,12 @@ absl::Status ReadServerSection(ConfigReader& r, ServerConfig& c) {
               absl::StrCat("server.rest_port ", c.rest_port, " is not a port (-1 disables REST)")));
   ARG_RETURN_IF_ERROR(
       Require(c.max_embeddings_per_request > 0, "server.max_embeddings_per_request must be > 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.max_embeddings_per_request <= 1 << 20 && c.max_input_dim >= 1 &&
+                  c.max_input_dim <= 1 << 16 &&
+                  c.max_embeddings_per_request * (c.max_input_dim * 4 + 1024) <= (1LL << 30),
+              "server.max_embeddings_per_request x (server.max_input_dim x 4 + 1 KB) must be at "
+              "most 1 GB (the largest message gRPC receives)"));
   ARG_RETURN_IF_ERROR(
       Require(c.stream_max_in_flight > 0, "server.stream_max_in_flight must be > 0"));
   ARG_RETURN_IF_ERROR(Require(c.max_name_bytes >= 16 && c.max_name_bytes <= 65536,
@@ -141,9 +148,21 @@ absl::Status ReadModelsSection(ConfigReader& r, ServerConfig& c) {
                  "models.retry_backoff_s must be > 0 and at most models.max_retry_backoff_s");
 }
 
-// metrics.* or rest.*: the HTTP server's threads and timeouts.
+// metrics.* or rest.*: the HTTP server's threads, connections, timeouts and header limits.
 absl::Status ReadHttpSection(ConfigReader& r, const std::string& section, HttpLimits& limits) {
+  int64_t header_bytes = 0, headers = 0;
   ARG_RETURN_IF_ERROR(r.Read(section + ".threads", limits.threads));
+  ARG_RETURN_IF_ERROR(r.Read(section + ".max_connections", limits.max_connections));
+  ARG_RETURN_IF_ERROR(r.Read(section + ".max_header_bytes", header_bytes));
+  ARG_RETURN_IF_ERROR(r.Read(section + ".max_headers", headers));
+  ARG_RETURN_IF_ERROR(Require(limits.max_connections >= 1 && limits.max_connections <= 1000000,
+                              absl::StrCat(section, ".max_connections must be in [1, 1e6]")));
+  ARG_RETURN_IF_ERROR(Require(header_bytes >= 1024 && header_bytes <= (64 << 20),
+                              absl::StrCat(section, ".max_header_bytes must be in [1024, 64 MB]")));
+  ARG_RETURN_IF_ERROR(Require(headers >= 8 && headers <= 100000,
+                              absl::StrCat(section, ".max_headers must be in [8, 100000]")));
+  limits.max_header_bytes = static_cast<size_t>(header_bytes);
+  limits.max_headers = static_cast<size_t>(headers);
   ARG_RETURN_IF_ERROR(r.Seconds(section + ".read_timeout_s", limits.read_timeout));
   ARG_RETURN_IF_ERROR(r.Seconds(section + ".write_timeout_s", limits.write_timeout));
   ARG_RETURN_IF_ERROR(r.WholeSeconds(section + ".keep_alive_timeout_s", limits.keep_alive_timeout));
@@ -151,6 +170,24 @@ absl::Status ReadHttpSection(ConfigReader& r, const std::string& section, HttpLi
   return Require(
       limits.read_timeout > absl::ZeroDuration() && limits.write_timeout > absl::ZeroDuration(),
       absl::StrCat(section, ".read_timeout_s and ", section, ".write_timeout_s must be > 0"));
+}
+
+// rest.*: what request bodies may cost, buffered and parsed.
+absl::Status ReadRestBodyLimits(ConfigReader& r, ServerConfig& c) {
+  int64_t buffered = 0, depth = 0, values = 0;
+  ARG_RETURN_IF_ERROR(r.Read("rest.max_buffered_bytes", buffered));
+  ARG_RETURN_IF_ERROR(r.Read("rest.max_json_depth", depth));
+  ARG_RETURN_IF_ERROR(r.Read("rest.max_json_values", values));
+  ARG_RETURN_IF_ERROR(
+      Require(buffered >= static_cast<int64_t>(c.rest_http.max_request_body_bytes),
+              "rest.max_buffered_bytes must be at least rest.max_request_bytes"));
+  ARG_RETURN_IF_ERROR(Require(depth >= 4 && depth <= 1000, "rest.max_json_depth must be in [4, 1000]"));
+  ARG_RETURN_IF_ERROR(Require(values >= 1024, "rest.max_json_values must be at least 1024"));
+  c.rest_http.max_buffered_bytes = static_cast<size_t>(buffered);
+  c.metrics_http.max_buffered_bytes = 0;
+  c.rest_json.max_depth = static_cast<size_t>(depth);
+  c.rest_json.max_values = static_cast<size_t>(values);
+  return absl::OkStatus();
 }
 
 absl::Status ReadBatchingSection(ConfigReader& r, BatcherOptions& b) {
@@ -235,6 +272,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path,
       Require(rest_max_request_bytes >= 4096, "rest.max_request_bytes must be at least 4096"));
   c.rest_http.max_request_body_bytes = static_cast<size_t>(rest_max_request_bytes);
   c.metrics_http.max_request_body_bytes = 0;  // GET only
+  ARG_RETURN_IF_ERROR(ReadRestBodyLimits(reader, c));
   ARG_RETURN_IF_ERROR(ReadBatchingSection(reader, c.batching));
   ARG_RETURN_IF_ERROR(ReadTransportSections(reader, c));
   ARG_RETURN_IF_ERROR(ReadAdminSection(reader, c));

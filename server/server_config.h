@@ -7,8 +7,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/bounded_json.h"
 #include "server/batching/dynamic_batcher.h"
-#include "server/http_limits.h"
+#include "server/http/http_limits.h"
 #include "server/registry/version_policy.h"
 
 namespace arginator::server {
@@ -26,6 +27,7 @@ struct ServerConfig {
   std::string device;
   int intra_op_threads;
   int64_t max_embeddings_per_request;
+  int64_t max_input_dim;  // the widest model input served; bounds gRPC's receive size
   int stream_max_in_flight;
   absl::Duration grace_period;
   int64_t max_name_bytes, max_status_message_bytes;  // what is echoed back to clients
@@ -44,6 +46,7 @@ struct ServerConfig {
   bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
   HttpLimits metrics_http;        // the /metrics and /healthz server (GET only: no body)
   HttpLimits rest_http;           // the v2 REST server
+  JsonLimits rest_json;           // a v2 REST request's JSON
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;
   int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,

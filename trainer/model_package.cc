@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -132,12 +133,16 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   const TrainConfig& config = *in.config;
   const PreparedData& p = *in.prepared;
   const std::string model_path = (fs::path(dir) / "model.pt").string();
+  // Serialized in memory, then written by us: LibTorch's file writer throws from its destructor
+  // when a write fails (a full disk), which ends the process instead of failing the publish.
+  std::ostringstream bytes;
   try {
-    ExportTorchScript(in.trained->model).save(model_path);
+    ExportTorchScript(in.trained->model).save(bytes);
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat(model_path, ": TorchScript save failed: ", e.what_without_backtrace()));
   }
+  ARG_RETURN_IF_ERROR(WriteFileDurably(model_path, bytes.str()));
   ARG_ASSIGN_OR_RETURN(torch::jit::Module reloaded, LoadTorchScript(model_path));
 
   ModelCard card;

@@ -25,6 +25,11 @@
 namespace arginator::trainer {
 namespace {
 
+void RemoveTree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
 namespace fs = std::filesystem;
 
 std::string RunId() {
@@ -129,30 +134,49 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   log << "Validation:\n" << FormatReport(out.val) << "Test:\n" << FormatReport(out.test);
   out.train = std::move(trained);
 
-  if (config.output.publish) {
-    PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test};
-    ARG_ASSIGN_OR_RETURN(PublishedVersion published,
-                         PublishVersion(config.output.repository, config.output.name,
-                                        [&](const std::string& dir, int64_t version) {
-                                          return WriteModelPackage(dir, version, inputs);
-                                        }));
-    log << "Published " << config.output.name << " version " << published.version << " -> "
-        << published.path << "\n";
-    out.published = published;
-  }
-
-  out.report_dir = (fs::path(config.output.report_dir) / config.output.name /
-                    (out.published ? absl::StrCat("v", out.published->version) : RunId()))
-                       .string();
   extra["model"] = config.output.name;
-  if (out.published) extra["version"] = out.published->version;
   extra["best_epoch"] = out.train.best_epoch;
   extra["stopped_early"] = out.train.stopped_early;
   extra["synthetic_data"] = p.data.synthetic();
-  ARG_RETURN_IF_ERROR(
-      WriteRunReport(out.report_dir, out.train.history, &out.val, out.test, labels, extra));
-  ARG_RETURN_IF_ERROR(
-      WriteFileDurably((fs::path(out.report_dir) / "config.yaml").string(), ConfigYaml(config)));
+  auto write_report = [&](const std::string& dir, int64_t version) -> absl::Status {
+    if (version > 0) extra["version"] = version;
+    absl::Status s = WriteRunReport(dir, out.train.history, &out.val, out.test, labels, extra);
+    if (s.ok()) s = WriteFileDurably((fs::path(dir) / "config.yaml").string(), ConfigYaml(config));
+    if (!s.ok()) RemoveTree(dir);  // a report that could not be written whole is not left
+    return s;
+  };
+  const fs::path reports = fs::path(config.output.report_dir) / config.output.name;
+  if (!config.output.publish) {
+    out.report_dir = (reports / RunId()).string();
+    ARG_RETURN_IF_ERROR(write_report(out.report_dir, 0));
+    log << "Report: " << out.report_dir << "\n";
+    return out;
+  }
+  // The report is written before the version is published, so a report that cannot be written
+  // (a full disk) publishes nothing: into a hidden directory named for the version being
+  // claimed, renamed to v<version> once the version is published.
+  PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test};
+  std::string staged;
+  absl::StatusOr<PublishedVersion> published = PublishVersion(
+      config.output.repository, config.output.name,
+      [&](const std::string& dir, int64_t version) -> absl::Status {
+        ARG_RETURN_IF_ERROR(WriteModelPackage(dir, version, inputs));
+        if (!staged.empty()) RemoveTree(staged);  // written for a number another run took
+        staged = (reports / absl::StrCat(".v", version, "-", RunId(), ".tmp")).string();
+        return write_report(staged, version);
+      });
+  if (!published.ok()) {
+    if (!staged.empty()) RemoveTree(staged);
+    return published.status();
+  }
+  out.published = *published;
+  log << "Published " << config.output.name << " version " << published->version << " -> "
+      << published->path << "\n";
+  out.report_dir = (reports / absl::StrCat("v", published->version)).string();
+  RemoveTree(out.report_dir);  // a report of an earlier model that had this version number
+  std::error_code ec;
+  fs::rename(staged, out.report_dir, ec);
+  if (ec) out.report_dir = staged;  // the report is whole; only its name is not the usual one
   log << "Report: " << out.report_dir << "\n";
   return out;
 }

@@ -27,6 +27,7 @@ ClassifierService::Options ClassifierOptions(const ServerConfig& c) {
 RestInferenceServer::Options RestOptions(const ServerConfig& c) {
   RestInferenceServer::Options o;
   o.limits = c.rest_http;
+  o.json = c.rest_json;
   o.tls_cert = c.tls_cert;
   o.tls_key = c.tls_key;
   o.tls_client_ca = c.tls_client_ca;

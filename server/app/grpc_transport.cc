@@ -50,6 +50,11 @@ std::vector<std::pair<std::string, int>> GrpcChannelArguments(const ServerConfig
   };
 }
 
+int MaxReceiveMessageBytes(const ServerConfig& c) {
+  // The config bounds this to 1 GB + 1 MB, within int.
+  return static_cast<int>(c.max_embeddings_per_request * (c.max_input_dim * 4 + 1024) + (1 << 20));
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
     const ServerConfig& config, const std::vector<grpc::Service*>& services, int* bound_port) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -62,7 +67,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   *bound_port = 0;
   builder.AddListeningPort(address, *credentials, bound_port);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(config));
   builder.SetMaxSendMessageSize(kMaxSendMessageBytes);
   for (const auto& [name, value] : GrpcChannelArguments(config)) {
     builder.AddChannelArgument(name, value);

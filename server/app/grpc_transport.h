@@ -28,8 +28,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
 // "plaintext", "TLS" or "mutual TLS", for the log.
 const char* TransportSecurityName(const ServerConfig& config);
 
-// Receive and send limits: bulk Classify requests of 4,096 x 1,024 floats are ~16 MB.
-inline constexpr int kMaxReceiveMessageBytes = 256 << 20;
+// The largest message received, on every service: what the largest legal request can take,
+// server.max_embeddings_per_request rows of server.max_input_dim floats with 1 KB per row for its
+// id and framing, plus 1 MB. gRPC refuses a larger one (RESOURCE_EXHAUSTED) as it reads or
+// inflates it, so a small gzip bomb never grows past this.
+int MaxReceiveMessageBytes(const ServerConfig& config);
 inline constexpr int kMaxSendMessageBytes = 64 << 20;
 
 // The channel arguments the server's transport takes from the config (GRPC_ARG_* name, value).

@@ -152,6 +152,11 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
                                                    "' version ", card.version, " but sits at ",
                                                    name, "/", version));
   }
+  if (options.max_input_dim > 0 && card.input_dim > options.max_input_dim) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        card_path, ": input_dim ", card.input_dim, " is wider than server.max_input_dim ",
+        options.max_input_dim, " (raise it to serve this model)"));
+  }
   if (card.output != "probabilities") {
     return absl::InvalidArgumentError(
         absl::StrCat(card_path, ": output '", card.output, "' is not supported (probabilities)"));

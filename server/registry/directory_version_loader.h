@@ -48,6 +48,7 @@ class DirectoryVersionLoader : public VersionLoader {
     // and serve a file from elsewhere on the host.
     std::string repository;
     bool links_outside_repository = false;
+    int64_t max_input_dim = 0;  // server.max_input_dim: a wider model cannot take a full request
   };
 
   DirectoryVersionLoader(Options options, ModelFactory model_factory,

@@ -32,6 +32,15 @@ void ModelRegistry::NotifyStates(const std::string& name) {
   observer_->OnStates(name, states);
 }
 
+namespace {
+
+absl::Status NotAVersion(int64_t version) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("version ", version, " is not a version: versions are positive integers"));
+}
+
+}  // namespace
+
 absl::Status ModelRegistry::ModelNotFound(const std::string& name) const {
   std::vector<std::string> names;
   for (const auto& [n, m] : models_) names.push_back(n);
@@ -304,6 +313,7 @@ absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
 }
 
 absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
+  if (version <= 0) return NotAVersion(version);
   MutexLock lock(&mu_);
   auto model = models_.find(name);
   if (model == models_.end()) return ModelNotFound(name);
@@ -323,6 +333,7 @@ void ModelRegistry::Unpin(const std::string& name, int64_t version) {
 }
 
 absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
+  if (version <= 0) return NotAVersion(version);
   MutexLock lock(&mu_);
   auto model = models_.find(name);
   if (model == models_.end()) return ModelNotFound(name);
@@ -358,8 +369,21 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
     MutexLock lock(&mu_);
     auto model = models_.find(name);
     if (model == models_.end()) return ModelNotFound(name);
-    if (label.empty()) return absl::InvalidArgumentError("version label must not be empty");
+    if (label.empty() || label.size() > options_.max_label_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("a version label must have 1 to ",
+                                                     options_.max_label_bytes, " bytes; this one has ",
+                                                     label.size()));
+    }
+    if (version < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "version ", version, " is not a version (a positive number, or 0 to remove the label)"));
+    }
     labels = model->second.labels;
+    if (version != 0 && !labels.count(label) && labels.size() >= kMaxLabelsPerModel) {
+      return absl::ResourceExhaustedError(absl::StrCat("'", name, "' has ", labels.size(),
+                                                       " version labels, the limit; remove one "
+                                                       "first"));
+    }
     if (version == 0) {
       labels.erase(label);
     } else {

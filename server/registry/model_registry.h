@@ -18,6 +18,7 @@
 #include "server/registry/servable.h"
 #include "server/registry/version_loader.h"
 #include "server/registry/version_policy.h"
+#include "server/registry/version_labels.h"
 #include "server/registry/version_reclaimer.h"
 
 namespace arginator::server {
@@ -74,6 +75,9 @@ class ModelRegistry {
     const Clock* clock = &Clock::Real();  // retry backoff and the reclaimer's memory trimming
     // Threads versions load on (models.load_threads); 0 loads on the thread that reconciles.
     int load_threads = 0;
+    // A version label is a name clients send: at most server.max_name_bytes, so that the labels
+    // file the server writes is one it reads back after a restart.
+    size_t max_label_bytes = kMaxLabelBytes;
   };
 
   ModelRegistry(Options options, VersionLoader* loader, RegistryObserver* observer);
@@ -102,7 +106,10 @@ class ModelRegistry {
   void Unpin(const std::string& name, int64_t version);
   // Points `label` at a ready version; version 0 removes the label. Persisted first (see
   // Options::persist_labels): if that fails, nothing changes and the error says why.
+  // INVALID_ARGUMENT for an empty label or one over max_label_bytes, or a negative version;
+  // RESOURCE_EXHAUSTED for a new label past kMaxLabelsPerModel.
   absl::Status SetLabel(const std::string& name, const std::string& label, int64_t version);
+  size_t max_label_bytes() const { return options_.max_label_bytes; }
   // Replaces a model's labels with those of its labels file (the watcher, when it changes).
   // A label may point at a version that is not ready (yet): requests by it fail naming the
   // version's state rather than going elsewhere. Labelled versions on disk are always loaded,

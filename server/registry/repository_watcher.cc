@@ -45,9 +45,11 @@ bool IsDirectory(const fs::directory_entry& entry) {
   return entry.is_directory(ec) && !ec;  // a symlink loop is an error here, not a directory
 }
 
+// Whether anything is at `path`, the link itself for a symlink: a dangling or looping link is
+// a broken labels file (kept labels, a logged reason), not a removed one (labels cleared).
 bool IsFile(const fs::path& path) {
   std::error_code ec;
-  return fs::exists(path, ec) && !ec;
+  return fs::exists(fs::symlink_status(path, ec)) && !ec;
 }
 
 // What changes when a file is rewritten, replaced or appended to (after symlinks).
@@ -125,7 +127,7 @@ void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::stri
     return;
   }
   absl::StatusOr<std::map<std::string, int64_t>> labels =
-      ReadVersionLabels(path.string(), kMaxLabelBytes);
+      ReadVersionLabels(path.string(), registry_->max_label_bytes());
   if (!labels.ok()) {
     std::cerr << "arginator-server: ignoring version labels: " << labels.status().message()
               << std::endl;

@@ -21,6 +21,11 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::str
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not a JSON object of label -> version, e.g. {\"stable\": 3}"));
   }
+  if (json.size() > kMaxLabelsPerModel) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", json.size(),
+                                                   " labels; a model may have at most ",
+                                                   kMaxLabelsPerModel));
+  }
   std::map<std::string, int64_t> labels;
   for (const auto& [label, version] : json.items()) {
     if (label.empty() || label.size() > max_label_bytes) {

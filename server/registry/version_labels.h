@@ -16,9 +16,11 @@ namespace arginator::server {
 inline constexpr char kLabelsFile[] = "labels.json";
 inline constexpr size_t kMaxLabelsFileBytes = 64 << 10;
 inline constexpr size_t kMaxLabelBytes = 256;  // as any name a client may send
+// Labels per model: with labels of kMaxLabelBytes, the file stays well within its size limit.
+inline constexpr size_t kMaxLabelsPerModel = 64;
 
-// INVALID_ARGUMENT naming `source` unless `text` is such an object: labels non-empty and at most
-// `max_label_bytes`, versions positive integers.
+// INVALID_ARGUMENT naming `source` unless `text` is such an object: at most kMaxLabelsPerModel
+// labels, each non-empty and at most `max_label_bytes`, versions positive integers.
 absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::string& text,
                                                                   const std::string& source,
                                                                   size_t max_label_bytes);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/bounded_json.h"
 #include "server/server_config.h"
 
 namespace arginator::server {
@@ -26,7 +27,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const size_t max = GetEdgeLimits().max_status_message_bytes;
   if (message.size() > max) {
     const size_t full = message.size();
-    message.resize(max);
+    message.resize(Utf8Prefix(message, max).size());
     absl::StrAppend(&message, "... (cut; ", full, " bytes in all)");
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/bounded_json.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "server/service/grpc_edge.h"
@@ -37,7 +38,7 @@ absl::Status CheckOutputs(const InferRequest& request, const ModelCard& card) {
     }
     if (!IsOutputName(output.name)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "unknown output '", output.name.substr(0, GetEdgeLimits().max_name_bytes),
+          "unknown output '", Utf8Prefix(output.name, GetEdgeLimits().max_name_bytes),
           "' for model '", card.name, "'; its outputs are ", absl::StrJoin(kOutputNames, ", ")));
     }
     if (output.classification == 0) continue;
@@ -107,7 +108,7 @@ absl::StatusOr<VersionSelector> ParseModelVersion(const std::string& version) {
   const bool digits = version.find_first_not_of("0123456789") == std::string::npos;
   if (!digits || version[0] == '0' || !absl::SimpleAtoi(version, &v) || v <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model version '", version.substr(0, GetEdgeLimits().max_name_bytes),
+        absl::StrCat("model version '", Utf8Prefix(version, GetEdgeLimits().max_name_bytes),
                      "' is not a positive integer (empty selects the default version)"));
   }
   selector.version = v;
@@ -126,13 +127,13 @@ absl::StatusOr<RowsView> ParseInferInputs(const InferRequest& request, const Mod
   const InferInput& input = request.inputs[0];
   if (input.name != kInputName) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown input '", input.name.substr(0, GetEdgeLimits().max_name_bytes),
+        absl::StrCat("unknown input '", Utf8Prefix(input.name, GetEdgeLimits().max_name_bytes),
                      "' for model '", card.name, "'; its input is '", kInputName, "'"));
   }
   if (input.datatype != "FP32") {
     return absl::InvalidArgumentError(
         absl::StrCat("input '", kInputName, "' has datatype ",
-                     input.datatype.substr(0, GetEdgeLimits().max_name_bytes), "; model '",
+                     Utf8Prefix(input.datatype, GetEdgeLimits().max_name_bytes), "; model '",
                      card.name, "' takes FP32 (ProtT5 embeddings as float32)"));
   }
   if (input.shape.size() != 2 || input.shape[1] != dim || input.shape[0] < 1) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/bounded_json.h"
 #include "common/status_macros.h"
 
 namespace arginator::server {
@@ -35,7 +36,7 @@ absl::Status Flatten(const json& data, const std::vector<int64_t>& shape, size_t
       out.push_back(element.get<float>());
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "input data element ", out.size(), " is not a number: ", element.dump().substr(0, 64)));
+          "input data element ", out.size(), " is not a number: ", Utf8Prefix(DumpJson(element), 64)));
     }
   }
   return absl::OkStatus();

@@ -1,14 +1,12 @@
 #include "server/service/rest_inference_server.h"
 
-#include <httplib.h>
+#include <utility>
 
-#include <condition_variable>
-#include <limits>
-#include <mutex>
-
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/service/grpc_edge.h"
@@ -52,15 +50,21 @@ int HttpStatus(absl::StatusCode code) {
   }
 }
 
-void SendJson(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+HttpResponse Json(int status, const json& body) {
+  return HttpResponse{status, "application/json", DumpJson(body), {}};
 }
 
-void SendError(httplib::Response& res, const absl::Status& status) {
-  // The same cut to server.max_status_message_bytes as gRPC statuses.
-  SendJson(res, HttpStatus(status.code()), {{"error", ToGrpcStatus(status).error_message()}});
+// {"error": message}: valid UTF-8 whatever the message echoes (DumpJson).
+HttpResponse ErrorJson(int status, const std::string& message) {
+  return Json(status, {{"error", message}});
 }
+
+HttpResponse Error(const absl::Status& status) {
+  // The same cut to server.max_status_message_bytes as gRPC statuses.
+  return ErrorJson(HttpStatus(status.code()), ToGrpcStatus(status).error_message());
+}
+
+HttpResponse Bare(int status) { return HttpResponse{status, "", "", {}}; }
 
 json Elements(const InferOutput& o) {
   if (o.datatype == "FP32") return o.fp32;
@@ -73,32 +77,59 @@ json Elements(const InferOutput& o) {
   return o.bytes;
 }
 
-// Wakes the HTTP thread when its request finishes; shared, so that the finishing thread never
-// touches a job the HTTP thread has already destroyed.
-struct Completion {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  absl::Status status;
-};
-
-// One POST .../infer on the shared request path, run and awaited on the HTTP thread.
+// One POST .../infer on the shared request path. Owns the request's bytes and its responder;
+// answers and deletes itself when the request finishes (ServedJob::Finish, possibly on the
+// batcher's thread), so the HTTP thread is free while the batch runs.
 class RestInferJob final : public ServedJob {
  public:
-  RestInferJob(std::string_view header, std::string_view binary)
-      : header_(header), binary_(binary) {}
+  RestInferJob(std::string body, size_t header_length, const JsonLimits& json_limits,
+               HttpResponder respond)
+      : body_(std::move(body)),
+        header_length_(header_length),
+        json_limits_(json_limits),
+        respond_(std::move(respond)) {}
 
-  absl::Status Infer(const ClassifyEnv& env, const std::string& name, const std::string& version) {
-    auto completion = completion_;
-    absl::StatusOr<VersionSelector> selector = ParseModelVersion(version);
-    Run(env, RequestMethod::kModelInferRest, name, selector, absl::InfiniteFuture());
-    std::unique_lock<std::mutex> lock(completion->mu);
-    completion->cv.wait(lock, [&] { return completion->done; });
-    return completion->status;
+  void Start(const ClassifyEnv& env, const std::string& name, const std::string& version) {
+    Run(env, RequestMethod::kModelInferRest, name, ParseModelVersion(version),
+        absl::InfiniteFuture());
   }
 
-  // The response body: the JSON, then the binary outputs in order; sets the header's length.
-  std::string Body(size_t* json_length) const {
+ private:
+  absl::StatusOr<RowsView> ParseRows(const ClassifyEnv& env, const ModelCard& card,
+                                     std::vector<float>& scratch,
+                                     std::vector<float>& norms) override {
+    const std::string_view all = body_;
+    absl::StatusOr<json> header =
+        ParseBoundedJson(all.substr(0, header_length_), json_limits_, "the request body");
+    if (!header.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          header.status().message(), header_length_ == all.size()
+                                         ? " (a binary request needs the " +
+                                               std::string(kHeaderLength) + " header)"
+                                         : ""));
+    }
+    ARG_RETURN_IF_ERROR(
+        DecodeRestInferRequest(*header, all.substr(header_length_), view_, values_));
+    return ParseInferInputs(view_, card, env.max_embeddings_per_request, scratch, norms);
+  }
+
+  absl::Status Respond(const ModelCard& card, RowsView probabilities,
+                       const std::vector<float>& norms, const Verdicts& verdicts) override {
+    BuildInferOutputs(view_, card, probabilities, norms, verdicts, outputs_);
+    model_name_ = card.name;
+    model_version_ = absl::StrCat(card.version);
+    return absl::OkStatus();
+  }
+
+  void Finish(const absl::Status& status) override {
+    HttpResponse response = status.ok() ? Body() : Error(status);
+    HttpResponder respond = std::move(respond_);
+    delete this;
+    respond(std::move(response));
+  }
+
+  // The JSON, then the binary outputs in order, with the JSON's length in a header if any.
+  HttpResponse Body() const {
     json outputs = json::array();
     std::string binary;
     for (const InferOutput& o : outputs_) {
@@ -118,60 +149,93 @@ class RestInferJob final : public ServedJob {
     json body = {{"model_name", model_name_}, {"model_version", model_version_}};
     if (!view_.id.empty()) body["id"] = view_.id;
     body["outputs"] = std::move(outputs);
-    std::string text = body.dump();
-    *json_length = text.size();
-    return text + binary;
-  }
-  bool any_binary() const {
-    for (const InferOutput& o : outputs_) {
-      if (o.binary) return true;
-    }
-    return false;
+    std::string text = DumpJson(body);
+    if (binary.empty()) return HttpResponse{200, "application/json", std::move(text), {}};
+    HttpResponse response{200, "application/octet-stream", text + binary, {}};
+    response.headers.emplace_back(kHeaderLength, std::to_string(text.size()));
+    return response;
   }
 
- private:
-  absl::StatusOr<RowsView> ParseRows(const ClassifyEnv& env, const ModelCard& card,
-                                     std::vector<float>& scratch,
-                                     std::vector<float>& norms) override {
-    json body = json::parse(header_, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) {
-      return absl::InvalidArgumentError(
-          "the request body is not valid JSON (a binary request needs the " +
-          std::string(kHeaderLength) + " header)");
-    }
-    ARG_RETURN_IF_ERROR(DecodeRestInferRequest(body, binary_, view_, values_));
-    return ParseInferInputs(view_, card, env.max_embeddings_per_request, scratch, norms);
-  }
-
-  absl::Status Respond(const ModelCard& card, RowsView probabilities,
-                       const std::vector<float>& norms, const Verdicts& verdicts) override {
-    BuildInferOutputs(view_, card, probabilities, norms, verdicts, outputs_);
-    model_name_ = card.name;
-    model_version_ = absl::StrCat(card.version);
-    return absl::OkStatus();
-  }
-
-  void Finish(const absl::Status& status) override {
-    auto completion = completion_;  // this job may be gone once `done` is seen
-    {
-      std::lock_guard<std::mutex> lock(completion->mu);
-      completion->status = status;
-      completion->done = true;
-    }
-    completion->cv.notify_one();
-  }
-
-  const std::string_view header_, binary_;
-  std::shared_ptr<Completion> completion_ = std::make_shared<Completion>();
+  const std::string body_;
+  const size_t header_length_;
+  const JsonLimits json_limits_;
+  HttpResponder respond_;
   InferRequest view_;
   std::vector<float> values_;  // typed input values from the JSON
   std::vector<InferOutput> outputs_;
   std::string model_name_, model_version_;
 };
 
-// The {name} and optional {version} captured from a /v2/models/... path.
-std::pair<std::string, std::string> NameAndVersion(const httplib::Request& req) {
-  return {req.matches[1].str(), req.matches.size() > 2 ? req.matches[2].str() : ""};
+// Where a request's target leads: the endpoint and the percent-decoded {name} and {version}.
+struct RestRoute {
+  enum Endpoint { kNone, kServer, kLive, kReady, kModel, kModelReady, kInfer } endpoint = kNone;
+  std::string name, version;
+};
+
+absl::StatusOr<std::string> PercentDecode(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    int value = 0;
+    if (i + 2 >= segment.size() + 0 || !absl::ascii_isxdigit(segment[i + 1]) ||
+        !absl::ascii_isxdigit(segment[i + 2])) {
+      return absl::InvalidArgumentError("the request path has a malformed percent-encoding");
+    }
+    for (int k = 1; k <= 2; ++k) {
+      const char c = segment[i + k];
+      value = value * 16 + (absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10);
+    }
+    out.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return out;
+}
+
+absl::StatusOr<RestRoute> ParseTarget(std::string_view target) {
+  const std::string path(target.substr(0, target.find_first_of("?#")));
+  std::vector<std::string> s;
+  for (const std::string& raw : std::vector<std::string>(absl::StrSplit(path, '/'))) {
+    absl::StatusOr<std::string> segment = PercentDecode(raw);
+    if (!segment.ok()) return segment.status();
+    s.push_back(*std::move(segment));
+  }
+  RestRoute route;
+  if (s.size() < 2 || !s[0].empty() || s[1] != "v2") return route;
+  if (s.size() == 2) route.endpoint = RestRoute::kServer;
+  if (s.size() == 4 && s[2] == "health") {
+    if (s[3] == "live") route.endpoint = RestRoute::kLive;
+    if (s[3] == "ready") route.endpoint = RestRoute::kReady;
+  }
+  if (s.size() < 4 || s[2] != "models" || s[3].empty()) return route;
+  route.name = s[3];
+  size_t next = 4;
+  if (s.size() >= 6 && s[4] == "versions" && !s[5].empty()) {
+    route.version = s[5];
+    next = 6;
+  }
+  if (s.size() == next) route.endpoint = RestRoute::kModel;
+  if (s.size() == next + 1 && s[next] == "ready") route.endpoint = RestRoute::kModelReady;
+  if (s.size() == next + 1 && s[next] == "infer") route.endpoint = RestRoute::kInfer;
+  return route;
+}
+
+HttpResponse ModelMetadataJson(const ModelMetadata& m) {
+  json inputs = json::array(), outputs = json::array();
+  for (const TensorMetadata& t : m.inputs) {
+    inputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+  }
+  for (const TensorMetadata& t : m.outputs) {
+    outputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+  }
+  return Json(200, {{"name", m.name},
+                    {"versions", m.versions},
+                    {"platform", kPlatform},
+                    {"inputs", inputs},
+                    {"outputs", outputs}});
 }
 
 }  // namespace
@@ -183,125 +247,94 @@ RestInferenceServer::RestInferenceServer(const ClassifyEnv* env, const ServingSt
 RestInferenceServer::~RestInferenceServer() { Stop(); }
 
 absl::Status RestInferenceServer::Start(const std::string& host, int port) {
-  if (options_.tls_cert.empty()) {
-    http_ = std::make_unique<httplib::Server>();
-  } else {
-    auto tls = std::make_unique<httplib::SSLServer>(
-        options_.tls_cert.c_str(), options_.tls_key.c_str(),
-        options_.tls_client_ca.empty() ? nullptr : options_.tls_client_ca.c_str());
-    if (!tls->is_valid()) {
-      return absl::InvalidArgumentError(absl::StrCat("REST: cannot use the TLS certificate ",
-                                                     options_.tls_cert, " and key ",
-                                                     options_.tls_key));
-    }
-    http_ = std::move(tls);
-  }
-  ApplyHttpLimits(options_.limits, *http_);
-  // cpp-httplib closes a keep-alive connection after 5 requests by default, so a client would
-  // reconnect every 5 calls. Idle connections still close after rest.keep_alive_timeout_s, and
-  // rest.threads bounds the connections served at once.
-  http_->set_keep_alive_max_count(std::numeric_limits<size_t>::max());
-  Route();
-  port_ = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
-  if (port_ <= 0)
-    return absl::UnavailableError(absl::StrCat("REST: cannot bind ", host, ":", port));
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  HttpServer::Options o;
+  o.name = "REST";
+  o.limits = options_.limits;
+  o.tls_cert = options_.tls_cert;
+  o.tls_key = options_.tls_key;
+  o.tls_client_ca = options_.tls_client_ca;
+  o.error_body = ErrorJson;
+  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      std::move(o), [this](HttpRequest r, HttpResponder respond) { Handle(std::move(r), respond); },
+      host, port);
+  if (!http.ok()) return http.status();
+  http_ = *std::move(http);
   return absl::OkStatus();
 }
 
 void RestInferenceServer::Stop() {
-  if (http_) http_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (http_) http_->Stop();
 }
 
-void RestInferenceServer::Route() {
-  httplib::Server& http = *http_;
-  const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
-  http.Get("/v2", [](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200,
-             {{"name", kServerName},
-              {"version", ServerVersion()},
-              {"extensions", SupportedExtensions()}});
-  });
-  http.Get("/v2/health/live", [this](const httplib::Request&, httplib::Response& res) {
-    res.status = status_->Live() ? 200 : kNotReady;
-  });
-  http.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& res) {
-    res.status = status_->Ready() ? 200 : kNotReady;
-  });
-  http.Get(model + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
-    auto [name, version] = NameAndVersion(req);
-    absl::StatusOr<VersionSelector> selector = ParseModelVersion(version);
-    if (!selector.ok()) return SendError(res, selector.status());
-    res.status = status_->ModelReady(name, *selector) ? 200 : kNotReady;
-  });
-  http.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
-    auto [name, version] = NameAndVersion(req);
-    absl::StatusOr<ModelMetadata> m = GetModelMetadata(*env_->registry, name, version);
-    if (!m.ok()) return SendError(res, m.status());
-    json inputs = json::array(), outputs = json::array();
-    for (const TensorMetadata& t : m->inputs) {
-      inputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
+  absl::StatusOr<RestRoute> parsed = ParseTarget(req.target);
+  if (!parsed.ok()) return respond(Error(parsed.status()));
+  const RestRoute& route = *parsed;
+  const bool head = req.method == "HEAD";
+  const bool get = req.method == "GET" || head;
+  const bool infer = route.endpoint == RestRoute::kInfer;
+  if (route.endpoint == RestRoute::kNone) {
+    return respond(ErrorJson(404, absl::StrCat("no such endpoint: ", Utf8Prefix(req.method, 16),
+                                               " ", Utf8Prefix(req.target, 256))));
+  }
+  if (infer ? req.method != "POST" : !get) {
+    HttpResponse r = ErrorJson(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
+                                                 Utf8Prefix(req.target, 256)));
+    r.headers.emplace_back("Allow", infer ? "POST" : "GET, HEAD");
+    return respond(std::move(r));
+  }
+  HttpResponse response = Bare(200);
+  switch (route.endpoint) {
+    case RestRoute::kServer:
+      response = Json(200, {{"name", kServerName},
+                            {"version", ServerVersion()},
+                            {"extensions", SupportedExtensions()}});
+      break;
+    case RestRoute::kLive:
+      response = Bare(status_->Live() ? 200 : kNotReady);
+      break;
+    case RestRoute::kReady:
+      response = Bare(status_->Ready() ? 200 : kNotReady);
+      break;
+    case RestRoute::kModelReady: {
+      absl::StatusOr<VersionSelector> selector = ParseModelVersion(route.version);
+      response = !selector.ok() ? Error(selector.status())
+                                : Bare(status_->ModelReady(route.name, *selector) ? 200 : kNotReady);
+      break;
     }
-    for (const TensorMetadata& t : m->outputs) {
-      outputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+    case RestRoute::kModel: {
+      absl::StatusOr<ModelMetadata> m = GetModelMetadata(*env_->registry, route.name, route.version);
+      response = m.ok() ? ModelMetadataJson(*m) : Error(m.status());
+      break;
     }
-    SendJson(res, 200,
-             {{"name", m->name},
-              {"versions", m->versions},
-              {"platform", kPlatform},
-              {"inputs", inputs},
-              {"outputs", outputs}});
-  });
-  // With a content reader, because cpp-httplib would parse (and, past 8 KB, refuse with 413) a
-  // body sent as application/x-www-form-urlencoded, which is what `curl -d` sends by default.
-  http.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res,
-                                     const httplib::ContentReader& read) {
-    auto [name, version] = NameAndVersion(req);
-    std::string content;
-    content.reserve(static_cast<size_t>(std::min<uint64_t>(
-        req.get_header_value<uint64_t>("Content-Length"), options_.limits.max_request_body_bytes)));
-    read([&content](const char* data, size_t length) {
-      content.append(data, length);
-      return true;
-    });
-    if (status_->draining()) {
-      env_->metrics->RecordRequest(env_->registry->Knows(name) ? name : kUnknownModelLabel, 0,
-                                   RequestMethod::kModelInferRest, "UNAVAILABLE", 0);
-      return SendError(res, absl::UnavailableError(
-                                "server is shutting down: send the request to another replica"));
+    case RestRoute::kInfer:
+      return Infer(route.name, route.version, std::move(req), std::move(respond));
+    case RestRoute::kNone:
+      break;
+  }
+  if (head) response.body.clear();
+  respond(std::move(response));
+}
+
+void RestInferenceServer::Infer(const std::string& name, const std::string& version,
+                                HttpRequest req, HttpResponder respond) const {
+  if (status_->draining()) {
+    env_->metrics->RecordRequest(env_->registry->Knows(name) ? name : kUnknownModelLabel,
+                                 0, RequestMethod::kModelInferRest, "UNAVAILABLE", 0);
+    return respond(Error(absl::UnavailableError(
+        "server is shutting down: send the request to another replica")));
+  }
+  size_t header_length = req.body.size();
+  if (const std::string* length = req.Header(absl::AsciiStrToLower(kHeaderLength))) {
+    if (!absl::SimpleAtoi(*length, &header_length) || header_length > req.body.size()) {
+      return respond(Error(absl::InvalidArgumentError(
+          absl::StrCat(kHeaderLength, " must be a byte count within the body's ", req.body.size(),
+                       " bytes"))));
     }
-    std::string_view body = content, header = body, binary;
-    if (req.has_header(kHeaderLength)) {
-      size_t length = 0;
-      if (!absl::SimpleAtoi(req.get_header_value(kHeaderLength), &length) || length > body.size()) {
-        return SendError(res, absl::InvalidArgumentError(absl::StrCat(
-                                  kHeaderLength, " must be a byte count within the body's ",
-                                  body.size(), " bytes")));
-      }
-      header = body.substr(0, length);
-      binary = body.substr(length);
-    }
-    RestInferJob job(header, binary);
-    if (absl::Status s = job.Infer(*env_, name, version); !s.ok()) return SendError(res, s);
-    size_t json_length = 0;
-    std::string out = job.Body(&json_length);
-    if (job.any_binary()) {
-      res.set_header(kHeaderLength, std::to_string(json_length));
-      res.set_content(out, "application/octet-stream");
-    } else {
-      res.set_content(out, "application/json");
-    }
-  });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    // A false health or ready answer is a bare 400, as the spec asks; other errors get a body.
-    if (!res.body.empty() || res.status == kNotReady) return;
-    const std::string what = res.status == 413 ? "the request body exceeds rest.max_request_bytes"
-                             : res.status == 404
-                                 ? "no such endpoint: " + req.method + " " + req.path.substr(0, 256)
-                                 : "HTTP error " + std::to_string(res.status);
-    res.set_content(json{{"error", what}}.dump(), "application/json");
-  });
+  }
+  // Deletes itself when it answers.
+  auto* job = new RestInferJob(std::move(req.body), header_length, options_.json, respond);
+  job->Start(*env_, name, version);
 }
 
 }  // namespace arginator::server

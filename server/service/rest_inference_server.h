@@ -2,10 +2,10 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
-#include "server/metrics/metrics_http_server.h"
+#include "common/bounded_json.h"
+#include "server/http/http_server.h"
 #include "server/service/served_job.h"
 #include "server/service/serving_status.h"
 
@@ -19,15 +19,19 @@ namespace arginator::server {
 //   GET  /v2/models/{name}[/versions/{v}]           model metadata
 //   GET  /v2/models/{name}[/versions/{v}]/ready     200, or 400 when not
 //   POST /v2/models/{name}[/versions/{v}]/infer     inference
-// Errors are {"error": "..."} with 400 (bad request), 404 (no such model or version), 503 (not
-// ready, draining), 413 (body over rest.max_request_bytes), 500. Inference runs the shared request
-// path (served_job.h) on the caller's HTTP thread, so REST requests batch with gRPC ones.
-// Readiness comes from the same ServingStatus as grpc.health.v1; while draining, new inference
-// requests get 503 and those in flight finish. cpp-httplib, bounded by HttpLimits.
+// Path segments are percent-decoded. Errors are {"error": "..."}, valid UTF-8 JSON whatever the
+// request held, with 400 (bad request), 404 (no such model, version or endpoint), 405, 413 (body
+// over rest.max_request_bytes), 415, 431, 503 (not ready, draining, busy), 500. Inference runs
+// the shared request path (served_job.h) and answers when its batch completes, so REST requests
+// batch with gRPC ones and hold no HTTP thread while they wait. Readiness comes from the same
+// ServingStatus as grpc.health.v1; while draining, new inference requests get 503 and those in
+// flight finish. HttpServer enforces the connection limits (HttpLimits); the JSON body is parsed
+// within `json` before any recursive walk.
 class RestInferenceServer {
  public:
   struct Options {
     HttpLimits limits;
+    JsonLimits json;
     std::string tls_cert, tls_key, tls_client_ca;  // PEM files; empty cert: plaintext
   };
 
@@ -37,19 +41,20 @@ class RestInferenceServer {
 
   // Binds host:port (0 picks a free one) and serves on background threads.
   absl::Status Start(const std::string& host, int port);
-  int port() const { return port_; }
+  int port() const { return http_ ? http_->port() : 0; }
   // Stops accepting and waits for the requests in flight.
   void Stop();
 
  private:
-  void Route();
+  void Handle(HttpRequest request, HttpResponder respond) const;
+  // POST .../infer: answers through `respond` when the request's batch completes.
+  void Infer(const std::string& name, const std::string& version, HttpRequest request,
+             HttpResponder respond) const;
 
   const ClassifyEnv* const env_;
   const ServingStatus* const status_;
   const Options options_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> http_;
 };
 
 }  // namespace arginator::server
