@@ -25,12 +25,12 @@
 namespace arginator::trainer {
 namespace {
 
+namespace fs = std::filesystem;
+
 void RemoveTree(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
 }
-
-namespace fs = std::filesystem;
 
 std::string RunId() {
   return absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",

@@ -7,10 +7,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <random>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
 
@@ -20,8 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 
 absl::Status FsyncTree(const fs::path& dir) {
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
     int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 || ::fsync(fd) != 0) {
       if (fd >= 0) ::close(fd);
@@ -29,10 +35,49 @@ absl::Status FsyncTree(const fs::path& dir) {
     }
     ::close(fd);
   }
+  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": cannot list: ", ec.message()));
   return FsyncDirectory(dir.string());
 }
 
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  std::string host(name);
+  std::replace(host.begin(), host.end(), '-', '_');  // '-' separates the staging name's fields
+  return host;
+}
+
+// Whether staging directory `name` (.tmp-<host>-<pid>-<n>, or .tmp-<pid>-<n> from older trainers)
+// belongs to a trainer that is gone: one on this host whose process no longer runs, or any
+// untouched for a day (a killed pod on a shared volume, or a restarted container whose pid is
+// taken again; a live publish writes its files within minutes of creating the directory).
+bool IsStaleStaging(const fs::directory_entry& entry, const std::string& host) {
+  const std::string name = entry.path().filename().string();
+  if (name.rfind(".tmp-", 0) != 0) return false;
+  std::vector<std::string> fields = absl::StrSplit(name.substr(5), '-');
+  if (fields.size() == 2) fields.insert(fields.begin(), host);
+  int64_t pid = 0;
+  if (fields.size() != 3 || !absl::SimpleAtoi(fields[1], &pid) || pid <= 0) return false;
+  if (fields[0] == host && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
+  std::error_code ec;
+  const auto modified = fs::last_write_time(entry.path(), ec);
+  return !ec && fs::file_time_type::clock::now() - modified > std::chrono::hours(24);
+}
+
 }  // namespace
+
+int RemoveStaleStaging(const std::string& model_dir) {
+  const std::string host = HostName();
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
+    if (!entry.is_directory(ec) || !IsStaleStaging(entry, host)) continue;
+    std::error_code rm;
+    fs::remove_all(entry.path(), rm);
+    removed += !rm;
+  }
+  return removed;
+}
 
 int64_t HighestVersion(const std::string& model_dir) {
   int64_t highest = 0;
@@ -40,7 +85,7 @@ int64_t HighestVersion(const std::string& model_dir) {
   for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
     int64_t v = 0;
     std::string name = entry.path().filename().string();
-    if (entry.is_directory() && absl::SimpleAtoi(name, &v) && v > 0 && name[0] != '+') {
+    if (entry.is_directory(ec) && absl::SimpleAtoi(name, &v) && v > 0 && name[0] != '+') {
       highest = std::max(highest, v);
     }
   }
@@ -60,8 +105,10 @@ absl::StatusOr<PublishedVersion> PublishVersion(const std::string& repository,
     return absl::PermissionDeniedError(
         absl::StrCat(model_dir.string(), ": cannot create: ", ec.message()));
   }
+  RemoveStaleStaging(model_dir.string());
   std::random_device entropy;
-  const fs::path tmp = model_dir / absl::StrCat(".tmp-", ::getpid(), "-", entropy());
+  const fs::path tmp =
+      model_dir / absl::StrCat(".tmp-", HostName(), "-", ::getpid(), "-", entropy());
   if (!fs::create_directory(tmp, ec)) {
     return absl::PermissionDeniedError(absl::StrCat(tmp.string(), ": cannot create"));
   }

@@ -20,7 +20,12 @@ struct PublishedVersion {
 // non-numeric entries are ignored.
 int64_t HighestVersion(const std::string& model_dir);
 
-// Publishes atomically: `write` fills a hidden temporary directory inside <repository>/<name>,
+// Removes staging directories that killed trainers left in `model_dir` (hidden .tmp-<host>-<pid>-*
+// directories whose process on this host is gone, or any untouched for a day); returns how many.
+// The server ignores them meanwhile (hidden entries are never versions).
+int RemoveStaleStaging(const std::string& model_dir);
+
+// Publishes atomically, after removing stale staging directories (RemoveStaleStaging): `write` fills a hidden temporary directory inside <repository>/<name>,
 // everything is fsynced, and the directory is renamed (RENAME_NOREPLACE) to the next free version.
 // If another publisher takes that number first, `write` runs again for the next number, so two
 // concurrent publishes never collide and a reader never sees a half-written version. On failure the

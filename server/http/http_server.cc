@@ -107,6 +107,8 @@ class HttpServer::Impl {
   bool accept_paused_ ABSL_GUARDED_BY(mu_) = false;
   // Last: destroyed first, so that sessions still queued in it see the members above alive.
   net::io_context ioc_;
+  // Keeps the threads running while a handler holds a request and no I/O is pending.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
 };
 
@@ -380,6 +382,7 @@ absl::Status HttpServer::Impl::Listen(const std::string& host, int port) {
 }
 
 void HttpServer::Impl::Run() {
+  work_.emplace(ioc_.get_executor());
   net::post(acceptor_.get_executor(), [this] { Accept(); });
   for (int i = 0; i < limits().threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
 }
@@ -457,6 +460,7 @@ void HttpServer::Impl::Stop() {
     MutexLock lock(&mu_);
     while (in_flight_ > 0) answered_cv_.Wait(&mu_);
   }
+  work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

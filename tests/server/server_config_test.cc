@@ -47,7 +47,13 @@ TEST(ServerConfigTest, DefaultValuesAsDocumented) {
   EXPECT_TRUE(defaults->persist_labels);
   EXPECT_EQ(shipped->max_name_bytes, 256);
   EXPECT_EQ(shipped->max_status_message_bytes, defaults->max_status_message_bytes);
-  EXPECT_EQ(shipped->metrics_http.threads, 16);
+  EXPECT_EQ(shipped->metrics_http.threads, 2);
+  EXPECT_EQ(shipped->rest_http.max_connections, 1024);
+  EXPECT_EQ(shipped->rest_http.max_buffered_bytes, size_t{256} << 20);
+  EXPECT_EQ(shipped->rest_http.max_headers, 100u);
+  EXPECT_EQ(shipped->rest_json.max_depth, 32u);
+  EXPECT_EQ(shipped->rest_json.max_values, 4718592u);
+  EXPECT_EQ(shipped->max_input_dim, 1024);
   EXPECT_EQ(shipped->rest_http.max_request_body_bytes, size_t{64} << 20);
   EXPECT_EQ(shipped->metrics_http.max_request_body_bytes, 0u) << "GET only";
   EXPECT_EQ(shipped->warmup_batches, 3);
