@@ -116,7 +116,75 @@ namespace {
 
 http::status ToBeastStatus(int status) { return static_cast<http::status>(status); }
 
-bool IsTimeout(const beast::error_code& ec) { return ec == beast::error::timeout; }
+using RequestParser = http::request_parser<http::string_body>;
+
+// A parser for one request within `limits`.
+void LimitParser(const HttpLimits& limits, RequestParser& parser) {
+  parser.header_limit(static_cast<uint32_t>(
+      std::min<size_t>(limits.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+  parser.body_limit(limits.max_request_body_bytes);
+}
+
+HttpRefusal BodyTooLarge(const std::string& name, const HttpLimits& limits) {
+  return {413, absl::StrCat("the request body exceeds ", name, "'s limit of ",
+                            limits.max_request_body_bytes, " bytes")};
+}
+
+// What a parse error means for the peer: an answer, or nothing (it went away or timed out).
+std::optional<HttpRefusal> RefusalFor(const beast::error_code& ec, const std::string& name,
+                                      const HttpLimits& limits) {
+  if (ec == http::error::header_limit) {
+    return HttpRefusal{431, absl::StrCat("the request's headers exceed ", limits.max_header_bytes,
+                                         " bytes")};
+  }
+  if (ec == http::error::body_limit) return BodyTooLarge(name, limits);
+  if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return HttpRefusal{400, "malformed HTTP request: " + ec.message()};
+  }
+  return std::nullopt;
+}
+
+// The checks on a request's header once it has arrived whole.
+std::optional<HttpRefusal> CheckHeader(const RequestParser& parser, const std::string& name,
+                                       const HttpLimits& limits) {
+  const auto& header = parser.get();
+  if (static_cast<size_t>(std::distance(header.begin(), header.end())) > limits.max_headers) {
+    return HttpRefusal{431,
+                       absl::StrCat("the request has more than ", limits.max_headers,
+                                    " header fields")};
+  }
+  if (!parser.is_done() && limits.max_request_body_bytes == 0) return BodyTooLarge(name, limits);
+  return std::nullopt;
+}
+
+// The handler's view of a whole request: headers in lower case, the body decoded within the
+// limit; or the answer that refuses it.
+absl::StatusOr<HttpRequest> ToHttpRequest(http::request<http::string_body> message,
+                                          const std::string& name, const HttpLimits& limits,
+                                          HttpRefusal* refusal) {
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  for (const auto& field : message) {
+    request.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
+                                 std::string(field.value()));
+  }
+  const std::string* encoding = request.Header("content-encoding");
+  absl::StatusOr<std::string> body =
+      DecodeContent(encoding ? *encoding : "", std::move(message.body()),
+                    limits.max_request_body_bytes);
+  if (!body.ok()) {
+    const absl::StatusCode code = body.status().code();
+    *refusal = code == absl::StatusCode::kResourceExhausted
+                   ? BodyTooLarge(name, limits)
+                   : HttpRefusal{code == absl::StatusCode::kUnimplemented ? 415 : 400,
+                                 std::string(body.status().message())};
+    return body.status();
+  }
+  request.body = *std::move(body);
+  return request;
+}
 
 // One connection: reads a request whole within the limits, hands it to the handler, writes its
 // answer, and waits for the next one. All of its work runs on its own strand.
@@ -167,31 +235,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void ReadHeader() {
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(
-        std::min<size_t>(server_->limits().max_header_bytes, std::numeric_limits<uint32_t>::max())));
-    parser_->body_limit(server_->limits().max_request_body_bytes);
+    LimitParser(server_->limits(), *parser_);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
-    const HttpLimits& limits = server_->limits();
-    if (ec == http::error::header_limit) {
-      return Refuse(431, absl::StrCat("the request's headers exceed ", limits.max_header_bytes,
-                                      " bytes"));
+    if (ec) return Failed(ec);
+    if (auto refusal = CheckHeader(*parser_, server_->options().name, server_->limits())) {
+      return Refuse(*refusal);
     }
-    if (ec == http::error::body_limit) return RefuseBodySize();
-    if (ec) return ClosedOrMalformed(ec);
-    const auto& header = parser_->get();
-    if (static_cast<size_t>(std::distance(header.begin(), header.end())) > limits.max_headers) {
-      return Refuse(431, absl::StrCat("the request has more than ", limits.max_headers,
-                                      " header fields"));
-    }
-    if (server_->stopping()) return Refuse(503, "the server is shutting down");
+    if (server_->stopping()) return Refuse({503, "the server is shutting down"});
     if (parser_->is_done()) return OnRequest();
-    if (limits.max_request_body_bytes == 0) return RefuseBodySize();
     if (auto length = parser_->content_length(); length && !Take(*length)) return RefuseBusy();
+    const auto& header = parser_->get();
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, header.version());
       return http::async_write(stream_, *continue_,
@@ -210,8 +268,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec == http::error::body_limit) return RefuseBodySize();
-    if (ec) return ClosedOrMalformed(ec);
+    if (ec) return Failed(ec);
     // A chunked body takes its budget as it grows.
     const size_t size = parser_->get().body().size();
     if (size > reserved_ && !Take(size - reserved_)) return RefuseBusy();
@@ -229,25 +286,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Lowest().expires_never();  // the handler may take its time; the write has its own limit
     http::request<http::string_body> message = parser_->release();
     keep_alive_ = message.keep_alive();
-    HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      request.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
-                                   std::string(field.value()));
+    HttpRefusal refusal;
+    absl::StatusOr<HttpRequest> request =
+        ToHttpRequest(std::move(message), server_->options().name, server_->limits(), &refusal);
+    if (!request.ok()) return Refuse(refusal);
+    if (request->body.size() > reserved_ && !Take(request->body.size() - reserved_)) {
+      return RefuseBusy();
     }
-    const std::string* encoding = request.Header("content-encoding");
-    absl::StatusOr<std::string> body =
-        DecodeContent(encoding ? *encoding : "", std::move(message.body()),
-                      server_->limits().max_request_body_bytes);
-    if (!body.ok()) {
-      if (body.status().code() == absl::StatusCode::kResourceExhausted) return RefuseBodySize();
-      const int status = body.status().code() == absl::StatusCode::kUnimplemented ? 415 : 400;
-      return Refuse(status, std::string(body.status().message()));
-    }
-    if (body->size() > reserved_ && !Take(body->size() - reserved_)) return RefuseBusy();
-    request.body = *std::move(body);
-    server_->Dispatch(std::move(request),
+    server_->Dispatch(*std::move(request),
                       HttpResponder([self = this->shared_from_this()](HttpResponse response) {
                         net::post(self->stream_.get_executor(),
                                   [self, response = std::move(response)]() mutable {
@@ -256,10 +302,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                       }));
   }
 
-  void RefuseBodySize() {
-    Refuse(413, absl::StrCat("the request body exceeds ", server_->options().name,
-                             "'s limit of ", server_->limits().max_request_body_bytes, " bytes"));
-  }
   void RefuseBusy() {
     HttpResponse response =
         server_->ErrorResponse(503, "too many request bodies are being received; retry shortly");
@@ -269,17 +311,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
   // Answers an error the server found itself and closes the connection: the rest of the request,
   // if any, is never read.
-  void Refuse(int status, const std::string& message) {
+  void Refuse(const HttpRefusal& refusal) {
     keep_alive_ = false;
-    Write(server_->ErrorResponse(status, message), /*answered=*/false);
+    Write(server_->ErrorResponse(refusal.status, refusal.message), /*answered=*/false);
   }
-  void ClosedOrMalformed(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof || IsTimeout(ec) ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
-      return;  // the peer went away or ran out of time: nothing to answer
-    }
-    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      return Refuse(400, "malformed HTTP request: " + ec.message());
+  // A read failed: answer what deserves an answer; a peer that went away or ran out of time
+  // gets nothing.
+  void Failed(const beast::error_code& ec) {
+    if (auto refusal = RefusalFor(ec, server_->options().name, server_->limits())) {
+      Refuse(*refusal);
     }
   }
 
@@ -464,6 +504,44 @@ void HttpServer::Impl::Stop() {
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+}
+
+ParsedHttpRequest ParseHttpRequest(std::string_view bytes, const std::string& name,
+                                   const HttpLimits& limits) {
+  ParsedHttpRequest out;
+  RequestParser parser;
+  LimitParser(limits, parser);
+  parser.eager(false);
+  beast::error_code ec;
+  auto refuse = [&out](const HttpRefusal& r) {
+    out.refusal = r;
+    return out;
+  };
+  size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
+  if (ec == http::error::need_more) ec = {};
+  if (ec) {
+    if (auto r = RefusalFor(ec, name, limits)) return refuse(*r);
+    return out;
+  }
+  if (!parser.is_header_done()) return out;
+  if (auto r = CheckHeader(parser, name, limits)) return refuse(*r);
+  parser.eager(true);
+  while (!parser.is_done() && used < bytes.size()) {
+    const size_t n = parser.put(net::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      if (auto r = RefusalFor(ec, name, limits)) return refuse(*r);
+      return out;
+    }
+    if (n == 0) break;
+    used += n;
+  }
+  if (!parser.is_done()) return out;
+  HttpRefusal refusal;
+  absl::StatusOr<HttpRequest> request = ToHttpRequest(parser.release(), name, limits, &refusal);
+  if (!request.ok()) return refuse(refusal);
+  out.request = *std::move(request);
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, HttpHandler handler,

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,22 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones, e.g. Retry-After
 };
+
+// An error the server answers itself, before any handler sees the request.
+struct HttpRefusal {
+  int status = 0;  // 400, 413, 415, 431
+  std::string message;
+};
+
+// What a connection makes of the bytes of one request, before its handler: the request, or the
+// refusal it answers with, or neither while the request is incomplete. Connections apply these
+// same checks as the bytes arrive; this runs them on bytes in memory (tests, fuzzing).
+struct ParsedHttpRequest {
+  std::optional<HttpRequest> request;
+  std::optional<HttpRefusal> refusal;
+};
+ParsedHttpRequest ParseHttpRequest(std::string_view bytes, const std::string& name,
+                                   const HttpLimits& limits);
 
 // Answers the request it was given to: call it exactly once, from any thread, at any later time.
 // Copies share one answer: the first call wins, later ones are ignored.

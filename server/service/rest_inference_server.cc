@@ -14,6 +14,7 @@
 #include "server/service/model_metadata.h"
 #include "server/service/request_parser.h"
 #include "server/service/rest_infer_json.h"
+#include "server/service/rest_routes.h"
 
 namespace arginator::server {
 namespace {
@@ -54,14 +55,9 @@ HttpResponse Json(int status, const json& body) {
   return HttpResponse{status, "application/json", DumpJson(body), {}};
 }
 
-// {"error": message}: valid UTF-8 whatever the message echoes (DumpJson).
-HttpResponse ErrorJson(int status, const std::string& message) {
-  return Json(status, {{"error", message}});
-}
-
 HttpResponse Error(const absl::Status& status) {
   // The same cut to server.max_status_message_bytes as gRPC statuses.
-  return ErrorJson(HttpStatus(status.code()), ToGrpcStatus(status).error_message());
+  return RestErrorResponse(HttpStatus(status.code()), ToGrpcStatus(status).error_message());
 }
 
 HttpResponse Bare(int status) { return HttpResponse{status, "", "", {}}; }
@@ -166,63 +162,6 @@ class RestInferJob final : public ServedJob {
   std::string model_name_, model_version_;
 };
 
-// Where a request's target leads: the endpoint and the percent-decoded {name} and {version}.
-struct RestRoute {
-  enum Endpoint { kNone, kServer, kLive, kReady, kModel, kModelReady, kInfer } endpoint = kNone;
-  std::string name, version;
-};
-
-absl::StatusOr<std::string> PercentDecode(std::string_view segment) {
-  std::string out;
-  out.reserve(segment.size());
-  for (size_t i = 0; i < segment.size(); ++i) {
-    if (segment[i] != '%') {
-      out.push_back(segment[i]);
-      continue;
-    }
-    int value = 0;
-    if (i + 2 >= segment.size() + 0 || !absl::ascii_isxdigit(segment[i + 1]) ||
-        !absl::ascii_isxdigit(segment[i + 2])) {
-      return absl::InvalidArgumentError("the request path has a malformed percent-encoding");
-    }
-    for (int k = 1; k <= 2; ++k) {
-      const char c = segment[i + k];
-      value = value * 16 + (absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10);
-    }
-    out.push_back(static_cast<char>(value));
-    i += 2;
-  }
-  return out;
-}
-
-absl::StatusOr<RestRoute> ParseTarget(std::string_view target) {
-  const std::string path(target.substr(0, target.find_first_of("?#")));
-  std::vector<std::string> s;
-  for (const std::string& raw : std::vector<std::string>(absl::StrSplit(path, '/'))) {
-    absl::StatusOr<std::string> segment = PercentDecode(raw);
-    if (!segment.ok()) return segment.status();
-    s.push_back(*std::move(segment));
-  }
-  RestRoute route;
-  if (s.size() < 2 || !s[0].empty() || s[1] != "v2") return route;
-  if (s.size() == 2) route.endpoint = RestRoute::kServer;
-  if (s.size() == 4 && s[2] == "health") {
-    if (s[3] == "live") route.endpoint = RestRoute::kLive;
-    if (s[3] == "ready") route.endpoint = RestRoute::kReady;
-  }
-  if (s.size() < 4 || s[2] != "models" || s[3].empty()) return route;
-  route.name = s[3];
-  size_t next = 4;
-  if (s.size() >= 6 && s[4] == "versions" && !s[5].empty()) {
-    route.version = s[5];
-    next = 6;
-  }
-  if (s.size() == next) route.endpoint = RestRoute::kModel;
-  if (s.size() == next + 1 && s[next] == "ready") route.endpoint = RestRoute::kModelReady;
-  if (s.size() == next + 1 && s[next] == "infer") route.endpoint = RestRoute::kInfer;
-  return route;
-}
-
 HttpResponse ModelMetadataJson(const ModelMetadata& m) {
   json inputs = json::array(), outputs = json::array();
   for (const TensorMetadata& t : m.inputs) {
@@ -253,7 +192,7 @@ absl::Status RestInferenceServer::Start(const std::string& host, int port) {
   o.tls_cert = options_.tls_cert;
   o.tls_key = options_.tls_key;
   o.tls_client_ca = options_.tls_client_ca;
-  o.error_body = ErrorJson;
+  o.error_body = RestErrorResponse;
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       std::move(o), [this](HttpRequest r, HttpResponder respond) { Handle(std::move(r), respond); },
       host, port);
@@ -267,18 +206,17 @@ void RestInferenceServer::Stop() {
 }
 
 void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
-  absl::StatusOr<RestRoute> parsed = ParseTarget(req.target);
+  absl::StatusOr<RestRoute> parsed = ParseRestTarget(req.target);
   if (!parsed.ok()) return respond(Error(parsed.status()));
   const RestRoute& route = *parsed;
   const bool head = req.method == "HEAD";
   const bool get = req.method == "GET" || head;
   const bool infer = route.endpoint == RestRoute::kInfer;
   if (route.endpoint == RestRoute::kNone) {
-    return respond(ErrorJson(404, absl::StrCat("no such endpoint: ", Utf8Prefix(req.method, 16),
-                                               " ", Utf8Prefix(req.target, 256))));
+    return respond(RestErrorResponse(404, NoSuchEndpoint(req.method, req.target)));
   }
   if (infer ? req.method != "POST" : !get) {
-    HttpResponse r = ErrorJson(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
+    HttpResponse r = RestErrorResponse(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
                                                  Utf8Prefix(req.target, 256)));
     r.headers.emplace_back("Allow", infer ? "POST" : "GET, HEAD");
     return respond(std::move(r));

@@ -85,6 +85,7 @@ class ServerProcess {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
   int rest_port() const { return rest_port_; }  // 0 when REST is off
+  int pid() const { return pid_; }
 
   // Sends `signal` and waits for the exit; returns the exit code (-1 if killed by a signal).
   int Stop(int signal = SIGTERM) {

@@ -323,5 +323,36 @@ TEST_F(HttpServerTest, ConnectionsPastTheLimitWaitInTheBacklog) {
   EXPECT_GT(SecondsSince(start), 0.5);
 }
 
+TEST(ParseHttpRequestTest, AppliesTheConnectionsChecksToBytesInMemory) {
+  HttpLimits limits;
+  limits.max_request_body_bytes = 16;
+  limits.max_header_bytes = 256;
+  limits.max_headers = 4;
+  ParsedHttpRequest ok = ParseHttpRequest(
+      "POST /a%20b?x=1 HTTP/1.1\r\nHost: x\r\nX-Up: V\r\nContent-Length: 3\r\n\r\nabc", "t",
+      limits);
+  ASSERT_TRUE(ok.request.has_value());
+  EXPECT_EQ(ok.request->method, "POST");
+  EXPECT_EQ(ok.request->target, "/a%20b?x=1");
+  ASSERT_NE(ok.request->Header("x-up"), nullptr);
+  EXPECT_EQ(*ok.request->Header("x-up"), "V");
+  EXPECT_EQ(ok.request->body, "abc");
+
+  EXPECT_FALSE(ParseHttpRequest("GET / HTTP/1.1\r\nHo", "t", limits).request.has_value());
+  auto refused = [&](const std::string& bytes) {
+    ParsedHttpRequest p = ParseHttpRequest(bytes, "t", limits);
+    return p.refusal ? p.refusal->status : 0;
+  };
+  EXPECT_EQ(refused("POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n"), 413);
+  EXPECT_EQ(refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n" +
+                    std::string(17, 'a') + "\r\n0\r\n\r\n"),
+            413);
+  EXPECT_EQ(refused("GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\n\r\n"), 431);
+  EXPECT_EQ(refused("GET / HTTP/1.1\r\nA: " + std::string(300, 'a') + "\r\n\r\n"), 431);
+  EXPECT_EQ(refused("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"), 400);
+  EXPECT_EQ(refused("POST / HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\na"),
+            415);
+}
+
 }  // namespace
 }  // namespace arginator::server
