@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "absl/strings/str_format.h"
 
 namespace arginator::trainer {
@@ -37,11 +38,18 @@ void Text(cairo_t* cr, double x, double y, const std::string& s, double size, do
   cairo_restore(cr);
 }
 
+// Encoded in memory, then written durably: cairo's own file writer reports a failed write (a
+// full disk) without its reason.
 absl::Status Save(cairo_surface_t* surface, const std::string& path) {
-  if (cairo_surface_write_to_png(surface, path.c_str()) != CAIRO_STATUS_SUCCESS) {
-    return absl::InternalError(absl::StrCat(path, ": cannot write PNG"));
+  std::string png;
+  auto append = [](void* out, const unsigned char* data, unsigned int length) {
+    static_cast<std::string*>(out)->append(reinterpret_cast<const char*>(data), length);
+    return CAIRO_STATUS_SUCCESS;
+  };
+  if (cairo_surface_write_to_png_stream(surface, append, &png) != CAIRO_STATUS_SUCCESS) {
+    return absl::InternalError(absl::StrCat(path, ": cannot encode PNG"));
   }
-  return absl::OkStatus();
+  return WriteFileDurably(path, png);
 }
 
 std::string Tick(double v) { return absl::StrFormat("%.4g", std::abs(v) < 1e-12 ? 0.0 : v); }

@@ -1,5 +1,9 @@
 // Runs the real arginator-train binary: gen-data, fit (binary and multiclass), a second publish,
 // eval, compress, and bad input.
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -92,6 +96,71 @@ TEST_F(TrainerCliTest, UnknownConfigKeyFailsWithTheValidKeys) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("unknown config key 'experiment.learning_rate'"));
   EXPECT_THAT(r.output, HasSubstr("experiment.lr"));
+}
+
+// A tmpfs of `bytes` mounted at a fresh directory: a disk that fills up. Unmounted when done.
+class SmallDisk {
+ public:
+  explicit SmallDisk(size_t bytes) {
+    fs::create_directories(dir_.Join("disk"));
+    const std::string options = "size=" + std::to_string(bytes);
+    if (::mount("tmpfs", dir_.Join("disk").c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      error_ = std::strerror(errno);
+    }
+  }
+  ~SmallDisk() {
+    if (error_.empty()) ::umount2(dir_.Join("disk").c_str(), MNT_DETACH);
+  }
+  const std::string& error() const { return error_; }  // why it could not be mounted
+  std::string Join(const std::string& path) const { return dir_.Join("disk/" + path); }
+
+ private:
+  TempDir dir_;
+  std::string error_;
+};
+
+std::vector<std::string> EntriesOf(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+  return out;
+}
+
+// Issue 23, item 7: with the repository on a full disk the trainer aborted (exit 134, c10::Error
+// "unexpected pos" thrown from LibTorch's file writer's destructor) and left its staging
+// directory with a partial model.pt.
+TEST_F(TrainerCliTest, AFullDiskIsAnErrorNamingThePathAndLeavesNoStaging) {
+  SmallDisk disk(512 << 10);  // model.pt of the binary FFNN is ~1.2 MB
+  if (!disk.error().empty()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+  }
+  auto r = RunCommand(kTrain + " fit --config " + kSource +
+                      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" +
+                      work_->Join("data") + " output.repository=" + disk.Join("models") +
+                      " output.report_dir=" + work_->Join("reports-full"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("model.pt"));
+  EXPECT_THAT(r.output, HasSubstr("No space left on device"));
+  EXPECT_THAT(EntriesOf(disk.Join("models/betalactamase-binary")), ::testing::IsEmpty());
+}
+
+// Issue 23, item 7: with report_dir on a full disk the trainer exited 1 after the version was
+// already published (and served), leaving a truncated PNG. Reports are written first now.
+TEST_F(TrainerCliTest, AReportThatCannotBeWrittenPublishesNothing) {
+  SmallDisk disk(16 << 10);
+  if (!disk.error().empty()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+  }
+  TempDir repo;
+  auto r = RunCommand(kTrain + " fit --config " + kSource +
+                      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" +
+                      work_->Join("data") + " output.repository=" + repo.path() +
+                      " output.report_dir=" + disk.Join("reports"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("No space left on device"));
+  EXPECT_THAT(EntriesOf(repo.Join("betalactamase-binary")), ::testing::IsEmpty());
+  EXPECT_THAT(EntriesOf(disk.Join("reports/betalactamase-binary")), ::testing::IsEmpty())
+      << "a partial report was left";
 }
 
 TEST_F(TrainerCliTest, BadDataPublishesNothing) {

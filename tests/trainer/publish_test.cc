@@ -1,5 +1,9 @@
 #include "trainer/publish.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -87,6 +91,46 @@ TEST(PublishTest, RejectsNamesThatEscapeTheRepository) {
   EXPECT_FALSE(PublishVersion(repo.path(), "../evil", WriteMarker).ok());
   EXPECT_FALSE(PublishVersion(repo.path(), ".hidden", WriteMarker).ok());
   EXPECT_FALSE(PublishVersion(repo.path(), "", WriteMarker).ok());
+}
+
+std::string Host() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  std::string host(name);
+  std::replace(host.begin(), host.end(), '-', '_');
+  return host;
+}
+
+// A pid no process has: a child that has exited and been reaped.
+pid_t DeadPid() {
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+// Issue 23, item 7: ten SIGKILLs during publishes left ten .tmp-<pid>-<n> directories that
+// nothing ever removed.
+TEST(PublishTest, StagingLeftByKilledTrainersIsRemovedByTheNextPublish) {
+  TempDir repo;
+  const std::string dead = std::to_string(DeadPid());
+  const std::string live = std::to_string(::getpid());
+  const std::vector<std::string> stale = {".tmp-" + Host() + "-" + dead + "-1",
+                                          ".tmp-" + dead + "-2",  // older trainers' name
+                                          ".tmp-elsewhere-1-3"};
+  const std::vector<std::string> kept = {".tmp-" + Host() + "-" + live + "-4",
+                                         ".tmp-elsewhere-1-5", ".tmp-notes"};
+  for (const auto& d : stale) fs::create_directories(repo.Join("m/" + d + "/x"));
+  for (const auto& d : kept) fs::create_directories(repo.Join("m/" + d));
+  // Another host's directory untouched for two days: its trainer is gone.
+  fs::last_write_time(repo.Join("m/.tmp-elsewhere-1-3"),
+                      fs::file_time_type::clock::now() - std::chrono::hours(48));
+  auto v = PublishVersion(repo.path(), "m", WriteMarker);
+  ASSERT_TRUE(v.ok()) << v.status();
+  std::vector<std::string> expected = kept;
+  expected.push_back("1");
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Entries(repo.Join("m")), expected);
 }
 
 }  // namespace
