@@ -49,16 +49,20 @@ absl::StatusOr<std::map<std::string, int64_t>> ReadVersionLabels(const std::stri
   return ParseVersionLabels(*text, path, max_label_bytes);
 }
 
+std::string SerializeVersionLabels(const std::map<std::string, int64_t>& labels) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [label, version] : labels) json[label] = version;
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 absl::Status WriteVersionLabels(const std::string& path,
                                 const std::map<std::string, int64_t>& labels) {
   namespace fs = std::filesystem;
-  nlohmann::json json = nlohmann::json::object();
-  for (const auto& [label, version] : labels) json[label] = version;
   const fs::path target(path);
   const std::string tmp =
       (target.parent_path() / absl::StrCat(".", target.filename().string(), ".tmp-", getpid()))
           .string();
-  if (absl::Status s = WriteFileDurably(tmp, json.dump(2) + "\n"); !s.ok()) {
+  if (absl::Status s = WriteFileDurably(tmp, SerializeVersionLabels(labels)); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot persist version labels to ", path, ": ", s.message(), " (models.persist_labels)"));
   }

@@ -30,6 +30,9 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::str
 absl::StatusOr<std::map<std::string, int64_t>> ReadVersionLabels(const std::string& path,
                                                                  size_t max_label_bytes);
 
+// The text of a labels file holding `labels` (what WriteVersionLabels writes).
+std::string SerializeVersionLabels(const std::map<std::string, int64_t>& labels);
+
 // Writes `labels` to `path` atomically (a hidden temporary file in the same directory, fsynced,
 // then renamed over it), so a reader sees the old or the new file, never a part.
 absl::Status WriteVersionLabels(const std::string& path,

@@ -224,6 +224,32 @@ TEST_F(ModelRegistryTest, AnUnknownModelGetsOneMessageWhateverTheCall) {
   }
 }
 
+// Issue 23, item 6: a 257-byte (or 1 MB) label was accepted and persisted, then refused when the
+// file was read back, losing every label of the model at the next start; item 8: versions 0 and
+// -1 got NOT_FOUND or FAILED_PRECONDITION instead of INVALID_ARGUMENT.
+TEST_F(ModelRegistryTest, LabelsAndVersionsOutsideTheirRulesAreInvalidArguments) {
+  ModelRegistry::Options options = testing::RegistryOptions("all", {});
+  options.max_label_bytes = 256;
+  ModelRegistry r(options, &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  EXPECT_TRUE(r.SetLabel("m", std::string(256, 'l'), 1).ok());
+  for (const std::string& label : {std::string(), std::string(257, 'l'), std::string(1 << 20, 'l')}) {
+    absl::Status s = r.SetLabel("m", label, 1);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(s.message(), HasSubstr("1 to 256 bytes"));
+  }
+  EXPECT_EQ(r.SetLabel("m", "stable", -1).code(), absl::StatusCode::kInvalidArgument);
+  for (int64_t version : {0, -1}) {
+    EXPECT_EQ(r.Pin("m", version).code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.Exclude("m", version).code(), absl::StatusCode::kInvalidArgument);
+  }
+  for (size_t i = 1; i < kMaxLabelsPerModel; ++i) {
+    ASSERT_TRUE(r.SetLabel("m", "l" + std::to_string(i), 1).ok());
+  }
+  EXPECT_EQ(r.SetLabel("m", "one-too-many", 1).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(r.SetLabel("m", "l1", 1).ok()) << "moving an existing label is not a new one";
+}
+
 TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
   ModelRegistry r(testing::RegistryOptions("all", {{"m", "stable"}}), &loader_, &observer_);
   r.Reconcile("m", Disk({1, 2}));

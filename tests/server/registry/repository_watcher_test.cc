@@ -112,5 +112,24 @@ TEST_F(RepositoryWatcherTest, ALabelsFileIsAppliedWhenItChangesAndABadOneIsIgnor
             absl::StatusCode::kNotFound);
 }
 
+// Issue 23, item 9: a dangling or looping labels.json symlink read as "no file" and cleared every
+// label of the model; like any unreadable file it changes nothing now.
+TEST_F(RepositoryWatcherTest, ADanglingOrLoopingLabelsLinkKeepsTheLabels) {
+  Publish("m", 1);
+  Publish("m", 2);
+  const fs::path labels = fs::path(repo_.path()) / "m" / "labels.json";
+  std::ofstream(labels) << R"({"stable": 1})";
+  watcher_.PollOnce();
+  ASSERT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok());
+  fs::remove(labels);
+  fs::create_symlink(fs::path(repo_.path()) / "nowhere.json", labels);
+  watcher_.PollOnce();
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a dangling link";
+  fs::remove(labels);
+  fs::create_symlink(labels, labels);
+  watcher_.PollOnce();
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a link to itself";
+}
+
 }  // namespace
 }  // namespace arginator::server

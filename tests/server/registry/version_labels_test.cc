@@ -28,6 +28,25 @@ TEST(VersionLabelsTest, ParsesAnObjectOfLabelToVersionAndRefusesAnythingElse) {
   EXPECT_FALSE(ParseVersionLabels("{\"" + std::string(300, 'x') + "\": 1}", "f", 256).ok());
 }
 
+// Issue 23, item 6: the server wrote label sets it then refused to read back. The most it
+// accepts, 64 labels of 256 bytes, fits the file limit and reads back; a 65th is refused.
+TEST(VersionLabelsTest, TheLargestAcceptedSetReadsBackAndOneMoreLabelIsRefused) {
+  std::map<std::string, int64_t> labels;
+  for (size_t i = 0; i < kMaxLabelsPerModel; ++i) {
+    labels[std::to_string(i) + std::string(256 - std::to_string(i).size(), 'l')] = 1;
+  }
+  const std::string text = SerializeVersionLabels(labels);
+  EXPECT_LE(text.size(), kMaxLabelsFileBytes);
+  auto back = ParseVersionLabels(text, "f", kMaxLabelBytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, labels);
+  labels["one-more"] = 2;
+  EXPECT_THAT(ParseVersionLabels(SerializeVersionLabels(labels), "f", kMaxLabelBytes)
+                  .status()
+                  .message(),
+              HasSubstr("at most 64"));
+}
+
 TEST(VersionLabelsTest, WritesAtomicallyAndSaysWhyItCannot) {
   testing::TempDir dir;
   const std::string path = dir.Join("labels.json");
