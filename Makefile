@@ -80,8 +80,10 @@ test-tsan: deps-fuzz
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
-FUZZ_TARGETS ?= request_parser model_card embedding_files config rest_infer embedding_h5
-FUZZ_CI_TARGETS ?= request_parser model_card embedding_files config rest_infer
+FUZZ_TARGETS ?= request_parser model_card embedding_files config rest_infer rest_request \
+	version_labels embedding_h5
+FUZZ_CI_TARGETS ?= request_parser model_card embedding_files config rest_infer rest_request \
+	version_labels
 
 deps-fuzz:
 	@bash scripts/install-deps.sh --fuzz

@@ -21,7 +21,7 @@ DEPS=${2:-.gpu-deps}
 # What the build uses besides LibTorch, CUDA and a compiler (which the GPU machine has).
 PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev civetweb libcpp-httplib-dev libssl-dev zlib1g-dev
+  prometheus-cpp-dev civetweb libcpp-httplib-dev libssl-dev zlib1g-dev libboost-dev
   libhdf5-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcairo2-dev
   libgtest-dev libgmock-dev openssl
 )

@@ -396,6 +396,12 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
       labels[label] = version;
     }
   }
+  // Escaped characters can make a file of 64 labels longer than the limit the watcher reads.
+  if (const size_t bytes = SerializeVersionLabels(labels).size(); bytes > kMaxLabelsFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the labels of '", name, "' would take ", bytes,
+                                                   " bytes in ", kLabelsFile, ", over its limit of ",
+                                                   kMaxLabelsFileBytes));
+  }
   // Written outside the lock (a durable write takes milliseconds; requests take this lock).
   // Admin calls are serialized, so nothing else changes the labels meanwhile but the watcher,
   // which applies this same file next.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/bounded_json.h"
 #include "nlohmann/json.hpp"
 #include "server/service/infer_tensors.h"
 #include "server/service/rest_infer_json.h"
@@ -41,8 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nul = input.find('\0');
   const std::string_view header = input.substr(0, nul);
   const std::string_view binary = nul == std::string_view::npos ? "" : input.substr(nul + 1);
-  const nlohmann::json body = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return 0;
+  // As the server parses it: depth and values bounded before anything walks the document.
+  arginator::JsonLimits limits;
+  limits.max_values = 1 << 16;
+  absl::StatusOr<nlohmann::json> parsed = arginator::ParseBoundedJson(header, limits, "body");
+  if (!parsed.ok()) return 0;
+  const nlohmann::json& body = *parsed;
 
   server::InferRequest request;
   std::vector<float> values;

@@ -1,0 +1,32 @@
+// Bytes -> a model's labels.json, as the repository watcher reads it (ParseVersionLabels), and the
+// file the server writes back (SerializeVersionLabels). Checks the contracts: an accepted file
+// holds at most kMaxLabelsPerModel labels of 1 to 256 bytes naming positive versions, and what the
+// server writes for it reads back to the same labels (issue 23: the server wrote labels it then
+// refused at the next start).
+
+#include <cstdint>
+#include <string>
+
+#include "server/registry/version_labels.h"
+#include "tests/fuzz/fuzz_support.h"
+
+namespace server = arginator::server;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > server::kMaxLabelsFileBytes) return 0;  // refused unread by ReadVersionLabels
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  auto labels = server::ParseVersionLabels(text, "labels.json", server::kMaxLabelBytes);
+  if (!labels.ok()) {
+    FUZZ_CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  FUZZ_CHECK(labels->size() <= server::kMaxLabelsPerModel);
+  for (const auto& [label, version] : *labels) {
+    FUZZ_CHECK(!label.empty() && label.size() <= server::kMaxLabelBytes && version > 0);
+  }
+  // What the server would write (SetLabel refuses a set whose file would pass the limit).
+  const std::string written = server::SerializeVersionLabels(*labels);
+  auto back = server::ParseVersionLabels(written, "labels.json", server::kMaxLabelBytes);
+  FUZZ_CHECK(back.ok() && *back == *labels);
+  return 0;
+}
