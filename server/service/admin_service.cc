@@ -38,19 +38,25 @@ absl::Status AdminService::Authorize(const grpc::CallbackServerContext* context)
   return absl::OkStatus();
 }
 
+template <class Request>
 grpc::ServerUnaryReactor* AdminService::Respond(grpc::CallbackServerContext* context,
-                                                v1::AdminResponse* response, Action action) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status status = Authorize(context); !status.ok()) {
-    reactor->Finish(ToGrpcStatus(status));
+                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+                                                std::function<Action(const Request&)> make) {
+  // Before the request is even parsed: an unauthenticated peer learns nothing of it.
+  if (absl::Status authorized = Authorize(context); !authorized.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(authorized));
     return reactor;
   }
-  {
-    MutexLock lock(&mu_);
-    queue_.push_back({reactor, response, std::move(action)});
-  }
-  cv_.Signal();
-  return reactor;
+  return ServeUnary<Request, v1::AdminResponse>(
+      context, in, out,
+      [this, &make](const Request& request, v1::AdminResponse* response, UnaryDone done) {
+        {
+          MutexLock lock(&mu_);
+          queue_.push_back({make(request), response, std::move(done)});
+        }
+        cv_.Signal();
+      });
 }
 
 void AdminService::RunWorker() {
@@ -63,63 +69,71 @@ void AdminService::RunWorker() {
     lock.Unlock();
     absl::StatusOr<std::string> message = call.action();
     if (message.ok()) call.response->set_message(*message);
-    call.reactor->Finish(ToGrpcStatus(message.status()));
+    call.done(message.status());
     lock.Lock();
   }
 }
 
 grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext* context,
-                                                    const v1::LoadVersionRequest* request,
-                                                    v1::AdminResponse* response) {
-  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
-    if (absl::Status s = registry_->Pin(request->name(), request->version()); !s.ok()) return s;
-    watcher_->PollOnce();  // starts the load on the load pool
-    absl::StatusOr<ServableHandle> handle =
-        registry_->AwaitVersion(request->name(), request->version());
-    if (!handle.ok()) {
-      // A load that did not happen leaves no pin behind: the version must not load by itself
-      // when it is published later.
-      registry_->Unpin(request->name(), request->version());
-      return handle.status();
-    }
-    return absl::StrCat("version ", request->version(), " of ", request->name(), " is ready");
+                                                    const grpc::ByteBuffer* in,
+                                                    grpc::ByteBuffer* out) {
+  return Respond<v1::LoadVersionRequest>(context, in, out, [this](const auto& request) {
+    return [this, &request]() -> absl::StatusOr<std::string> {
+      if (absl::Status s = registry_->Pin(request.name(), request.version()); !s.ok()) return s;
+      watcher_->PollOnce();  // starts the load on the load pool
+      absl::StatusOr<ServableHandle> handle =
+          registry_->AwaitVersion(request.name(), request.version());
+      if (!handle.ok()) {
+        // A load that did not happen leaves no pin behind: the version must not load by itself
+        // when it is published later.
+        registry_->Unpin(request.name(), request.version());
+        return handle.status();
+      }
+      return absl::StrCat("version ", request.version(), " of ", request.name(), " is ready");
+    };
   });
 }
 
 grpc::ServerUnaryReactor* AdminService::UnloadVersion(grpc::CallbackServerContext* context,
-                                                      const v1::UnloadVersionRequest* request,
-                                                      v1::AdminResponse* response) {
-  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
-    if (absl::Status s = registry_->Exclude(request->name(), request->version()); !s.ok()) {
-      return s;
-    }
-    watcher_->PollOnce();
-    return absl::StrCat("version ", request->version(), " of ", request->name(),
-                        " unloads once its in-flight requests finish");
+                                                      const grpc::ByteBuffer* in,
+                                                      grpc::ByteBuffer* out) {
+  return Respond<v1::UnloadVersionRequest>(context, in, out, [this](const auto& request) {
+    return [this, &request]() -> absl::StatusOr<std::string> {
+      if (absl::Status s = registry_->Exclude(request.name(), request.version()); !s.ok()) {
+        return s;
+      }
+      watcher_->PollOnce();
+      return absl::StrCat("version ", request.version(), " of ", request.name(),
+                          " unloads once its in-flight requests finish");
+    };
   });
 }
 
 grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerContext* context,
-                                                        const v1::SetVersionLabelRequest* request,
-                                                        v1::AdminResponse* response) {
-  return Respond(context, response, [this, request]() -> absl::StatusOr<std::string> {
-    if (absl::Status s = registry_->SetLabel(request->name(), request->label(), request->version());
-        !s.ok()) {
-      return s;
-    }
-    return request->version() == 0
-               ? absl::StrCat("label '", request->label(), "' removed from ", request->name())
-               : absl::StrCat("label '", request->label(), "' of ", request->name(), " -> version ",
-                              request->version());
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  return Respond<v1::SetVersionLabelRequest>(context, in, out, [this](const auto& request) {
+    return [this, &request]() -> absl::StatusOr<std::string> {
+      if (absl::Status s = registry_->SetLabel(request.name(), request.label(), request.version());
+          !s.ok()) {
+        return s;
+      }
+      return request.version() == 0
+                 ? absl::StrCat("label '", request.label(), "' removed from ", request.name())
+                 : absl::StrCat("label '", request.label(), "' of ", request.name(),
+                                " -> version ", request.version());
+    };
   });
 }
 
 grpc::ServerUnaryReactor* AdminService::Rescan(grpc::CallbackServerContext* context,
-                                               const v1::RescanRequest*,
-                                               v1::AdminResponse* response) {
-  return Respond(context, response, [this]() -> absl::StatusOr<std::string> {
-    watcher_->PollOnce();
-    return std::string("repository rescanned");
+                                               const grpc::ByteBuffer* in,
+                                               grpc::ByteBuffer* out) {
+  return Respond<v1::RescanRequest>(context, in, out, [this](const auto&) {
+    return [this]() -> absl::StatusOr<std::string> {
+      watcher_->PollOnce();
+      return std::string("repository rescanned");
+    };
   });
 }
 

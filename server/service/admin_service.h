@@ -10,6 +10,7 @@
 #include "common/mutex.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
+#include "server/service/unary_call.h"
 
 namespace arginator::server {
 
@@ -19,36 +20,45 @@ namespace arginator::server {
 // answers, so the answer says what happened; the work runs on the service's own thread, one call
 // at a time, so a slow model load never holds a gRPC thread (two concurrent Rescans during one
 // used to take both of gRPC's callback threads, and Classify and health with them).
-class AdminService final : public v1::ModelAdmin::CallbackService {
+class AdminService final
+    : public v1::ModelAdmin::WithRawCallbackMethod_LoadVersion<
+          v1::ModelAdmin::WithRawCallbackMethod_UnloadVersion<
+              v1::ModelAdmin::WithRawCallbackMethod_SetVersionLabel<
+                  v1::ModelAdmin::WithRawCallbackMethod_Rescan<v1::ModelAdmin::Service>>>> {
  public:
   AdminService(ModelRegistry* registry, RepositoryWatcher* watcher, std::string token);
   ~AdminService() override;  // answers every queued call, then joins its thread
 
+  // Registered raw (unary_call.h): a request that does not parse is INVALID_ARGUMENT.
   grpc::ServerUnaryReactor* LoadVersion(grpc::CallbackServerContext* context,
-                                        const v1::LoadVersionRequest* request,
-                                        v1::AdminResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UnloadVersion(grpc::CallbackServerContext* context,
-                                          const v1::UnloadVersionRequest* request,
-                                          v1::AdminResponse* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SetVersionLabel(grpc::CallbackServerContext* context,
-                                            const v1::SetVersionLabelRequest* request,
-                                            v1::AdminResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Rescan(grpc::CallbackServerContext* context,
-                                   const v1::RescanRequest* request,
-                                   v1::AdminResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
  private:
   absl::Status Authorize(const grpc::CallbackServerContext* context) const;
   using Action = std::function<absl::StatusOr<std::string>()>;
-  // Authorizes, then queues `action` for the worker, which runs it and finishes the call.
+  // Parses the request as Request, authorizes, then queues the action `make` returns for it on
+  // the worker, which runs it and finishes the call with its message. The request outlives the
+  // action (ServeUnary keeps it until the call finishes), so actions may refer to it.
+  template <class Request>
   grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
-                                    v1::AdminResponse* response, Action action);
+                                    const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+                                    std::function<Action(const Request&)> make);
   void RunWorker();
 
   struct Call {
-    grpc::ServerUnaryReactor* reactor;
-    v1::AdminResponse* response;
     Action action;
+    v1::AdminResponse* response;
+    UnaryDone done;
   };
 
   ModelRegistry* const registry_;

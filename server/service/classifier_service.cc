@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/service/classify_stream_reactor.h"
 #include "server/service/grpc_edge.h"
+#include "server/service/unary_call.h"
 #include "server/service/request_parser.h"
 
 namespace arginator::server {
@@ -69,8 +70,16 @@ ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
 }
 
 grpc::ServerUnaryReactor* ClassifierService::ListModels(grpc::CallbackServerContext* context,
-                                                        const v1::ListModelsRequest*,
-                                                        v1::ListModelsResponse* response) {
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  return ServeUnary<v1::ListModelsRequest, v1::ListModelsResponse>(
+      context, in, out, [this](const auto&, auto* response, UnaryDone done) {
+        FillModels(response);
+        done(absl::OkStatus());
+      });
+}
+
+void ClassifierService::FillModels(v1::ListModelsResponse* response) const {
   for (const ModelView& model : registry_->Snapshot()) {
     v1::ModelStatus* m = response->add_models();
     m->set_name(model.name);
@@ -81,44 +90,44 @@ grpc::ServerUnaryReactor* ClassifierService::ListModels(grpc::CallbackServerCont
     }
     for (const VersionView& v : model.versions) FillVersionStatus(v, m->add_versions());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ClassifierService::GetModelMetadata(
-    grpc::CallbackServerContext* context, const v1::GetModelMetadataRequest* request,
-    v1::GetModelMetadataResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = [&]() -> absl::Status {
-    absl::StatusOr<VersionSelector> selector = ParseModelSpec(request->model());
-    if (!selector.ok()) return selector.status();
-    absl::StatusOr<ServableHandle> handle = registry_->Get(request->model().name(), *selector);
-    if (!handle.ok()) return handle.status();
-    const ModelCard& card = (*handle)->card;
-    response->set_name(card.name);
-    response->set_version(card.version);
-    response->set_task(card.task);
-    response->set_input_dim(card.input_dim);
-    for (const auto& label : card.labels) response->add_labels(label);
-    response->set_output(card.output);
-    response->set_created(card.created);
-    response->set_model_sha256(card.model_sha256);
-    response->set_metrics_json(card.metrics.dump());
-    response->set_architecture_json(card.architecture.dump());
-    response->set_dataset_json(card.dataset.dump());
-    response->set_input_norm_min(card.input_norm.min);
-    response->set_input_norm_max(card.input_norm.max);
-    for (const ModelView& model : registry_->Snapshot()) {
-      if (model.name != card.name) continue;
-      for (const VersionView& v : model.versions) {
-        if (v.version == card.version) FillVersionStatus(v, response->mutable_status());
-      }
+grpc::ServerUnaryReactor* ClassifierService::GetModelMetadata(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return ServeUnary<v1::GetModelMetadataRequest, v1::GetModelMetadataResponse>(
+      context, in, out, [this](const auto& request, auto* response, UnaryDone done) {
+        done(FillModelMetadata(request, response));
+      });
+}
+
+absl::Status ClassifierService::FillModelMetadata(const v1::GetModelMetadataRequest& request,
+                                                  v1::GetModelMetadataResponse* response) const {
+  absl::StatusOr<VersionSelector> selector = ParseModelSpec(request.model());
+  if (!selector.ok()) return selector.status();
+  absl::StatusOr<ServableHandle> handle = registry_->Get(request.model().name(), *selector);
+  if (!handle.ok()) return handle.status();
+  const ModelCard& card = (*handle)->card;
+  response->set_name(card.name);
+  response->set_version(card.version);
+  response->set_task(card.task);
+  response->set_input_dim(card.input_dim);
+  for (const auto& label : card.labels) response->add_labels(label);
+  response->set_output(card.output);
+  response->set_created(card.created);
+  response->set_model_sha256(card.model_sha256);
+  response->set_metrics_json(card.metrics.dump());
+  response->set_architecture_json(card.architecture.dump());
+  response->set_dataset_json(card.dataset.dump());
+  response->set_input_norm_min(card.input_norm.min);
+  response->set_input_norm_max(card.input_norm.max);
+  for (const ModelView& model : registry_->Snapshot()) {
+    if (model.name != card.name) continue;
+    for (const VersionView& v : model.versions) {
+      if (v.version == card.version) FillVersionStatus(v, response->mutable_status());
     }
-    return absl::OkStatus();
-  }();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace arginator::server

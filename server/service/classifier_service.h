@@ -19,8 +19,8 @@ namespace arginator::server {
 // so: both Classify and ClassifyStream are registered by the constructor with
 // ReceivedClassifyRequest as their request type, which reports the parse instead of failing it.
 class ClassifierService final
-    : public v1::Classifier::WithCallbackMethod_ListModels<
-          v1::Classifier::WithCallbackMethod_GetModelMetadata<v1::Classifier::Service>> {
+    : public v1::Classifier::WithRawCallbackMethod_ListModels<
+          v1::Classifier::WithRawCallbackMethod_GetModelMetadata<v1::Classifier::Service>> {
  public:
   struct Options {  // the config's server.max_embeddings_per_request, server.stream_max_in_flight
     int64_t max_embeddings_per_request = 0;
@@ -33,12 +33,13 @@ class ClassifierService final
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context);
   grpc::ServerBidiReactor<ReceivedClassifyRequest, v1::ClassifyStreamResponse>* ClassifyStream(
       grpc::CallbackServerContext* context);
+  // Registered raw (unary_call.h): a request that does not parse is INVALID_ARGUMENT.
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const v1::ListModelsRequest* request,
-                                       v1::ListModelsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelMetadata(grpc::CallbackServerContext* context,
-                                             const v1::GetModelMetadataRequest* request,
-                                             v1::GetModelMetadataResponse* response) override;
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
 
   // Shutdown: every open ClassifyStream (and any opened later) answers what it has read and ends
   // with UNAVAILABLE (ClassifyStreamReactor::Drain). Call before grpc::Server::Shutdown.
@@ -48,6 +49,10 @@ class ClassifierService final
   const ClassifyEnv& env() const { return env_; }
 
  private:
+  void FillModels(v1::ListModelsResponse* response) const;
+  absl::Status FillModelMetadata(const v1::GetModelMetadataRequest& request,
+                                 v1::GetModelMetadataResponse* response) const;
+
   ModelRegistry* const registry_;
   const Options options_;
   const ClassifyEnv env_;

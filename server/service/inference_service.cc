@@ -5,15 +5,10 @@
 #include "server/service/infer_tensors.h"
 #include "server/service/model_metadata.h"
 #include "server/service/request_parser.h"
+#include "server/service/unary_call.h"
 
 namespace arginator::server {
 namespace {
-
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // The typed field a non-FP32 tensor filled, for the error that names it.
 std::string OtherTypedField(const inference::InferTensorContents& c) {
@@ -93,8 +88,8 @@ void FillOutput(const InferOutput& output, bool raw, inference::ModelInferRespon
 class GrpcInferJob final : public ServedJob {
  public:
   GrpcInferJob(const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
-               grpc::ServerUnaryReactor* reactor)
-      : request_(request), response_(response), reactor_(reactor) {}
+               UnaryDone done)
+      : request_(request), response_(response), done_(std::move(done)) {}
 
   void Start(const ClassifyEnv& env, absl::Time deadline) {
     const std::string& name = request_->model_name();
@@ -129,77 +124,106 @@ class GrpcInferJob final : public ServedJob {
   }
 
   void Finish(const absl::Status& status) override {
-    reactor_->Finish(ToGrpcStatus(status));
+    UnaryDone done = std::move(done_);
     delete this;
+    done(status);
   }
 
   const inference::ModelInferRequest* const request_;
   inference::ModelInferResponse* const response_;
-  grpc::ServerUnaryReactor* const reactor_;
+  UnaryDone done_;
   InferRequest view_;
 };
 
 }  // namespace
 
 grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
-                                                       const inference::ServerLiveRequest*,
-                                                       inference::ServerLiveResponse* response) {
-  response->set_live(status_->Live());
-  return Answer(context, absl::OkStatus());
+                                                       const grpc::ByteBuffer* in,
+                                                       grpc::ByteBuffer* out) {
+  return ServeUnary<inference::ServerLiveRequest, inference::ServerLiveResponse>(
+      context, in, out, [this](const auto&, auto* response, UnaryDone done) {
+        response->set_live(status_->Live());
+        done(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* InferenceService::ServerReady(grpc::CallbackServerContext* context,
-                                                        const inference::ServerReadyRequest*,
-                                                        inference::ServerReadyResponse* response) {
-  response->set_ready(status_->Ready());
-  return Answer(context, absl::OkStatus());
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  return ServeUnary<inference::ServerReadyRequest, inference::ServerReadyResponse>(
+      context, in, out, [this](const auto&, auto* response, UnaryDone done) {
+        response->set_ready(status_->Ready());
+        done(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* InferenceService::ModelReady(grpc::CallbackServerContext* context,
-                                                       const inference::ModelReadyRequest* request,
-                                                       inference::ModelReadyResponse* response) {
-  absl::StatusOr<VersionSelector> selector = ParseModelVersion(request->version());
-  if (!selector.ok()) return Answer(context, selector.status());
-  response->set_ready(status_->ModelReady(request->name(), *selector));
-  return Answer(context, absl::OkStatus());
+                                                       const grpc::ByteBuffer* in,
+                                                       grpc::ByteBuffer* out) {
+  return ServeUnary<inference::ModelReadyRequest, inference::ModelReadyResponse>(
+      context, in, out, [this](const auto& request, auto* response, UnaryDone done) {
+        done(ModelReadyAnswer(request, response));
+      });
 }
 
-grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
-    grpc::CallbackServerContext* context, const inference::ServerMetadataRequest*,
-    inference::ServerMetadataResponse* response) {
-  response->set_name(kServerName);
-  response->set_version(ServerVersion());
-  for (const std::string& extension : SupportedExtensions()) response->add_extensions(extension);
-  return Answer(context, absl::OkStatus());
+absl::Status InferenceService::ModelReadyAnswer(const inference::ModelReadyRequest& request,
+                                                inference::ModelReadyResponse* response) const {
+  absl::StatusOr<VersionSelector> selector = ParseModelVersion(request.version());
+  if (!selector.ok()) return selector.status();
+  response->set_ready(status_->ModelReady(request.name(), *selector));
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
-    grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
-    inference::ModelMetadataResponse* response) {
+grpc::ServerUnaryReactor* InferenceService::ServerMetadata(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* in,
+                                                           grpc::ByteBuffer* out) {
+  return ServeUnary<inference::ServerMetadataRequest, inference::ServerMetadataResponse>(
+      context, in, out, [](const auto&, auto* response, UnaryDone done) {
+        response->set_name(kServerName);
+        response->set_version(ServerVersion());
+        for (const std::string& e : SupportedExtensions()) response->add_extensions(e);
+        done(absl::OkStatus());
+      });
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelMetadata(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* in,
+                                                          grpc::ByteBuffer* out) {
+  return ServeUnary<inference::ModelMetadataRequest, inference::ModelMetadataResponse>(
+      context, in, out, [this](const auto& request, auto* response, UnaryDone done) {
+        done(ModelMetadataAnswer(request, response));
+      });
+}
+
+absl::Status InferenceService::ModelMetadataAnswer(
+    const inference::ModelMetadataRequest& request,
+    inference::ModelMetadataResponse* response) const {
   absl::StatusOr<server::ModelMetadata> metadata =
-      GetModelMetadata(*env_->registry, request->name(), request->version());
-  if (!metadata.ok()) return Answer(context, metadata.status());
+      GetModelMetadata(*env_->registry, request.name(), request.version());
+  if (!metadata.ok()) return metadata.status();
   response->set_name(metadata->name);
   for (const std::string& v : metadata->versions) response->add_versions(v);
   response->set_platform(kPlatform);
   for (const auto& [list, tensors] : {std::pair{&metadata->inputs, response->mutable_inputs()},
                                       std::pair{&metadata->outputs, response->mutable_outputs()}}) {
     for (const TensorMetadata& t : *list) {
-      auto* out = tensors->Add();
-      out->set_name(t.name);
-      out->set_datatype(t.datatype);
-      for (int64_t d : t.shape) out->add_shape(d);
+      auto* tensor = tensors->Add();
+      tensor->set_name(t.name);
+      tensor->set_datatype(t.datatype);
+      for (int64_t d : t.shape) tensor->add_shape(d);
     }
   }
-  return Answer(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
-                                                       const inference::ModelInferRequest* request,
-                                                       inference::ModelInferResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  (new GrpcInferJob(request, response, reactor))->Start(*env_, DeadlineOf(context));
-  return reactor;
+                                                       const grpc::ByteBuffer* in,
+                                                       grpc::ByteBuffer* out) {
+  const absl::Time deadline = DeadlineOf(context);
+  return ServeUnary<inference::ModelInferRequest, inference::ModelInferResponse>(
+      context, in, out, [this, deadline](const auto& request, auto* response, UnaryDone done) {
+        (new GrpcInferJob(&request, response, std::move(done)))->Start(*env_, deadline);
+      });
 }
 
 }  // namespace arginator::server

@@ -12,6 +12,9 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <future>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "gmock/gmock.h"
 #include "tests/integration/served_models_fixture.h"
@@ -350,6 +353,46 @@ TEST_F(EdgeHardeningTest, AdminVersionsThatAreNotVersionsAreInvalidArguments) {
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_EQ(AdminSetLabel(kBinary, "stable", -1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectServing();
+}
+
+// Item 8: a request that did not parse got UNIMPLEMENTED with an empty message (gRPC's typed
+// callback handler) on every RPC but Classify; now INVALID_ARGUMENT naming the request type.
+TEST_F(EdgeHardeningTest, AMalformedProtobufIsInvalidArgumentOnEveryRpc) {
+  StartServer({"--set", "admin.enabled=true", "--set", std::string("admin.token=") + kAdminToken});
+  grpc::GenericStub generic(channel_);
+  auto call = [&](const std::string& method) {
+    const std::string malformed("\x0a\x05" "ab");  // field 1: 5 bytes announced, 2 sent
+    grpc::Slice slice(malformed.data(), malformed.size());
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) { done.set_value(s); });
+    return done.get_future().get();
+  };
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"/inference.GRPCInferenceService/ServerLive", "inference.ServerLiveRequest"},
+      {"/inference.GRPCInferenceService/ServerReady", "inference.ServerReadyRequest"},
+      {"/inference.GRPCInferenceService/ModelReady", "inference.ModelReadyRequest"},
+      {"/inference.GRPCInferenceService/ServerMetadata", "inference.ServerMetadataRequest"},
+      {"/inference.GRPCInferenceService/ModelMetadata", "inference.ModelMetadataRequest"},
+      {"/inference.GRPCInferenceService/ModelInfer", "inference.ModelInferRequest"},
+      {"/arginator.v1.Classifier/Classify", "arginator.v1.ClassifyRequest"},
+      {"/arginator.v1.Classifier/ListModels", "arginator.v1.ListModelsRequest"},
+      {"/arginator.v1.Classifier/GetModelMetadata", "arginator.v1.GetModelMetadataRequest"},
+      {"/arginator.v1.ModelAdmin/LoadVersion", "arginator.v1.LoadVersionRequest"},
+      {"/arginator.v1.ModelAdmin/UnloadVersion", "arginator.v1.UnloadVersionRequest"},
+      {"/arginator.v1.ModelAdmin/SetVersionLabel", "arginator.v1.SetVersionLabelRequest"},
+      {"/arginator.v1.ModelAdmin/Rescan", "arginator.v1.RescanRequest"},
+  };
+  for (const auto& [method, type] : methods) {
+    grpc::Status s = call(method);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(s.error_message(), HasSubstr("not a valid " + type)) << method;
+  }
   ExpectServing();
 }
 

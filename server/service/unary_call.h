@@ -1,0 +1,66 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/impl/serialization_traits.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
+#include "grpcpp/support/server_callback.h"
+#include "server/service/grpc_edge.h"
+
+namespace arginator::server {
+
+// Finishes a unary call: its response is sent if `status` is OK, then the status.
+using UnaryDone = std::function<void(const absl::Status& status)>;
+
+// The error of a request that does not parse as `type`.
+inline absl::Status UnparseableRequest(const std::string& type) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request is not a valid ", type,
+      " (malformed protobuf, or a string field that is not valid UTF-8)"));
+}
+
+// Serves a unary RPC registered with gRPC's raw callback API (the generated
+// WithRawCallbackMethod_*): parses `in` as Request here, so that a request that does not parse
+// is INVALID_ARGUMENT naming its type (gRPC's typed callback handler answers UNIMPLEMENTED with
+// an empty message, and that is hard-coded in it); then runs `handler(request, &response, done)`,
+// which calls `done` exactly once, now or later, from any thread; `done` serializes the response
+// into the call's bytes and finishes the call. Request and response live until then.
+template <class Request, class Response>
+grpc::ServerUnaryReactor* ServeUnary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+    const std::function<void(const Request&, Response*, UnaryDone)>& handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<std::pair<Request, Response>>();
+  bool parsed = false;
+  {
+    grpc::ByteBuffer bytes(*in);  // shares the slices
+    grpc::ProtoBufferReader reader(&bytes);
+    parsed = reader.status().ok() && call->first.ParseFromZeroCopyStream(&reader);
+  }
+  if (!parsed) {
+    reactor->Finish(ToGrpcStatus(UnparseableRequest(Request::descriptor()->full_name())));
+    return reactor;
+  }
+  handler(call->first, &call->second, [reactor, out, call](const absl::Status& status) {
+    if (status.ok()) {
+      bool own_buffer = false;
+      grpc::ByteBuffer serialized;
+      grpc::Status s =
+          grpc::SerializationTraits<Response>::Serialize(call->second, &serialized, &own_buffer);
+      if (!s.ok()) return reactor->Finish(s);
+      out->Swap(&serialized);
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
+}  // namespace arginator::server
