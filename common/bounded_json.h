@@ -13,8 +13,8 @@ namespace arginator {
 // max_depth would make every recursive walk (dump, copy, comparison) a stack overflow, and a
 // document of many small values costs ~16-100 bytes of memory per value against 2-4 bytes of text.
 struct JsonLimits {
-  size_t max_depth = 32;           // arrays and objects inside each other; the top level is 1
-  size_t max_values = 1 << 22;     // every value: numbers, strings, literals, arrays, objects
+  size_t max_depth = 32;            // arrays and objects inside each other; the top level is 1
+  size_t max_values = 1 << 22;      // every value: numbers, strings, literals, arrays, objects
   size_t max_containers = 1 << 16;  // arrays and objects among them
 };
 

@@ -178,10 +178,10 @@ absl::Status ReadRestBodyLimits(ConfigReader& r, ServerConfig& c) {
   ARG_RETURN_IF_ERROR(r.Read("rest.max_buffered_bytes", buffered));
   ARG_RETURN_IF_ERROR(r.Read("rest.max_json_depth", depth));
   ARG_RETURN_IF_ERROR(r.Read("rest.max_json_values", values));
+  ARG_RETURN_IF_ERROR(Require(buffered >= static_cast<int64_t>(c.rest_http.max_request_body_bytes),
+                              "rest.max_buffered_bytes must be at least rest.max_request_bytes"));
   ARG_RETURN_IF_ERROR(
-      Require(buffered >= static_cast<int64_t>(c.rest_http.max_request_body_bytes),
-              "rest.max_buffered_bytes must be at least rest.max_request_bytes"));
-  ARG_RETURN_IF_ERROR(Require(depth >= 4 && depth <= 1000, "rest.max_json_depth must be in [4, 1000]"));
+      Require(depth >= 4 && depth <= 1000, "rest.max_json_depth must be in [4, 1000]"));
   ARG_RETURN_IF_ERROR(Require(values >= 1024, "rest.max_json_values must be at least 1024"));
   c.rest_http.max_buffered_bytes = static_cast<size_t>(buffered);
   c.metrics_http.max_buffered_bytes = 0;

@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_io.h"
 #include "absl/strings/str_format.h"
+#include "common/file_io.h"
 
 namespace arginator::trainer {
 namespace {

@@ -25,11 +25,11 @@ int64_t HighestVersion(const std::string& model_dir);
 // The server ignores them meanwhile (hidden entries are never versions).
 int RemoveStaleStaging(const std::string& model_dir);
 
-// Publishes atomically, after removing stale staging directories (RemoveStaleStaging): `write` fills a hidden temporary directory inside <repository>/<name>,
-// everything is fsynced, and the directory is renamed (RENAME_NOREPLACE) to the next free version.
-// If another publisher takes that number first, `write` runs again for the next number, so two
-// concurrent publishes never collide and a reader never sees a half-written version. On failure the
-// temporary directory is removed.
+// Publishes atomically, after removing stale staging directories (RemoveStaleStaging): `write`
+// fills a hidden temporary directory inside <repository>/<name>, everything is fsynced, and the
+// directory is renamed (RENAME_NOREPLACE) to the next free version. If another publisher takes that
+// number first, `write` runs again for the next number, so two concurrent publishes never collide
+// and a reader never sees a half-written version. On failure the temporary directory is removed.
 absl::StatusOr<PublishedVersion> PublishVersion(const std::string& repository,
                                                 const std::string& name,
                                                 const VersionWriter& write);

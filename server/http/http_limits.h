@@ -11,9 +11,10 @@ namespace arginator::server {
 // Connections are served asynchronously: a slow or idle peer holds a connection slot and its
 // timer, never a thread.
 struct HttpLimits {
-  int threads = 0;              // threads running handlers and I/O
-  int max_connections = 0;      // open connections; more wait in the listen backlog
-  absl::Duration read_timeout;  // a whole request (TLS handshake, headers, body) from its first byte
+  int threads = 0;          // threads running handlers and I/O
+  int max_connections = 0;  // open connections; more wait in the listen backlog
+  absl::Duration
+      read_timeout;  // a whole request (TLS handshake, headers, body) from its first byte
   absl::Duration write_timeout;       // a whole response
   absl::Duration keep_alive_timeout;  // idle between two requests on a connection
   // A request body, counted after de-chunking and after gzip/deflate decompression; larger ones

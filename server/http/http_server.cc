@@ -134,8 +134,8 @@ HttpRefusal BodyTooLarge(const std::string& name, const HttpLimits& limits) {
 std::optional<HttpRefusal> RefusalFor(const beast::error_code& ec, const std::string& name,
                                       const HttpLimits& limits) {
   if (ec == http::error::header_limit) {
-    return HttpRefusal{431, absl::StrCat("the request's headers exceed ", limits.max_header_bytes,
-                                         " bytes")};
+    return HttpRefusal{
+        431, absl::StrCat("the request's headers exceed ", limits.max_header_bytes, " bytes")};
   }
   if (ec == http::error::body_limit) return BodyTooLarge(name, limits);
   if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -150,9 +150,8 @@ std::optional<HttpRefusal> CheckHeader(const RequestParser& parser, const std::s
                                        const HttpLimits& limits) {
   const auto& header = parser.get();
   if (static_cast<size_t>(std::distance(header.begin(), header.end())) > limits.max_headers) {
-    return HttpRefusal{431,
-                       absl::StrCat("the request has more than ", limits.max_headers,
-                                    " header fields")};
+    return HttpRefusal{
+        431, absl::StrCat("the request has more than ", limits.max_headers, " header fields")};
   }
   if (!parser.is_done() && limits.max_request_body_bytes == 0) return BodyTooLarge(name, limits);
   return std::nullopt;
@@ -171,9 +170,8 @@ absl::StatusOr<HttpRequest> ToHttpRequest(http::request<http::string_body> messa
                                  std::string(field.value()));
   }
   const std::string* encoding = request.Header("content-encoding");
-  absl::StatusOr<std::string> body =
-      DecodeContent(encoding ? *encoding : "", std::move(message.body()),
-                    limits.max_request_body_bytes);
+  absl::StatusOr<std::string> body = DecodeContent(
+      encoding ? *encoding : "", std::move(message.body()), limits.max_request_body_bytes);
   if (!body.ok()) {
     const absl::StatusCode code = body.status().code();
     *refusal = code == absl::StatusCode::kResourceExhausted
@@ -224,13 +222,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return ReadHeader();
     }
     Lowest().expires_after(ToChrono(server_->limits().keep_alive_timeout));
-    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
-                                                       beast::error_code ec, size_t n) {
-      if (ec) return;  // closed, or idle past the keep-alive limit
-      self->buffer_.commit(n);
-      self->Lowest().expires_after(ToChrono(self->server_->limits().read_timeout));
-      self->ReadHeader();
-    });
+    stream_.async_read_some(
+        buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec) return;  // closed, or idle past the keep-alive limit
+          self->buffer_.commit(n);
+          self->Lowest().expires_after(ToChrono(self->server_->limits().read_timeout));
+          self->ReadHeader();
+        });
   }
 
   void ReadHeader() {
@@ -261,10 +259,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void ReadBody() {
-    http::async_read_some(stream_, buffer_, *parser_,
-                          [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnBody(ec);
-                          });
+    http::async_read_some(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -367,10 +364,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
   void Linger() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(64 << 10), [self = this->shared_from_this()](
-                                                           beast::error_code ec, size_t) {
-      if (!ec) self->Linger();
-    });
+    stream_.async_read_some(buffer_.prepare(64 << 10),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) self->Linger();
+                            });
   }
   static constexpr std::chrono::seconds kLinger{2};
 

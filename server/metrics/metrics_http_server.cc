@@ -35,8 +35,7 @@ absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
   o.limits = options_;
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       std::move(o),
-      [this](HttpRequest request, HttpResponder respond) { respond(Handle(request)); }, host,
-      port);
+      [this](HttpRequest request, HttpResponder respond) { respond(Handle(request)); }, host, port);
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
   return absl::OkStatus();

@@ -371,8 +371,8 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
     if (model == models_.end()) return ModelNotFound(name);
     if (label.empty() || label.size() > options_.max_label_bytes) {
       return absl::InvalidArgumentError(absl::StrCat("a version label must have 1 to ",
-                                                     options_.max_label_bytes, " bytes; this one has ",
-                                                     label.size()));
+                                                     options_.max_label_bytes,
+                                                     " bytes; this one has ", label.size()));
     }
     if (version < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -399,8 +399,8 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
   // Escaped characters can make a file of 64 labels longer than the limit the watcher reads.
   if (const size_t bytes = SerializeVersionLabels(labels).size(); bytes > kMaxLabelsFileBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the labels of '", name, "' would take ", bytes,
-                                                   " bytes in ", kLabelsFile, ", over its limit of ",
-                                                   kMaxLabelsFileBytes));
+                                                   " bytes in ", kLabelsFile,
+                                                   ", over its limit of ", kMaxLabelsFileBytes));
   }
   // Written outside the lock (a durable write takes milliseconds; requests take this lock).
   // Admin calls are serialized, so nothing else changes the labels meanwhile but the watcher,

@@ -22,9 +22,8 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::str
         absl::StrCat(source, ": not a JSON object of label -> version, e.g. {\"stable\": 3}"));
   }
   if (json.size() > kMaxLabelsPerModel) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", json.size(),
-                                                   " labels; a model may have at most ",
-                                                   kMaxLabelsPerModel));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": ", json.size(), " labels; a model may have at most ", kMaxLabelsPerModel));
   }
   std::map<std::string, int64_t> labels;
   for (const auto& [label, version] : json.items()) {

@@ -120,15 +120,14 @@ grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerCont
       }
       return request.version() == 0
                  ? absl::StrCat("label '", request.label(), "' removed from ", request.name())
-                 : absl::StrCat("label '", request.label(), "' of ", request.name(),
-                                " -> version ", request.version());
+                 : absl::StrCat("label '", request.label(), "' of ", request.name(), " -> version ",
+                                request.version());
     };
   });
 }
 
 grpc::ServerUnaryReactor* AdminService::Rescan(grpc::CallbackServerContext* context,
-                                               const grpc::ByteBuffer* in,
-                                               grpc::ByteBuffer* out) {
+                                               const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
   return Respond<v1::RescanRequest>(context, in, out, [this](const auto&) {
     return [this]() -> absl::StatusOr<std::string> {
       watcher_->PollOnce();

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "server/service/classify_stream_reactor.h"
 #include "server/service/grpc_edge.h"
-#include "server/service/unary_call.h"
 #include "server/service/request_parser.h"
+#include "server/service/unary_call.h"
 
 namespace arginator::server {
 namespace {

@@ -6,8 +6,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/bounded_json.h"
 #include "absl/strings/str_join.h"
+#include "common/bounded_json.h"
 #include "common/status_macros.h"
 #include "server/service/grpc_edge.h"
 #include "server/service/request_parser.h"

@@ -35,8 +35,9 @@ absl::Status Flatten(const json& data, const std::vector<int64_t>& shape, size_t
     } else if (element.is_number()) {
       out.push_back(element.get<float>());
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input data element ", out.size(), " is not a number: ", Utf8Prefix(DumpJson(element), 64)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input data element ", out.size(),
+                       " is not a number: ", Utf8Prefix(DumpJson(element), 64)));
     }
   }
   return absl::OkStatus();

@@ -99,10 +99,10 @@ class RestInferJob final : public ServedJob {
         ParseBoundedJson(all.substr(0, header_length_), json_limits_, "the request body");
     if (!header.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          header.status().message(), header_length_ == all.size()
-                                         ? " (a binary request needs the " +
-                                               std::string(kHeaderLength) + " header)"
-                                         : ""));
+          header.status().message(),
+          header_length_ == all.size()
+              ? " (a binary request needs the " + std::string(kHeaderLength) + " header)"
+              : ""));
     }
     ARG_RETURN_IF_ERROR(
         DecodeRestInferRequest(*header, all.substr(header_length_), view_, values_));
@@ -216,8 +216,9 @@ void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
     return respond(RestErrorResponse(404, NoSuchEndpoint(req.method, req.target)));
   }
   if (infer ? req.method != "POST" : !get) {
-    HttpResponse r = RestErrorResponse(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
-                                                 Utf8Prefix(req.target, 256)));
+    HttpResponse r =
+        RestErrorResponse(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
+                                            Utf8Prefix(req.target, 256)));
     r.headers.emplace_back("Allow", infer ? "POST" : "GET, HEAD");
     return respond(std::move(r));
   }
@@ -236,12 +237,14 @@ void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
       break;
     case RestRoute::kModelReady: {
       absl::StatusOr<VersionSelector> selector = ParseModelVersion(route.version);
-      response = !selector.ok() ? Error(selector.status())
-                                : Bare(status_->ModelReady(route.name, *selector) ? 200 : kNotReady);
+      response = !selector.ok()
+                     ? Error(selector.status())
+                     : Bare(status_->ModelReady(route.name, *selector) ? 200 : kNotReady);
       break;
     }
     case RestRoute::kModel: {
-      absl::StatusOr<ModelMetadata> m = GetModelMetadata(*env_->registry, route.name, route.version);
+      absl::StatusOr<ModelMetadata> m =
+          GetModelMetadata(*env_->registry, route.name, route.version);
       response = m.ok() ? ModelMetadataJson(*m) : Error(m.status());
       break;
     }
@@ -257,17 +260,16 @@ void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
 void RestInferenceServer::Infer(const std::string& name, const std::string& version,
                                 HttpRequest req, HttpResponder respond) const {
   if (status_->draining()) {
-    env_->metrics->RecordRequest(env_->registry->Knows(name) ? name : kUnknownModelLabel,
-                                 0, RequestMethod::kModelInferRest, "UNAVAILABLE", 0);
-    return respond(Error(absl::UnavailableError(
-        "server is shutting down: send the request to another replica")));
+    env_->metrics->RecordRequest(env_->registry->Knows(name) ? name : kUnknownModelLabel, 0,
+                                 RequestMethod::kModelInferRest, "UNAVAILABLE", 0);
+    return respond(Error(
+        absl::UnavailableError("server is shutting down: send the request to another replica")));
   }
   size_t header_length = req.body.size();
   if (const std::string* length = req.Header(absl::AsciiStrToLower(kHeaderLength))) {
     if (!absl::SimpleAtoi(*length, &header_length) || header_length > req.body.size()) {
-      return respond(Error(absl::InvalidArgumentError(
-          absl::StrCat(kHeaderLength, " must be a byte count within the body's ", req.body.size(),
-                       " bytes"))));
+      return respond(Error(absl::InvalidArgumentError(absl::StrCat(
+          kHeaderLength, " must be a byte count within the body's ", req.body.size(), " bytes"))));
     }
   }
   // Deletes itself when it answers.

@@ -22,9 +22,9 @@ using UnaryDone = std::function<void(const absl::Status& status)>;
 
 // The error of a request that does not parse as `type`.
 inline absl::Status UnparseableRequest(const std::string& type) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "request is not a valid ", type,
-      " (malformed protobuf, or a string field that is not valid UTF-8)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("request is not a valid ", type,
+                   " (malformed protobuf, or a string field that is not valid UTF-8)"));
 }
 
 // Serves a unary RPC registered with gRPC's raw callback API (the generated

@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckErrorBody(server::RestErrorResponse(404, server::NoSuchEndpoint(req.method, req.target)));
   CheckErrorBody(server::RestErrorResponse(404, "model '" + route->name + "' is not served"));
   absl::StatusOr<server::VersionSelector> version = server::ParseModelVersion(route->version);
-  if (!version.ok()) CheckErrorBody(server::RestErrorResponse(400, std::string(version.status().message())));
+  if (!version.ok())
+    CheckErrorBody(server::RestErrorResponse(400, std::string(version.status().message())));
   if (route->endpoint != server::RestRoute::kInfer) return 0;
 
   arginator::JsonLimits json_limits;

@@ -4,6 +4,7 @@
 // admin version numbers. Each test failed before its fix; each ends by checking that the server
 // still serves.
 #include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,8 +14,6 @@
 
 #include <fstream>
 #include <future>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "gmock/gmock.h"
 #include "tests/integration/served_models_fixture.h"
@@ -78,8 +77,8 @@ class EdgeHardeningTest : public ServedModelsTest {
     return a;
   }
   // One raw request on the REST port: the target goes out exactly as given.
-  RawAnswer Rest(const std::string& method, const std::string& target,
-                 const std::string& body = "", const std::string& headers = "") {
+  RawAnswer Rest(const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::string& headers = "") {
     const int fd = Connect(server_->rest_port());
     Send(fd, method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
                  (body.empty() && method == "GET"
@@ -189,9 +188,11 @@ TEST_F(EdgeHardeningTest, LongMultibyteNamesAreCutOnCharacterBoundaries) {
 TEST_F(EdgeHardeningTest, DeeplyNestedJsonIsRefusedWithoutOverflowingTheStack) {
   StartServer();
   const ModelCard card = Card(kBinary, 1);
-  const std::string deep_data = "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
-  std::string body = "{\"inputs\": [{\"name\": \"embedding\", \"datatype\": \"FP32\", \"shape\": [1, " +
-                     std::to_string(card.input_dim) + "], \"data\": [" + deep_data + "]}]}";
+  const std::string deep_data =
+      "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string body =
+      "{\"inputs\": [{\"name\": \"embedding\", \"datatype\": \"FP32\", \"shape\": [1, " +
+      std::to_string(card.input_dim) + "], \"data\": [" + deep_data + "]}]}";
   RawAnswer a = Rest("POST", InferPath(), body);
   EXPECT_EQ(a.status, 400);
   EXPECT_THAT(ErrorOf(a), HasSubstr("nested more than 32 deep"));
@@ -362,7 +363,9 @@ TEST_F(EdgeHardeningTest, AMalformedProtobufIsInvalidArgumentOnEveryRpc) {
   StartServer({"--set", "admin.enabled=true", "--set", std::string("admin.token=") + kAdminToken});
   grpc::GenericStub generic(channel_);
   auto call = [&](const std::string& method) {
-    const std::string malformed("\x0a\x05" "ab");  // field 1: 5 bytes announced, 2 sent
+    const std::string malformed(
+        "\x0a\x05"
+        "ab");  // field 1: 5 bytes announced, 2 sent
     grpc::Slice slice(malformed.data(), malformed.size());
     grpc::ByteBuffer request(&slice, 1), response;
     grpc::ClientContext ctx;

@@ -134,10 +134,11 @@ TEST_F(TrainerCliTest, AFullDiskIsAnErrorNamingThePathAndLeavesNoStaging) {
   if (!disk.error().empty()) {
     GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
   }
-  auto r = RunCommand(kTrain + " fit --config " + kSource +
-                      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" +
-                      work_->Join("data") + " output.repository=" + disk.Join("models") +
-                      " output.report_dir=" + work_->Join("reports-full"));
+  auto r =
+      RunCommand(kTrain + " fit --config " + kSource +
+                 "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
+                 " output.repository=" + disk.Join("models") +
+                 " output.report_dir=" + work_->Join("reports-full"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("model.pt"));
   EXPECT_THAT(r.output, HasSubstr("No space left on device"));
@@ -152,10 +153,10 @@ TEST_F(TrainerCliTest, AReportThatCannotBeWrittenPublishesNothing) {
     GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
   }
   TempDir repo;
-  auto r = RunCommand(kTrain + " fit --config " + kSource +
-                      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" +
-                      work_->Join("data") + " output.repository=" + repo.path() +
-                      " output.report_dir=" + disk.Join("reports"));
+  auto r = RunCommand(
+      kTrain + " fit --config " + kSource +
+      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
+      " output.repository=" + repo.path() + " output.report_dir=" + disk.Join("reports"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("No space left on device"));
   EXPECT_THAT(EntriesOf(repo.Join("betalactamase-binary")), ::testing::IsEmpty());

@@ -118,8 +118,8 @@ TEST(PublishTest, StagingLeftByKilledTrainersIsRemovedByTheNextPublish) {
   const std::vector<std::string> stale = {".tmp-" + Host() + "-" + dead + "-1",
                                           ".tmp-" + dead + "-2",  // older trainers' name
                                           ".tmp-elsewhere-1-3"};
-  const std::vector<std::string> kept = {".tmp-" + Host() + "-" + live + "-4",
-                                         ".tmp-elsewhere-1-5", ".tmp-notes"};
+  const std::vector<std::string> kept = {".tmp-" + Host() + "-" + live + "-4", ".tmp-elsewhere-1-5",
+                                         ".tmp-notes"};
   for (const auto& d : stale) fs::create_directories(repo.Join("m/" + d + "/x"));
   for (const auto& d : kept) fs::create_directories(repo.Join("m/" + d));
   // Another host's directory untouched for two days: its trainer is gone.

@@ -170,8 +170,9 @@ TEST_F(HttpServerTest, AnOversizedContentLengthIsRefusedBeforeTheBodyIsSent) {
   Start();
   const int fd = Connect();
   // Only the headers: the answer must not wait for a body that never comes.
-  Send(fd, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 73400320\r\n"
-           "Expect: 100-continue\r\n\r\n");
+  Send(fd,
+       "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 73400320\r\n"
+       "Expect: 100-continue\r\n\r\n");
   const auto start = Clock::now();
   const std::string answer = ReadUntilClosed(fd, 5);
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
@@ -350,8 +351,7 @@ TEST(ParseHttpRequestTest, AppliesTheConnectionsChecksToBytesInMemory) {
   EXPECT_EQ(refused("GET / HTTP/1.1\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\n\r\n"), 431);
   EXPECT_EQ(refused("GET / HTTP/1.1\r\nA: " + std::string(300, 'a') + "\r\n\r\n"), 431);
   EXPECT_EQ(refused("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"), 400);
-  EXPECT_EQ(refused("POST / HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\na"),
-            415);
+  EXPECT_EQ(refused("POST / HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\na"), 415);
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 #include "server/metrics/metrics_http_server.h"
 
-#include "server/server_config.h"
-
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -14,6 +12,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/server_config.h"
 
 namespace arginator::server {
 namespace {

@@ -233,7 +233,8 @@ TEST_F(ModelRegistryTest, LabelsAndVersionsOutsideTheirRulesAreInvalidArguments)
   ModelRegistry r(options, &loader_, &observer_);
   r.Reconcile("m", Disk({1}));
   EXPECT_TRUE(r.SetLabel("m", std::string(256, 'l'), 1).ok());
-  for (const std::string& label : {std::string(), std::string(257, 'l'), std::string(1 << 20, 'l')}) {
+  for (const std::string& label :
+       {std::string(), std::string(257, 'l'), std::string(1 << 20, 'l')}) {
     absl::Status s = r.SetLabel("m", label, 1);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(s.message(), HasSubstr("1 to 256 bytes"));

@@ -41,10 +41,9 @@ TEST(VersionLabelsTest, TheLargestAcceptedSetReadsBackAndOneMoreLabelIsRefused) 
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, labels);
   labels["one-more"] = 2;
-  EXPECT_THAT(ParseVersionLabels(SerializeVersionLabels(labels), "f", kMaxLabelBytes)
-                  .status()
-                  .message(),
-              HasSubstr("at most 64"));
+  EXPECT_THAT(
+      ParseVersionLabels(SerializeVersionLabels(labels), "f", kMaxLabelBytes).status().message(),
+      HasSubstr("at most 64"));
 }
 
 TEST(VersionLabelsTest, WritesAtomicallyAndSaysWhyItCannot) {
