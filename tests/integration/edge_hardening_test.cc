@@ -17,6 +17,7 @@
 
 #include "gmock/gmock.h"
 #include "tests/integration/served_models_fixture.h"
+#include "tests/testing/raw_http.h"
 
 namespace arginator::testing {
 namespace {
@@ -33,21 +34,11 @@ struct RawAnswer {
 class EdgeHardeningTest : public ServedModelsTest {
  protected:
   int Connect(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const int fd = ConnectLoopback(port);
+    EXPECT_GE(fd, 0);
     return fd;
   }
-  static void Send(int fd, const std::string& bytes) {
-    for (size_t sent = 0; sent < bytes.size();) {
-      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;  // refused early: the answer is what counts
-      sent += static_cast<size_t>(n);
-    }
-  }
+  static void Send(int fd, const std::string& bytes) { SendAll(fd, bytes); }
   static RawAnswer ReadAnswer(int fd, double seconds = 20) {
     std::string out;
     char buf[65536];
@@ -122,20 +113,6 @@ class EdgeHardeningTest : public ServedModelsTest {
     return -1;
   }
 };
-
-std::string Gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 std::string Repeat(const std::string& s, int n) {
   std::string out;

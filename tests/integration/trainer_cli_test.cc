@@ -48,6 +48,15 @@ class TrainerCliTest : public ::testing::Test {
                       " output.report_dir=" + work_->Join("reports") + " " + extra);
   }
 
+  // One epoch of the binary model on the suite's data, published into `repository`.
+  static testing::CommandResult FitBinaryInto(const std::string& repository,
+                                              const std::string& report_dir) {
+    return RunCommand(
+        kTrain + " fit --config " + kSource +
+        "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
+        " output.repository=" + repository + " output.report_dir=" + report_dir);
+  }
+
   static TempDir* work_;
   static testing::CommandResult* gen_;
 };
@@ -134,11 +143,7 @@ TEST_F(TrainerCliTest, AFullDiskIsAnErrorNamingThePathAndLeavesNoStaging) {
   if (!disk.error().empty()) {
     GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
   }
-  auto r =
-      RunCommand(kTrain + " fit --config " + kSource +
-                 "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
-                 " output.repository=" + disk.Join("models") +
-                 " output.report_dir=" + work_->Join("reports-full"));
+  auto r = FitBinaryInto(disk.Join("models"), work_->Join("reports-full"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("model.pt"));
   EXPECT_THAT(r.output, HasSubstr("No space left on device"));
@@ -153,10 +158,7 @@ TEST_F(TrainerCliTest, AReportThatCannotBeWrittenPublishesNothing) {
     GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
   }
   TempDir repo;
-  auto r = RunCommand(
-      kTrain + " fit --config " + kSource +
-      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
-      " output.repository=" + repo.path() + " output.report_dir=" + disk.Join("reports"));
+  auto r = FitBinaryInto(repo.path(), disk.Join("reports"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("No space left on device"));
   EXPECT_THAT(EntriesOf(repo.Join("betalactamase-binary")), ::testing::IsEmpty());
@@ -178,10 +180,7 @@ TEST_F(TrainerCliTest, BadDataPublishesNothing) {
 
 TEST_F(TrainerCliTest, EvalRefusesAModelWhoseFileDoesNotMatchItsCard) {
   TempDir repo;
-  auto fit = RunCommand(
-      kTrain + " fit --config " + kSource +
-      "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
-      " output.repository=" + repo.path() + " output.report_dir=" + repo.Join("reports"));
+  auto fit = FitBinaryInto(repo.path(), repo.Join("reports"));
   ASSERT_EQ(fit.exit_code, 0) << fit.output;
   const std::string v1 = repo.Join("betalactamase-binary/1");
   std::ofstream(v1 + "/model.pt", std::ios::app) << "tampered";

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/raw_http.h"
 
 namespace arginator::server {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Clock = std::chrono::steady_clock;
+using testing::Gzip;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -61,23 +63,12 @@ class HttpServerTest : public ::testing::Test {
     server_ = *std::move(server);
   }
   int Connect() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const int fd = testing::ConnectLoopback(server_->port());
+    EXPECT_GE(fd, 0);
     fds_.push_back(fd);
     return fd;
   }
-  static void Send(int fd, const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;  // the server may close early: what it answered is what counts
-      sent += static_cast<size_t>(n);
-    }
-  }
+  static void Send(int fd, const std::string& bytes) { testing::SendAll(fd, bytes); }
   // What the server sends until it closes the connection or `seconds` pass.
   static std::string ReadUntilClosed(int fd, double seconds) {
     std::string out;
@@ -104,20 +95,6 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::vector<int> fds_;
 };
-
-std::string Gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 TEST_F(HttpServerTest, AnswersRequestsAndKeepsTheConnection) {
   Start();

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/server_config.h"
+#include "tests/testing/raw_http.h"
 
 namespace arginator::server {
 namespace {
@@ -34,14 +35,9 @@ class MetricsHttpServerTest : public ::testing::Test {
   }
   // A TCP connection that sends half a request line and then nothing.
   int SlowClient() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    const char partial[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
-    EXPECT_GT(::send(fd, partial, sizeof(partial) - 1, 0), 0);
+    const int fd = testing::ConnectLoopback(server_->port());
+    EXPECT_GE(fd, 0);
+    testing::SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n");
     return fd;
   }
   std::unique_ptr<MetricsHttpServer> server_;
