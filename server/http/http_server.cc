@@ -105,7 +105,8 @@ class HttpServer::Impl {
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int connections_ ABSL_GUARDED_BY(mu_) = 0;
   bool accept_paused_ ABSL_GUARDED_BY(mu_) = false;
-  // Last: destroyed first, so that sessions still queued in it see the members above alive.
+  // After what sessions use, so that sessions still queued in it when it is destroyed (after the
+  // acceptor and the work guard, which use it) see those members alive.
   net::io_context ioc_;
   // Keeps the threads running while a handler holds a request and no I/O is pending.
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
