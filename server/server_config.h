@@ -47,6 +47,7 @@ struct ServerConfig {
   HttpLimits metrics_http;        // the /metrics and /healthz server (GET only: no body)
   HttpLimits rest_http;           // the v2 REST server
   JsonLimits rest_json;           // a v2 REST request's JSON
+  absl::Duration rest_request_timeout;  // a v2 REST inference request's deadline
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;
   int64_t keepalive_time_ms, keepalive_timeout_ms, max_connection_age_ms,

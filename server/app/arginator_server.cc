@@ -28,6 +28,7 @@ RestInferenceServer::Options RestOptions(const ServerConfig& c) {
   RestInferenceServer::Options o;
   o.limits = c.rest_http;
   o.json = c.rest_json;
+  o.request_timeout = c.rest_request_timeout;
   o.tls_cert = c.tls_cert;
   o.tls_key = c.tls_key;
   o.tls_client_ca = c.tls_client_ca;

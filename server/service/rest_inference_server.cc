@@ -85,9 +85,9 @@ class RestInferJob final : public ServedJob {
         json_limits_(json_limits),
         respond_(std::move(respond)) {}
 
-  void Start(const ClassifyEnv& env, const std::string& name, const std::string& version) {
-    Run(env, RequestMethod::kModelInferRest, name, ParseModelVersion(version),
-        absl::InfiniteFuture());
+  void Start(const ClassifyEnv& env, const std::string& name, const std::string& version,
+             absl::Time deadline) {
+    Run(env, RequestMethod::kModelInferRest, name, ParseModelVersion(version), deadline);
   }
 
  private:
@@ -274,7 +274,7 @@ void RestInferenceServer::Infer(const std::string& name, const std::string& vers
   }
   // Deletes itself when it answers.
   auto* job = new RestInferJob(std::move(req.body), header_length, options_.json, respond);
-  job->Start(*env_, name, version);
+  job->Start(*env_, name, version, absl::Now() + options_.request_timeout);
 }
 
 }  // namespace arginator::server

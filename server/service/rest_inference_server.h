@@ -32,6 +32,9 @@ class RestInferenceServer {
   struct Options {
     HttpLimits limits;
     JsonLimits json;
+    // An inference request not answered within this of its arrival (queued behind other
+    // batches) fails with 504 (DEADLINE_EXCEEDED), as a gRPC call past its deadline does.
+    absl::Duration request_timeout = absl::InfiniteDuration();
     std::string tls_cert, tls_key, tls_client_ca;  // PEM files; empty cert: plaintext
   };
 

@@ -280,5 +280,17 @@ TEST_F(V2ProtocolTest, V1AndV2RequestsShareAForwardAndAreCountedByProtocol) {
   }
 }
 
+// REST inference ran with no deadline at all (absl::InfiniteFuture): now rest.request_timeout_s
+// (30 s), answered 504 as gRPC answers DEADLINE_EXCEEDED.
+TEST_F(V2ProtocolTest, RestInferenceHasADeadline) {
+  StartServer({"--set", "rest.request_timeout_s=0.000001"});
+  const ModelCard card = Card(kBinary, 1);
+  auto r = Rest().Post(std::string("/v2/models/") + kBinary + "/infer", RestBody(card),
+                       "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504) << r->body;
+  EXPECT_THAT(r->body, HasSubstr("deadline"));
+}
+
 }  // namespace
 }  // namespace arginator::testing
