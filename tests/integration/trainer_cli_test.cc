@@ -247,7 +247,9 @@ TEST_F(CompressTest, Int8PublishesAQuarterSizeVersionThatPythonReproduces) {
   EXPECT_EQ(card.golden[0].input, parent.golden[0].input);
   EXPECT_NE(card.golden[0].probabilities, parent.golden[0].probabilities);
   auto py = PythonReproducesGolden(2);
-  if (py.exit_code != 77) EXPECT_EQ(py.exit_code, 0) << py.output;
+  if (py.exit_code != 77) {
+    EXPECT_EQ(py.exit_code, 0) << py.output;
+  }
 }
 
 TEST_F(CompressTest, PruneHalvesTheHiddenLayersAndFineTunes) {
@@ -261,7 +263,9 @@ TEST_F(CompressTest, PruneHalvesTheHiddenLayersAndFineTunes) {
   EXPECT_EQ(card.compression["settings"]["hidden_after"], nlohmann::json::array({128, 64}));
   EXPECT_EQ(card.hyperparameters["finetune"]["epochs"], 2);
   auto py = PythonReproducesGolden(2);
-  if (py.exit_code != 77) EXPECT_EQ(py.exit_code, 0) << py.output;
+  if (py.exit_code != 77) {
+    EXPECT_EQ(py.exit_code, 0) << py.output;
+  }
 }
 
 TEST_F(CompressTest, AnF1DropPastTheToleranceIsRefusedAndNothingPublished) {
