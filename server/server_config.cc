@@ -179,8 +179,8 @@ absl::Status ReadRestBodyLimits(ConfigReader& r, ServerConfig& c) {
   ARG_RETURN_IF_ERROR(r.Read("rest.max_json_depth", depth));
   ARG_RETURN_IF_ERROR(r.Read("rest.max_json_values", values));
   ARG_RETURN_IF_ERROR(r.Seconds("rest.request_timeout_s", c.rest_request_timeout));
-  ARG_RETURN_IF_ERROR(Require(c.rest_request_timeout > absl::ZeroDuration(),
-                              "rest.request_timeout_s must be > 0"));
+  ARG_RETURN_IF_ERROR(
+      Require(c.rest_request_timeout > absl::ZeroDuration(), "rest.request_timeout_s must be > 0"));
   ARG_RETURN_IF_ERROR(Require(buffered >= static_cast<int64_t>(c.rest_http.max_request_body_bytes),
                               "rest.max_buffered_bytes must be at least rest.max_request_bytes"));
   ARG_RETURN_IF_ERROR(

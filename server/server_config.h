@@ -42,11 +42,11 @@ struct ServerConfig {
   int load_threads;                                 // the registry's load pool
   absl::Duration load_timeout;                      // a version's whole load, checks and warm-up
   absl::Duration retry_backoff, max_retry_backoff;  // failed versions whose files change
-  bool links_outside_repository;  // may a version's files resolve outside the repository
-  bool persist_labels;            // SetVersionLabel writes <repository>/<model>/labels.json
-  HttpLimits metrics_http;        // the /metrics and /healthz server (GET only: no body)
-  HttpLimits rest_http;           // the v2 REST server
-  JsonLimits rest_json;           // a v2 REST request's JSON
+  bool links_outside_repository;        // may a version's files resolve outside the repository
+  bool persist_labels;                  // SetVersionLabel writes <repository>/<model>/labels.json
+  HttpLimits metrics_http;              // the /metrics and /healthz server (GET only: no body)
+  HttpLimits rest_http;                 // the v2 REST server
+  JsonLimits rest_json;                 // a v2 REST request's JSON
   absl::Duration rest_request_timeout;  // a v2 REST inference request's deadline
   BatcherOptions batching;
   std::string tls_cert, tls_key, tls_client_ca;

@@ -262,8 +262,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // Bodies are read in large pieces and parsed as far as they go: Beast reads 512 bytes at a
     // time into a small buffer, a dispatch per piece (40 for a 20 KB JSON request).
     parser_->eager(true);
-    buffer_.reserve(std::min<size_t>(parser_->content_length().value_or(kBodyReadBytes),
-                                     kBodyReadBytes));
+    buffer_.reserve(
+        std::min<size_t>(parser_->content_length().value_or(kBodyReadBytes), kBodyReadBytes));
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, header.version());
       return http::async_write(stream_, *continue_,
@@ -311,9 +311,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                         // Inline when answered on the connection's own thread (the handler, or
                         // a forward it ran), else queued to it.
                         net::dispatch(self->stream_.get_executor(),
-                                  [self, response = std::move(response)]() mutable {
-                                    self->Write(std::move(response), /*answered=*/true);
-                                  });
+                                      [self, response = std::move(response)]() mutable {
+                                        self->Write(std::move(response), /*answered=*/true);
+                                      });
                       }));
   }
 
@@ -389,7 +389,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                             });
   }
   static constexpr std::chrono::seconds kLinger{2};
-  static constexpr size_t kBodyReadBytes = 64 << 10;  // the read buffer while a body arrives
+  static constexpr size_t kBodyReadBytes = 64 << 10;   // the read buffer while a body arrives
   static constexpr size_t kIdleBufferBytes = 8 << 10;  // kept between requests
 
   HttpServer::Impl* const server_;
