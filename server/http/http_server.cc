@@ -48,8 +48,8 @@ const std::string* HttpRequest::Header(std::string_view name) const {
   return nullptr;
 }
 
-// Owns the I/O context, its threads, the acceptor and what every connection shares: the limits,
-// the handler, the count of open connections and the budget of buffered body bytes.
+// Owns the I/O contexts, their threads, the acceptor and what every connection shares: the
+// limits, the handler, the count of open connections and the budget of buffered body bytes.
 class HttpServer::Impl {
  public:
   Impl(Options options, HttpHandler handler)
@@ -65,7 +65,6 @@ class HttpServer::Impl {
 
   const Options& options() const { return options_; }
   const HttpLimits& limits() const { return options_.limits; }
-  ssl::context* tls() { return tls_ ? &*tls_ : nullptr; }
 
   // Takes `bytes` of the shared body budget; false (nothing taken) when it would pass the limit.
   bool Reserve(size_t bytes) {
@@ -89,6 +88,11 @@ class HttpServer::Impl {
   }
 
  private:
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    for (int i = 0; i < n; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+    return contexts;
+  }
   void Accept();
   template <class Stream>
   void StartSession(tcp::socket socket);
@@ -105,11 +109,6 @@ class HttpServer::Impl {
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int connections_ ABSL_GUARDED_BY(mu_) = 0;
   bool accept_paused_ ABSL_GUARDED_BY(mu_) = false;
-  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
-    std::vector<std::unique_ptr<net::io_context>> contexts;
-    for (int i = 0; i < n; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
-    return contexts;
-  }
 
   // One I/O context per thread, each connection on one of them for its life: its reads, handler
   // and writes run on one thread, never waking another (one shared context handed each step to
@@ -170,10 +169,10 @@ std::optional<HttpRefusal> CheckHeader(const RequestParser& parser, const std::s
 
 // The handler's view of a whole request: headers in lower case, the body decoded within the
 // limit; or the answer that refuses it.
-absl::StatusOr<HttpRequest> ToHttpRequest(http::request<http::string_body> message,
-                                          const std::string& name, const HttpLimits& limits,
-                                          HttpRefusal* refusal) {
-  HttpRequest request;
+ParsedHttpRequest ToHttpRequest(http::request<http::string_body> message, const std::string& name,
+                                const HttpLimits& limits) {
+  ParsedHttpRequest out;
+  HttpRequest& request = out.request.emplace();
   request.method = std::string(message.method_string());
   request.target = std::string(message.target());
   for (const auto& field : message) {
@@ -185,18 +184,19 @@ absl::StatusOr<HttpRequest> ToHttpRequest(http::request<http::string_body> messa
       encoding ? *encoding : "", std::move(message.body()), limits.max_request_body_bytes);
   if (!body.ok()) {
     const absl::StatusCode code = body.status().code();
-    *refusal = code == absl::StatusCode::kResourceExhausted
-                   ? BodyTooLarge(name, limits)
-                   : HttpRefusal{code == absl::StatusCode::kUnimplemented ? 415 : 400,
-                                 std::string(body.status().message())};
-    return body.status();
+    out.request.reset();
+    out.refusal = code == absl::StatusCode::kResourceExhausted
+                      ? BodyTooLarge(name, limits)
+                      : HttpRefusal{code == absl::StatusCode::kUnimplemented ? 415 : 400,
+                                    std::string(body.status().message())};
+    return out;
   }
   request.body = *std::move(body);
-  return request;
+  return out;
 }
 
 // One connection: reads a request whole within the limits, hands it to the handler, writes its
-// answer, and waits for the next one. All of its work runs on its own strand.
+// answer, and waits for the next one. All of its work runs on its I/O context's one thread.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -255,7 +255,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (auto refusal = CheckHeader(*parser_, server_->options().name, server_->limits())) {
       return Refuse(*refusal);
     }
-    if (server_->stopping()) return Refuse({503, "the server is shutting down"});
+    if (server_->stopping()) return Refuse(HttpRefusal{503, "the server is shutting down"});
     if (parser_->is_done()) return OnRequest();
     if (auto length = parser_->content_length(); length && !Take(*length)) return RefuseBusy();
     const auto& header = parser_->get();
@@ -299,14 +299,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Lowest().expires_never();  // the handler may take its time; the write has its own limit
     http::request<http::string_body> message = parser_->release();
     keep_alive_ = message.keep_alive();
-    HttpRefusal refusal;
-    absl::StatusOr<HttpRequest> request =
-        ToHttpRequest(std::move(message), server_->options().name, server_->limits(), &refusal);
-    if (!request.ok()) return Refuse(refusal);
-    if (request->body.size() > reserved_ && !Take(request->body.size() - reserved_)) {
+    ParsedHttpRequest parsed =
+        ToHttpRequest(std::move(message), server_->options().name, server_->limits());
+    if (parsed.refusal) return Refuse(*parsed.refusal);
+    HttpRequest& request = *parsed.request;
+    if (request.body.size() > reserved_ && !Take(request.body.size() - reserved_)) {
       return RefuseBusy();
     }
-    server_->Dispatch(*std::move(request),
+    server_->Dispatch(std::move(request),
                       HttpResponder([self = this->shared_from_this()](HttpResponse response) {
                         // Inline when answered on the connection's own thread (the handler, or
                         // a forward it ran), else queued to it.
@@ -321,14 +321,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     HttpResponse response =
         server_->ErrorResponse(503, "too many request bodies are being received; retry shortly");
     response.headers.emplace_back("Retry-After", "1");
-    keep_alive_ = false;
-    Write(std::move(response), /*answered=*/false);
+    Refuse(std::move(response));
+  }
+  void Refuse(const HttpRefusal& refusal) {
+    Refuse(server_->ErrorResponse(refusal.status, refusal.message));
   }
   // Answers an error the server found itself and closes the connection: the rest of the request,
   // if any, is never read.
-  void Refuse(const HttpRefusal& refusal) {
+  void Refuse(HttpResponse response) {
     keep_alive_ = false;
-    Write(server_->ErrorResponse(refusal.status, refusal.message), /*answered=*/false);
+    Write(std::move(response), /*answered=*/false);
   }
   // A read failed: answer what deserves an answer; a peer that went away or ran out of time
   // gets nothing.
@@ -383,7 +385,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
   void Linger() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(64 << 10),
+    stream_.async_read_some(buffer_.prepare(kBodyReadBytes),
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (!ec) self->Linger();
                             });
@@ -395,7 +397,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   HttpServer::Impl* const server_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
   size_t reserved_ = 0;  // bytes of the shared body budget this connection holds
@@ -529,40 +531,24 @@ void HttpServer::Impl::Stop() {
 
 ParsedHttpRequest ParseHttpRequest(std::string_view bytes, const std::string& name,
                                    const HttpLimits& limits) {
-  ParsedHttpRequest out;
   RequestParser parser;
   LimitParser(limits, parser);
-  parser.eager(false);
+  parser.eager(false);  // the header alone first, as a connection reads it
   beast::error_code ec;
-  auto refuse = [&out](const HttpRefusal& r) {
-    out.refusal = r;
-    return out;
-  };
   size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
-  if (ec == http::error::need_more) ec = {};
-  if (ec) {
-    if (auto r = RefusalFor(ec, name, limits)) return refuse(*r);
-    return out;
-  }
-  if (!parser.is_header_done()) return out;
-  if (auto r = CheckHeader(parser, name, limits)) return refuse(*r);
+  if (ec && ec != http::error::need_more) return {std::nullopt, RefusalFor(ec, name, limits)};
+  if (!parser.is_header_done()) return {};
+  if (auto refusal = CheckHeader(parser, name, limits)) return {std::nullopt, refusal};
   parser.eager(true);
   while (!parser.is_done() && used < bytes.size()) {
     const size_t n = parser.put(net::buffer(bytes.data() + used, bytes.size() - used), ec);
     if (ec == http::error::need_more) break;
-    if (ec) {
-      if (auto r = RefusalFor(ec, name, limits)) return refuse(*r);
-      return out;
-    }
+    if (ec) return {std::nullopt, RefusalFor(ec, name, limits)};
     if (n == 0) break;
     used += n;
   }
-  if (!parser.is_done()) return out;
-  HttpRefusal refusal;
-  absl::StatusOr<HttpRequest> request = ToHttpRequest(parser.release(), name, limits, &refusal);
-  if (!request.ok()) return refuse(refusal);
-  out.request = *std::move(request);
-  return out;
+  if (!parser.is_done()) return {};
+  return ToHttpRequest(parser.release(), name, limits);
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, HttpHandler handler,
