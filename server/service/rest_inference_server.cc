@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,6 +21,7 @@ namespace {
 using nlohmann::json;
 
 constexpr char kHeaderLength[] = "Inference-Header-Content-Length";
+constexpr char kHeaderLengthField[] = "inference-header-content-length";  // as HttpRequest has it
 constexpr int kNotReady = 400;  // the spec's "4xx" for a false health answer, as Triton answers
 
 int HttpStatus(absl::StatusCode code) {
@@ -49,10 +49,6 @@ int HttpStatus(absl::StatusCode code) {
     default:
       return 500;
   }
-}
-
-HttpResponse Json(int status, const json& body) {
-  return HttpResponse{status, "application/json", DumpJson(body), {}};
 }
 
 HttpResponse Error(const absl::Status& status) {
@@ -170,11 +166,11 @@ HttpResponse ModelMetadataJson(const ModelMetadata& m) {
   for (const TensorMetadata& t : m.outputs) {
     outputs.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
   }
-  return Json(200, {{"name", m.name},
-                    {"versions", m.versions},
-                    {"platform", kPlatform},
-                    {"inputs", inputs},
-                    {"outputs", outputs}});
+  return RestJsonResponse(200, {{"name", m.name},
+                                {"versions", m.versions},
+                                {"platform", kPlatform},
+                                {"inputs", inputs},
+                                {"outputs", outputs}});
 }
 
 }  // namespace
@@ -216,18 +212,16 @@ void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
     return respond(RestErrorResponse(404, NoSuchEndpoint(req.method, req.target)));
   }
   if (infer ? req.method != "POST" : !get) {
-    HttpResponse r =
-        RestErrorResponse(405, absl::StrCat(Utf8Prefix(req.method, 16), " is not allowed on ",
-                                            Utf8Prefix(req.target, 256)));
+    HttpResponse r = RestErrorResponse(405, MethodNotAllowed(req.method, req.target));
     r.headers.emplace_back("Allow", infer ? "POST" : "GET, HEAD");
     return respond(std::move(r));
   }
   HttpResponse response = Bare(200);
   switch (route.endpoint) {
     case RestRoute::kServer:
-      response = Json(200, {{"name", kServerName},
-                            {"version", ServerVersion()},
-                            {"extensions", SupportedExtensions()}});
+      response = RestJsonResponse(200, {{"name", kServerName},
+                                        {"version", ServerVersion()},
+                                        {"extensions", SupportedExtensions()}});
       break;
     case RestRoute::kLive:
       response = Bare(status_->Live() ? 200 : kNotReady);
@@ -266,7 +260,7 @@ void RestInferenceServer::Infer(const std::string& name, const std::string& vers
         absl::UnavailableError("server is shutting down: send the request to another replica")));
   }
   size_t header_length = req.body.size();
-  if (const std::string* length = req.Header(absl::AsciiStrToLower(kHeaderLength))) {
+  if (const std::string* length = req.Header(kHeaderLengthField)) {
     if (!absl::SimpleAtoi(*length, &header_length) || header_length > req.body.size()) {
       return respond(Error(absl::InvalidArgumentError(absl::StrCat(
           kHeaderLength, " must be a byte count within the body's ", req.body.size(), " bytes"))));

@@ -60,12 +60,29 @@ absl::StatusOr<RestRoute> ParseRestTarget(std::string_view target) {
   return route;
 }
 
-HttpResponse RestErrorResponse(int status, const std::string& message) {
-  return HttpResponse{status, "application/json", DumpJson({{"error", message}}), {}};
+HttpResponse RestJsonResponse(int status, const nlohmann::json& body) {
+  return HttpResponse{status, "application/json", DumpJson(body), {}};
 }
 
+HttpResponse RestErrorResponse(int status, const std::string& message) {
+  return RestJsonResponse(status, {{"error", message}});
+}
+
+namespace {
+
+// What of a request's method and target an error may echo.
+constexpr size_t kEchoedMethodBytes = 16, kEchoedTargetBytes = 256;
+
+}  // namespace
+
 std::string NoSuchEndpoint(const std::string& method, const std::string& target) {
-  return absl::StrCat("no such endpoint: ", Utf8Prefix(method, 16), " ", Utf8Prefix(target, 256));
+  return absl::StrCat("no such endpoint: ", Utf8Prefix(method, kEchoedMethodBytes), " ",
+                      Utf8Prefix(target, kEchoedTargetBytes));
+}
+
+std::string MethodNotAllowed(const std::string& method, const std::string& target) {
+  return absl::StrCat(Utf8Prefix(method, kEchoedMethodBytes), " is not allowed on ",
+                      Utf8Prefix(target, kEchoedTargetBytes));
 }
 
 }  // namespace arginator::server

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "server/http/http_server.h"
 
 namespace arginator::server {
@@ -24,12 +25,16 @@ absl::StatusOr<RestRoute> ParseRestTarget(std::string_view target);
 // `segment` with %XX escapes decoded; INVALID_ARGUMENT for a malformed one.
 absl::StatusOr<std::string> PercentDecode(std::string_view segment);
 
-// The v2 REST error answer, {"error": message}: valid UTF-8 JSON whatever the message echoes
-// (invalid bytes become U+FFFD).
+// A v2 REST answer with a JSON body: valid UTF-8 whatever strings it echoes (invalid bytes
+// become U+FFFD).
+HttpResponse RestJsonResponse(int status, const nlohmann::json& body);
+
+// The v2 REST error answer, {"error": message}.
 HttpResponse RestErrorResponse(int status, const std::string& message);
 
-// The 404 message for `method` on `target`, both cut (on character boundaries) to bound what a
-// client can make the server echo.
+// The 404 and 405 messages for `method` on `target`, both cut (on character boundaries) to bound
+// what a client can make the server echo.
 std::string NoSuchEndpoint(const std::string& method, const std::string& target);
+std::string MethodNotAllowed(const std::string& method, const std::string& target);
 
 }  // namespace arginator::server
