@@ -18,7 +18,7 @@ void ClassifyCall::Run(const ClassifyEnv& env, absl::Time deadline,
   if (!request_.parsed) {
     env.metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassify,
                                StatusCodeName(absl::StatusCode::kInvalidArgument), 0);
-    return Finish(absl::InvalidArgumentError(kUnparseableRequest));
+    return Finish(UnparseableClassifyRequest());
   }
   Start(env, RequestMethod::kClassify, request_.message, deadline, &response_);
 }

@@ -48,7 +48,7 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     // This message's answer is the error; the stream goes on.
     slot->message.set_error_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
     slot->message.set_error_message(
-        absl::StrCat("stream message ", index, ": ", kUnparseableRequest));
+        absl::StrCat("stream message ", index, ": ", UnparseableClassifyRequest().message()));
     slot->done = true;
     env_->metrics->RecordRequest(kUnknownModelLabel, 0, RequestMethod::kClassifyStream,
                                  StatusCodeName(absl::StatusCode::kInvalidArgument), 0);

@@ -27,10 +27,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const size_t max = GetEdgeLimits().max_status_message_bytes;
   if (message.size() > max) {
     const size_t full = message.size();
-    message.resize(Utf8Prefix(message, max).size());
+    message = Utf8Prefix(message, max);
     absl::StrAppend(&message, "... (cut; ", full, " bytes in all)");
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
+}
+
+absl::Status UnparseableRequest(const std::string& type) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("request is not a valid ", type,
+                   " (malformed protobuf, or a string field that is not valid UTF-8)"));
 }
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext* context) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -28,6 +29,9 @@ const EdgeLimits& GetEdgeLimits();
 // The one conversion of absl::Status to the gRPC edge (codes map one to one; the message is cut
 // to max_status_message_bytes, saying how long it was).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The error of a request that does not parse as the message type `type` (its full name).
+absl::Status UnparseableRequest(const std::string& type);
 
 // A call's deadline as absl::Time (InfiniteFuture when the client set none).
 absl::Time DeadlineOf(const grpc::CallbackServerContext* context);

@@ -140,4 +140,8 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
   return RowsView(rows, n, dim);
 }
 
+absl::Status UnparseableClassifyRequest() {
+  return UnparseableRequest(v1::ClassifyRequest::descriptor()->full_name());
+}
+
 }  // namespace arginator::server

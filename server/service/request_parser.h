@@ -36,10 +36,8 @@ absl::Status AppendRowNorm(const float* row, int dim, absl::FunctionRef<std::str
 std::string RowId(const v1::ClassifyRequest& request, int64_t i);
 
 // The error of a message that does not parse as a ClassifyRequest (Classify, and each message of
-// ClassifyStream).
-inline constexpr char kUnparseableRequest[] =
-    "request is not a valid arginator.v1.ClassifyRequest (malformed protobuf, or a string field "
-    "that is not valid UTF-8)";
+// ClassifyStream): UnparseableRequest (grpc_edge.h), as for every other RPC.
+absl::Status UnparseableClassifyRequest();
 
 // ModelSpec -> selector; INVALID_ARGUMENT when the name is missing or longer than max_name_bytes,
 // the version is not positive, or the label is empty or too long.

@@ -6,12 +6,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "grpcpp/impl/serialization_traits.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "grpcpp/support/proto_buffer_writer.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/service/grpc_edge.h"
 
@@ -19,13 +17,6 @@ namespace arginator::server {
 
 // Finishes a unary call: its response is sent if `status` is OK, then the status.
 using UnaryDone = std::function<void(const absl::Status& status)>;
-
-// The error of a request that does not parse as `type`.
-inline absl::Status UnparseableRequest(const std::string& type) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("request is not a valid ", type,
-                   " (malformed protobuf, or a string field that is not valid UTF-8)"));
-}
 
 // Serves a unary RPC registered with gRPC's raw callback API (the generated
 // WithRawCallbackMethod_*): parses `in` as Request here, so that a request that does not parse
