@@ -8,8 +8,7 @@
 #include "server/component_options.h"
 #include "server/model/torchscript_model.h"
 #include "server/server_log.h"
-#include "server/service/grpc_edge.h"
-#include "server/service/request_parser.h"
+#include "server/serving/edge_limits.h"
 
 namespace arginator::server {
 namespace {
@@ -17,9 +16,14 @@ namespace {
 constexpr char kClassifierService[] = "arginator.v1.Classifier";
 constexpr char kInferenceService[] = "inference.GRPCInferenceService";
 
+ServingPath::Options PathOptions(const ServerConfig& c) {
+  ServingPath::Options o;
+  o.max_embeddings_per_request = c.max_embeddings_per_request;
+  return o;
+}
+
 ClassifierService::Options ClassifierOptions(const ServerConfig& c) {
   ClassifierService::Options o;
-  o.max_embeddings_per_request = c.max_embeddings_per_request;
   o.stream_max_in_flight = c.stream_max_in_flight;
   return o;
 }
@@ -55,12 +59,13 @@ ArginatorServer::ArginatorServer(const ServerConfig& config)
             return metrics_.ForVersion(name, version, labels);
           }),
       registry_(RegistryOptions(config), &loader_, &observers_),
-      classifier_(&registry_, &metrics_, ClassifierOptions(config)),
+      path_(&registry_, &metrics_, PathOptions(config)),
+      classifier_(&path_, ClassifierOptions(config)),
       watcher_(config.repository, config.poll_interval, &registry_, [this] { health_.Update(); }),
-      inference_(&classifier_.env(), &status_),
+      inference_(&path_, &status_),
       metrics_http_([this] { return metrics_.Render(); }, [this] { return status_.Ready(); },
                     config.metrics_http),
-      rest_(&classifier_.env(), &status_, RestOptions(config)) {
+      rest_(&path_, &status_, RestOptions(config)) {
   if (config.admin_enabled) {
     admin_ = std::make_unique<AdminService>(&registry_, &watcher_, config.admin_token);
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/admin/admin_service.h"
 #include "server/app/health_reporter.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/server_metrics.h"
@@ -12,12 +13,12 @@
 #include "server/registry/lifecycle_log.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
+#include "server/rest/rest_inference_server.h"
 #include "server/server_config.h"
-#include "server/service/admin_service.h"
-#include "server/service/classifier_service.h"
-#include "server/service/inference_service.h"
-#include "server/service/rest_inference_server.h"
-#include "server/service/serving_status.h"
+#include "server/serving/serving_path.h"
+#include "server/serving/serving_status.h"
+#include "server/v1/classifier_service.h"
+#include "server/v2/inference_service.h"
 
 namespace grpc {
 class Server;
@@ -26,9 +27,10 @@ class Server;
 namespace arginator::server {
 
 // Everything arginator-server runs, built from one ServerConfig: metrics, the version loader
-// (TorchScript), the registry and the repository watcher that feeds it, the gRPC services
-// (arginator.v1 Classifier, Open Inference Protocol v2, ModelAdmin when enabled) on one gRPC
-// server, the /metrics and v2 REST HTTP servers, and health. docs/architecture.md draws it.
+// (TorchScript), the registry and the repository watcher that feeds it, the serving path every
+// protocol shares, the protocol adapters on it (arginator.v1 Classifier and Open Inference
+// Protocol v2 on one gRPC server, v2 REST on its own port), ModelAdmin when enabled, /metrics and
+// health. docs/architecture.md draws it.
 class ArginatorServer {
  public:
   // Sets up LibTorch's threads and quantized engine, builds every component, starts the gRPC
@@ -61,6 +63,7 @@ class ArginatorServer {
   RegistryObserverList observers_;  // metrics, log, health
   DirectoryVersionLoader loader_;
   ModelRegistry registry_;
+  ServingPath path_;  // the request path the protocol adapters below share
   ClassifierService classifier_;
   RepositoryWatcher watcher_;
   InferenceService inference_;

@@ -7,7 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "common/mutex.h"
-#include "server/service/serving_status.h"
+#include "server/serving/serving_status.h"
 
 namespace grpc {
 class HealthCheckServiceInterface;

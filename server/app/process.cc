@@ -5,7 +5,7 @@
 #include "absl/time/time.h"
 #include "common/allocator.h"
 #include "common/mutex_mode.h"
-#include "server/service/protobuf_log.h"
+#include "server/grpc/protobuf_log.h"
 
 namespace arginator::server {
 namespace {

@@ -176,9 +176,7 @@ void DynamicBatcher::RunThread() {
 void DynamicBatcher::ExecuteTaken() {
   const absl::Time now = clock_.Now();
   for (InferenceTask* t : expired_) {
-    t->Done(absl::DeadlineExceededError(absl::StrCat("deadline passed after ",
-                                                     absl::FormatDuration(now - t->enqueued_),
-                                                     " in the queue; not computed")));
+    t->Done(absl::DeadlineExceededError(kDeadlinePassed));
   }
   if (batch_.empty()) return;
   int64_t rows = 0;

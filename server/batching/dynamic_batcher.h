@@ -44,6 +44,12 @@ class BatcherObserver {
   virtual void OnQueueDepth(int64_t rows) {}
 };
 
+// The DEADLINE_EXCEEDED message of a task whose deadline passed before its forward ran, whether
+// the batcher found it queued or the serving path found it before enqueueing: a request reads the
+// same wherever the deadline was noticed.
+inline constexpr char kDeadlinePassed[] =
+    "the request's deadline passed before its forward ran; not computed";
+
 // One request's rows, owned by the caller (no allocation per request in the batcher): the caller
 // fills `inputs`, `outputs` (a buffer of inputs.rows rows, one column per model output) and
 // `deadline`, and keeps the task and both buffers alive until Done is called, exactly once: with

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/serving/served_request.h"
 
 namespace arginator::server {
 namespace {
@@ -60,18 +61,18 @@ class VersionSeriesMetrics : public VersionObserver {
   void OnQueueWait(absl::Duration wait) override { wait_.Observe(absl::ToDoubleSeconds(wait)); }
   void OnQueueDepth(int64_t rows) override { depth_.Set(static_cast<double>(rows)); }
 
-  void OnServed(RequestMethod method, double seconds, const std::vector<int64_t>& label_counts,
-                const std::vector<float>& norms, int64_t out_of_distribution) override {
-    const Served& served = served_[static_cast<size_t>(method)];
+  void OnServed(const ServedRequest& request) override {
+    const Served& served = served_[static_cast<size_t>(request.method)];
     served.ok->Increment();
-    served.seconds->Observe(seconds);
-    embeddings_.Increment(static_cast<double>(norms.size()));
-    for (size_t k = 0; k < labels_.size() && k < label_counts.size(); ++k) {
-      if (label_counts[k] > 0) labels_[k]->Increment(static_cast<double>(label_counts[k]));
+    served.seconds->Observe(request.seconds);
+    embeddings_.Increment(static_cast<double>(request.norms.size()));
+    for (size_t k = 0; k < labels_.size() && k < request.label_counts.size(); ++k) {
+      const int64_t count = request.label_counts[k];
+      if (count > 0) labels_[k]->Increment(static_cast<double>(count));
     }
-    for (float n : norms) norms_.Observe(n);
-    if (out_of_distribution > 0) {
-      out_of_distribution_.Increment(static_cast<double>(out_of_distribution));
+    for (float n : request.norms) norms_.Observe(n);
+    if (request.out_of_distribution > 0) {
+      out_of_distribution_.Increment(static_cast<double>(request.out_of_distribution));
     }
   }
 
@@ -185,7 +186,7 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
                        &inference_seconds_.Add(series_labels, kLatencyBuckets),
                        &queue_depth_.Add(series_labels)};
   {
-    std::lock_guard<std::mutex> lock(series_mu_);
+    MutexLock lock(&series_mu_);
     version_series_[{model, version}] = series;
   }
   VersionSeriesMetrics::ServedByMethod served;
@@ -227,7 +228,7 @@ void ServerMetrics::OnUnloaded(const std::string& name, int64_t version) {
   // The registry reports an unload after the version (and its batcher) is destroyed, so nothing
   // observes these series any more.
   {
-    std::lock_guard<std::mutex> lock(series_mu_);
+    MutexLock lock(&series_mu_);
     auto it = version_series_.find({name, version});
     if (it != version_series_.end()) {
       batch_size_.Remove(it->second.batch_size);

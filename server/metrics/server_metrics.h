@@ -8,12 +8,14 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "common/mutex.h"
 #include "server/batching/dynamic_batcher.h"
 #include "server/registry/model_registry.h"
+#include "server/serving/request_method.h"
 
 namespace arginator::server {
 
@@ -29,8 +31,8 @@ class ServerMetrics : public RegistryObserver {
   // Prometheus text exposition format 0.0.4.
   std::string Render() const;
 
-  // A request that failed (or any request, on a path without a version's observer): looks its
-  // series up by label. Successful requests are recorded by their version's observer.
+  // A request that failed: looks its series up by label. Successful requests are recorded by
+  // their version's observer (ForVersion); the serving path calls one or the other, once.
   void RecordRequest(const std::string& model, int64_t version, RequestMethod method,
                      const std::string& code, double seconds);
 
@@ -57,8 +59,9 @@ class ServerMetrics : public RegistryObserver {
     prometheus::Histogram* inference;
     prometheus::Gauge* queue_depth;
   };
-  std::mutex series_mu_;
-  std::map<std::pair<std::string, int64_t>, VersionSeries> version_series_;
+  Mutex series_mu_;
+  std::map<std::pair<std::string, int64_t>, VersionSeries> version_series_
+      ABSL_GUARDED_BY(series_mu_);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/mutex.h"
 
 namespace arginator::server {
 namespace {
@@ -121,7 +121,7 @@ std::vector<std::pair<std::string, at::QEngine>> QuantizedEngines() {
 
 // Loads go one at a time through the engine switch: an int8 module's packed weights are
 // repacked for the current engine while it loads (and keep it after).
-std::mutex engine_mu;
+Mutex engine_mu;
 
 }  // namespace
 
@@ -180,7 +180,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
             absl::StrCat(path, ": an int8 model (quantized engine ", options.quantized_engine,
                          ") runs on the CPU only; this server's device is ", options.device));
       }
-      std::lock_guard<std::mutex> lock(engine_mu);
+      MutexLock lock(&engine_mu);
       const auto engines = QuantizedEngines();
       auto it = std::find_if(engines.begin(), engines.end(),
                              [&](const auto& e) { return e.first == options.quantized_engine; });

@@ -10,45 +10,14 @@
 
 namespace arginator::server {
 
-// How a request arrived: its method and protocol (the `method` and `protocol` labels of
-// arginator_requests_total and arginator_request_duration_seconds).
-enum class RequestMethod {
-  kClassify,        // arginator.v1 Classify
-  kClassifyStream,  // arginator.v1 ClassifyStream
-  kModelInferGrpc,  // Open Inference Protocol v2 over gRPC
-  kModelInferRest,  // Open Inference Protocol v2 over HTTP/REST
-};
-inline constexpr int kRequestMethods = 4;
-inline const char* MethodName(RequestMethod m) {
-  switch (m) {
-    case RequestMethod::kClassify:
-      return "Classify";
-    case RequestMethod::kClassifyStream:
-      return "ClassifyStream";
-    default:
-      return "ModelInfer";
-  }
-}
-inline const char* ProtocolName(RequestMethod m) {
-  switch (m) {
-    case RequestMethod::kModelInferGrpc:
-      return "v2-grpc";
-    case RequestMethod::kModelInferRest:
-      return "v2-rest";
-    default:
-      return "arginator.v1";
-  }
-}
+struct ServedRequest;  // server/serving/served_request.h
 
 // Observes one version's traffic for metrics: its batcher, and each request it served. Made once
 // per version when it loads, so the request path looks nothing up by label.
 class VersionObserver : public BatcherObserver {
  public:
-  // One successful request: its latency, its predictions per label (indexed like the card's
-  // labels), its inputs' L2 norms and how many of them were out of distribution.
-  virtual void OnServed(RequestMethod method, double seconds,
-                        const std::vector<int64_t>& label_counts, const std::vector<float>& norms,
-                        int64_t out_of_distribution) {}
+  // One successful request (the serving path's report; the registry never looks inside it).
+  virtual void OnServed(const ServedRequest& served) {}
 };
 
 // One loaded, validated model version, ready to serve: its card, its model and the batcher in

@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "server/metrics/server_metrics.h"
 #include "server/server_config.h"
+#include "server/serving/served_request.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "yaml-cpp/yaml.h"
@@ -201,7 +202,9 @@ std::set<std::string> ExportedMetrics() {
   server::ServerMetrics m;
   m.RecordRequest("m", 1, server::RequestMethod::kClassify, "NOT_FOUND", 0.001);
   auto b = m.ForVersion("m", 1, {"a", "b"});
-  b->OnServed(server::RequestMethod::kClassify, 0.001, {1, 0}, {6.0f}, 1);
+  const std::vector<int64_t> counts = {1, 0};
+  const std::vector<float> norms = {6.0f};
+  b->OnServed({server::RequestMethod::kClassify, 0.001, counts, norms, 1});
   b->OnBatch(1, absl::Microseconds(1));
   b->OnQueueWait(absl::Microseconds(1));
   b->OnQueueDepth(0);

@@ -1,6 +1,7 @@
-// Bytes -> ClassifyRequest -> the service's validation, as a Classify call runs it: ParseModelSpec,
-// ParseEmbeddings at ProtT5's width, RowId for every row, ToGrpcStatus for any error. Checks the
-// contracts request_parser.h states, not just the absence of crashes.
+// Bytes -> ClassifyRequest -> the checks a Classify call meets on the serving path: the model it
+// names (DecodeModelSpec, ParseModelRef), its rows at ProtT5's width (DecodeClassifyRows, then
+// the rows contract CheckRows), RowId for every row, ToGrpcStatus for any error. Checks the
+// contracts v1_request.h and request_rules.h state, not just the absence of crashes.
 
 #include <cmath>
 #include <cstdint>
@@ -10,7 +11,10 @@
 #include "arginator/v1/classifier.pb.h"
 #include "common/embedding_matrix.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/service/request_parser.h"
+#include "server/grpc/grpc_edge.h"
+#include "server/serving/edge_limits.h"
+#include "server/serving/request_rules.h"
+#include "server/v1/v1_request.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -30,7 +34,9 @@ void CheckEdge(const absl::Status& status) {
 }
 
 void CheckModelSpec(const arginator::v1::ModelSpec& spec) {
-  auto selector = arginator::server::ParseModelSpec(spec);
+  arginator::server::ModelRef model;
+  arginator::server::DecodeModelSpec(spec, model);
+  auto selector = arginator::server::ParseModelRef(model);
   if (selector.ok()) {
     FUZZ_CHECK(!spec.name().empty() && spec.name().size() <= kMaxNameBytes);
     return;
@@ -59,7 +65,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   CheckModelSpec(request.model());
 
-  auto rows = arginator::server::ParseEmbeddings(request, kDim, kMaxEmbeddings, scratch, norms);
+  static arginator::server::RequestRows decoded;
+  decoded.Clear();
+  absl::Status format = arginator::server::DecodeClassifyRows(request, kDim, decoded);
+  if (!format.ok()) {
+    FUZZ_CHECK(format.code() == absl::StatusCode::kInvalidArgument);
+    CheckEdge(format);
+    return 0;
+  }
+  auto rows = arginator::server::CheckRows(
+      decoded, kDim, kMaxEmbeddings,
+      [&](int64_t i) { return arginator::server::ClassifyRowName(request, i); }, scratch, norms);
   if (!rows.ok()) {
     FUZZ_CHECK(rows.status().code() == absl::StatusCode::kInvalidArgument);
     CheckEdge(rows.status());

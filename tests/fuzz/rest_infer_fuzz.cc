@@ -1,9 +1,9 @@
 // Bytes -> a v2 REST inference body -> everything the server does with one before the forward
 // and after it: the JSON parse, DecodeRestInferRequest (data flat or nested, binary sections),
-// ParseInferInputs against a small model, and BuildInferOutputs / RawContents on made-up
-// probabilities. The input is the JSON header, then (after a NUL byte, if any) the binary
-// section, as Inference-Header-Content-Length splits a real body. Checks the contracts the
-// headers state, not only the absence of crashes.
+// DecodeInferRows and the rows contract (CheckRows) against a small model, and BuildInferOutputs /
+// RawContents on made-up probabilities. The input is the JSON header, then (after a NUL byte, if
+// any) the binary section, as Inference-Header-Content-Length splits a real body. Checks the
+// contracts the headers state, not only the absence of crashes.
 
 #include <cmath>
 #include <cstdint>
@@ -13,8 +13,9 @@
 
 #include "common/bounded_json.h"
 #include "nlohmann/json.hpp"
-#include "server/service/infer_tensors.h"
-#include "server/service/rest_infer_json.h"
+#include "server/rest/rest_infer_json.h"
+#include "server/serving/request_rules.h"
+#include "server/v2/infer_tensors.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -66,7 +67,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const ModelCard card = Card();
   std::vector<float> scratch, norms;
-  auto rows = server::ParseInferInputs(request, card, kMaxRows, scratch, norms);
+  // The v2 format's rules, then the serving path's rows contract, as a request meets them.
+  server::RequestRows decoded_rows;
+  absl::Status format = server::DecodeInferRows(request, card, decoded_rows);
+  if (!format.ok()) {
+    FUZZ_CHECK(format.code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  auto rows = server::CheckRows(
+      decoded_rows, card.input_dim, kMaxRows,
+      [](int64_t i) { return std::string("embedding ") + std::to_string(i); }, scratch, norms);
   if (!rows.ok()) {
     FUZZ_CHECK(rows.status().code() == absl::StatusCode::kInvalidArgument);
     return 0;
@@ -83,8 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   server::Verdicts verdicts;
   verdicts.rows.resize(static_cast<size_t>(rows->rows));
   std::vector<server::InferOutput> outputs;
-  server::BuildInferOutputs(request, card, RowsView(probs.data(), rows->rows, classes), norms,
-                            verdicts, outputs);
+  server::BuildInferOutputs(
+      request, {card, RowsView(probs.data(), rows->rows, classes), norms, verdicts}, outputs);
   FUZZ_CHECK(outputs.size() == (request.outputs.empty() ? 6 : request.outputs.size()));
   for (const server::InferOutput& o : outputs) {
     int64_t elements = 1;

@@ -13,9 +13,9 @@
 #include "common/bounded_json.h"
 #include "nlohmann/json.hpp"
 #include "server/http/http_server.h"
-#include "server/service/infer_tensors.h"
-#include "server/service/rest_infer_json.h"
-#include "server/service/rest_routes.h"
+#include "server/rest/rest_infer_json.h"
+#include "server/rest/rest_routes.h"
+#include "server/v2/infer_tensors.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -63,7 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CheckErrorBody(server::RestErrorResponse(404, server::NoSuchEndpoint(req.method, req.target)));
   CheckErrorBody(server::RestErrorResponse(404, "model '" + route->name + "' is not served"));
-  absl::StatusOr<server::VersionSelector> version = server::ParseModelVersion(route->version);
+  server::ModelRef model;
+  model.name = route->name;
+  model.version = route->version;
+  absl::StatusOr<server::VersionSelector> version = server::ParseModelRef(model);
   if (!version.ok())
     CheckErrorBody(server::RestErrorResponse(400, std::string(version.status().message())));
   if (route->endpoint != server::RestRoute::kInfer) return 0;

@@ -259,7 +259,7 @@ TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
       {with([](auto& r) { r.mutable_model()->set_version_label("canary"); }),
        grpc::StatusCode::NOT_FOUND, "no version label 'canary'"},
       {with([](auto& r) { r.clear_embeddings(); }), grpc::StatusCode::INVALID_ARGUMENT,
-       "empty request"},
+       "the request has no embeddings"},
       {with([](auto& r) { r.mutable_embeddings(1)->mutable_values()->RemoveLast(); }),
        grpc::StatusCode::INVALID_ARGUMENT, "has 1023 values"},
       {with([](auto& r) { r.mutable_embeddings(2)->set_values(5, std::nanf("")); }),
@@ -271,10 +271,10 @@ TEST_F(ServerTest, BadInputsGetClearStatusesAndTheServerKeepsServing) {
       {with([](auto& r) { r.set_packed_values("abc"); }), grpc::StatusCode::INVALID_ARGUMENT,
        "not both"},
       {with([](auto& r) { r.mutable_model()->clear_name(); }), grpc::StatusCode::INVALID_ARGUMENT,
-       "model.name"},
+       "model name is required"},
       // Issue 11, item 7: a 100 KB name came back inside the status message.
       {with([](auto& r) { r.mutable_model()->set_name(std::string(100000, 'n')); }),
-       grpc::StatusCode::INVALID_ARGUMENT, "model.name is 100000 bytes"},
+       grpc::StatusCode::INVALID_ARGUMENT, "model name is 100000 bytes"},
       // Issue 11, item 11: all values 3e38 answered OK with a NaN score.
       {with([](auto& r) {
          for (auto& v : *r.mutable_embeddings(0)->mutable_values()) v = 3e38f;

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/serving/served_request.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -17,7 +18,9 @@ TEST(ServerMetricsTest, ExportsTheDocumentedSeries) {
   ServerMetrics m;
   m.RecordRequest("bl", 0, server::RequestMethod::kClassify, "NOT_FOUND", 0.0001);
   auto batcher = m.ForVersion("bl", 2, {"non_betalactamase", "betalactamase"});
-  batcher->OnServed(RequestMethod::kClassify, 0.003, {1, 3}, {6.2f, 6.1f, 6.3f, 12.0f}, 1);
+  const std::vector<int64_t> counts = {1, 3};
+  const std::vector<float> norms = {6.2f, 6.1f, 6.3f, 12.0f};
+  batcher->OnServed({RequestMethod::kClassify, 0.003, counts, norms, 1});
   batcher->OnBatch(5, absl::Microseconds(300));
   batcher->OnQueueWait(absl::Microseconds(100));
   batcher->OnQueueDepth(3);

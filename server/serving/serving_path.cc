@@ -1,0 +1,108 @@
+#include "server/serving/serving_path.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_code_names.h"
+#include "server/serving/served_request.h"
+
+namespace arginator::server {
+
+std::string ServingCall::RowName(int64_t i) const { return absl::StrCat("embedding ", i); }
+
+void ServingCall::ReleaseBuffers() {
+  rows_ = RequestRows();
+  std::vector<float>().swap(scratch_);
+  std::vector<float>().swap(norms_);
+  std::vector<float>().swap(probs_);
+  verdicts_ = Verdicts();
+}
+
+void ServingCall::Done(const absl::Status& status) { path_->Computed(this, status); }
+
+absl::StatusOr<ServableHandle> ServingPath::Select(const ModelRef& model) const {
+  absl::StatusOr<VersionSelector> selector = ParseModelRef(model);
+  if (!selector.ok()) return selector.status();
+  return registry_->Get(model.name, *selector);
+}
+
+void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time deadline) {
+  call->path_ = this;
+  call->method_ = method;
+  call->start_ = absl::Now();
+  absl::StatusOr<ServableHandle> servable = Select(call->model_);
+  if (!servable.ok()) return Fail(call, servable.status());
+  call->servable_ = *std::move(servable);
+  const ModelCard& card = call->servable_->card;
+
+  call->rows_.Clear();
+  if (absl::Status s = call->DecodeRows(card, call->rows_); !s.ok()) return Fail(call, s);
+  absl::StatusOr<RowsView> rows = CheckRows(
+      call->rows_, card.input_dim, options_.max_embeddings_per_request,
+      [call](int64_t i) { return call->RowName(i); }, call->scratch_, call->norms_);
+  if (!rows.ok()) return Fail(call, rows.status());
+  if (absl::Now() >= deadline) return Fail(call, absl::DeadlineExceededError(kDeadlinePassed));
+
+  const auto cols = static_cast<int64_t>(card.labels.size());
+  call->probs_.resize(static_cast<size_t>(rows->rows * cols));
+  call->inputs = *rows;
+  call->outputs = MutableRowsView(call->probs_.data(), rows->rows, cols);
+  call->deadline = deadline;
+  // The handle keeps the batcher alive while this thread may be running forwards in it, even
+  // after the call has been finished and released its own handle.
+  const ServableHandle keep = call->servable_;
+  if (absl::Status s = keep->batcher->Enqueue(call); !s.ok()) Fail(call, s);
+}
+
+void ServingPath::Computed(ServingCall* call, const absl::Status& status) {
+  const ServableVersion& servable = *call->servable_;
+  if (!status.ok()) {
+    // A broken output contract is the version's fault, not this request's: out of service (the
+    // registry tells its observers, health among them).
+    if (IsOutputContractError(status)) registry_->MarkFailed(&servable, status);
+    return Fail(call, status);
+  }
+  if (absl::Status s = Postprocess(call->outputs, call->norms_, servable.card, call->verdicts_);
+      !s.ok()) {
+    return Fail(call, s);
+  }
+  const ServingAnswer answer{servable.card, call->outputs, call->norms_, call->verdicts_};
+  if (absl::Status s = call->Encode(answer); !s.ok()) return Fail(call, s);
+  Record(call, absl::OkStatus());
+  call->servable_.reset();
+  call->Finish(absl::OkStatus());
+}
+
+void ServingPath::Fail(ServingCall* call, const absl::Status& status) {
+  Record(call, status);
+  call->servable_.reset();
+  call->Finish(status);
+}
+
+void ServingPath::Record(ServingCall* call, const absl::Status& status) {
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - call->start_);
+  if (status.ok()) {
+    // The version's own series, resolved when it loaded (no label lookup per request).
+    ServedRequest served;
+    served.method = call->method_;
+    served.seconds = seconds;
+    served.label_counts = call->verdicts_.label_counts;
+    served.norms = call->norms_;
+    served.out_of_distribution = call->verdicts_.out_of_distribution;
+    if (call->servable_->observer) call->servable_->observer->OnServed(served);
+    return;
+  }
+  const int64_t version = call->servable_ ? call->servable_->card.version : 0;
+  const std::string& name = call->servable_ ? call->servable_->card.name : call->model_.name;
+  // Names the repository does not have share one label value: any client could otherwise grow
+  // /metrics without bound by sending made-up names.
+  const bool known = version > 0 || registry_->Knows(name);
+  metrics_->RecordRequest(known ? name : kUnknownModelLabel, version, call->method_,
+                          StatusCodeName(status.code()), seconds);
+}
+
+void ServingPath::Refuse(RequestMethod method, const std::string& model_name,
+                         const absl::Status& status) {
+  metrics_->RecordRequest(registry_->Knows(model_name) ? model_name : kUnknownModelLabel, 0, method,
+                          StatusCodeName(status.code()), 0);
+}
+
+}  // namespace arginator::server
