@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/model_package.h"
 #include "server/registry/version_labels.h"
 
 namespace arginator::server {
@@ -31,8 +32,8 @@ ModelRegistry::Options RegistryOptions(const ServerConfig& c) {
   if (c.persist_labels) {
     o.persist_labels = [repository = c.repository](const std::string& name,
                                                    const std::map<std::string, int64_t>& labels) {
-      return WriteVersionLabels((std::filesystem::path(repository) / name / kLabelsFile).string(),
-                                labels);
+      return WriteVersionLabels(
+          (std::filesystem::path(repository) / name / kVersionLabelsFile).string(), labels);
     };
   }
   return o;

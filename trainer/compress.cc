@@ -14,6 +14,8 @@
 #include "absl/time/time.h"
 #include "common/file_io.h"
 #include "common/model_card.h"
+#include "common/model_package.h"
+#include "common/quantized_engines.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/config.h"
@@ -173,14 +175,8 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
   }
   fs::path dir = fs::path(o.model_dir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
-  const std::string card_path = (dir / "model.json").string();
-  const std::string model_path = (dir / "model.pt").string();
-  ARG_ASSIGN_OR_RETURN(ModelCard parent, ReadModelCard(card_path));
-  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
-  if (sha != parent.model_sha256) {
-    return absl::DataLossError(absl::StrCat(model_path, ": sha256 ", sha,
-                                            " does not match model.json's ", parent.model_sha256));
-  }
+  const std::string model_path = ModelFilePath(dir.string());
+  ARG_ASSIGN_OR_RETURN(ModelCard parent, ReadVerifiedPackage(dir.string()));
   if (!QuantizedEngine(parent).empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         parent.name, " v", parent.version, " is already int8: compress its fp32 parent (v",
@@ -192,7 +188,7 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
                                                    parent.name, "')"));
   }
   const std::string repository = dir.parent_path().parent_path().string();
-  if (o.method == "int8") ARG_RETURN_IF_ERROR(UseQuantizedEngine(o.engine));
+  if (o.method == "int8") ARG_RETURN_IF_ERROR(SetQuantizedEngine(o.engine).status());
 
   ARG_ASSIGN_OR_RETURN(TrainConfig config, ParentConfig(parent, dir.string(), o.overrides));
   ARG_ASSIGN_OR_RETURN(PreparedData p, PrepareData(config, log));
@@ -320,9 +316,8 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
       out.published,
       PublishVersion(repository, parent.name, [&](const std::string& into, int64_t version) {
         card.version = version;
-        ARG_RETURN_IF_ERROR(WriteFileDurably((fs::path(into) / "model.pt").string(), model_bytes));
-        return WriteFileDurably((fs::path(into) / "model.json").string(),
-                                ModelCardToJson(card).dump(2) + "\n");
+        ARG_RETURN_IF_ERROR(WriteFileDurably(ModelFilePath(into), model_bytes));
+        return WriteFileDurably(ModelCardPath(into), ModelCardToJson(card).dump(2) + "\n");
       }));
   log << "Published " << parent.name << " version " << out.published.version << " (" << o.method
       << " of v" << parent.version << ") -> " << out.published.path << "\n";

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/quantized_engines.h"
 #include "trainer/training_loop.h"
 
 namespace arginator::trainer {
@@ -47,26 +48,9 @@ c10::IValue PrepackLinear(const torch::Tensor& weight, const torch::Tensor& bias
 
 }  // namespace
 
-absl::Status UseQuantizedEngine(const std::string& engine) {
-  std::vector<std::string> available;
-  for (at::QEngine e : at::globalContext().supportedQEngines()) {
-    if (e == at::QEngine::NoQEngine) continue;
-    std::string name = c10::toString(e);
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    available.push_back(name);
-    if (name == engine) {
-      at::globalContext().setQEngine(e);
-      return absl::OkStatus();
-    }
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "this LibTorch build has no quantized engine '", engine,
-      "' (it has: ", available.empty() ? "none" : absl::StrJoin(available, ", "), ")"));
-}
-
 absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(Classifier& model,
                                                          const std::string& engine) {
-  if (absl::Status s = UseQuantizedEngine(engine); !s.ok()) return s;
+  if (absl::Status s = SetQuantizedEngine(engine).status(); !s.ok()) return s;
   try {
     torch::jit::Module module("ArginatorInt8Classifier");
     const auto& layers = model->layers();

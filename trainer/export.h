@@ -28,10 +28,6 @@ torch::jit::Module ExportTorchScript(Classifier& model);
 absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(Classifier& model,
                                                          const std::string& engine);
 
-// OK when this LibTorch build has the quantized engine `engine` ("onednn", "qnnpack", "fbgemm",
-// "x86"), and makes it the current one; else FAILED_PRECONDITION naming the engines it has.
-absl::Status UseQuantizedEngine(const std::string& engine);
-
 // Runs a TorchScript classifier on `n` rows of `dim` floats; returns row-major probabilities.
 // Torch errors come back as INVALID_ARGUMENT with the message.
 absl::StatusOr<std::vector<float>> RunTorchScript(torch::jit::Module& module, const float* rows,

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/file_io.h"
+#include "common/model_package.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/export.h"
@@ -132,7 +133,7 @@ NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& 
 absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in) {
   const TrainConfig& config = *in.config;
   const PreparedData& p = *in.prepared;
-  const std::string model_path = (fs::path(dir) / "model.pt").string();
+  const std::string model_path = ModelFilePath(dir);
   // Serialized in memory, then written by us: LibTorch's file writer throws from its destructor
   // when a write fails (a full disk), which ends the process instead of failing the publish.
   std::ostringstream bytes;
@@ -194,8 +195,7 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   card.created = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   card.trainer_version = ARGINATOR_VERSION;
   card.torch_version = TORCH_VERSION;
-  return WriteFileDurably((fs::path(dir) / "model.json").string(),
-                          ModelCardToJson(card).dump(2) + "\n");
+  return WriteFileDurably(ModelCardPath(dir), ModelCardToJson(card).dump(2) + "\n");
 }
 
 }  // namespace arginator::trainer

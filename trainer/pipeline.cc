@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "common/file_io.h"
 #include "common/model_card.h"
-#include "common/sha256.h"
+#include "common/model_package.h"
 #include "common/status_macros.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
@@ -242,14 +242,8 @@ absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
                                               const TrainConfig& data_config,
                                               const std::string& report_dir, std::ostream& log) {
   const std::string& data_dir = data_config.data.dir;
-  const std::string card_path = (fs::path(model_dir) / "model.json").string();
-  const std::string model_path = (fs::path(model_dir) / "model.pt").string();
-  ARG_ASSIGN_OR_RETURN(ModelCard card, ReadModelCard(card_path));
-  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
-  if (sha != card.model_sha256) {
-    return absl::DataLossError(absl::StrCat(model_path, ": sha256 ", sha,
-                                            " does not match model.json's ", card.model_sha256));
-  }
+  const std::string card_path = ModelCardPath(model_dir), model_path = ModelFilePath(model_dir);
+  ARG_ASSIGN_OR_RETURN(ModelCard card, ReadVerifiedPackage(model_dir));
   if (card.labels != LabelsForTask(card.task)) {
     return absl::InvalidArgumentError(absl::StrCat(
         card_path, ": labels [", absl::StrJoin(card.labels, ", "), "] are not those of task '",

@@ -65,12 +65,12 @@ absl::Status DynamicBatcher::Enqueue(InferenceTask* task) {
     cv_.Signal();
   } else if (!executing_) {
     executing_ = true;  // idle: this thread runs the forwards
-    Drain(/*on_worker=*/false);
+    RunBatches(/*on_worker=*/false);
   }
   return absl::OkStatus();
 }
 
-void DynamicBatcher::Drain(bool on_worker) {
+void DynamicBatcher::RunBatches(bool on_worker) {
   for (;;) {
     if (!on_worker && queued_rows_ > options_.inline_max_rows) {
       // A forward this large would hold the caller's gRPC thread (and the connection reads it
@@ -118,7 +118,7 @@ void DynamicBatcher::RunWorker() {
     while (!handoff_ && !(stopping_ && !executing_)) worker_cv_.Wait(&mu_);
     if (!handoff_) return;  // stopping, and no executor left to wait for
     handoff_ = false;
-    Drain(/*on_worker=*/true);
+    RunBatches(/*on_worker=*/true);
   }
 }
 

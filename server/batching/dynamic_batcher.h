@@ -120,7 +120,7 @@ class DynamicBatcher {
   // worker, it hands the role to the worker once more than inline_max_rows rows are queued.
   // Entered with the lock held and executing_ set on this thread's behalf; releases it around
   // each forward and returns with it held.
-  void Drain(bool on_worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunBatches(bool on_worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunThread();  // the batcher thread with max_queue_delay > 0
   void RunWorker();  // the worker for large batches with max_queue_delay 0
   // Takes up to max_batch_size rows into batch_; tasks past their deadline go to expired_.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/mutex.h"
+#include "common/quantized_engines.h"
 
 namespace arginator::server {
 namespace {
@@ -107,18 +108,6 @@ int64_t TuneSmallBatchPath(torch::jit::Module& module, int input_dim) {
   return chosen;
 }
 
-// The quantized engines this LibTorch build has, by their lower-case names.
-std::vector<std::pair<std::string, at::QEngine>> QuantizedEngines() {
-  std::vector<std::pair<std::string, at::QEngine>> engines;
-  for (at::QEngine e : at::globalContext().supportedQEngines()) {
-    if (e == at::QEngine::NoQEngine) continue;
-    std::string name = c10::toString(e);
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    engines.emplace_back(name, e);
-  }
-  return engines;
-}
-
 // Loads go one at a time through the engine switch: an int8 module's packed weights are
 // repacked for the current engine while it loads (and keep it after).
 Mutex engine_mu;
@@ -126,17 +115,13 @@ Mutex engine_mu;
 }  // namespace
 
 std::string ConfigureQuantizedEngine() {
-  const auto engines = QuantizedEngines();
-  if (engines.empty()) return "no quantized engine (int8 models cannot load)";
-  auto chosen = engines.front();
-  std::vector<std::string> names;
-  for (const auto& e : engines) {
-    names.push_back(e.first);
-    if (e.first == "onednn") chosen = e;
-  }
-  at::globalContext().setQEngine(chosen.second);
-  return absl::StrCat("quantized engine ", chosen.first,
-                      " (this build: ", absl::StrJoin(names, ", "), ")");
+  const std::vector<std::string> names = QuantizedEngineNames();
+  if (names.empty()) return "no quantized engine (int8 models cannot load)";
+  const std::string chosen =
+      std::find(names.begin(), names.end(), "onednn") != names.end() ? "onednn" : names.front();
+  (void)SetQuantizedEngine(chosen);  // one of the build's own
+  return absl::StrCat("quantized engine ", chosen, " (this build: ", absl::StrJoin(names, ", "),
+                      ")");
 }
 
 absl::Status CheckTorchDevice(const std::string& device) {
@@ -181,26 +166,18 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
                          ") runs on the CPU only; this server's device is ", options.device));
       }
       MutexLock lock(&engine_mu);
-      const auto engines = QuantizedEngines();
-      auto it = std::find_if(engines.begin(), engines.end(),
-                             [&](const auto& e) { return e.first == options.quantized_engine; });
-      if (it == engines.end()) {
-        std::vector<std::string> names;
-        for (const auto& e : engines) names.push_back(e.first);
-        return absl::FailedPreconditionError(absl::StrCat(
-            path, ": an int8 model for the quantized engine ", options.quantized_engine,
-            ", which this LibTorch build does not have (it has: ",
-            names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+      absl::StatusOr<std::string> previous = SetQuantizedEngine(options.quantized_engine);
+      if (!previous.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": an int8 model: ", previous.status().message()));
       }
-      const at::QEngine previous = at::globalContext().qEngine();
-      at::globalContext().setQEngine(it->second);
       try {
         module = torch::jit::load(path, device);
       } catch (...) {
-        at::globalContext().setQEngine(previous);
+        (void)SetQuantizedEngine(*previous);
         throw;
       }
-      at::globalContext().setQEngine(previous);
+      (void)SetQuantizedEngine(*previous);
     }
     module.eval();
     if (device.is_cpu() && options.tune_small_batches) TuneSmallBatchPath(module, input_dim);

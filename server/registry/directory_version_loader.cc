@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_io.h"
-#include "common/sha256.h"
+#include "common/model_package.h"
 #include "common/status_macros.h"
 
 namespace arginator::server {
@@ -134,9 +134,8 @@ absl::Status CheckInsideRepository(const std::string& path, const std::string& r
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks::Verify(
     const std::string& name, int64_t version, const std::string& dir) const {
-  namespace fs = std::filesystem;
-  const std::string card_path = (fs::path(dir) / "model.json").string();
-  const std::string model_path = (fs::path(dir) / "model.pt").string();
+  const std::string card_path = ModelCardPath(dir);
+  const std::string model_path = ModelFilePath(dir);
   ARG_RETURN_IF_ERROR(CheckRegularFile(card_path, options.max_card_bytes));
   ARG_RETURN_IF_ERROR(CheckRegularFile(model_path, options.max_model_bytes));
   if (!options.repository.empty() && !options.links_outside_repository) {
@@ -161,12 +160,7 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
     return absl::InvalidArgumentError(
         absl::StrCat(card_path, ": output '", card.output, "' is not supported (probabilities)"));
   }
-  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
-  if (sha != card.model_sha256) {
-    return absl::DataLossError(absl::StrCat(model_path, ": sha256 ", sha.substr(0, 16),
-                                            "... does not match model.json's ",
-                                            card.model_sha256.substr(0, 16), "..."));
-  }
+  ARG_RETURN_IF_ERROR(VerifyModelFile(dir, card));
   ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card));
   servable->model = std::move(model);
   if (card.golden.empty()) {

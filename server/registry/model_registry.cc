@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model_package.h"
 
 namespace arginator::server {
 
@@ -399,7 +400,7 @@ absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string&
   // Escaped characters can make a file of 64 labels longer than the limit the watcher reads.
   if (const size_t bytes = SerializeVersionLabels(labels).size(); bytes > kMaxLabelsFileBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the labels of '", name, "' would take ", bytes,
-                                                   " bytes in ", kLabelsFile,
+                                                   " bytes in ", kVersionLabelsFile,
                                                    ", over its limit of ", kMaxLabelsFileBytes));
   }
   // Written outside the lock (a durable write takes milliseconds; requests take this lock).

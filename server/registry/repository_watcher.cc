@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/model_package.h"
 #include "server/registry/version_labels.h"
 
 namespace arginator::server {
@@ -70,8 +71,8 @@ std::map<int64_t, VersionOnDisk> CompleteVersions(const fs::path& model_dir) {
         !absl::SimpleAtoi(v, &version) || version <= 0 || !IsDirectory(version_dir)) {
       continue;
     }
-    const fs::path card = version_dir.path() / "model.json",
-                   model = version_dir.path() / "model.pt";
+    const fs::path card = version_dir.path() / kModelCardFile,
+                   model = version_dir.path() / kModelFile;
     if (IsFile(card) && IsFile(model)) {
       versions.emplace(version, VersionOnDisk(version_dir.path().string(),
                                               Fingerprint(card) + "|" + Fingerprint(model)));
@@ -117,7 +118,7 @@ void RepositoryWatcher::PollOnce() {
 }
 
 void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::string& model_dir) {
-  const fs::path path = fs::path(model_dir) / kLabelsFile;
+  const fs::path path = fs::path(model_dir) / kVersionLabelsFile;
   const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
   auto seen = labels_seen_.find(name);
   if (seen == labels_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;

@@ -13,7 +13,6 @@ namespace arginator::server {
 // version ({"stable": 3, "canary": 4}), as TF Serving keeps them in its model config: a rollback
 // by label survives a restart. ModelAdmin.SetVersionLabel writes it (models.persist_labels); an
 // operator may write it by hand, and the watcher applies it when it changes.
-inline constexpr char kLabelsFile[] = "labels.json";
 inline constexpr size_t kMaxLabelsFileBytes = 64 << 10;
 inline constexpr size_t kMaxLabelBytes = 256;  // as any name a client may send
 // Labels per model: with labels of kMaxLabelBytes, the file stays well within its size limit.

@@ -214,8 +214,9 @@ TEST_F(ServerTest, CompressedVersionsHotSwapAndAMissingQuantizedEngineIsRefused)
   ASSERT_TRUE(WaitFor([&] {
     return VersionState(kBinary, 4).state() == v1::VersionStatus::FAILED;
   })) << server_->Log();
-  EXPECT_THAT(VersionState(kBinary, 4).reason(),
-              HasSubstr("quantized engine nosuchengine, which this LibTorch build does not have"));
+  EXPECT_THAT(
+      VersionState(kBinary, 4).reason(),
+      HasSubstr("an int8 model: this LibTorch build has no quantized engine 'nosuchengine'"));
   EXPECT_TRUE(serves(3));
 }
 

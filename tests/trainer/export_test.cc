@@ -307,8 +307,8 @@ TEST(ExportTest, Int8ModuleTracksTheFloatModelAndNeedsItsEngine) {
       server::LoadTorchScriptModel(dir.Join("model.pt"), 1024, {"cpu", true, "nosuchengine"});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(),
-              ::testing::HasSubstr("quantized engine nosuchengine, which this LibTorch build does "
-                                   "not have (it has: "));
+              ::testing::HasSubstr("an int8 model: this LibTorch build has no quantized engine "
+                                   "'nosuchengine' (it has: "));
   EXPECT_EQ(ExportInt8TorchScript(model, "nosuchengine").status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
