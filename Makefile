@@ -7,7 +7,8 @@ DEMO_DIR ?= $(BUILD_DIR)/demo
 # build (/src, scripts/container-test.sh) reuse the objects this checkout compiled.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps configure build test test-unit test-asan test-tsan deps-fuzz fuzz-build fuzz \
+.PHONY: all deps configure build test test-unit test-asan test-tsan thread-safety deps-fuzz \
+	fuzz-build fuzz \
 	fuzz-ci demo bench bench-compression clean format tidy container-test
 
 all: build
@@ -70,6 +71,12 @@ test-tsan: deps-fuzz
 	@cmake --build $(TSAN_DIR) -j $(JOBS) --target tests_concurrency
 	@JOBS=$(JOBS) bash scripts/sanitized-ctest.sh $(TSAN_DIR) --no-tests=error -L concurrency \
 		$(CTEST_ARGS)
+
+# Clang's -Wthread-safety over every source of server/ and common/, with the flags of the main
+# build (its compile_commands.json), parsed only: the lock annotations of the whole server, which
+# GCC ignores and test-tsan covers only for the concurrency tests (docs/testing.md).
+thread-safety: deps-fuzz build
+	@bash scripts/check-thread-safety.sh $(BUILD_DIR)
 
 # libFuzzer targets (docs/fuzzing.md): clang-15 with ASan+UBSan in FUZZ_DIR, no LibTorch. `make fuzz`
 # runs each target FUZZ_SECONDS on a working copy of its seed corpus (FUZZ_DIR/corpus/<target>);
