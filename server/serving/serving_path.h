@@ -110,6 +110,10 @@ class ServingPath {
   ModelRegistry* registry() const { return registry_; }
   const Options& options() const { return options_; }
 
+ protected:
+  // The model `call` names, for paths that serve differently (a test's fake).
+  static const ModelRef& RequestedModel(const ServingCall& call) { return call.model_; }
+
  private:
   friend class ServingCall;
   void Computed(ServingCall* call, const absl::Status& status);
