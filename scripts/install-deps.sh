@@ -32,7 +32,8 @@ BUILD_PACKAGES=(
   libasan8 libubsan1 liblsan0 libtsan2  # GCC 12's sanitizer runtimes: make test-asan, test-tsan
   libbenchmark-dev
   python3 python3-torch python3-numpy python3-h5py  # tests: Python loads our TorchScript export
-  python3-yaml                       # scripts/sync-prometheusrule.sh
+  python3-yaml                       # scripts/sync-prometheusrule.sh; the REST schema test
+  python3-jsonschema                 # tests/integration/rest_schema_test.py (v2 REST vs the spec)
   python3-grpcio                     # the Python client (client/python) and its tests
   prometheus                         # tests: promtool checks the /metrics text
   openssl                            # tests: throwaway certificates for the TLS tests

@@ -95,6 +95,18 @@ TEST_F(V2ProtocolTest, AnIndependentPythonClientGetsTheModelsOwnAnswersAndTheSpe
   EXPECT_TRUE(server_->Running());
 }
 
+// Every REST body, ours and the server's, against the protocol's own OpenAPI schemas
+// (proto/inference/spec/open_inference_rest.yaml), with Debian's python3-jsonschema.
+TEST_F(V2ProtocolTest, RestBodiesValidateAgainstTheSpecsOpenApiSchemas) {
+  StartServer();
+  auto r = RunCommand("/usr/bin/python3 " + kSource + "/tests/integration/rest_schema_test.py" +
+                      " --rest http://127.0.0.1:" + std::to_string(server_->rest_port()) +
+                      " --model " + kBinary + " --spec " + kSource +
+                      "/proto/inference/spec/open_inference_rest.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("bodies checked against open_inference_rest.yaml, 0 failure"));
+}
+
 // grpc.health.v1, v2 over gRPC and v2 over REST give one answer: not ready while the repository
 // is empty, ready once both models load, and (below) not ready from SIGTERM on.
 TEST_F(V2ProtocolTest, ReadinessAgreesAcrossProtocolsWhileLoadingAndServing) {
