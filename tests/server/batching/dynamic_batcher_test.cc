@@ -359,7 +359,7 @@ class EchoModel : public Model {
   std::atomic<int> running_{0}, overlapped_{0};
 };
 
-// A task reused from request to request, like a ClassifyJob: its owner enqueues it again as soon
+// A task reused from request to request, like a ServingCall: its owner enqueues it again as soon
 // as Done has been called, and Done poisons its views, so a batcher that touched a task after
 // Done would compute into the wrong rows or complete it twice.
 class ReusedTask : public InferenceTask {
