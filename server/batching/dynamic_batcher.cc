@@ -176,7 +176,7 @@ void DynamicBatcher::RunThread() {
 void DynamicBatcher::ExecuteTaken() {
   const absl::Time now = clock_.Now();
   for (InferenceTask* t : expired_) {
-    t->Done(absl::DeadlineExceededError(kDeadlinePassed));
+    t->Computed(absl::DeadlineExceededError(kDeadlinePassed));
   }
   if (batch_.empty()) return;
   int64_t rows = 0;
@@ -214,20 +214,20 @@ void DynamicBatcher::ExecuteTaken() {
     if (!status.ok()) {
       if (t->next_row_ < t->inputs.rows) {
         // Rows of it are still queued (it heads the queue: it was the last slice taken); unlink
-        // it before Done, after which the caller may free it.
+        // it before Computed, after which the caller may free it.
         MutexLock lock(&mu_);
         head_ = t->next_;
         if (head_ == nullptr) tail_ = nullptr;
         queued_rows_ -= t->inputs.rows - t->next_row_;
       }
-      t->Done(status);
+      t->Computed(status);
       continue;
     }
     if (!single) {
       std::memcpy(t->outputs.row(s.first_row), out.row(first), sizeof(float) * s.rows * cols);
     }
     t->rows_done_ += s.rows;
-    if (t->rows_done_ == t->inputs.rows) t->Done(absl::OkStatus());
+    if (t->rows_done_ == t->inputs.rows) t->Computed(absl::OkStatus());
   }
 }
 

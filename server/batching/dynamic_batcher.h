@@ -52,13 +52,13 @@ inline constexpr char kDeadlinePassed[] =
 
 // One request's rows, owned by the caller (no allocation per request in the batcher): the caller
 // fills `inputs`, `outputs` (a buffer of inputs.rows rows, one column per model output) and
-// `deadline`, and keeps the task and both buffers alive until Done is called, exactly once: with
-// OK once every row's probabilities are in `outputs`, or with the error. Done runs on the thread
+// `deadline`, and keeps the task and both buffers alive until Computed is called, exactly once: with
+// OK once every row's probabilities are in `outputs`, or with the error. Computed runs on the thread
 // that ran the last forward (possibly the caller's own, inside Enqueue) and must not block.
 class InferenceTask {
  public:
   virtual ~InferenceTask() = default;
-  virtual void Done(const absl::Status& status) = 0;
+  virtual void Computed(const absl::Status& status) = 0;
 
   RowsView inputs;
   MutableRowsView outputs;
@@ -87,7 +87,7 @@ class InferenceTask {
 // executor hand its role to the batcher's worker thread: a long forward must not hold a gRPC
 // thread, and next to it the hand-off costs nothing. With a positive max_queue_delay a batcher
 // thread waits for batches to fill and runs them all.
-// Thread-safe. Callers must not hold locks that a Done takes.
+// Thread-safe. Callers must not hold locks that a Computed takes.
 class DynamicBatcher {
  public:
   // `yield` gives up the core (sched_yield; tests inject their own). `clock` times deadlines, the
@@ -98,12 +98,12 @@ class DynamicBatcher {
   ~DynamicBatcher();  // Stop()
 
   // Queues `task` and, if no forward is running, runs forwards on this thread until the queue is
-  // empty (task->Done may have been called when this returns). On error (full:
-  // RESOURCE_EXHAUSTED; stopped: UNAVAILABLE; bad shape: INVALID_ARGUMENT) Done is not called.
+  // empty (task->Computed may have been called when this returns). On error (full:
+  // RESOURCE_EXHAUSTED; stopped: UNAVAILABLE; bad shape: INVALID_ARGUMENT) Computed is not called.
   absl::Status Enqueue(InferenceTask* task);
 
   // Finishes every queued task, refuses new ones, waits for the running forward. Idempotent.
-  // Not from a Done or any other code running on the batcher's own executor or worker: it would
+  // Not from a Computed or any other code running on the batcher's own executor or worker: it would
   // wait for itself (the registry destroys versions on its own thread).
   void Stop();
 

@@ -16,7 +16,7 @@ void ServingCall::ReleaseBuffers() {
   verdicts_ = Verdicts();
 }
 
-void ServingCall::Done(const absl::Status& status) { path_->Computed(this, status); }
+void ServingCall::Computed(const absl::Status& status) { path_->AfterForward(this, status); }
 
 absl::StatusOr<ServableHandle> ServingPath::Select(const ModelRef& model) const {
   absl::StatusOr<VersionSelector> selector = ParseModelRef(model);
@@ -52,7 +52,7 @@ void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time dead
   if (absl::Status s = keep->batcher->Enqueue(call); !s.ok()) Fail(call, s);
 }
 
-void ServingPath::Computed(ServingCall* call, const absl::Status& status) {
+void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
   const ServableVersion& servable = *call->servable_;
   if (!status.ok()) {
     // A broken output contract is the version's fault, not this request's: out of service (the
@@ -90,19 +90,25 @@ void ServingPath::Record(ServingCall* call, const absl::Status& status) {
     if (call->servable_->observer) call->servable_->observer->OnServed(served);
     return;
   }
-  const int64_t version = call->servable_ ? call->servable_->card.version : 0;
-  const std::string& name = call->servable_ ? call->servable_->card.name : call->model_.name;
-  // Names the repository does not have share one label value: any client could otherwise grow
-  // /metrics without bound by sending made-up names.
-  const bool known = version > 0 || registry_->Knows(name);
-  metrics_->RecordRequest(known ? name : kUnknownModelLabel, version, call->method_,
-                          StatusCodeName(status.code()), seconds);
+  if (call->servable_) {
+    const ModelCard& card = call->servable_->card;
+    return RecordFailure(call->method_, card.name, card.version, status, seconds);
+  }
+  RecordFailure(call->method_, call->model_.name, 0, status, seconds);
 }
 
 void ServingPath::Refuse(RequestMethod method, const std::string& model_name,
                          const absl::Status& status) {
-  metrics_->RecordRequest(registry_->Knows(model_name) ? model_name : kUnknownModelLabel, 0, method,
-                          StatusCodeName(status.code()), 0);
+  RecordFailure(method, model_name, 0, status, 0);
+}
+
+void ServingPath::RecordFailure(RequestMethod method, const std::string& model, int64_t version,
+                                const absl::Status& status, double seconds) {
+  // Names the repository does not have share one label value: any client could otherwise grow
+  // /metrics without bound by sending made-up names.
+  const bool known = version > 0 || registry_->Knows(model);
+  metrics_->RecordRequest(known ? model : kUnknownModelLabel, version, method,
+                          StatusCodeName(status.code()), seconds);
 }
 
 }  // namespace arginator::server

@@ -60,7 +60,7 @@ class ServingCall : private InferenceTask {
 
  private:
   friend class ServingPath;
-  void Done(const absl::Status& status) override;  // the batcher computed the rows (or failed)
+  void Computed(const absl::Status& status) override;  // the batcher computed the rows (or failed)
 
   ModelRef model_;
   ServingPath* path_ = nullptr;
@@ -116,10 +116,14 @@ class ServingPath {
 
  private:
   friend class ServingCall;
-  void Computed(ServingCall* call, const absl::Status& status);
+  void AfterForward(ServingCall* call, const absl::Status& status);
   void Fail(ServingCall* call, const absl::Status& status);
-  // The one place a served request is recorded, succeeded or failed.
+  // Where a request is recorded, once: Record for those the path served (succeeded: the
+  // version's own series; failed: RecordFailure), Refuse for those it never saw; RecordFailure is
+  // the one call into ServerMetrics for a failure.
   void Record(ServingCall* call, const absl::Status& status);
+  void RecordFailure(RequestMethod method, const std::string& model, int64_t version,
+                     const absl::Status& status, double seconds);
 
   ModelRegistry* const registry_;
   ServerMetrics* const metrics_;

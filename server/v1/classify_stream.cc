@@ -50,7 +50,8 @@ void ClassifyStreamReactor::OnReadDone(bool ok) {
     // This message's answer is the error; the stream goes on.
     const absl::Status refused = UnparseableClassifyRequest();
     slot->message.set_error_code(static_cast<int>(refused.code()));
-    slot->message.set_error_message(absl::StrCat("stream message ", index, ": ", refused.message()));
+    slot->message.set_error_message(
+        absl::StrCat("stream message ", index, ": ", refused.message()));
     slot->done = true;
     Advance();
     path_->Refuse(RequestMethod::kClassifyStream, "", refused);
@@ -143,6 +144,7 @@ void ClassifyStreamReactor::Advance() {
       to_write->message.Clear();
       to_write->message.set_error_code(static_cast<int>(grpc::StatusCode::INTERNAL));
       to_write->message.set_error_message("the answer could not be serialized");
+      to_write->write_bytes.Clear();
       (void)SerializeForSending(to_write->message, &to_write->write_bytes);
     }
     StartWrite(&to_write->write_bytes);

@@ -23,7 +23,7 @@ using testing::FakeModel;
 constexpr int kDim = 4;
 
 // A task of n rows whose first value is first_value + the row's index, so outputs identify rows;
-// owns its buffers and reports Done through a future.
+// owns its buffers and reports Computed through a future.
 class TestTask : public InferenceTask {
  public:
   explicit TestTask(int64_t n, float first_value = 0,
@@ -34,7 +34,7 @@ class TestTask : public InferenceTask {
     outputs = MutableRowsView(out_.data(), n, 2);
     deadline = task_deadline;
   }
-  void Done(const absl::Status& status) override {
+  void Computed(const absl::Status& status) override {
     done_thread_ = std::this_thread::get_id();
     done_.set_value(status);
   }
@@ -360,8 +360,8 @@ class EchoModel : public Model {
 };
 
 // A task reused from request to request, like a ServingCall: its owner enqueues it again as soon
-// as Done has been called, and Done poisons its views, so a batcher that touched a task after
-// Done would compute into the wrong rows or complete it twice.
+// as Computed has been called, and Computed poisons its views, so a batcher that touched a task after
+// Computed would compute into the wrong rows or complete it twice.
 class ReusedTask : public InferenceTask {
  public:
   void Reset(int64_t n, float id, absl::Time task_deadline) {
@@ -379,18 +379,18 @@ class ReusedTask : public InferenceTask {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = false;
   }
-  void Done(const absl::Status& status) override {
+  void Computed(const absl::Status& status) override {
     if (after_stop != nullptr && after_stop->load()) late->fetch_add(1);
     dones->fetch_add(1);
     inputs = RowsView();
     outputs = MutableRowsView();
     std::lock_guard<std::mutex> lock(mu_);
-    ASSERT_FALSE(done_) << "Done twice for task " << id_;
+    ASSERT_FALSE(done_) << "Computed twice for task " << id_;
     done_ = true;
     status_ = status;
     cv_.notify_all();
   }
-  // Waits for Done; false if it does not come within a second.
+  // Waits for Computed; false if it does not come within a second.
   bool Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(1), [&] { return done_; });

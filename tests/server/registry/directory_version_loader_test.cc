@@ -119,7 +119,7 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
   struct Task : InferenceTask {
     std::vector<float> in = std::vector<float>(kDim, 0.f), out = std::vector<float>(2);
     std::promise<absl::Status> done;
-    void Done(const absl::Status& status) override { done.set_value(status); }
+    void Computed(const absl::Status& status) override { done.set_value(status); }
   } task;
   task.inputs = RowsView(task.in.data(), 1, kDim);
   task.outputs = MutableRowsView(task.out.data(), 1, 2);
