@@ -14,7 +14,8 @@ import sys
 from .errors import ArginatorError
 
 STUBS_ENV = "ARGINATOR_PY_STUBS"
-_REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# This file is <repository>/client/python/arginator_client/stubs.py: four levels below the root.
+_REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 _MODULES = ("classifier_pb2.py", "classifier_pb2_grpc.py")
 
 
