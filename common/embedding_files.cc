@@ -22,6 +22,24 @@ std::string Extension(const std::string& path) {
   return absl::AsciiStrToLower(std::filesystem::path(path).extension().string());
 }
 
+// Whether line 1's fields (id, then `dim` values) are a header rather than a protein: no value is
+// a number (column names), or the values are exactly the column numbers 0..dim-1 or 1..dim, which
+// is what pandas' `DataFrame.to_csv()` writes above a matrix without column names (",0,1,...").
+// A data row with a typo among numbers stays a data row, so its error is reported.
+bool IsHeaderRow(const std::vector<absl::string_view>& fields) {
+  bool any_number = false, from_zero = true, from_one = true;
+  for (size_t j = 1; j < fields.size(); ++j) {
+    float v;
+    if (!absl::SimpleAtof(fields[j], &v)) continue;
+    any_number = true;
+    int64_t n;
+    const bool integer = absl::SimpleAtoi(fields[j], &n);
+    from_zero = from_zero && integer && n == static_cast<int64_t>(j) - 1;
+    from_one = from_one && integer && n == static_cast<int64_t>(j);
+  }
+  return !any_number || from_zero || from_one;
+}
+
 absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
@@ -34,6 +52,7 @@ absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     if (line_no == 1 && absl::StartsWithIgnoreCase(line, "id")) continue;  // header
     std::vector<absl::string_view> fields = absl::StrSplit(line, sep);
+    if (line_no == 1 && static_cast<int>(fields.size()) == dim + 1 && IsHeaderRow(fields)) continue;
     if (static_cast<int>(fields.size()) != dim + 1) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " has ",
                                                      fields.size() - 1,

@@ -53,6 +53,32 @@ TEST(EmbeddingFilesTest, NpyWithoutIdsUsesRowIndexAndFloat64Works) {
   EXPECT_FLOAT_EQ(read->row(1)[0], 1.024f);
 }
 
+// Issue 25: pandas' `df.to_csv()` writes a header of column numbers (",0,1,...,1023", or
+// "protein,0,1,..." with a named index); it was read as a protein and classified. A header of
+// column names is skipped too; a first row of numbers with a typo is still an error (below).
+TEST(EmbeddingFilesTest, AHeaderRowIsRecognisedNotReadAsAProtein) {
+  TempDir dir;
+  std::string row = "P1";
+  for (int j = 0; j < 1024; ++j) row += ",0.25";
+  std::string from_zero, from_one = "protein", names = "name";
+  for (int j = 0; j < 1024; ++j) {
+    from_zero += "," + std::to_string(j);
+    from_one += "," + std::to_string(j + 1);
+    names += ",f" + std::to_string(j);
+  }
+  for (const std::string& header : {from_zero, from_one, names}) {
+    std::ofstream(dir.Join("h.csv")) << header << "\n" << row << "\n";
+    auto read = ReadEmbeddingFile(dir.Join("h.csv"));
+    ASSERT_TRUE(read.ok()) << header.substr(0, 20) << ": " << read.status();
+    EXPECT_EQ(read->ids, std::vector<std::string>{"P1"}) << header.substr(0, 20);
+  }
+  // Column numbers anywhere but the first line are data (and a protein may be named "0").
+  std::ofstream(dir.Join("later.csv")) << row << "\n" << from_zero << "\n";
+  auto later = ReadEmbeddingFile(dir.Join("later.csv"));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->rows(), 2);
+}
+
 TEST(EmbeddingFilesTest, BadCsvNamesTheFileAndLine) {
   TempDir dir;
   std::string good_row = "P1";

@@ -2,8 +2,9 @@
 (common/embedding_files.cc: the same formats, checks and messages):
 
  - .h5 / .hdf5: the seed project's layout (one dataset per protein, named by its id);
- - .csv / .tsv: one protein per line, id then `dim` numbers; a first line that starts with "id"
-   is a header;
+ - .csv / .tsv: one protein per line, id then `dim` numbers; a first line is a header when it
+   starts with "id", when none of its values is a number (column names), or when its values are
+   the column numbers 0..dim-1 or 1..dim (pandas' `to_csv()` above a matrix without names);
  - .npy: little-endian float32 or float64 [N, dim], C order; ids from "<file>.ids" (one per line)
    when that file exists, else the row index.
 
@@ -74,6 +75,8 @@ def _read_csv(path, dim, sep):
         if line_no == 1 and line[:2].lower() == "id":  # a header
             continue
         fields = line.split(sep)
+        if line_no == 1 and len(fields) == dim + 1 and _is_header_row(fields):
+            continue
         if len(fields) != dim + 1:
             raise _invalid(f"{path}: line {line_no} has {len(fields) - 1} values after the id, "
                            f"expected {dim}")
@@ -91,6 +94,27 @@ def _read_csv(path, dim, sep):
     if not rows:
         raise _invalid(f"{path}: no embeddings")
     return ids, np.stack(rows)
+
+
+def _is_header_row(fields):
+    """common/embedding_files.cc's IsHeaderRow: no value is a number, or the values are exactly
+    the column numbers 0..dim-1 or 1..dim. A data row with a typo among numbers is not a header."""
+    any_number, from_zero, from_one = False, True, True
+    for j, field in enumerate(fields[1:], start=1):
+        if isinstance(_parse_row([field]), int):
+            continue
+        any_number = True
+        n = _atoi(field)
+        from_zero = from_zero and n == j - 1
+        from_one = from_one and n == j
+    return not any_number or from_zero or from_one
+
+
+def _atoi(text):
+    """absl::SimpleAtoi's rule: optional surrounding whitespace and sign, decimal digits only."""
+    t = text.strip(" \t\n\v\f\r")
+    digits = t[1:] if t[:1] in "+-" else t
+    return int(t) if digits.isdigit() and digits.isascii() else None
 
 
 def _parse_row(fields):
