@@ -79,6 +79,32 @@ absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
   return m;
 }
 
+// An IEEE 754 binary16 value (as ProtTrans' embedder and `np.float16` store embeddings) as
+// float32, exactly: normal, subnormal, zero, Inf and NaN alike.
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  uint32_t mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);  // Inf, NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);  // rebias 15 -> 127
+  } else if (mantissa == 0) {
+    bits = sign;  // +-0
+  } else {        // subnormal: mantissa x 2^-24, normalised for float32
+    uint32_t shifts = 0;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      ++shifts;
+    }
+    bits = sign | ((113 - shifts) << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
 // NPY format 1.0/2.0: magic, version, header length, a Python dict literal, then the data.
 absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
   ARG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
@@ -108,9 +134,11 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
     word = 4;
   } else if (header.find("'<f8'") != std::string::npos) {
     word = 8;
+  } else if (header.find("'<f2'") != std::string::npos) {
+    word = 2;
   } else {
     // The header ends in padding and a newline: the message stays one line.
-    return bad(absl::StrCat("dtype must be little-endian float32 or float64; header: ",
+    return bad(absl::StrCat("dtype must be little-endian float16, float32 or float64; header: ",
                             absl::StripAsciiWhitespace(header)));
   }
   auto shape_at = header.find("'shape': (");
@@ -138,6 +166,10 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
   for (int64_t i = 0; i < rows * cols; ++i) {
     if (word == 4) {
       std::memcpy(&m.values[i], bytes.data() + data_at + i * 4, 4);
+    } else if (word == 2) {
+      uint16_t h;
+      std::memcpy(&h, bytes.data() + data_at + i * 2, 2);
+      m.values[i] = HalfToFloat(h);
     } else {
       double d;
       std::memcpy(&d, bytes.data() + data_at + i * 8, 8);

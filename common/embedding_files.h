@@ -11,7 +11,8 @@ namespace arginator {
 //  - .h5 / .hdf5: the seed project's layout (one dataset per protein, named by its id);
 //  - .csv / .tsv: one protein per line, id then `dim` numbers; a first line that starts with "id"
 //    is a header;
-//  - .npy: float32 or float64 [N, dim], row-major; ids from "<file>.ids" (one per line) when that
+//  - .npy: little-endian float16, float32 or float64 [N, dim], row-major; ids from "<file>.ids"
+//  (one per line) when that
 //    file exists, else the row index.
 // Errors name the file and the row (1-based line for CSV) or dataset: wrong width, a value that is
 // not a number, NaN/Inf, a malformed NPY header, an id count that does not match the rows.

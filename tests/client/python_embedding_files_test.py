@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The Python client's CSV reader against the C++ one's header rule (issue 25: pandas'
+"""The Python client's readers against the C++ ones' rules: the CSV header rule (issue 25: pandas'
 `df.to_csv()` header of column numbers was classified as a protein). Same cases as
 tests/common/embedding_files_test.cc's AHeaderRowIsRecognisedNotReadAsAProtein, plus a first
-row of numbers with a typo, which stays an error. Usage: python_embedding_files_test.py SOURCE_DIR
+row of numbers with a typo, which stays an error; and float16 `.npy` (EmbeddingFilesTest.
+Float16NpyIsReadExactly). Usage: python_embedding_files_test.py SOURCE_DIR
 """
 import os
 import sys
 import tempfile
+
+import numpy as np
 
 sys.path.insert(0, os.path.join(sys.argv[1], "client", "python"))
 from arginator_client.embedding_files import read_embeddings  # noqa: E402
@@ -39,6 +42,14 @@ def main():
         except EmbeddingFileError as error:
             if "line 1 ('P1'), value 1 is not a number: 'abc'" not in str(error):
                 failures.append(f"typo row: {error}")
+        # float16 .npy (issue 25: refused although float16 HDF5 was read), converted exactly.
+        half = np.array([[0.5, -2.0, 2.0 ** -24, 65504.0] + [1.0] * 1020], dtype=np.float16)
+        npy = os.path.join(d, "half.npy")
+        np.save(npy, half)
+        got = read_embeddings(npy)
+        if got.values.dtype != np.float32 or not np.array_equal(got.values,
+                                                               half.astype(np.float32)):
+            failures.append(f"float16 npy read as {got.values[0, :4]} ({got.values.dtype})")
     for f in failures:
         print(f"FAIL {f}")
     return 1 if failures else 0

@@ -118,6 +118,42 @@ TEST(EmbeddingFilesTest, BadNpyAndUnknownFormatsAreErrors) {
               HasSubstr("unknown format"));
 }
 
+// Issue 25: float16 `.npy` (np.float16; the precision ProtTrans' embedder writes) was refused
+// while float16 HDF5 was read. Values are converted exactly, subnormals and NaN included.
+TEST(EmbeddingFilesTest, Float16NpyIsReadExactly) {
+  TempDir dir;
+  auto write = [&](const std::string& name, const std::vector<uint16_t>& first) {
+    std::string header = "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1024), }";
+    while ((10 + header.size() + 1) % 64) header += ' ';
+    header += '\n';
+    std::string bytes = "\x93NUMPY";
+    bytes += '\x01';
+    bytes += '\x00';
+    bytes += static_cast<char>(header.size() & 0xff);
+    bytes += static_cast<char>(header.size() >> 8);
+    bytes += header;
+    std::vector<uint16_t> halves(1024, 0x3C00);  // 1.0
+    std::copy(first.begin(), first.end(), halves.begin());
+    bytes.append(reinterpret_cast<const char*>(halves.data()), halves.size() * 2);
+    std::ofstream(dir.Join(name), std::ios::binary) << bytes;
+  };
+  // 0.5, -2, the smallest subnormal 2^-24, the largest subnormal, the largest normal, -0.
+  write("half.npy", {0x3800, 0xC000, 0x0001, 0x03FF, 0x7BFF, 0x8000});
+  auto read = ReadEmbeddingFile(dir.Join("half.npy"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->rows(), 1);
+  EXPECT_EQ(read->values[0], 0.5f);
+  EXPECT_EQ(read->values[1], -2.0f);
+  EXPECT_EQ(read->values[2], std::ldexp(1.0f, -24));
+  EXPECT_EQ(read->values[3], std::ldexp(1023.0f, -24));
+  EXPECT_EQ(read->values[4], 65504.0f);
+  EXPECT_EQ(read->values[5], 0.0f);
+  EXPECT_TRUE(std::signbit(read->values[5]));
+  EXPECT_EQ(read->values[6], 1.0f);
+  write("nan.npy", {0x3800, 0x7E00});
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("nan.npy")).status().message(), HasSubstr("NaN"));
+}
+
 // An NPY file whose header declares `shape` over the float32 values `data`.
 std::string NpyWithShape(const std::string& shape, const std::vector<float>& data) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }\n";

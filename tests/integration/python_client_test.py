@@ -289,7 +289,7 @@ def bad_files(work):
         f.write("P1," + ",".join(["0.5"] * 100 + ["abc"] + ["0.5"] * 923) + "\n")
     with open(path("empty.csv"), "w") as f:
         f.write("id,v0\n\n")
-    np.save(path("float16.npy"), rng.standard_normal((2, 1024)).astype(np.float16))
+    np.save(path("big_endian.npy"), rng.standard_normal((2, 1024)).astype(">f4"))
     np.save(path("wrong_dim.npy"), rng.standard_normal((2, 512)).astype(np.float32))
     np.save(path("inf.npy"), np.where(np.arange(2048) == 1500, np.inf, 0.5).reshape(2, 1024))
     np.save(path("ids.npy"), rng.standard_normal((2, 1024)).astype(np.float32))
@@ -314,7 +314,7 @@ def bad_files(work):
         ("word.csv", "line 1 ('P1'), value 101 is not a number: 'abc'"),
         ("empty.csv", "no embeddings"),
         ("missing.csv", "cannot open"),
-        ("float16.npy", "dtype must be little-endian float32 or float64"),
+        ("big_endian.npy", "dtype must be little-endian float16, float32 or float64"),
         ("wrong_dim.npy", "has 512 columns, expected 1024"),
         ("inf.npy", "row 1 has Inf at column 476"),
         ("ids.npy", "has 1 ids for 2 rows"),

@@ -5,7 +5,7 @@
  - .csv / .tsv: one protein per line, id then `dim` numbers; a first line is a header when it
    starts with "id", when none of its values is a number (column names), or when its values are
    the column numbers 0..dim-1 or 1..dim (pandas' `to_csv()` above a matrix without names);
- - .npy: little-endian float32 or float64 [N, dim], C order; ids from "<file>.ids" (one per line)
+ - .npy: little-endian float16, float32 or float64 [N, dim], C order; ids from "<file>.ids" (one per line)
    when that file exists, else the row index.
 
 Every error is an EmbeddingFileError whose message names the file and the line, row or dataset.
@@ -165,9 +165,12 @@ def _read_npy(path, dim):
         dtype = np.dtype("<f4")
     elif "'<f8'" in header:
         dtype = np.dtype("<f8")
+    elif "'<f2'" in header:
+        dtype = np.dtype("<f2")
     else:
         # The header's padding and newline are dropped: an error is one line.
-        raise bad(f"dtype must be little-endian float32 or float64; header: {header.strip()}")
+        raise bad("dtype must be little-endian float16, float32 or float64; header: "
+                  f"{header.strip()}")
     shape_at = header.find("'shape': (")
     if shape_at < 0:
         raise bad("NPY header has no shape")
