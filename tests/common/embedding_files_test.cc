@@ -118,24 +118,29 @@ TEST(EmbeddingFilesTest, BadNpyAndUnknownFormatsAreErrors) {
               HasSubstr("unknown format"));
 }
 
+// NPY format 1.0 bytes: a header declaring `descr` and `shape` (e.g. "(2, 4)"), then `payload`.
+std::string NpyBytes(const std::string& descr, const std::string& shape,
+                     const std::string& payload) {
+  const std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }\n";
+  std::string out = "\x93NUMPY";
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + payload;
+}
+
 // Issue 25: float16 `.npy` (np.float16; the precision ProtTrans' embedder writes) was refused
 // while float16 HDF5 was read. Values are converted exactly, subnormals and NaN included.
 TEST(EmbeddingFilesTest, Float16NpyIsReadExactly) {
   TempDir dir;
   auto write = [&](const std::string& name, const std::vector<uint16_t>& first) {
-    std::string header = "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1024), }";
-    while ((10 + header.size() + 1) % 64) header += ' ';
-    header += '\n';
-    std::string bytes = "\x93NUMPY";
-    bytes += '\x01';
-    bytes += '\x00';
-    bytes += static_cast<char>(header.size() & 0xff);
-    bytes += static_cast<char>(header.size() >> 8);
-    bytes += header;
     std::vector<uint16_t> halves(1024, 0x3C00);  // 1.0
     std::copy(first.begin(), first.end(), halves.begin());
-    bytes.append(reinterpret_cast<const char*>(halves.data()), halves.size() * 2);
-    std::ofstream(dir.Join(name), std::ios::binary) << bytes;
+    std::ofstream(dir.Join(name), std::ios::binary)
+        << NpyBytes("<f2", "(1, 1024)",
+                    std::string(reinterpret_cast<const char*>(halves.data()), halves.size() * 2));
   };
   // 0.5, -2, the smallest subnormal 2^-24, the largest subnormal, the largest normal, -0.
   write("half.npy", {0x3800, 0xC000, 0x0001, 0x03FF, 0x7BFF, 0x8000});
@@ -156,15 +161,8 @@ TEST(EmbeddingFilesTest, Float16NpyIsReadExactly) {
 
 // An NPY file whose header declares `shape` over the float32 values `data`.
 std::string NpyWithShape(const std::string& shape, const std::vector<float>& data) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }\n";
-  std::string out = "\x93NUMPY";
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  out += header;
-  out.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
-  return out;
+  return NpyBytes("<f4", shape,
+                  std::string(reinterpret_cast<const char*>(data.data()), data.size() * 4));
 }
 
 // rows * cols * 4 wrapped to 16 for 2^60 + 1 rows of 4, so 16 bytes of data passed the size check
