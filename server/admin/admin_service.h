@@ -8,9 +8,9 @@
 #include "absl/base/thread_annotations.h"
 #include "arginator/v1/classifier.grpc.pb.h"
 #include "common/mutex.h"
+#include "server/grpc/unary_call.h"
 #include "server/registry/model_registry.h"
 #include "server/registry/repository_watcher.h"
-#include "server/grpc/unary_call.h"
 
 namespace arginator::server {
 

@@ -52,9 +52,9 @@ inline constexpr char kDeadlinePassed[] =
 
 // One request's rows, owned by the caller (no allocation per request in the batcher): the caller
 // fills `inputs`, `outputs` (a buffer of inputs.rows rows, one column per model output) and
-// `deadline`, and keeps the task and both buffers alive until Computed is called, exactly once: with
-// OK once every row's probabilities are in `outputs`, or with the error. Computed runs on the thread
-// that ran the last forward (possibly the caller's own, inside Enqueue) and must not block.
+// `deadline`, and keeps the task and both buffers alive until Computed is called, exactly once:
+// with OK once every row's probabilities are in `outputs`, or with the error. Computed runs on the
+// thread that ran the last forward (possibly the caller's own, inside Enqueue) and must not block.
 class InferenceTask {
  public:
   virtual ~InferenceTask() = default;

@@ -67,8 +67,8 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
     }
     if (parameters.contains("timeout")) {
       const json& t = parameters["timeout"];
-      ARG_RETURN_IF_ERROR(SetTimeoutParameter(
-          t.is_number_integer(), t.is_number_integer() ? t.get<int64_t>() : 0, out));
+      ARG_RETURN_IF_ERROR(SetTimeoutParameter(t.is_number_integer(),
+                                              t.is_number_integer() ? t.get<int64_t>() : 0, out));
     }
     if (parameters.contains("version_label")) {
       const json& label = parameters["version_label"];

@@ -25,10 +25,10 @@ namespace arginator::server {
 // An inference is decoded into v2 tensors (server/v2/infer_tensors.h), runs on the serving path
 // (server/serving/) and is answered when its batch completes, so REST requests batch with gRPC
 // ones and hold no HTTP thread while they wait. Its deadline is rest.request_timeout_s after
-// arrival, or the request's `timeout` parameter (microseconds) when that is earlier. Readiness comes from the same
-// ServingStatus as grpc.health.v1; while draining, new inference requests get 503 and those in
-// flight finish. HttpServer enforces the connection limits (HttpLimits); the JSON body is parsed
-// within `json` before any recursive walk.
+// arrival, or the request's `timeout` parameter (microseconds) when that is earlier. Readiness
+// comes from the same ServingStatus as grpc.health.v1; while draining, new inference requests get
+// 503 and those in flight finish. HttpServer enforces the connection limits (HttpLimits); the JSON
+// body is parsed within `json` before any recursive walk.
 class RestInferenceServer {
  public:
   struct Options {

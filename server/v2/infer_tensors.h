@@ -6,9 +6,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/matrix_view.h"
 #include "common/model_card.h"
-#include "absl/time/time.h"
 #include "server/serving/postprocess.h"
 #include "server/serving/request_rules.h"
 #include "server/serving/serving_path.h"
@@ -105,8 +105,7 @@ absl::Time InferDeadline(const InferRequest& request, absl::Time arrival, absl::
 // matching the shape, known outputs with valid parameters), and its rows for the serving path:
 // one block of n rows of w values (the raw bytes, or the typed values). INVALID_ARGUMENT names
 // the tensor, the value and what was expected; the rows contract (n, w, values) is the path's.
-absl::Status DecodeInferRows(const InferRequest& request, const ModelCard& card,
-                             RequestRows& rows);
+absl::Status DecodeInferRows(const InferRequest& request, const ModelCard& card, RequestRows& rows);
 
 // The outputs the request asked for (every output if none), from the serving path's answer.
 // Reuses the capacity of `out`.

@@ -23,8 +23,7 @@ class InferenceService final
                               inference::GRPCInferenceService::Service>>>>>> {
  public:
   // Everything passed outlives the service.
-  InferenceService(ServingPath* path, const ServingStatus* status)
-      : path_(path), status_(status) {}
+  InferenceService(ServingPath* path, const ServingStatus* status) : path_(path), status_(status) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,

@@ -99,10 +99,10 @@ TEST_F(V2ProtocolTest, AnIndependentPythonClientGetsTheModelsOwnAnswersAndTheSpe
 // (proto/inference/spec/open_inference_rest.yaml), with Debian's python3-jsonschema.
 TEST_F(V2ProtocolTest, RestBodiesValidateAgainstTheSpecsOpenApiSchemas) {
   StartServer();
-  auto r = RunCommand("/usr/bin/python3 " + kSource + "/tests/integration/rest_schema_test.py" +
-                      " --rest http://127.0.0.1:" + std::to_string(server_->rest_port()) +
-                      " --model " + kBinary + " --spec " + kSource +
-                      "/proto/inference/spec/open_inference_rest.yaml");
+  auto r =
+      RunCommand("/usr/bin/python3 " + kSource + "/tests/integration/rest_schema_test.py" +
+                 " --rest http://127.0.0.1:" + std::to_string(server_->rest_port()) + " --model " +
+                 kBinary + " --spec " + kSource + "/proto/inference/spec/open_inference_rest.yaml");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("bodies checked against open_inference_rest.yaml, 0 failure"));
 }

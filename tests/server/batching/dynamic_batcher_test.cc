@@ -360,8 +360,8 @@ class EchoModel : public Model {
 };
 
 // A task reused from request to request, like a ServingCall: its owner enqueues it again as soon
-// as Computed has been called, and Computed poisons its views, so a batcher that touched a task after
-// Computed would compute into the wrong rows or complete it twice.
+// as Computed has been called, and Computed poisons its views, so a batcher that touched a task
+// after Computed would compute into the wrong rows or complete it twice.
 class ReusedTask : public InferenceTask {
  public:
   void Reset(int64_t n, float id, absl::Time task_deadline) {

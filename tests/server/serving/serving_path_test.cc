@@ -32,7 +32,8 @@ class WideOnLargeInputs : public testing::FakeModel {
 // One request of one row on the path, its answer kept.
 class RecordingCall : public ServingCall {
  public:
-  absl::Status Run(ServingPath& path, float first_value, absl::Time deadline = absl::InfiniteFuture()) {
+  absl::Status Run(ServingPath& path, float first_value,
+                   absl::Time deadline = absl::InfiniteFuture()) {
     row_.assign(kDim, 0.f);
     row_[0] = first_value;
     model().name = "m";

@@ -4,8 +4,8 @@
 
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "server/grpc/unary_call.h"
 #include "gtest/gtest.h"
+#include "server/grpc/unary_call.h"
 #include "server/metrics/server_metrics.h"
 #include "server/registry/model_registry.h"
 #include "tests/testing/fake_loader.h"
@@ -19,8 +19,7 @@ constexpr int kDim = 4;
 // Stands in for gRPC's side of a bidi stream: records the pending read and write, and runs
 // OnDone inside Finish (gRPC may run it at once, on any thread), so anything the reactor touched
 // after Finish would be a use after free.
-class FakeStream
-    : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> {
+class FakeStream : public grpc::ServerCallbackReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // A Finish the reactor asked for before it was bound is delivered by the bind, which holds
   // the reactor's stream lock: OnDone follows after it, as gRPC's does.
@@ -49,8 +48,7 @@ class FakeStream
     EXPECT_EQ(write_, nullptr) << "two writes in flight";
     write_ = msg;
   }
-  void WriteAndFinish(const grpc::ByteBuffer*, grpc::WriteOptions,
-                      grpc::Status) override {
+  void WriteAndFinish(const grpc::ByteBuffer*, grpc::WriteOptions, grpc::Status) override {
     ADD_FAILURE() << "not used";
   }
 

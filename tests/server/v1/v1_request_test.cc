@@ -22,8 +22,7 @@ absl::StatusOr<RowsView> ParseEmbeddings(const v1::ClassifyRequest& request, int
   RequestRows rows;
   if (absl::Status s = DecodeClassifyRows(request, dim, rows); !s.ok()) return s;
   return CheckRows(
-      rows, dim, max_rows, [&](int64_t i) { return ClassifyRowName(request, i); }, scratch,
-      norms);
+      rows, dim, max_rows, [&](int64_t i) { return ClassifyRowName(request, i); }, scratch, norms);
 }
 
 absl::StatusOr<VersionSelector> ParseModelSpec(const v1::ModelSpec& spec) {

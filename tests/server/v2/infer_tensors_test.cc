@@ -104,7 +104,11 @@ TEST(InferTensorsTest, BadRequestsAreInvalidArgumentNamingTheProblem) {
          r.inputs[0].fp32_count = 10;
        },
        "embedding 0 has 5 values, the model expects 4"},
-      {"shape", [](InferRequest& r) { r.inputs[0].shape = {2, 5}; }, "shape [2, 5] needs 10"},
+      {"shape",
+       [](InferRequest& r) {
+         r.inputs[0].shape = {2, 5};
+       },
+       "shape [2, 5] needs 10"},
       {"rank", [](InferRequest& r) { r.inputs[0].shape = {8}; }, "shape [8]"},
       {"zero rows",
        [](InferRequest& r) {
@@ -112,7 +116,11 @@ TEST(InferTensorsTest, BadRequestsAreInvalidArgumentNamingTheProblem) {
          r.inputs[0].fp32_count = 0;
        },
        "the request has no embeddings"},
-      {"negative", [](InferRequest& r) { r.inputs[0].shape = {-1, 4}; }, "n >= 1"},
+      {"negative",
+       [](InferRequest& r) {
+         r.inputs[0].shape = {-1, 4};
+       },
+       "n >= 1"},
       {"too many",
        [](InferRequest& r) {
          r.inputs[0].shape = {11, 4};
