@@ -44,9 +44,8 @@ class BatcherObserver {
   virtual void OnQueueDepth(int64_t rows) {}
 };
 
-// The DEADLINE_EXCEEDED message of a task whose deadline passed before its forward ran, whether
-// the batcher found it queued or the serving path found it before enqueueing: a request reads the
-// same wherever the deadline was noticed.
+// The DEADLINE_EXCEEDED message of a task whose deadline passed before its forward ran (the
+// batcher checks every task's deadline before taking it into a batch, the first included).
 inline constexpr char kDeadlinePassed[] =
     "the request's deadline passed before its forward ran; not computed";
 

@@ -258,19 +258,19 @@ void RestInferenceServer::Handle(HttpRequest req, HttpResponder respond) const {
 void RestInferenceServer::Infer(const std::string& name, const std::string& version,
                                 HttpRequest req, HttpResponder respond) const {
   const absl::Time arrival = absl::Now();
-  if (status_->draining()) {
-    const absl::Status refused =
-        absl::UnavailableError("server is shutting down: send the request to another replica");
+  auto refuse = [&](const absl::Status& refused) {
     path_->Refuse(RequestMethod::kModelInferRest, name, refused);
-    return respond(Error(refused));
+    respond(Error(refused));
+  };
+  if (status_->draining()) {
+    return refuse(
+        absl::UnavailableError("server is shutting down: send the request to another replica"));
   }
   size_t header_length = req.body.size();
   if (const std::string* length = req.Header(kHeaderLengthField)) {
     if (!absl::SimpleAtoi(*length, &header_length) || header_length > req.body.size()) {
-      const absl::Status refused = absl::InvalidArgumentError(absl::StrCat(
-          kHeaderLength, " must be a byte count within the body's ", req.body.size(), " bytes"));
-      path_->Refuse(RequestMethod::kModelInferRest, name, refused);
-      return respond(Error(refused));
+      return refuse(absl::InvalidArgumentError(absl::StrCat(
+          kHeaderLength, " must be a byte count within the body's ", req.body.size(), " bytes")));
     }
   }
   // Deletes itself when it answers.

@@ -39,13 +39,12 @@ void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time dead
       call->rows_, card.input_dim, options_.max_embeddings_per_request,
       [call](int64_t i) { return call->RowName(i); }, call->scratch_, call->norms_);
   if (!rows.ok()) return Fail(call, rows.status());
-  if (absl::Now() >= deadline) return Fail(call, absl::DeadlineExceededError(kDeadlinePassed));
 
   const auto cols = static_cast<int64_t>(card.labels.size());
   call->probs_.resize(static_cast<size_t>(rows->rows * cols));
   call->inputs = *rows;
   call->outputs = MutableRowsView(call->probs_.data(), rows->rows, cols);
-  call->deadline = deadline;
+  call->deadline = deadline;  // the batcher drops the call unrun once it has passed
   // The handle keeps the batcher alive while this thread may be running forwards in it, even
   // after the call has been finished and released its own handle.
   const ServableHandle keep = call->servable_;
@@ -66,35 +65,30 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
   }
   const ServingAnswer answer{servable.card, call->outputs, call->norms_, call->verdicts_};
   if (absl::Status s = call->Encode(answer); !s.ok()) return Fail(call, s);
-  Record(call, absl::OkStatus());
+  // The version's own series, resolved when it loaded (no label lookup per request).
+  if (servable.observer) {
+    ServedRequest served;
+    served.method = call->method_;
+    served.seconds = absl::ToDoubleSeconds(absl::Now() - call->start_);
+    served.label_counts = call->verdicts_.label_counts;
+    served.norms = call->norms_;
+    served.out_of_distribution = call->verdicts_.out_of_distribution;
+    servable.observer->OnServed(served);
+  }
   call->servable_.reset();
   call->Finish(absl::OkStatus());
 }
 
 void ServingPath::Fail(ServingCall* call, const absl::Status& status) {
-  Record(call, status);
-  call->servable_.reset();
-  call->Finish(status);
-}
-
-void ServingPath::Record(ServingCall* call, const absl::Status& status) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - call->start_);
-  if (status.ok()) {
-    // The version's own series, resolved when it loaded (no label lookup per request).
-    ServedRequest served;
-    served.method = call->method_;
-    served.seconds = seconds;
-    served.label_counts = call->verdicts_.label_counts;
-    served.norms = call->norms_;
-    served.out_of_distribution = call->verdicts_.out_of_distribution;
-    if (call->servable_->observer) call->servable_->observer->OnServed(served);
-    return;
-  }
   if (call->servable_) {
     const ModelCard& card = call->servable_->card;
-    return RecordFailure(call->method_, card.name, card.version, status, seconds);
+    RecordFailure(call->method_, card.name, card.version, status, seconds);
+  } else {
+    RecordFailure(call->method_, call->model_.name, 0, status, seconds);
   }
-  RecordFailure(call->method_, call->model_.name, 0, status, seconds);
+  call->servable_.reset();
+  call->Finish(status);
 }
 
 void ServingPath::Refuse(RequestMethod method, const std::string& model_name,

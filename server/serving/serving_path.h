@@ -78,9 +78,11 @@ class ServingCall : private InferenceTask {
 // adapter. In the order it runs (serving_path.cc reads top to bottom):
 //   select the version (ParseModelRef's name, version and label rules; the registry's answer)
 //   -> the adapter decodes its rows -> the rows contract (CheckRows: count, width, finite)
-//   -> the deadline -> the version's batcher (which may run the forward on this thread)
+//   -> the version's batcher with the request's deadline (it may run the forward on this
+//   thread; a request whose deadline passes first is dropped unrun)
 //   -> post-processing (argmax, score, out of distribution) -> the adapter encodes its answer
-//   -> metrics, recorded once per request, at one point (Record) -> the adapter's Finish.
+//   -> metrics, recorded once per request (the version's series, or RecordFailure)
+//   -> the adapter's Finish.
 // A v1 Classify, a v2 ModelInfer over gRPC and one over REST for the same version share its
 // batcher and can share a forward. Thread-safe; the registry and metrics outlive it. Virtual so
 // that adapters can be unit-tested against a fake path.
@@ -118,10 +120,8 @@ class ServingPath {
   friend class ServingCall;
   void AfterForward(ServingCall* call, const absl::Status& status);
   void Fail(ServingCall* call, const absl::Status& status);
-  // Where a request is recorded, once: Record for those the path served (succeeded: the
-  // version's own series; failed: RecordFailure), Refuse for those it never saw; RecordFailure is
-  // the one call into ServerMetrics for a failure.
-  void Record(ServingCall* call, const absl::Status& status);
+  // Every failed request is recorded here, once: from Fail for those the path took, from Refuse
+  // for those it never saw. Successes go to the version's own series (AfterForward).
   void RecordFailure(RequestMethod method, const std::string& model, int64_t version,
                      const absl::Status& status, double seconds);
 
