@@ -11,6 +11,7 @@
 #include "client/arginator_client.h"
 #include "client/results_writer.h"
 #include "common/embedding_files.h"
+#include "common/id_map.h"
 #include "common/mutex_mode.h"
 #include "common/progress.h"
 
@@ -35,12 +36,44 @@ const char* StateName(arginator::v1::VersionStatus::State s) {
   return arginator::v1::VersionStatus::State_Name(s).c_str();
 }
 
-int RunClassify(ArginatorClient& client, const ModelSelector& model, const std::string& input,
+// An input file and how to read it: the options `classify` and `inspect` share.
+struct InputFile {
+  std::string path, id_map, fasta;
+  bool pool_residues = true;
+
+  absl::StatusOr<arginator::EmbeddingMatrix> Read(arginator::EmbeddingSource* source) const {
+    auto map = arginator::LoadIdMap(id_map, fasta);
+    if (!map.ok()) return map.status();
+    arginator::EmbeddingReadOptions options;
+    options.pool_residues = pool_residues;
+    options.id_map = map->get();
+    return arginator::ReadEmbeddingFile(path, options, source);
+  }
+};
+
+int RunInspect(const InputFile& input, bool list_ids) {
+  arginator::EmbeddingSource source;
+  auto embeddings = input.Read(&source);
+  if (!embeddings.ok()) return Fail(embeddings.status(), /*invalid_input=*/true);
+  std::cout << "file:      " << input.path << "\nlayout:    " << source.layout
+            << "\nids:       " << source.ids << "\nproteins:  " << embeddings->rows()
+            << "\nprecision: " << source.precision << "\npooled:    " << source.pooled << "\n";
+  for (size_t i = 0; list_ids && i < embeddings->rows(); ++i) {
+    std::cout << absl::StrFormat("%s\t%.4f\n", embeddings->ids[i],
+                                 arginator::RowL2Norm(embeddings->row(i), embeddings->dim));
+  }
+  return 0;
+}
+
+int RunClassify(ArginatorClient& client, const ModelSelector& model, const InputFile& input_file,
                 const std::string& output, ResultsWriter::Format format, size_t batch,
                 const std::string& stream_mode, bool probabilities) {
+  const std::string& input = input_file.path;
   const auto read_start = std::chrono::steady_clock::now();
-  auto embeddings = arginator::ReadEmbeddingFile(input);
+  arginator::EmbeddingSource source;
+  auto embeddings = input_file.Read(&source);
   if (!embeddings.ok()) return Fail(embeddings.status(), /*invalid_input=*/true);
+  std::cerr << arginator::DescribeRead(input, embeddings->rows(), source) << "\n";
   const auto start = std::chrono::steady_clock::now();  // classification time, without the read
   const double read_seconds = std::chrono::duration<double>(start - read_start).count();
   auto writer = ResultsWriter::Open(output, format);
@@ -154,15 +187,29 @@ int main(int argc, char** argv) {
     cmd->add_option("--label", label, "version label (stable, canary, ...)")->excludes(v);
   };
 
-  std::string input, output, format = "csv", stream_mode = "auto";
+  InputFile input;
+  auto add_input = [&](CLI::App* cmd) {
+    cmd->add_option("--input", input.path,
+                    "embeddings: .h5 (seed, bio_embeddings, ProtTrans, UniProt layouts), .csv/.tsv "
+                    "(id + values), .npy")
+        ->required();
+    auto* map = cmd->add_option("--id-map", input.id_map,
+                                "two-column table (key, id) renaming the file's ids");
+    cmd->add_option("--fasta", input.fasta,
+                    "the FASTA the embeddings were made from: recovers its ids from md5 or "
+                    "ProtTrans keys")
+        ->excludes(map);
+    cmd->add_flag("!--no-pooling", input.pool_residues,
+                  "refuse per-residue [L, 1024] arrays instead of mean-pooling them");
+  };
+  std::string output, format = "csv", stream_mode = "auto";
   size_t batch = 256;
   bool probabilities = true;
   auto* classify =
       app.add_subcommand("classify", "classify an HDF5, CSV or NPY file of embeddings");
   add_common(classify);
   add_model(classify);
-  classify->add_option("--input", input, "embeddings: .h5 (seed layout), .csv (id + values), .npy")
-      ->required();
+  add_input(classify);
   classify->add_option("--output", output, "results file (CSV or JSON Lines), - for stdout")
       ->required();
   classify->add_option("--format", format, "csv or jsonl")
@@ -173,6 +220,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   classify->add_flag("!--no-probabilities", probabilities, "omit the per-class columns");
+
+  bool list_ids = false;
+  auto* inspect = app.add_subcommand(
+      "inspect", "read an embeddings file as classify would and say what was found (no server)");
+  add_input(inspect);
+  inspect->add_flag("--ids", list_ids, "also list each protein's id and L2 norm");
 
   auto* models = app.add_subcommand("models", "list models, versions and their state");
   add_common(models);
@@ -189,6 +242,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kInvalidInput;
   }
+  if (inspect->parsed()) return RunInspect(input, list_ids);
   options.deadline = absl::Seconds(deadline_s);
   if (!options.ca_cert.empty() || !options.client_cert.empty()) options.tls = true;
   if (version > 0) model.version = version;

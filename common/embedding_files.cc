@@ -11,8 +11,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/allocator.h"
+#include "common/csv_fields.h"
 #include "common/file_io.h"
 #include "common/hdf5_embeddings.h"
+#include "common/id_map.h"
 #include "common/status_macros.h"
 
 namespace arginator {
@@ -40,25 +43,39 @@ bool IsHeaderRow(const std::vector<absl::string_view>& fields) {
   return !any_number || from_zero || from_one;
 }
 
-absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
+absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim, EmbeddingSource* source) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  const char sep = Extension(path) == ".tsv" ? '\t' : ',';
+  const bool tsv = Extension(path) == ".tsv";
+  const char sep = tsv ? '\t' : ',';
   EmbeddingMatrix m;
   m.dim = dim;
   std::string line;
+  std::vector<std::string> quoted;  // the fields of a line with quotes (RFC 4180)
   for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     if (line_no == 1 && absl::StartsWithIgnoreCase(line, "id")) continue;  // header
-    std::vector<absl::string_view> fields = absl::StrSplit(line, sep);
+    std::vector<absl::string_view> fields;
+    const bool has_quotes = line.find('"') != std::string::npos;
+    if (has_quotes) {
+      if (absl::Status s = SplitCsvFields(line, sep, &quoted); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": line ", line_no, ": ", s.message()));
+      }
+      fields.assign(quoted.begin(), quoted.end());
+    } else {
+      fields = absl::StrSplit(line, sep);
+    }
     if (line_no == 1 && static_cast<int>(fields.size()) == dim + 1 && IsHeaderRow(fields)) continue;
     if (static_cast<int>(fields.size()) != dim + 1) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " has ",
                                                      fields.size() - 1,
                                                      " values after the id, expected ", dim));
     }
-    const std::string id(absl::StripAsciiWhitespace(fields[0]));
+    // A quoted id is kept exactly; an unquoted one loses surrounding whitespace.
+    const bool id_quoted = has_quotes && line[0] == '"';
+    const std::string id(id_quoted ? fields[0] : absl::StripAsciiWhitespace(fields[0]));
     for (int j = 0; j < dim; ++j) {
       float v;
       if (!absl::SimpleAtof(fields[j + 1], &v)) {
@@ -76,6 +93,7 @@ absl::StatusOr<EmbeddingMatrix> ReadCsv(const std::string& path, int dim) {
     m.ids.push_back(id);
   }
   if (m.rows() == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no embeddings"));
+  *source = {tsv ? "TSV" : "CSV", "first column", "text", 0};
   return m;
 }
 
@@ -105,27 +123,38 @@ float HalfToFloat(uint16_t h) {
   return f;
 }
 
-// NPY format 1.0/2.0: magic, version, header length, a Python dict literal, then the data.
-absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
-  ARG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+// NPY format 1.0/2.0: magic, version, header length, a Python dict literal, then the data. The
+// data is read straight into the matrix (float32) or through one buffer (float16, float64), and
+// checked for NaN/Inf a row at a time through its norm, so a large file reads at disk speed.
+absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim, EmbeddingSource* source) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
   auto bad = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
   };
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad("not an NPY file");
-  const int major = static_cast<unsigned char>(bytes[6]);
-  size_t header_len, offset;
+  char prefix[12] = {};
+  in.read(prefix, std::min<uint64_t>(file_size, sizeof(prefix)));
+  if (file_size < 10 || std::memcmp(prefix, "\x93NUMPY", 6) != 0) return bad("not an NPY file");
+  const int major = static_cast<unsigned char>(prefix[6]);
+  uint64_t header_len, offset;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    header_len =
+        static_cast<unsigned char>(prefix[8]) | (static_cast<unsigned char>(prefix[9]) << 8);
     offset = 10;
   } else {
-    if (bytes.size() < 12) return bad("truncated NPY header");
+    if (file_size < 12) return bad("truncated NPY header");
     uint32_t len;
-    std::memcpy(&len, bytes.data() + 8, 4);
+    std::memcpy(&len, prefix + 8, 4);
     header_len = len;
     offset = 12;
   }
-  if (offset + header_len > bytes.size()) return bad("truncated NPY header");
-  const std::string header = bytes.substr(offset, header_len);
+  if (offset + header_len > file_size) return bad("truncated NPY header");
+  std::string header(header_len, '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(header.data(), static_cast<std::streamsize>(header_len));
   size_t word;
   if (header.find("'fortran_order': True") != std::string::npos) {
     return bad("Fortran-ordered arrays are not supported; save with C order");
@@ -153,31 +182,40 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
   if (cols != dim || cols <= 0)
     return bad(absl::StrCat("shape (", shape, ") has ", cols, " columns, expected ", dim));
   if (rows < 0) return bad(absl::StrCat("shape (", shape, ") has a negative row count"));
-  const size_t data_at = offset + header_len;
+  const uint64_t data_at = offset + header_len;
   // Divides, not multiplies: rows * cols * word wrapped for a shape like (2^60 + 1, 4), passed
   // this check with 16 bytes of data, and the reader then allocated for 2^62 floats.
-  const size_t row_bytes = static_cast<size_t>(cols) * word;
-  if (static_cast<uint64_t>(rows) > (bytes.size() - data_at) / row_bytes) {
+  const uint64_t row_bytes = static_cast<uint64_t>(cols) * word;
+  if (static_cast<uint64_t>(rows) > (file_size - data_at) / row_bytes) {
     return bad(absl::StrCat("holds fewer bytes than its shape (", shape, ") needs"));
   }
   EmbeddingMatrix m;
   m.dim = dim;
-  m.values.resize(rows * cols);
-  for (int64_t i = 0; i < rows * cols; ++i) {
-    if (word == 4) {
-      std::memcpy(&m.values[i], bytes.data() + data_at + i * 4, 4);
-    } else if (word == 2) {
+  const size_t count = static_cast<size_t>(rows) * cols;
+  ResizeLargeBuffer(m.values, count);
+  std::vector<char> stored(word == 4 ? 0 : count * word);
+  char* into = word == 4 ? reinterpret_cast<char*>(m.values.data()) : stored.data();
+  in.read(into, static_cast<std::streamsize>(count * word));
+  if (!in) return absl::DataLossError(absl::StrCat(path, ": could not read the array"));
+  for (size_t i = 0; word != 4 && i < count; ++i) {
+    if (word == 2) {
       uint16_t h;
-      std::memcpy(&h, bytes.data() + data_at + i * 2, 2);
+      std::memcpy(&h, stored.data() + i * 2, 2);
       m.values[i] = HalfToFloat(h);
     } else {
       double d;
-      std::memcpy(&d, bytes.data() + data_at + i * 8, 8);
+      std::memcpy(&d, stored.data() + i * 8, 8);
       m.values[i] = static_cast<float>(d);
     }
-    if (!std::isfinite(m.values[i])) {
-      return bad(absl::StrCat("row ", i / cols, " has ", std::isnan(m.values[i]) ? "NaN" : "Inf",
-                              " at column ", i % cols));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if (std::isfinite(RowL2Norm(m.row(r), dim))) continue;
+    for (int j = 0; j < dim; ++j) {
+      const float v = m.row(r)[j];
+      if (!std::isfinite(v)) {
+        return bad(
+            absl::StrCat("row ", r, " has ", std::isnan(v) ? "NaN" : "Inf", " at column ", j));
+      }
     }
   }
   const std::string ids_path = path + ".ids";
@@ -195,18 +233,52 @@ absl::StatusOr<EmbeddingMatrix> ReadNpy(const std::string& path, int dim) {
     for (int64_t i = 0; i < rows; ++i) m.ids.push_back(absl::StrCat(i));
   }
   if (rows == 0) return bad("no embeddings");
+  *source = {"NPY", std::filesystem::exists(ids_path) ? ids_path : "row index",
+             word == 2   ? "float16"
+             : word == 4 ? "float32"
+                         : "float64",
+             0};
   return m;
 }
 
 }  // namespace
 
-absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path, int dim) {
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path,
+                                                  const EmbeddingReadOptions& options,
+                                                  EmbeddingSource* source) {
+  EmbeddingSource found;
+  absl::StatusOr<EmbeddingMatrix> read;
   const std::string ext = Extension(path);
-  if (ext == ".h5" || ext == ".hdf5") return ReadEmbeddingsH5(path, dim);
-  if (ext == ".csv" || ext == ".tsv") return ReadCsv(path, dim);
-  if (ext == ".npy") return ReadNpy(path, dim);
-  return absl::InvalidArgumentError(
-      absl::StrCat(path, ": unknown format '", ext, "' (use .h5, .hdf5, .csv, .tsv or .npy)"));
+  if (ext == ".h5" || ext == ".hdf5") {
+    read = ReadEmbeddingsH5(path, options, &found);
+  } else if (ext == ".csv" || ext == ".tsv") {
+    read = ReadCsv(path, options.dim, &found);
+  } else if (ext == ".npy") {
+    read = ReadNpy(path, options.dim, &found);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unknown format '", ext, "' (use .h5, .hdf5, .csv, .tsv or .npy)"));
+  }
+  if (read.ok() && options.id_map != nullptr) {
+    ARG_RETURN_IF_ERROR(options.id_map->Apply(path, *read, &found));
+  }
+  if (read.ok() && source != nullptr) *source = std::move(found);
+  return read;
+}
+
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path, int dim) {
+  EmbeddingReadOptions options;
+  options.dim = dim;
+  return ReadEmbeddingFile(path, options, nullptr);
+}
+
+std::string DescribeRead(const std::string& path, size_t rows, const EmbeddingSource& source) {
+  std::string line = absl::StrCat("read ", rows, " embeddings from ", path, ": ", source.layout,
+                                  "; ids from ", source.ids);
+  if (source.pooled > 0) {
+    absl::StrAppend(&line, "; ", source.pooled, " per-residue arrays mean-pooled");
+  }
+  return line;
 }
 
 absl::Status WriteEmbeddingsCsv(const std::string& path, const EmbeddingMatrix& m) {

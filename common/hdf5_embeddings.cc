@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/embedding_layouts.h"
+#include "common/status_macros.h"
 
 namespace arginator {
 namespace {
@@ -46,65 +48,134 @@ void SilenceHdf5Errors() {
   (void)silenced;
 }
 
+// The longest protein is ~35,000 residues (titin); a per-residue array beyond this is refused
+// before it is read, so a small hostile file cannot make the reader allocate gigabytes.
+constexpr hsize_t kMaxResidues = 100000;
+
 struct ReadState {
   const std::string* path;
-  int dim;
+  const EmbeddingReadOptions* options;
   EmbeddingMatrix* out;
+  std::vector<std::string> names;
+  std::vector<std::string> original_ids;  // "" where the dataset has none
+  size_t widest_float = 0;
+  int64_t pooled = 0;
   absl::Status status;
 };
 
+// A scalar string attribute (fixed or variable length, as h5py writes a str) or "" when `object`
+// has no such attribute or it is not a readable string of at most kMaxAttributeBytes.
+std::string StringAttribute(hid_t object, const char* name) {
+  if (H5Aexists(object, name) <= 0) return "";
+  H5Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) return "";
+  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
+  H5Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1) {
+    return "";
+  }
+  std::string value;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(memtype.get(), H5T_VARIABLE);
+    H5Tset_cset(memtype.get(), H5Tget_cset(type.get()));
+    char* text = nullptr;
+    if (H5Aread(attr.get(), memtype.get(), &text) < 0 || text == nullptr) return "";
+    value = text;
+    H5free_memory(text);
+  } else {
+    const size_t size = H5Tget_size(type.get());
+    if (size == 0 || size > kMaxAttributeBytes) return "";
+    value.assign(size, '\0');
+    if (H5Aread(attr.get(), type.get(), value.data()) < 0) return "";
+    value.resize(std::min(value.size(), value.find('\0')));
+  }
+  return value.size() <= kMaxAttributeBytes ? value : "";
+}
+
+std::string ShapeText(int rank, const hsize_t* dims) {
+  std::string text = "[";
+  for (int i = 0; i < rank; ++i) absl::StrAppend(&text, i ? ", " : "", dims[i]);
+  return text + "]";
+}
+
+// The first NaN/Inf among `n` floats, or -1.
+int64_t FirstNonFinite(const float* values, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i])) return i;
+  }
+  return -1;
+}
+
 absl::Status ReadOneDataset(hid_t file, const std::string& name, ReadState& state) {
   const std::string& path = *state.path;
+  const int dim = state.options->dim;
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' ", why));
+  };
   H5Handle dset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dset.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": object '", name,
-                                                   "' is not a dataset (expected one ", state.dim,
+                                                   "' is not a dataset (expected one ", dim,
                                                    "-float dataset per protein at the root)"));
   }
   H5Handle type(H5Dget_type(dset.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_FLOAT) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": dataset '", name, "' is not floating point"));
-  }
+  if (H5Tget_class(type.get()) != H5T_FLOAT) return bad("is not floating point");
   // libhdf5 sizes H5Dread's conversion buffer by the file's element size: a 2 KB file declaring
   // 488 MB floats made it allocate 2 GB (found by tests/fuzz/embedding_h5_fuzz.cc).
   const size_t type_size = H5Tget_size(type.get());
   if (type_size == 0 || type_size > kMaxFloatBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has ", type_size,
-                                                   "-byte floats; at most ", kMaxFloatBytes));
+    return bad(absl::StrCat("has ", type_size, "-byte floats; at most ", kMaxFloatBytes));
   }
+  const std::string expected = absl::StrCat("expected [", dim, "] (per protein) or [L, ", dim,
+                                            "] (per residue, mean-pooled)");
   H5Handle space(H5Dget_space(dset.get()), H5Sclose);
-  int rank = H5Sget_simple_extent_ndims(space.get());
-  hsize_t dims[2] = {0, 0};
-  if (rank < 1 || rank > 2) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has rank ", rank,
-                                                   ", expected [", state.dim, "] or [1, ",
-                                                   state.dim, "]"));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 1 || rank > 2) return bad(absl::StrCat("has rank ", rank, ", ", expected));
+  hsize_t dims[2] = {1, 0};
+  H5Sget_simple_extent_dims(space.get(), rank == 1 ? dims + 1 : dims, nullptr);
+  const hsize_t residues = dims[0];
+  if (dims[1] != static_cast<hsize_t>(dim)) {
+    return bad(
+        absl::StrCat("has shape ", ShapeText(rank, rank == 1 ? dims + 1 : dims), ", ", expected));
   }
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  hsize_t width = rank == 1 ? dims[0] : dims[1];
-  if ((rank == 2 && dims[0] != 1) || width != static_cast<hsize_t>(state.dim)) {
-    std::string shape = rank == 1 ? absl::StrCat("[", dims[0], "]")
-                                  : absl::StrCat("[", dims[0], ", ", dims[1], "]");
-    return absl::InvalidArgumentError(absl::StrCat(path, ": dataset '", name, "' has shape ", shape,
-                                                   ", expected [", state.dim, "]"));
+  if (residues == 0) return bad(absl::StrCat("has shape [0, ", dim, "]: no residues"));
+  if (residues > 1 && !state.options->pool_residues) {
+    return bad(absl::StrCat("has shape [", residues, ", ", dim,
+                            "]: per-residue embeddings (one row per residue); mean-pool them over "
+                            "residues (the default) or give per-protein embeddings"));
   }
-  EmbeddingMatrix& out = *state.out;
-  size_t offset = out.values.size();
-  out.values.resize(offset + state.dim);
-  if (H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-              out.values.data() + offset) < 0) {
-    out.values.resize(offset);
+  if (residues > kMaxResidues) {
+    return bad(absl::StrCat("has ", residues, " residues; at most ", kMaxResidues));
+  }
+  std::vector<float> read(residues * dim);
+  if (H5Dread(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, read.data()) < 0) {
     return absl::DataLossError(absl::StrCat(path, ": could not read dataset '", name, "'"));
   }
-  for (int j = 0; j < state.dim; ++j) {
-    float v = out.values[offset + j];
-    if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": dataset '", name, "' has ", std::isnan(v) ? "NaN" : "Inf", " at position ", j));
-    }
+  if (const int64_t at = FirstNonFinite(read.data(), read.size()); at >= 0) {
+    const char* kind = std::isnan(read[at]) ? "NaN" : "Inf";
+    return residues == 1
+               ? bad(absl::StrCat("has ", kind, " at position ", at))
+               : bad(absl::StrCat("has ", kind, " at residue ", at / dim, ", position ", at % dim));
   }
-  out.ids.push_back(name);
+  EmbeddingMatrix& out = *state.out;
+  if (residues == 1) {
+    out.values.insert(out.values.end(), read.begin(), read.end());
+  } else {
+    // The mean over residues: summed in double in residue order, then rounded once to float, so
+    // the Python client's `v.astype(np.float64).sum(axis=0) / L` gives the same bits.
+    std::vector<double> sum(dim, 0.0);
+    for (hsize_t r = 0; r < residues; ++r) {
+      for (int j = 0; j < dim; ++j) sum[j] += read[r * dim + j];
+    }
+    for (int j = 0; j < dim; ++j) {
+      out.values.push_back(static_cast<float>(sum[j] / static_cast<double>(residues)));
+    }
+    ++state.pooled;
+  }
+  state.widest_float = std::max(state.widest_float, type_size);
+  state.names.push_back(name);
+  state.original_ids.push_back(StringAttribute(dset.get(), "original_id"));
   return absl::OkStatus();
 }
 
@@ -114,9 +185,24 @@ herr_t VisitLink(hid_t group, const char* name, const H5L_info_t*, void* data) {
   return state.status.ok() ? 0 : 1;  // non-zero stops the iteration
 }
 
+std::string PrecisionName(size_t bytes) {
+  switch (bytes) {
+    case 2:
+      return "float16";
+    case 4:
+      return "float32";
+    case 8:
+      return "float64";
+    default:
+      return absl::StrCat("float", bytes * 8);
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim) {
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
+                                                 const EmbeddingReadOptions& options,
+                                                 EmbeddingSource* source) {
   SilenceHdf5Errors();
   if (access(path.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(path, ": no such readable file"));
@@ -128,16 +214,27 @@ absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int di
   if (!file.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open HDF5 file"));
 
   EmbeddingMatrix out;
-  out.dim = dim;
-  ReadState state{&path, dim, &out, absl::OkStatus()};
+  out.dim = options.dim;
+  ReadState state{&path, &options, &out, {}, {}, 0, 0, absl::OkStatus()};
   hsize_t index = 0;
   herr_t rc = H5Literate(file.get(), H5_INDEX_NAME, H5_ITER_INC, &index, VisitLink, &state);
   if (!state.status.ok()) return state.status;
   if (rc < 0) return absl::DataLossError(absl::StrCat(path, ": cannot list the root group"));
-  if (out.rows() == 0) {
+  if (state.names.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": file contains no embeddings"));
   }
+  EmbeddingSource found;
+  ARG_ASSIGN_OR_RETURN(out.ids, ResolveHdf5Ids(path, state.names, state.original_ids, &found));
+  found.precision = PrecisionName(state.widest_float);
+  found.pooled = state.pooled;
+  if (source != nullptr) *source = std::move(found);
   return out;
+}
+
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim) {
+  EmbeddingReadOptions options;
+  options.dim = dim;
+  return ReadEmbeddingsH5(path, options, nullptr);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const std::string& path) {
@@ -150,24 +247,13 @@ absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const st
     return absl::DataLossError(absl::StrCat(path, ": cannot read root attributes"));
   }
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    H5Handle attr(
-        H5Aopen_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
-        H5Aclose);
-    if (!attr.ok()) continue;
     char name[256] = {0};
-    H5Aget_name(attr.get(), sizeof(name) - 1, name);
-    H5Handle type(H5Aget_type(attr.get()), H5Tclose);
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) continue;
-    // H5Aread writes every element: an array of strings into a one-string buffer overflowed it.
-    H5Handle space(H5Aget_space(attr.get()), H5Sclose);
-    const size_t size = H5Tget_size(type.get());
-    if (H5Sget_simple_extent_npoints(space.get()) != 1 || size == 0 || size > kMaxAttributeBytes) {
+    if (H5Aget_name_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof(name) - 1,
+                           H5P_DEFAULT) < 0) {
       continue;
     }
-    std::string value(size, '\0');
-    if (H5Aread(attr.get(), type.get(), value.data()) < 0) continue;
-    value.resize(value.find('\0') == std::string::npos ? value.size() : value.find('\0'));
-    attrs[name] = value;
+    std::string value = StringAttribute(file.get(), name);
+    if (!value.empty()) attrs[name] = std::move(value);
   }
   return attrs;
 }

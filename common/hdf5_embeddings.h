@@ -5,21 +5,29 @@
 
 #include "absl/status/statusor.h"
 #include "common/embedding_matrix.h"
+#include "common/embedding_source.h"
 
 namespace arginator {
 
-// The seed project's layout: one HDF5 file per class, one dataset per protein at the root, named by
-// the protein id, holding `dim` floats (shape [dim] or [1, dim]; any floating-point type).
+// Per-protein HDF5 files as the field writes them: one dataset per protein at the root, shape
+// [dim] or [1, dim] (any floating-point type: float16 from GPU embedders, float32, float64), or
+// [L, dim] per residue, mean-pooled over residues unless options.pool_residues is false. Covers
+// the seed project's class files, bio_embeddings' reduced_embeddings_file.h5 (ids from each
+// dataset's `original_id` attribute, else from mapping_file.csv: common/embedding_layouts.h),
+// ProtTrans' prott5_embedder.py output and UniProt's per-protein.h5; `source` says which.
 //
 // Reading validates as it goes; every error names the file and, where there is one, the dataset:
 // wrong shape or type, non-finite values, a group where a dataset was expected, an empty file.
 // libhdf5 (1.10.8) parses the file's structure before any of that, and some hostile files crash
 // it or make it allocate gigabytes (docs/fuzzing.md): read files you trust.
 // Rows come back in dataset-name order, so reads are deterministic.
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
+                                                 const EmbeddingReadOptions& options,
+                                                 EmbeddingSource* source);
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim = kEmbeddingDim);
 
 // Reads only the string attributes on the root group (e.g. `synthetic`, `generator`): each one
-// fixed-length string of at most 64 KiB; other attributes (arrays, numbers) are skipped.
+// string (fixed or variable length) of at most 64 KiB; other attributes are skipped.
 absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const std::string& path);
 
 // Writes `matrix` in the same layout, with `attributes` as string attributes on the root group.

@@ -189,3 +189,27 @@ TEST(EmbeddingFilesTest, NpyShapeBeyondItsDataIsAnErrorNotAnAllocation) {
 
 }  // namespace
 }  // namespace arginator
+
+namespace arginator {
+namespace {
+
+// Issue 25: a quoted id holding a comma (RFC 4180, as the clients' own result files quote) was
+// refused as a row with one value too many.
+TEST(EmbeddingFilesTest, AQuotedCsvIdMayHoldTheSeparator) {
+  testing::TempDir dir;
+  std::ofstream(dir.Join("q.csv")) << "\"WP_1.1, TEM-1 \"\"blaTEM\"\"\",1,2,3.5\n  P2 ,\"4\",5,6\n";
+  EmbeddingReadOptions options;
+  options.dim = 3;
+  EmbeddingSource source;
+  auto read = ReadEmbeddingFile(dir.Join("q.csv"), options, &source);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->ids, (std::vector<std::string>{"WP_1.1, TEM-1 \"blaTEM\"", "P2"}));
+  EXPECT_EQ(read->values, (std::vector<float>{1, 2, 3.5, 4, 5, 6}));
+  EXPECT_EQ(source.layout, "CSV");
+  std::ofstream(dir.Join("open.csv")) << "\"P1,1,2,3\n";
+  EXPECT_THAT(ReadEmbeddingFile(dir.Join("open.csv"), 3).status().message(),
+              HasSubstr("open.csv: line 1: field 1 has an unclosed quote"));
+}
+
+}  // namespace
+}  // namespace arginator
