@@ -29,7 +29,11 @@ bool IsMd5Hex(const std::string& key) {
 // mapping_file.csv beside `h5_path`, else one folder up; "" when neither exists.
 std::string FindMappingFile(const std::string& h5_path) {
   const fs::path dir = fs::path(h5_path).parent_path();
-  for (const fs::path& candidate : {dir / kMappingFile, dir.parent_path() / kMappingFile}) {
+  // "x.h5", "./x.h5" and "../x.h5" have no usable parent_path(): go up by "..".
+  const fs::path name = dir.filename();
+  const fs::path parent =
+      (name.empty() || name == "." || name == "..") ? dir / ".." : dir.parent_path();
+  for (const fs::path& candidate : {dir / kMappingFile, parent / kMappingFile}) {
     std::error_code ec;
     if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }

@@ -23,6 +23,10 @@ data:
     class_C: card_class_c_embeddings.h5
     class_D: card_class_d_embeddings.h5
     non_betalactamase: non_betalactamase_embeddings*.h5
+  pool_residues: true       # per-residue [L, 1024] arrays are mean-pooled (ProtT5's pooling)
+  id_map: ""                # two-column table (key, id) renaming the files' ids
+  fasta: ""                 # or the FASTA the embeddings came from: recovers its ids from
+                            # bio_embeddings' md5 keys or ProtTrans' mangled headers
   split:
     train: 0.7
     val: 0.15
@@ -95,6 +99,9 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.dir", c.data.dir));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.cache_dir", c.data.cache_dir));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.classes", c.data.class_files));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.pool_residues", c.data.pool_residues));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.id_map", c.data.id_map));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.fasta", c.data.fasta));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.train", c.data.train_fraction));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.val", c.data.val_fraction));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.test", c.data.test_fraction));
@@ -139,6 +146,8 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   for (const auto& [cls, pattern] : c.data.class_files) {
     ARG_RETURN_IF_ERROR(Require(!pattern.empty(), absl::StrCat("data.classes.", cls, " is empty")));
   }
+  ARG_RETURN_IF_ERROR(Require(c.data.id_map.empty() || c.data.fasta.empty(),
+                              "set data.id_map or data.fasta, not both"));
   double total = c.data.train_fraction + c.data.val_fraction + c.data.test_fraction;
   ARG_RETURN_IF_ERROR(
       Require(c.data.train_fraction > 0 && c.data.val_fraction > 0 && c.data.test_fraction > 0 &&

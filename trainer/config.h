@@ -19,6 +19,8 @@ struct TrainConfig {
     std::string dir;                                 // directory holding the class files
     std::string cache_dir;                           // processed cache; "" = <dir>/.arginator-cache
     std::map<std::string, std::string> class_files;  // class name -> file name or glob
+    bool pool_residues;                              // mean-pool per-residue [L, dim] arrays
+    std::string id_map, fasta;                       // rename ids (common/id_map.h); "" = none
     double train_fraction, val_fraction, test_fraction;
     uint64_t split_seed;
     bool balanced_sampling;  // class-balanced weighted sampling of training batches

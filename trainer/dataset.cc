@@ -10,8 +10,10 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "common/embedding_files.h"
 #include "common/file_io.h"
 #include "common/hdf5_embeddings.h"
+#include "common/id_map.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -21,7 +23,7 @@ namespace arginator::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr char kCacheMagic[] = "ARGINATOR-CACHE-1";
+constexpr char kCacheMagic[] = "ARGINATOR-CACHE-2";  // 2: each file's layout
 
 absl::StatusOr<std::vector<std::string>> MatchFiles(const std::string& dir,
                                                     const std::string& pattern,
@@ -57,7 +59,11 @@ absl::Status WriteCache(const std::string& path, const Dataset& data) {
                       {"path", f.path},
                       {"sha256", f.sha256},
                       {"count", f.count},
-                      {"synthetic", f.synthetic}});
+                      {"synthetic", f.synthetic},
+                      {"layout", f.source.layout},
+                      {"ids", f.source.ids},
+                      {"precision", f.source.precision},
+                      {"pooled", f.source.pooled}});
   }
   std::string head = header.dump();
   std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
@@ -103,7 +109,12 @@ absl::StatusOr<Dataset> ReadCache(const std::string& path, int dim) {
   auto header = nlohmann::json::parse(head, nullptr, false);
   if (header.is_discarded()) return absl::DataLossError(absl::StrCat(path, ": bad header"));
   for (const auto& f : header) {
-    data.files.push_back({f["class"], f["path"], f["sha256"], f["count"], f["synthetic"]});
+    data.files.push_back({f["class"],
+                          f["path"],
+                          f["sha256"],
+                          f["count"],
+                          f["synthetic"],
+                          {f["layout"], f["ids"], f["precision"], f["pooled"]}});
   }
   data.x.dim = dim;
   data.x.ids.resize(sizes[1]);
@@ -145,7 +156,14 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   // Resolve files in class order; hash them for the cache key and the model card.
   Dataset data;
   const auto& classes = ClassNames();
-  std::string key_material = absl::StrCat("dim=", options.dim, ";");
+  std::string key_material =
+      absl::StrCat("dim=", options.dim, ";pool=", options.pool_residues, ";");
+  // The id map's contents decide the ids, so they are part of the key.
+  for (const std::string& map_file : {options.id_map, options.fasta}) {
+    if (map_file.empty()) continue;
+    ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(map_file));
+    absl::StrAppend(&key_material, "ids=", sha, ";");
+  }
   for (const auto& [cls, pattern] : options.class_files) {
     if (std::find(classes.begin(), classes.end(), cls) == classes.end()) {
       return absl::InvalidArgumentError(absl::StrCat("data.classes: unknown class '", cls, "'"));
@@ -160,7 +178,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     ARG_ASSIGN_OR_RETURN(std::vector<std::string> paths, MatchFiles(options.dir, it->second, cls));
     for (const std::string& path : paths) {
       ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
-      data.files.push_back({cls, path, sha, 0, false});
+      data.files.push_back({cls, path, sha, 0, false, {}});
       absl::StrAppend(&key_material, cls, "=", fs::path(path).filename().string(), ":", sha, ";");
     }
   }
@@ -180,10 +198,16 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   }
 
   // Parse every file; ids must be unique across all files.
+  ARG_ASSIGN_OR_RETURN(std::unique_ptr<IdMap> id_map, LoadIdMap(options.id_map, options.fasta));
+  EmbeddingReadOptions read_options;
+  read_options.dim = options.dim;
+  read_options.pool_residues = options.pool_residues;
+  read_options.id_map = id_map.get();
   std::unordered_map<std::string, size_t> first_file_of_id;
   for (size_t f = 0; f < data.files.size(); ++f) {
     SourceFile& file = data.files[f];
-    ARG_ASSIGN_OR_RETURN(EmbeddingMatrix m, ReadEmbeddingsH5(file.path, options.dim));
+    ARG_ASSIGN_OR_RETURN(EmbeddingMatrix m,
+                         ReadEmbeddingFile(file.path, read_options, &file.source));
     for (const std::string& id : m.ids) {
       auto [pos, inserted] = first_file_of_id.emplace(id, f);
       if (!inserted) {
@@ -194,7 +218,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
       }
     }
     file.count = static_cast<int64_t>(m.rows());
-    if (auto attrs = ReadRootAttributesH5(file.path); attrs.ok()) {
+    if (auto attrs = ReadRootAttributesH5(file.path); attrs.ok()) {  // HDF5 files only
       auto s = attrs->find("synthetic");
       file.synthetic = s != attrs->end() && s->second == "true";
     }
@@ -249,6 +273,10 @@ void PrintDataReport(const Dataset& data, std::ostream& out) {
   for (const auto& f : data.files) {
     out << "  " << std::left << std::setw(18) << f.class_name << std::right << std::setw(7)
         << f.count << "  " << f.path << "  sha256 " << f.sha256.substr(0, 12) << "\n";
+    out << "  " << std::setw(27) << "" << f.source.layout << ", " << f.source.precision
+        << "; ids from " << f.source.ids;
+    if (f.source.pooled > 0) out << "; " << f.source.pooled << " per-residue arrays mean-pooled";
+    out << "\n";
   }
   out << "  L2 norm by class:      mean      std      min      max\n";
   std::vector<size_t> all(data.x.rows());

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/embedding_matrix.h"
+#include "common/embedding_source.h"
 
 namespace arginator::trainer {
 
@@ -18,6 +19,7 @@ struct SourceFile {
   std::string sha256;
   int64_t count = 0;
   bool synthetic = false;  // the file's root attribute `synthetic` is "true"
+  EmbeddingSource source;  // layout, where the ids came from, precision, pooled arrays
 };
 
 struct NormSummary {
@@ -41,10 +43,14 @@ struct DatasetOptions {
   std::string cache_dir;  // "" = <dir>/.arginator-cache; "-" disables the cache
   std::map<std::string, std::string> class_files;  // class name -> file name or glob
   int dim = kEmbeddingDim;
+  bool pool_residues = true;  // data.pool_residues: mean-pool per-residue arrays
+  std::string id_map;         // data.id_map: a two-column table renaming ids (common/id_map.h)
+  std::string fasta;          // data.fasta: the FASTA the embeddings were made from
 };
 
 // Finds each class's files, hashes them, and loads from the processed cache when the hashes match,
-// else parses and validates every HDF5 file and writes the cache. Validation is all-or-nothing:
+// else reads and validates every file (any format and layout common/embedding_files.h reads, ids
+// renamed by the id map or FASTA if given) and writes the cache. Validation is all-or-nothing:
 // any bad file (missing class, wrong dimension, NaN/Inf, empty, a protein id in two files) is an
 // error naming the file(s) and dataset, and nothing is returned.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);

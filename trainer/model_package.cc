@@ -80,7 +80,11 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
                      {"file", fs::path(f.path).filename().string()},
                      {"path", fs::absolute(f.path).string()},
                      {"sha256", f.sha256},
-                     {"count", f.count}});
+                     {"count", f.count},
+                     {"layout", f.source.layout},
+                     {"ids", f.source.ids},
+                     {"precision", f.source.precision},
+                     {"pooled_per_residue", f.source.pooled}});
   }
   nlohmann::json class_counts = nlohmann::json::object();
   for (size_t c = 0; c < ClassNames().size(); ++c) {

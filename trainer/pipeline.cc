@@ -44,7 +44,14 @@ std::string ConfigYaml(const TrainConfig& config) {
 }
 
 DatasetOptions DatasetOptionsFor(const TrainConfig& config) {
-  return {config.data.dir, config.data.cache_dir, config.data.class_files};
+  DatasetOptions options;
+  options.dir = config.data.dir;
+  options.cache_dir = config.data.cache_dir;
+  options.class_files = config.data.class_files;
+  options.pool_residues = config.data.pool_residues;
+  options.id_map = config.data.id_map;
+  options.fasta = config.data.fasta;
+  return options;
 }
 
 // A trial's config: the base with the sampled hyperparameters, in both the struct and the YAML.

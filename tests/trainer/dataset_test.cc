@@ -1,8 +1,12 @@
 #include "trainer/dataset.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "common/embedding_files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/embeddings.h"
@@ -18,7 +22,10 @@ using testing::TempDir;
 using testing::WriteClassFiles;
 
 DatasetOptions OptionsFor(const std::string& dir) {
-  return {dir, "", LoadTrainConfig("", {})->data.class_files};
+  DatasetOptions options;
+  options.dir = dir;
+  options.class_files = LoadTrainConfig("", {})->data.class_files;
+  return options;
 }
 
 TEST(DatasetTest, LoadsEveryClassWithItsIndex) {
@@ -44,6 +51,35 @@ TEST(DatasetTest, BinaryLabelsDeriveFromClasses) {
     EXPECT_EQ(binary[i], data->class_index[i] == 4 ? 0 : 1);
     EXPECT_EQ(multi[i], data->class_index[i]);
   }
+}
+
+// Issue 25: the trainer reads what the clients read (any format, ids renamed by data.id_map),
+// and the data report and the cache carry each file's layout.
+TEST(DatasetTest, ClassFilesInAnyFormatWithAnIdMapGiveTheMappedIds) {
+  TempDir dir;
+  WriteClassFiles(dir.path(), 2);
+  ASSERT_TRUE(WriteEmbeddingsCsv(dir.Join("class_a.csv"), MakeMatrix("A_", 2)).ok());
+  std::string table = "key\tid\n";
+  for (const char* prefix : {"A_", "B_", "C_", "D_", "N_"}) {
+    for (int i = 0; i < 2; ++i) absl::StrAppend(&table, prefix, i, "\tWP_", prefix, i, ".1\n");
+  }
+  std::ofstream(dir.Join("ids.tsv")) << table;
+  DatasetOptions options = OptionsFor(dir.path());
+  options.class_files["class_A"] = "class_a.csv";
+  options.id_map = dir.Join("ids.tsv");
+  for (bool cached : {false, true}) {
+    auto data = LoadDataset(options);
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(data->from_cache, cached);
+    EXPECT_EQ(data->x.ids[0], "WP_A_0.1");
+    EXPECT_EQ(data->files[0].source.layout, "CSV");
+    EXPECT_EQ(data->files[1].source.ids, "dataset names -> " + dir.Join("ids.tsv"));
+    std::ostringstream report;
+    PrintDataReport(*data, report);
+    EXPECT_THAT(report.str(), HasSubstr("CSV, text; ids from first column -> "));
+  }
+  std::ofstream(dir.Join("ids.tsv")) << "key\tid\nA_0\tWP_A_0.1\n";  // a new map misses the cache
+  EXPECT_THAT(LoadDataset(options).status().message(), HasSubstr("ids are not in"));
 }
 
 TEST(DatasetTest, SameProteinInTwoClassesNamesBothFiles) {

@@ -5,6 +5,9 @@ Exit statuses: 0 success; 2 for invalid input (a usage error, an unreadable or i
 file, --cert without --key, or the server answering INVALID_ARGUMENT, NOT_FOUND or OUT_OF_RANGE);
 1 otherwise (server unreachable, other server errors, health not SERVING). Errors are one line on
 stderr: "arginator-client: error: <message>".
+
+`inspect` reads files only: it opens no channel, so it needs neither a server nor the generated
+stubs (the client module, and with it grpc, is imported only for the other subcommands).
 """
 import argparse
 import os
@@ -12,7 +15,6 @@ import sys
 import traceback
 
 from . import commands
-from .client import Client
 from .errors import ArginatorError, EmbeddingFileError
 
 PROGRAM = "arginator-client"
@@ -33,7 +35,7 @@ def build_parser():
     parser = _Parser(prog="python3 -m arginator_client",
                      description="classify protein embeddings with an arginator-server")
     subcommands = parser.add_subparsers(dest="command", required=True,
-                                        metavar="{classify,models,metadata,health}")
+                                        metavar="{classify,inspect,models,metadata,health}")
 
     def add_common(cmd):
         cmd.add_argument("--target", default="localhost:50051",
@@ -52,12 +54,25 @@ def build_parser():
         selector.add_argument("--version", type=int, help="exact version")
         selector.add_argument("--label", help="version label (stable, canary, ...)")
 
+    def add_input(cmd):
+        cmd.add_argument("--input", required=True,
+                         help="embeddings: .h5/.hdf5 (one dataset per protein: bio_embeddings, "
+                              "ProtTrans, UniProt, per-residue arrays mean-pooled), .csv/.tsv "
+                              "(id + values), .npy")
+        id_source = cmd.add_mutually_exclusive_group()
+        id_source.add_argument("--id-map", metavar="FILE",
+                               help="rename the ids: two columns key and id (TSV or CSV)")
+        id_source.add_argument("--fasta", metavar="FILE",
+                               help="the FASTA the embeddings were made from: ids become its "
+                                    "record ids (e.g. WP_000027057.1)")
+        cmd.add_argument("--no-pooling", dest="pool_residues", action="store_false",
+                         help="refuse per-residue arrays [L, 1024] instead of mean-pooling them")
+
     classify = subcommands.add_parser("classify",
                                       help="classify an HDF5, CSV or NPY file of embeddings")
     add_common(classify)
     add_model(classify)
-    classify.add_argument("--input", required=True,
-                          help="embeddings: .h5 (seed layout), .csv (id + values), .npy")
+    add_input(classify)
     classify.add_argument("--output", required=True,
                           help="results file (CSV or JSON Lines), - for stdout")
     classify.add_argument("--format", choices=("csv", "jsonl"), default="csv",
@@ -68,6 +83,12 @@ def build_parser():
                           help="auto (large inputs), always or never (default: %(default)s)")
     classify.add_argument("--no-probabilities", dest="probabilities", action="store_false",
                           help="omit the per-class columns")
+    inspect = subcommands.add_parser(
+        "inspect", help="read an embeddings file as classify would and say what was found (no "
+                        "server)")
+    add_input(inspect)
+    inspect.add_argument("--ids", action="store_true",
+                         help="also list each protein's id and L2 norm")
     add_common(subcommands.add_parser("models", help="list models, versions and their state"))
     metadata = subcommands.add_parser("metadata", help="show one model version's metadata")
     add_common(metadata)
@@ -89,6 +110,9 @@ def main(argv=None):
     # line. GRPC_VERBOSITY=debug (or error) shows its log again.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
+        if args.command == "inspect":
+            return commands.inspect(args)
+        from .client import Client  # grpc and the stubs, for the commands that call a server
         client = Client(args.target, tls=args.tls, ca_cert=args.ca_cert, cert=args.cert,
                         key=args.key, authority=args.authority, deadline=args.deadline)
         with client:

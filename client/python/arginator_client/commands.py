@@ -1,15 +1,65 @@
 """The CLI's subcommands, printing what client/main.cc prints. Each returns the exit status of a
-call that went through; failures raise ArginatorError for cli.main to report."""
+call that went through; failures raise ArginatorError for cli.main to report. `inspect` reads files
+only: it takes no client and needs neither a server nor the generated stubs."""
+import math
 import sys
 import time
 
-from .embedding_files import read_embeddings
+import numpy as np
+
+from .embedding_files import describe_read, read_embeddings
 from .results_writer import ResultsWriter
+
+
+def read_input(args):
+    """The embeddings --input names, with --no-pooling, --id-map and --fasta applied."""
+    return read_embeddings(args.input, pool_residues=args.pool_residues, id_map=args.id_map,
+                           fasta=args.fasta)
+
+
+def inspect(args):
+    """What --input holds: where its ids come from, how many proteins, at what precision, how many
+    per-residue arrays were pooled; with --ids, each id and its L2 norm."""
+    embeddings = read_input(args)
+    source = embeddings.source
+    out = [f"file:      {args.input}\nlayout:    {source.layout}\nids:       {source.ids}\n"
+           f"proteins:  {len(embeddings.ids)}\nprecision: {source.precision}\n"
+           f"pooled:    {source.pooled}\n"]
+    if args.ids:
+        norms = row_l2_norms(embeddings.values)
+        out.extend("%s\t%.4f\n" % (id_, norm) for id_, norm in zip(embeddings.ids, norms))
+    sys.stdout.write("".join(out))
+    return 0
+
+
+def row_l2_norms(values):
+    """The L2 norm of each float32 row, as common/embedding_matrix.cc's RowL2Norm computes it (so
+    both clients print the same digits): squares summed in 16 float32 lanes, the lanes summed in
+    order in float32, the rest of the row added; a sum that is not finite is redone in float64."""
+    values = np.asarray(values, dtype=np.float32)
+    lanes_end = values.shape[1] // 16 * 16
+    lanes = np.zeros((values.shape[0], 16), dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(0, lanes_end, 16):
+            block = values[:, j:j + 16]
+            lanes += block * block
+        sums = np.zeros(values.shape[0], dtype=np.float32)
+        for k in range(16):
+            sums += lanes[:, k]
+        for j in range(lanes_end, values.shape[1]):
+            sums += values[:, j] * values[:, j]
+    norms = []
+    for row, total in zip(values, sums):
+        if not math.isfinite(total):
+            total = sum(float(v) * float(v) for v in row)
+        norms.append(math.sqrt(float(total)))
+    return norms
 
 
 def classify(client, args):
     read_start = time.monotonic()
-    embeddings = read_embeddings(args.input)
+    embeddings = read_input(args)
+    sys.stderr.write(describe_read(args.input, len(embeddings.ids), embeddings.source) + "\n")
     start = time.monotonic()  # classification time, without the read
     writer = ResultsWriter(args.output, args.format)
     ids, values, n = embeddings.ids, embeddings.values, len(embeddings.ids)

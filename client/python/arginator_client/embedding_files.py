@@ -1,86 +1,107 @@
 """Reads embeddings for classification from the formats users have, as the C++ client does
-(common/embedding_files.cc: the same formats, checks and messages):
+(common/embedding_files.cc: the same formats, checks, messages and source strings):
 
- - .h5 / .hdf5: the seed project's layout (one dataset per protein, named by its id);
- - .csv / .tsv: one protein per line, id then `dim` numbers; a first line is a header when it
-   starts with "id", when none of its values is a number (column names), or when its values are
-   the column numbers 0..dim-1 or 1..dim (pandas' `to_csv()` above a matrix without names);
- - .npy: little-endian float16, float32 or float64 [N, dim], C order; ids from "<file>.ids" (one per line)
-   when that file exists, else the row index.
+ - .h5 / .hdf5: one dataset per protein at the root, as the seed project, bio_embeddings, ProtTrans
+   and UniProt write them (hdf5_embeddings.py: ids, per-residue pooling, layouts);
+ - .csv / .tsv: one protein per line, id then `dim` numbers, RFC 4180 quoting (an id may hold the
+   separator); a first line is a header when it starts with "id", when none of its values is a
+   number (column names), or when its values are the column numbers 0..dim-1 or 1..dim (pandas'
+   `to_csv()` above a matrix without names);
+ - .npy: little-endian float16, float32 or float64 [N, dim], C order; ids from "<file>.ids" (one
+   per line) when that file exists, else the row index.
 
+Ids can then be renamed by an id map or the FASTA the embeddings were made from (id_map.py).
 Every error is an EmbeddingFileError whose message names the file and the line, row or dataset.
 """
 import math
 import os
 import struct
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 
 from .errors import EmbeddingFileError
 from .hdf5_embeddings import read_h5
+from .id_map import load_id_map
+from .text_files import ASCII_WHITESPACE, decode, read_bytes, split_or_raise
 
 EMBEDDING_DIM = 1024  # ProtT5
+
+
+class EmbeddingSource(NamedTuple):
+    """What a read found (common/embedding_source.h's EmbeddingSource; the strings are shared with
+    the C++ client, its `inspect` and its summary line)."""
+    layout: str     # e.g. "bio_embeddings reduced embeddings", "CSV", "NPY"
+    ids: str        # where the ids came from, e.g. "original_id attributes"
+    precision: str  # widest float stored: "float16", "float32", "float64"; "text" for CSV
+    pooled: int     # per-residue arrays mean-pooled into one row each
 
 
 class Embeddings(NamedTuple):
     ids: List[str]
     values: np.ndarray  # float32 [len(ids), dim], C order
+    source: Optional[EmbeddingSource] = None  # set by read_embeddings
 
 
-def read_embeddings(path, dim=EMBEDDING_DIM):
-    """Reads `path` by its extension; raises EmbeddingFileError."""
+def read_embeddings(path, dim=EMBEDDING_DIM, *, pool_residues=True, id_map=None, fasta=None):
+    """Reads `path` by its extension; raises EmbeddingFileError.
+
+    pool_residues: mean-pool per-residue HDF5 arrays [L, dim] (else they are an error).
+    id_map / fasta (at most one): a key/id table or the FASTA the embeddings were made from; every
+    id read is replaced by the id it maps to (id_map.py). The map is read before the embeddings.
+    The result's `source` says what was found; with a map, its ids text ends " -> <map path>"."""
+    mapping = load_id_map(id_map, fasta)
     ext = os.path.splitext(path)[1].lower()
     if ext in (".h5", ".hdf5"):
-        ids, values = read_h5(path, dim)
+        ids, values, found = read_h5(path, dim, pool_residues)
+        source = EmbeddingSource(*found)
     elif ext in (".csv", ".tsv"):
-        ids, values = _read_csv(path, dim, "\t" if ext == ".tsv" else ",")
+        tsv = ext == ".tsv"
+        ids, values = _read_csv(path, dim, "\t" if tsv else ",")
+        source = EmbeddingSource("TSV" if tsv else "CSV", "first column", "text", 0)
     elif ext == ".npy":
-        ids, values = _read_npy(path, dim)
+        ids, values, ids_from, precision = _read_npy(path, dim)
+        source = EmbeddingSource("NPY", ids_from, precision, 0)
     else:
         raise EmbeddingFileError(
             "INVALID_ARGUMENT",
             f"{path}: unknown format '{ext}' (use .h5, .hdf5, .csv, .tsv or .npy)")
-    return Embeddings(ids, np.ascontiguousarray(values, dtype=np.float32))
+    if mapping is not None:
+        ids = mapping.apply(path, ids)
+        source = source._replace(ids=f"{source.ids} -> {mapping.path}")
+    return Embeddings(ids, np.ascontiguousarray(values, dtype=np.float32), source)
+
+
+def describe_read(path, rows, source):
+    """One line for a person, the C++ DescribeRead's: "read N embeddings from F: <layout>; ids from
+    <ids>[; K per-residue arrays mean-pooled]"."""
+    line = f"read {rows} embeddings from {path}: {source.layout}; ids from {source.ids}"
+    if source.pooled > 0:
+        line += f"; {source.pooled} per-residue arrays mean-pooled"
+    return line
 
 
 def _invalid(message):
     return EmbeddingFileError("INVALID_ARGUMENT", message)
 
 
-def _read_bytes(path, with_reason):
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as error:
-        reason = f": {error.strerror}" if with_reason else ""
-        raise EmbeddingFileError("NOT_FOUND", f"{path}: cannot open{reason}") from None
-
-
-def _decode(path, data):
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise _invalid(f"{path}: line {line} is not UTF-8") from None
-
-
 def _read_csv(path, dim, sep):
-    text = _decode(path, _read_bytes(path, with_reason=False))
+    text = decode(path, read_bytes(path, with_reason=False))
     ids, rows = [], []
     for line_no, line in enumerate(text.split("\n"), start=1):
         line = line[:-1] if line.endswith("\r") else line
-        if not line.strip(" \t\n\v\f\r"):
+        if not line.strip(ASCII_WHITESPACE):
             continue
         if line_no == 1 and line[:2].lower() == "id":  # a header
             continue
-        fields = line.split(sep)
+        fields = split_or_raise(path, line_no, line, sep)
         if line_no == 1 and len(fields) == dim + 1 and _is_header_row(fields):
             continue
         if len(fields) != dim + 1:
             raise _invalid(f"{path}: line {line_no} has {len(fields) - 1} values after the id, "
                            f"expected {dim}")
-        id_ = fields[0].strip(" \t\n\v\f\r")
+        # A quoted id is kept exactly; an unquoted one loses surrounding whitespace.
+        id_ = fields[0] if line.startswith('"') else fields[0].strip(ASCII_WHITESPACE)
         row = _parse_row(fields[1:])
         if isinstance(row, int):
             raise _invalid(f"{path}: line {line_no} ('{id_}'), value {row + 1} is not a number: "
@@ -142,8 +163,9 @@ def _kind(value):
 
 
 def _read_npy(path, dim):
-    """NPY format 1.0/2.0/3.0: magic, version, header length, a Python dict literal, the data."""
-    data = _read_bytes(path, with_reason=True)
+    """NPY format 1.0/2.0/3.0: magic, version, header length, a Python dict literal, the data.
+    Returns (ids, values, where the ids came from, the stored precision)."""
+    data = read_bytes(path, with_reason=True)
 
     def bad(why):
         return _invalid(f"{path}: {why}")
@@ -194,15 +216,16 @@ def _read_npy(path, dim):
         raise bad(f"row {bad_at // cols} has {_kind(values[bad_at])} at column {bad_at % cols}")
     ids_path = path + ".ids"
     if os.path.exists(ids_path):
-        text = _decode(ids_path, _read_bytes(ids_path, with_reason=True))
-        ids = [line for line in text.split("\n") if line]
+        text = decode(ids_path, read_bytes(ids_path, with_reason=True))
+        ids, ids_from = [line for line in text.split("\n") if line], ids_path
         if len(ids) != rows:
             raise _invalid(f"{ids_path}: has {len(ids)} ids for {rows} rows")
     else:
-        ids = [str(i) for i in range(rows)]
+        ids, ids_from = [str(i) for i in range(rows)], "row index"
     if rows == 0:
         raise bad("no embeddings")
-    return ids, values.reshape(rows, cols)
+    precision = {2: "float16", 4: "float32", 8: "float64"}[dtype.itemsize]
+    return ids, values.reshape(rows, cols), ids_from, precision
 
 
 def _is_int(text):

@@ -20,4 +20,5 @@ class ArginatorError(Exception):
 
 class EmbeddingFileError(ArginatorError):
     """An embeddings file that cannot be read: missing, unknown format, empty, wrong shape or type,
-    non-finite values, corrupt. The message starts with the file's path."""
+    non-finite values, corrupt; or a file that names its ids (mapping_file.csv, an id map, a
+    FASTA) that cannot be read or used. The message starts with the file's path."""
