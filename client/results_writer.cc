@@ -6,16 +6,6 @@
 
 namespace arginator::client {
 
-std::string CsvField(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 absl::StatusOr<ResultsWriter> ResultsWriter::Open(const std::string& path, Format format) {
   ResultsWriter writer(path, format);
   if (path == "-") return writer;

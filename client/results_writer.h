@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "arginator/v1/classifier.pb.h"
+#include "common/csv_fields.h"
 
 namespace arginator::client {
 
@@ -16,9 +17,9 @@ namespace arginator::client {
 // column per class; the prototype's results file had id, predicted class, confidence and
 // prob_betalactamase) or JSON Lines, and keeps the per-label and out-of-distribution counts for
 // the summary.
-// A CSV field as RFC 4180 writes it: quoted (inner quotes doubled) when it holds a comma, a
-// quote or a line break. Protein ids from FASTA headers often hold commas and pipes.
-std::string CsvField(const std::string& value);
+// Result files quote fields by RFC 4180 (common/csv_fields.h): protein ids from FASTA headers
+// often hold commas and pipes.
+using ::arginator::CsvField;
 
 class ResultsWriter {
  public:

@@ -47,4 +47,15 @@ absl::Status SplitCsvFields(absl::string_view line, char separator,
   }
 }
 
+std::string CsvField(const std::string& value, char separator) {
+  const char special[] = {separator, '"', '\r', '\n', '\0'};
+  if (value.find_first_of(special) == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 }  // namespace arginator

@@ -16,4 +16,8 @@ namespace arginator {
 absl::Status SplitCsvFields(absl::string_view line, char separator,
                             std::vector<std::string>* fields);
 
+// `value` as one RFC 4180 field: as it is, or quoted (quotes doubled) when it holds the separator,
+// a quote or a line break, so SplitCsvFields reads it back unchanged.
+std::string CsvField(const std::string& value, char separator = ',');
+
 }  // namespace arginator

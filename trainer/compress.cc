@@ -20,29 +20,13 @@
 #include "common/status_macros.h"
 #include "trainer/config.h"
 #include "trainer/export.h"
+#include "trainer/model_package.h"
 #include "trainer/pipeline.h"
 
 namespace arginator::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The parent's training config (model.json keeps it resolved) with `overrides` on top.
-absl::StatusOr<TrainConfig> ParentConfig(const ModelCard& card, const std::string& model_dir,
-                                         const std::vector<std::string>& overrides) {
-  if (!card.config.is_object() || card.config.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        model_dir, "/model.json records no training config: its data split cannot be rebuilt"));
-  }
-  // JSON is YAML: the layered loader reads it as a config file, so every key is checked again.
-  const fs::path file =
-      fs::temp_directory_path() / absl::StrCat("arginator-parent-config-", ::getpid(), ".yaml");
-  ARG_RETURN_IF_ERROR(WriteFileDurably(file.string(), card.config.dump()));
-  auto config = LoadTrainConfig(file.string(), overrides);
-  std::error_code ec;
-  fs::remove(file, ec);
-  return config;
-}
 
 // Every data file the parent recorded, with the same sha256, and no other.
 absl::Status CheckSameData(const ModelCard& card, const Dataset& data) {
@@ -190,7 +174,7 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
   const std::string repository = dir.parent_path().parent_path().string();
   if (o.method == "int8") ARG_RETURN_IF_ERROR(SetQuantizedEngine(o.engine).status());
 
-  ARG_ASSIGN_OR_RETURN(TrainConfig config, ParentConfig(parent, dir.string(), o.overrides));
+  ARG_ASSIGN_OR_RETURN(TrainConfig config, TrainingConfigOf(parent, dir.string(), o.overrides));
   ARG_ASSIGN_OR_RETURN(PreparedData p, PrepareData(config, log));
   ARG_RETURN_IF_ERROR(CheckSameData(parent, p.data));
   if (p.data.x.dim != parent.input_dim) {
@@ -227,8 +211,9 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
       finetune.experiment.epochs = o.finetune_epochs;
       log << "Fine-tuning " << o.finetune_epochs << " epoch(s), lr " << finetune.experiment.lr
           << "\n";
-      ARG_ASSIGN_OR_RETURN(TrainResult tuned,
-                           TrainClassifier(finetune, p.data.x, p.labels, p.split, log, pruned));
+      ARG_ASSIGN_OR_RETURN(
+          TrainResult tuned,
+          TrainClassifier(finetune, p.data.x, p.labels, p.scheme.labels, p.split, log, pruned));
       pruned = tuned.model;
     }
     ExportTorchScript(pruned).save(bytes);

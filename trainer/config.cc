@@ -17,12 +17,17 @@ task: binary                # binary | multiclass
 data:
   dir: data/synthetic
   cache_dir: ""             # "" = <data.dir>/.arginator-cache
-  classes:                  # class -> file name or glob inside data.dir
+  classes:                  # class -> file name or glob inside data.dir; "" leaves a class out
     class_A: card_class_a_embeddings.h5
     class_B: card_class_b_embeddings.h5
     class_C: card_class_c_embeddings.h5
     class_D: card_class_d_embeddings.h5
     non_betalactamase: non_betalactamase_embeddings*.h5
+  labels: ""                # or a labels table (columns id, label[, group]; TSV, or CSV if .csv)
+  embeddings: []            # with data.labels: the embedding files (or globs) its ids are in
+  label_set: []             # the classes in output order; [] = the labels found, sorted
+  label_errors: error       # error | warn: labelled ids in no file, proteins without a label,
+                            # ids labelled twice; warn leaves them out and counts them
   pool_residues: true       # per-residue [L, 1024] arrays are mean-pooled (ProtT5's pooling)
   id_map: ""                # two-column table (key, id) renaming the files' ids
   fasta: ""                 # or the FASTA the embeddings came from: recovers its ids from
@@ -99,6 +104,13 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.dir", c.data.dir));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.cache_dir", c.data.cache_dir));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.classes", c.data.class_files));
+  for (auto& [cls, file] : c.data.class_files) {  // `data.classes.class_B=` is YAML null
+    if (root["data"]["classes"][cls].IsNull()) file.clear();
+  }
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.labels", c.data.labels));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.embeddings", c.data.embeddings));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.label_set", c.data.label_set));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.label_errors", c.data.label_errors));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.pool_residues", c.data.pool_residues));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.id_map", c.data.id_map));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.fasta", c.data.fasta));
@@ -143,9 +155,9 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(
       Require(c.task == "binary" || c.task == "multiclass",
               absl::StrCat("task must be binary or multiclass, got '", c.task, "'")));
-  for (const auto& [cls, pattern] : c.data.class_files) {
-    ARG_RETURN_IF_ERROR(Require(!pattern.empty(), absl::StrCat("data.classes.", cls, " is empty")));
-  }
+  ARG_RETURN_IF_ERROR(Require(
+      c.data.label_errors == "error" || c.data.label_errors == "warn",
+      absl::StrCat("data.label_errors must be error or warn, got '", c.data.label_errors, "'")));
   ARG_RETURN_IF_ERROR(Require(c.data.id_map.empty() || c.data.fasta.empty(),
                               "set data.id_map or data.fasta, not both"));
   double total = c.data.train_fraction + c.data.val_fraction + c.data.test_fraction;

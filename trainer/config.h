@@ -19,6 +19,10 @@ struct TrainConfig {
     std::string dir;                                 // directory holding the class files
     std::string cache_dir;                           // processed cache; "" = <dir>/.arginator-cache
     std::map<std::string, std::string> class_files;  // class name -> file name or glob
+    std::string labels;                              // a labels table instead (labels_table.h)
+    std::vector<std::string> embeddings;             // the files its ids are in
+    std::vector<std::string> label_set;              // classes in output order; [] = sorted
+    std::string label_errors;                        // "error" | "warn"
     bool pool_residues;                              // mean-pool per-residue [L, dim] arrays
     std::string id_map, fasta;                       // rename ids (common/id_map.h); "" = none
     double train_fraction, val_fraction, test_fraction;

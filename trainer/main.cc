@@ -15,7 +15,9 @@ namespace {
 
 int Fail(const absl::Status& status) {
   std::cerr << "arginator-train: error: " << status.message() << std::endl;
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  // 2: the input is bad (a config, a data file, a labels table), as the README documents.
+  const absl::StatusCode code = status.code();
+  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ? 2 : 1;
 }
 
 }  // namespace
@@ -54,13 +56,20 @@ int main(int argc, char** argv) {
   auto* keys_cmd = app.add_subcommand("config-keys", "list every valid config key and defaults");
   keys_cmd->add_flag("--defaults", print_keys, "print the default YAML instead of the key list");
 
-  std::string model_dir, data_dir, report_dir;
+  std::string model_dir, data_dir, report_dir, predictions;
   auto* eval_cmd = app.add_subcommand("eval", "evaluate a published model on a data directory");
   eval_cmd->add_option("--model", model_dir, "published version directory, e.g. models/NAME/3")
       ->required();
-  eval_cmd->add_option("--data", data_dir, "directory with the class HDF5 files")->required();
-  eval_cmd->add_option("--report", report_dir, "write metrics.json and charts here");
-  eval_cmd->add_option("--config", config_path, "config whose data.classes map files to classes");
+  eval_cmd
+      ->add_option("--data", data_dir,
+                   "directory laid out as the model's training data (its card's data config)")
+      ->required();
+  eval_cmd->add_option("--report", report_dir,
+                       "write metrics.json, charts and predictions.csv here");
+  eval_cmd->add_option("--predictions", predictions,
+                       "write per-protein predictions (id, truth, call, probabilities) as CSV");
+  eval_cmd->add_option("--config", config_path,
+                       "a data config to use instead of the one the model's card records");
   eval_cmd->add_option("overrides", overrides,
                        "dotted key=value overrides, e.g. data.classes.X=f.h5");
 
@@ -115,10 +124,8 @@ int main(int argc, char** argv) {
     return outcome.ok() ? 0 : Fail(outcome.status());
   }
   if (eval_cmd->parsed()) {
-    overrides.push_back("data.dir=" + data_dir);
-    auto data_config = LoadTrainConfig(config_path, overrides);
-    if (!data_config.ok()) return Fail(data_config.status());
-    auto m = RunEval(model_dir, *data_config, report_dir, std::cout);
+    auto m =
+        RunEval({model_dir, data_dir, config_path, report_dir, predictions, overrides}, std::cout);
     return m.ok() ? 0 : Fail(m.status());
   }
   auto config = LoadTrainConfig(config_path, overrides);

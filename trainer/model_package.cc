@@ -1,5 +1,7 @@
 #include "trainer/model_package.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "common/status_macros.h"
 #include "trainer/export.h"
 #include "trainer/model.h"
+#include "trainer/split_record.h"
 
 namespace arginator::trainer {
 namespace {
@@ -87,10 +90,16 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
                      {"pooled_per_residue", f.source.pooled}});
   }
   nlohmann::json class_counts = nlohmann::json::object();
-  for (size_t c = 0; c < ClassNames().size(); ++c) {
-    class_counts[ClassNames()[c]] = p.data.CountOfClass(static_cast<int>(c));
+  nlohmann::json label_of_class = nlohmann::json::object();
+  for (size_t c = 0; c < p.data.class_names.size(); ++c) {
+    class_counts[p.data.class_names[c]] = p.data.CountOfClass(static_cast<int>(c));
+    label_of_class[p.data.class_names[c]] = p.scheme.labels[p.scheme.label_of_class[c]];
   }
   return {{"files", files},
+          {"label_source", p.data.label_source},
+          {"labels_sha256", p.data.labels_sha256},
+          {"classes", p.data.class_names},
+          {"label_of_class", label_of_class},
           {"class_counts", class_counts},
           {"split_sizes",
            {{"train", p.split.train.size()},
@@ -107,6 +116,22 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
 }
 
 }  // namespace
+
+absl::StatusOr<TrainConfig> TrainingConfigOf(const ModelCard& card, const std::string& model_dir,
+                                             const std::vector<std::string>& overrides) {
+  if (!card.config.is_object() || card.config.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        model_dir, "/model.json records no training config: its data layout is unknown"));
+  }
+  // JSON is YAML: the layered loader reads it as a config file, so every key is checked again.
+  const fs::path file =
+      fs::temp_directory_path() / absl::StrCat("arginator-card-config-", ::getpid(), ".yaml");
+  ARG_RETURN_IF_ERROR(WriteFileDurably(file.string(), card.config.dump()));
+  auto config = LoadTrainConfig(file.string(), overrides);
+  std::error_code ec;
+  fs::remove(file, ec);
+  return config;
+}
 
 NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& rows) {
   NormStats s;
@@ -155,7 +180,7 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   card.version = version;
   card.task = config.task;
   card.input_dim = p.data.x.dim;
-  card.labels = LabelsForTask(config.task);
+  card.labels = p.scheme.labels;
   card.output = "probabilities";
   card.architecture = ArchitectureJson(in.trained->model->spec());
   const auto& e = config.experiment;
@@ -172,6 +197,11 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
                           {"seed", e.seed},
                           {"loss", "cross_entropy"}};
   card.dataset = DatasetJson(config, p);
+  const std::string split_path = (fs::path(dir) / kSplitRecordFile).string();
+  ARG_RETURN_IF_ERROR(WriteSplitRecord(split_path, p.data.x, p.split));
+  ARG_ASSIGN_OR_RETURN(std::string split_sha, Sha256File(split_path));
+  card.dataset["split_record"] = {
+      {"file", kSplitRecordFile}, {"sha256", split_sha}, {"proteins", p.data.x.rows()}};
   double samples_per_s = 0;
   for (const auto& h : in.trained->history) samples_per_s += h.samples_per_s;
   samples_per_s /= std::max<size_t>(1, in.trained->history.size());

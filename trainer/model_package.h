@@ -25,6 +25,11 @@ struct PackageInputs {
 // exact file a server will load.
 absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in);
 
+// The training config a card records (model.json keeps it resolved), with `overrides` on top,
+// every key checked again; FAILED_PRECONDITION when the card records none.
+absl::StatusOr<TrainConfig> TrainingConfigOf(const ModelCard& card, const std::string& model_dir,
+                                             const std::vector<std::string>& overrides);
+
 // L2-norm statistics of the given rows, with quantiles, for the model card.
 NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& rows);
 

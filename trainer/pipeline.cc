@@ -13,14 +13,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/csv_fields.h"
 #include "common/file_io.h"
 #include "common/model_card.h"
 #include "common/model_package.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
 #include "trainer/random.h"
 #include "trainer/report.h"
+#include "trainer/split_record.h"
 
 namespace arginator::trainer {
 namespace {
@@ -48,6 +51,10 @@ DatasetOptions DatasetOptionsFor(const TrainConfig& config) {
   options.dir = config.data.dir;
   options.cache_dir = config.data.cache_dir;
   options.class_files = config.data.class_files;
+  options.labels = config.data.labels;
+  options.embedding_files = config.data.embeddings;
+  options.label_set = config.data.label_set;
+  options.warn_on_label_errors = config.data.label_errors == "warn";
   options.pool_residues = config.data.pool_residues;
   options.id_map = config.data.id_map;
   options.fasta = config.data.fasta;
@@ -118,7 +125,8 @@ absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PrintDataReport(p.data, log);
   log << absl::StrFormat("  loaded in %.2fs\n", seconds);
-  p.labels = TaskLabels(p.data, config.task);
+  ARG_ASSIGN_OR_RETURN(p.scheme, MakeLabelScheme(config.task, p.data.class_names));
+  p.labels = RowLabels(p.data, p.scheme);
   // Stratify by the fine class, which also stratifies the binary labels.
   p.split = StratifiedSplit(p.data.class_index, config.data.val_fraction, config.data.test_fraction,
                             config.data.split_seed);
@@ -130,7 +138,7 @@ absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream
 absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedData& p,
                                      TrainResult trained, std::ostream& log, nlohmann::json extra) {
   FitOutcome out;
-  const std::vector<std::string> labels = LabelsForTask(config.task);
+  const std::vector<std::string>& labels = p.scheme.labels;
   std::vector<int> val_truth, test_truth;
   for (size_t r : p.split.val) val_truth.push_back(p.labels[r]);
   for (size_t r : p.split.test) test_truth.push_back(p.labels[r]);
@@ -194,7 +202,7 @@ absl::StatusOr<FitOutcome> RunFit(const TrainConfig& config, std::ostream& log) 
       << ", " << config.experiment.optimizer << ", lr " << config.experiment.lr << ", batch "
       << config.experiment.batch_size << ", " << config.experiment.epochs << " epochs)\n";
   ARG_ASSIGN_OR_RETURN(TrainResult trained,
-                       TrainClassifier(config, p.data.x, p.labels, p.split, log));
+                       TrainClassifier(config, p.data.x, p.labels, p.scheme.labels, p.split, log));
   return FinishRun(config, p, std::move(trained), log);
 }
 
@@ -220,7 +228,8 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
                            trial.model.dropout, HiddenText(trial.model.hidden),
                            trial.experiment.epochs);
     double trial_start = elapsed();
-    ARG_ASSIGN_OR_RETURN(TrainResult r, TrainClassifier(trial, p.data.x, p.labels, p.split, log));
+    ARG_ASSIGN_OR_RETURN(TrainResult r,
+                         TrainClassifier(trial, p.data.x, p.labels, p.scheme.labels, p.split, log));
     const EpochStats& at_best = r.history[std::max(0, r.best_epoch - 1)];
     rows.push_back({t, trial.experiment.lr, trial.model.dropout, r.best_val_loss,
                     at_best.val_accuracy, at_best.val_f1, elapsed() - trial_start,
@@ -245,40 +254,141 @@ absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log
   return FinishRun(best_config, p, std::move(*best), log, extra);
 }
 
-absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
-                                              const TrainConfig& data_config,
-                                              const std::string& report_dir, std::ostream& log) {
-  const std::string& data_dir = data_config.data.dir;
+namespace {
+
+// The model's label per row of `data`: each class through the card's recorded mapping, or a class
+// named like one of the model's labels; cards without a mapping (older trainers) by the task.
+absl::StatusOr<std::vector<int>> TruthForModel(const ModelCard& card, const std::string& card_path,
+                                               const Dataset& data) {
+  const nlohmann::json mapping = card.dataset.value("label_of_class", nlohmann::json::object());
+  std::vector<int> label_of_class;
+  if (mapping.empty()) {
+    ARG_ASSIGN_OR_RETURN(LabelScheme scheme, MakeLabelScheme(card.task, data.class_names));
+    if (scheme.labels != card.labels) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(card_path, ": labels [", absl::StrJoin(card.labels, ", "),
+                       "] are not what task '", card.task, "' makes of the data's classes [",
+                       absl::StrJoin(data.class_names, ", "), "]"));
+    }
+    label_of_class = scheme.label_of_class;
+  }
+  for (size_t c = 0; c < data.class_names.size() && !mapping.empty(); ++c) {
+    const std::string& name = data.class_names[c];
+    const std::string label = mapping.contains(name) ? mapping.at(name).get<std::string>() : name;
+    auto at = std::find(card.labels.begin(), card.labels.end(), label);
+    if (at == card.labels.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the data has the class '", name, "', which ", card.name, " v", card.version,
+          " neither was trained on nor outputs (its labels: ", absl::StrJoin(card.labels, ", "),
+          ")"));
+    }
+    label_of_class.push_back(static_cast<int>(at - card.labels.begin()));
+  }
+  std::vector<int> truth;
+  for (int c : data.class_index) truth.push_back(label_of_class[c]);
+  return truth;
+}
+
+// How many evaluated proteins the model saw in training, by id or by identical embedding; a
+// warning in the log when any. No split record (older trainers): nothing can be said, and the
+// log says so.
+absl::StatusOr<int64_t> CountSeenInTraining(const ModelCard& card, const std::string& model_dir,
+                                            const Dataset& data, std::ostream& log) {
+  const nlohmann::json record = card.dataset.value("split_record", nlohmann::json::object());
+  if (record.empty()) {
+    log << "note: " << model_dir << " records no split (split.tsv); overlap with its training "
+        << "data cannot be checked\n";
+    return 0;
+  }
+  const std::string path = (fs::path(model_dir) / record.value("file", kSplitRecordFile)).string();
+  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+  if (sha != record.value("sha256", "")) {
+    return absl::DataLossError(absl::StrCat(path, ": sha256 ", sha, " is not the card's"));
+  }
+  ARG_ASSIGN_OR_RETURN(SplitRecord split, ReadSplitRecord(path));
+  int64_t by_id = 0, by_embedding = 0, either = 0;
+  for (size_t i = 0; i < data.x.rows(); ++i) {
+    auto id = split.part_of_id.find(data.x.ids[i]);
+    auto digest = split.part_of_digest.find(EmbeddingDigest(data.x.row(i), data.x.dim));
+    const bool id_seen = id != split.part_of_id.end() && id->second == "train";
+    const bool embedding_seen = digest != split.part_of_digest.end() && digest->second == "train";
+    by_id += id_seen;
+    by_embedding += embedding_seen;
+    either += id_seen || embedding_seen;
+  }
+  if (either > 0) {
+    log << "warning: " << either << " of the " << data.x.rows() << " evaluated proteins were in "
+        << card.name << " v" << card.version << "'s training split (" << by_id << " by id, "
+        << by_embedding << " by identical embedding): these figures overstate how it does on "
+        << "proteins it has not seen\n";
+  }
+  return either;
+}
+
+absl::Status WritePredictions(const std::string& path, const Dataset& data,
+                              const std::vector<int>& truth, const std::vector<float>& probs,
+                              const std::vector<std::string>& labels) {
+  std::string csv = "id,truth,call";
+  for (const std::string& label : labels) absl::StrAppend(&csv, ",", CsvField("prob_" + label));
+  csv += "\n";
+  const size_t k = labels.size();
+  for (size_t i = 0; i < data.x.rows(); ++i) {
+    const float* p = probs.data() + i * k;
+    const size_t call = std::max_element(p, p + k) - p;
+    absl::StrAppend(&csv, CsvField(data.x.ids[i]), ",", CsvField(labels[truth[i]]), ",",
+                    CsvField(labels[call]));
+    for (size_t j = 0; j < k; ++j) absl::StrAppend(&csv, absl::StrFormat(",%.6f", p[j]));
+    csv += "\n";
+  }
+  return WriteFileDurably(path, csv);
+}
+
+}  // namespace
+
+absl::StatusOr<EvalOutcome> RunEval(const EvalOptions& options, std::ostream& log) {
+  const std::string& model_dir = options.model_dir;
   const std::string card_path = ModelCardPath(model_dir), model_path = ModelFilePath(model_dir);
   ARG_ASSIGN_OR_RETURN(ModelCard card, ReadVerifiedPackage(model_dir));
-  if (card.labels != LabelsForTask(card.task)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        card_path, ": labels [", absl::StrJoin(card.labels, ", "), "] are not those of task '",
-        card.task, "'; eval maps the data's classes to those"));
-  }
+  std::vector<std::string> overrides = options.overrides;
+  overrides.push_back("data.dir=" + options.data_dir);
+  absl::StatusOr<TrainConfig> config = options.config_path.empty()
+                                           ? TrainingConfigOf(card, model_dir, overrides)
+                                           : LoadTrainConfig(options.config_path, overrides);
+  if (!config.ok()) return config.status();
   ARG_ASSIGN_OR_RETURN(torch::jit::Module module, LoadTorchScript(model_path));
-  ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(data_config)));
+  ARG_ASSIGN_OR_RETURN(Dataset data, LoadDataset(DatasetOptionsFor(*config)));
   if (data.x.dim != card.input_dim) {
     return absl::InvalidArgumentError(
         absl::StrCat("data has dimension ", data.x.dim, ", the model expects ", card.input_dim));
   }
   PrintDataReport(data, log);
-  std::vector<int> truth = TaskLabels(data, card.task);
+  ARG_ASSIGN_OR_RETURN(std::vector<int> truth, TruthForModel(card, card_path, data));
+  EvalOutcome out;
+  ARG_ASSIGN_OR_RETURN(out.seen_in_training, CountSeenInTraining(card, model_dir, data, log));
   std::vector<size_t> rows(data.x.rows());
   std::iota(rows.begin(), rows.end(), size_t{0});
   ARG_ASSIGN_OR_RETURN(std::vector<float> probs, RunTorchScriptOnRows(module, data.x, rows));
-  ClassificationMetrics m = Evaluate(truth, probs, card.labels);
-  log << "Evaluation of " << card.name << " v" << card.version << " on " << data_dir << ":\n"
-      << FormatReport(m);
-  if (!report_dir.empty()) {
-    ARG_RETURN_IF_ERROR(WriteRunReport(report_dir, {}, nullptr, m, card.labels,
+  out.metrics = Evaluate(truth, probs, card.labels);
+  log << "Evaluation of " << card.name << " v" << card.version << " on " << options.data_dir
+      << ":\n"
+      << FormatReport(out.metrics);
+  std::vector<std::string> prediction_files;
+  if (!options.predictions.empty()) prediction_files.push_back(options.predictions);
+  if (!options.report_dir.empty()) {
+    ARG_RETURN_IF_ERROR(WriteRunReport(options.report_dir, {}, nullptr, out.metrics, card.labels,
                                        {{"model", card.name},
                                         {"version", card.version},
-                                        {"data_dir", data_dir},
+                                        {"data_dir", options.data_dir},
+                                        {"seen_in_training", out.seen_in_training},
                                         {"synthetic_data", data.synthetic()}}));
-    log << "Report: " << report_dir << "\n";
+    prediction_files.push_back((fs::path(options.report_dir) / "predictions.csv").string());
+    log << "Report: " << options.report_dir << "\n";
   }
-  return m;
+  for (const std::string& path : prediction_files) {
+    ARG_RETURN_IF_ERROR(WritePredictions(path, data, truth, probs, card.labels));
+    log << "Predictions: " << path << "\n";
+  }
+  return out;
 }
 
 }  // namespace arginator::trainer

@@ -8,6 +8,7 @@
 #include "nlohmann/json.hpp"
 #include "trainer/config.h"
 #include "trainer/dataset.h"
+#include "trainer/label_scheme.h"
 #include "trainer/metrics.h"
 #include "trainer/publish.h"
 #include "trainer/split.h"
@@ -20,7 +21,8 @@ namespace arginator::trainer {
 // Data loaded, validated, labelled for the task and split.
 struct PreparedData {
   Dataset data;
-  std::vector<int> labels;  // task labels per row
+  LabelScheme scheme;       // the data's classes -> the model's labels
+  std::vector<int> labels;  // the model's label per row
   SplitIndices split;
 };
 
@@ -45,12 +47,23 @@ absl::StatusOr<FitOutcome> RunFit(const TrainConfig& config, std::ostream& log);
 // `arginator-train sweep`: random search (config.sweep), leaderboard, then finish the best trial.
 absl::StatusOr<FitOutcome> RunSweep(const TrainConfig& config, std::ostream& log);
 
-// `arginator-train eval`: a published model directory against the class files of
-// `data_config.data` (directory, class mapping, cache); the model's own task maps classes to
-// labels. Verifies model.pt against model.json's sha256 first. Writes a report if `report_dir` is
-// set.
-absl::StatusOr<ClassificationMetrics> RunEval(const std::string& model_dir,
-                                              const TrainConfig& data_config,
-                                              const std::string& report_dir, std::ostream& log);
+// `arginator-train eval`: a published model against a data set laid out as the model's own
+// training data was (the card's recorded data config: class files or labels table, id map),
+// in `data_dir`; a `config_path` replaces the recorded config, `overrides` go on top. Classes map
+// to the model's labels as the card records (dataset.label_of_class). Verifies model.pt against
+// model.json's sha256 first. Warns when evaluated proteins were in the model's training split
+// (split.tsv: by id or by identical embedding). Writes per-protein predictions (id, truth, call,
+// one probability per label) to `predictions` and to the report directory when set.
+struct EvalOptions {
+  std::string model_dir, data_dir, config_path, report_dir, predictions;
+  std::vector<std::string> overrides;
+};
+
+struct EvalOutcome {
+  ClassificationMetrics metrics;
+  int64_t seen_in_training = 0;  // evaluated proteins in the model's train split (id or embedding)
+};
+
+absl::StatusOr<EvalOutcome> RunEval(const EvalOptions& options, std::ostream& log);
 
 }  // namespace arginator::trainer

@@ -60,10 +60,10 @@ std::vector<float> PredictProbabilities(Classifier& model, const EmbeddingMatrix
 
 absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const EmbeddingMatrix& x,
                                             const std::vector<int>& labels,
+                                            const std::vector<std::string>& label_names,
                                             const SplitIndices& split, std::ostream& log,
                                             Classifier initial) {
   const auto& e = config.experiment;
-  const std::vector<std::string> label_names = LabelsForTask(config.task);
   if (split.train.empty() || split.val.empty()) {
     return absl::FailedPreconditionError("the training and validation splits must not be empty");
   }

@@ -30,12 +30,14 @@ struct TrainResult {
 
 // Trains a classifier on `split.train` (class-balanced sampling if configured), validates on
 // `split.val` after each epoch, stops early on validation loss, and keeps the best epoch.
+// `labels` are indices into `label_names`, the model's outputs.
 // Same config, data and seed give the same weights on the CPU. Prints one line per epoch to `log`
 // and a progress bar on a terminal.
 // With `initial`, training starts from its weights and architecture (fine-tuning a pruned
 // model) instead of fresh ones.
 absl::StatusOr<TrainResult> TrainClassifier(const TrainConfig& config, const EmbeddingMatrix& x,
                                             const std::vector<int>& labels,
+                                            const std::vector<std::string>& label_names,
                                             const SplitIndices& split, std::ostream& log,
                                             Classifier initial = nullptr);
 

@@ -103,3 +103,23 @@ TEST(TrainConfigTest, TheShippedConfigsLoad) {
 
 }  // namespace
 }  // namespace arginator::trainer
+
+namespace arginator::trainer {
+namespace {
+
+// Issue 25: `data.classes.class_B=` (YAML null) leaves the class out instead of looking for a file
+// named 'null'; the labels-table keys are read and checked.
+TEST(ConfigTest, AnEmptyClassFileLeavesTheClassOutAndLabelKeysAreRead) {
+  auto c = LoadTrainConfig("", {"data.classes.class_B=", "data.labels=labels.tsv",
+                                "data.embeddings=[a.h5, 'b*.csv']", "data.label_set=[x, y]"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->data.class_files.at("class_B"), "");
+  EXPECT_EQ(c->data.labels, "labels.tsv");
+  EXPECT_EQ(c->data.embeddings, (std::vector<std::string>{"a.h5", "b*.csv"}));
+  EXPECT_EQ(c->data.label_set, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(c->data.label_errors, "error");
+  EXPECT_FALSE(LoadTrainConfig("", {"data.label_errors=ignore"}).ok());
+}
+
+}  // namespace
+}  // namespace arginator::trainer

@@ -45,8 +45,8 @@ TEST(DatasetTest, BinaryLabelsDeriveFromClasses) {
   WriteClassFiles(dir.path(), 2);
   auto data = LoadDataset(OptionsFor(dir.path()));
   ASSERT_TRUE(data.ok());
-  std::vector<int> binary = TaskLabels(*data, "binary");
-  std::vector<int> multi = TaskLabels(*data, "multiclass");
+  std::vector<int> binary = RowLabels(*data, *MakeLabelScheme("binary", data->class_names));
+  std::vector<int> multi = RowLabels(*data, *MakeLabelScheme("multiclass", data->class_names));
   for (size_t i = 0; i < binary.size(); ++i) {
     EXPECT_EQ(binary[i], data->class_index[i] == 4 ? 0 : 1);
     EXPECT_EQ(multi[i], data->class_index[i]);

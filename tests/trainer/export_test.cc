@@ -198,7 +198,8 @@ TEST_F(PublishedModelTest, SameSeedDataAndConfigGiveTheSameWeights) {
   auto prepared = PrepareData(config, log);
   ASSERT_TRUE(prepared.ok());
   auto train = [&](const TrainConfig& c) {
-    return TrainClassifier(c, prepared->data.x, prepared->labels, prepared->split, log);
+    return TrainClassifier(c, prepared->data.x, prepared->labels, prepared->scheme.labels,
+                           prepared->split, log);
   };
   auto a = train(config);
   auto b = train(config);
