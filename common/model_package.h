@@ -10,7 +10,7 @@ namespace arginator {
 
 // The trainer-to-server contract on disk, in one place for the trainer (fit, eval, compress)
 // and the server (loader, watcher, labels): a model repository holds
-//   <repository>/<model>/labels.json            version labels (server/registry/version_labels.h)
+//   <repository>/<model>/labels.json            version labels (common/version_labels.h)
 //   <repository>/<model>/<version>/model.json   the model card (common/model_card.h)
 //   <repository>/<model>/<version>/model.pt     the TorchScript module; its sha256 is in the card
 inline constexpr char kModelCardFile[] = "model.json";

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "common/model_package.h"
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 
 namespace arginator::server {
 

@@ -16,7 +16,7 @@
 #include "server/registry/load_pool.h"
 #include "server/registry/registry_observer.h"
 #include "server/registry/servable.h"
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 #include "server/registry/version_loader.h"
 #include "server/registry/version_policy.h"
 #include "server/registry/version_reclaimer.h"

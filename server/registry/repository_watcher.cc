@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/model_package.h"
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 
 namespace arginator::server {
 

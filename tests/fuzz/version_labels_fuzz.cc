@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <string>
 
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 #include "tests/fuzz/fuzz_support.h"
 
-namespace server = arginator::server;
+namespace server = arginator;  // the labels file contract lives in common/
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > server::kMaxLabelsFileBytes) return 0;  // refused unread by ReadVersionLabels

@@ -42,7 +42,8 @@ class FakeServingPath : public ServingPath {
     card_.version = 3;
     card_.input_dim = kDim;
     card_.labels = {"a", "b"};
-    card_.input_norm = {0.f, 100.f};
+    card_.input_norm.min = 0;
+    card_.input_norm.max = 100;
   }
 
   void Serve(ServingCall* call, RequestMethod method, absl::Time deadline) override {

@@ -1,4 +1,4 @@
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include "common/file_io.h"
 #include "nlohmann/json.hpp"
 
-namespace arginator::server {
+namespace arginator {
 
 absl::StatusOr<std::map<std::string, int64_t>> ParseVersionLabels(const std::string& text,
                                                                   const std::string& source,
@@ -74,4 +74,4 @@ absl::Status WriteVersionLabels(const std::string& path,
   return FsyncDirectory(target.parent_path().string());
 }
 
-}  // namespace arginator::server
+}  // namespace arginator

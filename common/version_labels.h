@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace arginator::server {
+namespace arginator {
 
 // A model's version labels persist in <repository>/<model>/labels.json, a JSON object of label ->
 // version ({"stable": 3, "canary": 4}), as TF Serving keeps them in its model config: a rollback
@@ -37,4 +37,4 @@ std::string SerializeVersionLabels(const std::map<std::string, int64_t>& labels)
 absl::Status WriteVersionLabels(const std::string& path,
                                 const std::map<std::string, int64_t>& labels);
 
-}  // namespace arginator::server
+}  // namespace arginator

@@ -1,4 +1,4 @@
-#include "server/registry/version_labels.h"
+#include "common/version_labels.h"
 
 #include <sys/stat.h>
 
@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace arginator::server {
+namespace arginator {
 namespace {
 
 using ::testing::HasSubstr;
@@ -66,4 +66,4 @@ TEST(VersionLabelsTest, WritesAtomicallyAndSaysWhyItCannot) {
 }
 
 }  // namespace
-}  // namespace arginator::server
+}  // namespace arginator
