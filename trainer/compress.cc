@@ -105,13 +105,6 @@ nlohmann::json Difference(const ClassificationMetrics& after, const Classificati
 
 }  // namespace
 
-double MacroF1(const ClassificationMetrics& m) {
-  if (m.per_class.empty()) return 0;
-  double sum = 0;
-  for (const auto& c : m.per_class) sum += c.f1;
-  return sum / m.per_class.size();
-}
-
 absl::StatusOr<Classifier> PruneHiddenUnits(Classifier& model, double fraction) {
   if (!(fraction > 0 && fraction < 1)) {
     return absl::InvalidArgumentError(

@@ -31,9 +31,6 @@ struct CompressOutcome {
   PublishedVersion published;
 };
 
-// Macro F1 (the mean of the per-class F1), the figure the tolerance applies to.
-double MacroF1(const ClassificationMetrics& m);
-
 // Removes the `fraction` least important hidden units of every hidden layer of an FFNN (at least
 // one stays): a unit's importance is the L2 norm of its incoming weights times that of its
 // outgoing ones, so a unit that reads strongly but whose output is ignored (or the reverse) goes.

@@ -53,6 +53,13 @@ struct TrainConfig {
     int golden_examples;
   } output;
 
+  struct Publish {
+    double min_macro_f1;                         // test macro F1 below this is not published
+    std::map<std::string, double> min_class_f1;  // label -> minimum test F1
+    double tolerance;   // how much worse (test macro F1) than the serving version it may be
+    std::string label;  // version label set on the new version; "" = none
+  } publish;
+
   struct Sweep {
     int trials;
     double time_budget_s;  // 0 = no budget

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   bool check_config = false;
+  std::string publish_label;
   auto* fit_cmd = app.add_subcommand("fit", "train one model and publish it");
   auto* sweep_cmd =
       app.add_subcommand("sweep", "random hyperparameter search; publishes the best trial");
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
                     "dotted key=value overrides, e.g. experiment.epochs=10");
     cmd->add_flag("--check-config", check_config,
                   "parse the config and overrides and exit (0 = valid): a dry run of a Job's args");
+    cmd->add_option("--publish-label", publish_label,
+                    "set this version label (e.g. canary) on the new version, and pin 'stable' to "
+                    "the version served so far (publish.label)");
   }
   bool print_keys = false;
   auto* keys_cmd = app.add_subcommand("config-keys", "list every valid config key and defaults");
@@ -128,6 +132,7 @@ int main(int argc, char** argv) {
         RunEval({model_dir, data_dir, config_path, report_dir, predictions, overrides}, std::cout);
     return m.ok() ? 0 : Fail(m.status());
   }
+  if (!publish_label.empty()) overrides.push_back("publish.label=" + publish_label);
   auto config = LoadTrainConfig(config_path, overrides);
   if (!config.ok()) return Fail(config.status());
   if (check_config) {

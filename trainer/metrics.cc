@@ -104,6 +104,13 @@ ClassificationMetrics Evaluate(const std::vector<int>& truth, const std::vector<
   return m;
 }
 
+double MacroF1(const ClassificationMetrics& m) {
+  if (m.per_class.empty()) return 0;
+  double sum = 0;
+  for (const ClassReport& c : m.per_class) sum += c.f1;
+  return sum / static_cast<double>(m.per_class.size());
+}
+
 nlohmann::json MetricsToJson(const ClassificationMetrics& m) {
   nlohmann::json per_class = nlohmann::json::object();
   for (const auto& r : m.per_class) {

@@ -39,6 +39,10 @@ ClassificationMetrics Evaluate(const std::vector<int>& truth,
                                const std::vector<float>& probabilities,
                                const std::vector<std::string>& labels);
 
+// Macro F1: the unweighted mean of the per-class F1 (for binary tasks too, so a model that calls
+// every protein the majority class scores about half, not the majority's F1).
+double MacroF1(const ClassificationMetrics& m);
+
 // JSON without the ROC points (those go to the charts).
 nlohmann::json MetricsToJson(const ClassificationMetrics& m);
 

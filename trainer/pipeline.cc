@@ -19,8 +19,10 @@
 #include "common/model_package.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/version_labels.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
+#include "trainer/publish_gate.h"
 #include "trainer/random.h"
 #include "trainer/report.h"
 #include "trainer/split_record.h"
@@ -116,6 +118,74 @@ absl::Status WriteLeaderboard(const std::string& dir, const std::vector<TrialRow
   return WriteFileDurably((fs::path(dir) / "leaderboard.md").string(), md);
 }
 
+// The version a server serves by default today: the one labelled stable, else the newest.
+// 0 when the repository has none.
+int64_t ServingVersion(const std::string& model_dir) {
+  const std::string labels_path = (fs::path(model_dir) / kVersionLabelsFile).string();
+  if (auto labels = ReadVersionLabels(labels_path, kMaxLabelBytes); labels.ok()) {
+    auto stable = labels->find("stable");
+    if (stable != labels->end() &&
+        fs::is_directory(fs::path(model_dir) / std::to_string(stable->second))) {
+      return stable->second;
+    }
+  }
+  return HighestVersion(model_dir);
+}
+
+// The serving version scored on the candidate's test split, when it has the same inputs and labels.
+absl::StatusOr<std::optional<ServingScore>> ScoreServingVersion(const TrainConfig& config,
+                                                                const PreparedData& p,
+                                                                const std::vector<int>& test_truth,
+                                                                std::ostream& log) {
+  const std::string model_dir = (fs::path(config.output.repository) / config.output.name).string();
+  const int64_t version = ServingVersion(model_dir);
+  if (version <= 0) return std::optional<ServingScore>();
+  const std::string dir = (fs::path(model_dir) / std::to_string(version)).string();
+  auto card = ReadVerifiedPackage(dir);
+  if (!card.ok()) {
+    log << "publish gate: not compared with " << dir << ": " << card.status().message() << "\n";
+    return std::optional<ServingScore>();
+  }
+  if (card->input_dim != p.data.x.dim || card->labels != p.scheme.labels) {
+    log << "publish gate: not compared with " << config.output.name << " v" << version
+        << ": its labels [" << absl::StrJoin(card->labels, ", ") << "] differ\n";
+    return std::optional<ServingScore>();
+  }
+  ARG_ASSIGN_OR_RETURN(torch::jit::Module module, LoadTorchScript(ModelFilePath(dir)));
+  ARG_ASSIGN_OR_RETURN(std::vector<float> probs,
+                       RunTorchScriptOnRows(module, p.data.x, p.split.test));
+  const ClassificationMetrics m = Evaluate(test_truth, probs, card->labels);
+  return ServingScore{absl::StrCat(config.output.name, " v", version), MacroF1(m)};
+}
+
+// Sets `label` on `version` in the model's labels.json; first pins stable to the version served
+// so far when no stable label exists, so a server whose default is the stable label
+// (models.default_labels) keeps serving it.
+absl::Status PinStable(const std::string& model_dir, std::ostream& log) {
+  const std::string path = (fs::path(model_dir) / kVersionLabelsFile).string();
+  std::map<std::string, int64_t> labels;
+  if (fs::exists(path)) {
+    ARG_ASSIGN_OR_RETURN(labels, ReadVersionLabels(path, kMaxLabelBytes));
+  }
+  const int64_t serving = ServingVersion(model_dir);
+  if (labels.count("stable") || serving <= 0) return absl::OkStatus();
+  labels["stable"] = serving;
+  log << "labels: stable -> v" << serving << " (the version served so far)\n";
+  return WriteVersionLabels(path, labels);
+}
+
+absl::Status SetLabel(const std::string& model_dir, const std::string& label, int64_t version,
+                      std::ostream& log) {
+  const std::string path = (fs::path(model_dir) / kVersionLabelsFile).string();
+  std::map<std::string, int64_t> labels;
+  if (fs::exists(path)) {
+    ARG_ASSIGN_OR_RETURN(labels, ReadVersionLabels(path, kMaxLabelBytes));
+  }
+  labels[label] = version;
+  log << "labels: " << label << " -> v" << version << "\n";
+  return WriteVersionLabels(path, labels);
+}
+
 }  // namespace
 
 absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream& log) {
@@ -161,12 +231,30 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
     return s;
   };
   const fs::path reports = fs::path(config.output.report_dir) / config.output.name;
-  if (!config.output.publish) {
+  ARG_ASSIGN_OR_RETURN(std::optional<ServingScore> serving,
+                       ScoreServingVersion(config, p, test_truth, log));
+  const PublishGate gate{config.publish.min_macro_f1, config.publish.min_class_f1,
+                         config.publish.tolerance};
+  const GateVerdict verdict = JudgeCandidate(gate, out.test, serving);
+  log << absl::StrFormat("Publish gate: test macro F1 %.4f", MacroF1(out.test));
+  if (serving) log << absl::StrFormat(" (%s: %.4f)", serving->name, serving->macro_f1);
+  log << (verdict.publish
+              ? ", passed\n"
+              : absl::StrCat(", refused: ", absl::StrJoin(verdict.reasons, "; "), "\n"));
+  extra["publish_gate"] = {{"passed", verdict.publish}, {"reasons", verdict.reasons}};
+  if (!config.output.publish || !verdict.publish) {
     out.report_dir = (reports / RunId()).string();
     ARG_RETURN_IF_ERROR(write_report(out.report_dir, 0));
     log << "Report: " << out.report_dir << "\n";
+    if (!verdict.publish && config.output.publish) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("not published: ", absl::StrJoin(verdict.reasons, "; "),
+                       " (report: ", out.report_dir, ")"));
+    }
     return out;
   }
+  const std::string model_dir = (fs::path(config.output.repository) / config.output.name).string();
+  if (!config.publish.label.empty()) ARG_RETURN_IF_ERROR(PinStable(model_dir, log));
   // The report is written before the version is published, so a report that cannot be written
   // (a full disk) publishes nothing: into a hidden directory named for the version being
   // claimed, renamed to v<version> once the version is published.
@@ -187,6 +275,9 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   out.published = *published;
   log << "Published " << config.output.name << " version " << published->version << " -> "
       << published->path << "\n";
+  if (!config.publish.label.empty()) {
+    ARG_RETURN_IF_ERROR(SetLabel(model_dir, config.publish.label, published->version, log));
+  }
   out.report_dir = (reports / absl::StrCat("v", published->version)).string();
   RemoveTree(out.report_dir);  // a report of an earlier model that had this version number
   std::error_code ec;

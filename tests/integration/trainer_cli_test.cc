@@ -2,6 +2,7 @@
 // eval, compress, and bad input.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -53,8 +54,9 @@ class TrainerCliTest : public ::testing::Test {
                                               const std::string& report_dir) {
     return RunCommand(
         kTrain + " fit --config " + kSource +
-        "/configs/train/binary.yaml experiment.epochs=1 data.dir=" + work_->Join("data") +
-        " output.repository=" + repository + " output.report_dir=" + report_dir);
+        "/configs/train/binary.yaml experiment.epochs=1 publish.min_macro_f1=0 data.dir=" +
+        work_->Join("data") + " output.repository=" + repository +
+        " output.report_dir=" + report_dir);
   }
 
   static TempDir* work_;
@@ -85,7 +87,8 @@ TEST_F(TrainerCliTest, FitPublishesBothModelsWellAboveChanceAndCountsVersions) {
   // Chance macro F1 for five classes is ~0.2.
   EXPECT_GT(class_card->metrics["test"]["f1"].get<double>(), 0.7);
 
-  auto again = Fit("configs/train/binary.yaml", "model.kind=logreg");
+  // A second version whatever its score (the publish gate has its own tests).
+  auto again = Fit("configs/train/binary.yaml", "model.kind=logreg publish.tolerance=1");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_THAT(again.output, HasSubstr("processed cache hit"));
   EXPECT_THAT(again.output, HasSubstr("version 2"));
@@ -301,6 +304,105 @@ TEST_F(CompressTest, OtherDataAMissingEngineAndAnInt8ParentAreRefused) {
 
   EXPECT_EQ(RunCommand(kTrain + " compress --model x --method zip").exit_code, 2);
   EXPECT_FALSE(fs::exists(repo_.Join("betalactamase-binary/3")));
+}
+
+}  // namespace
+}  // namespace arginator
+
+namespace arginator {
+namespace {
+
+std::vector<std::string> Versions(const std::string& model_dir) {
+  std::vector<std::string> out;
+  if (!fs::is_directory(model_dir)) return out;
+  for (const auto& e : fs::directory_iterator(model_dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name[0] != '.') out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Issue 25: a model that called every test protein one class was published and then served;
+// nothing compared a candidate with the version already served. The gate refuses both (exit 1,
+// nothing published), accepts one as good, and --publish-label canary labels the new version
+// while stable stays on the old one.
+TEST_F(TrainerCliTest, ThePublishGateRefusesUselessAndWorseModelsAndLabelsACanary) {
+  TempDir repo;
+  const std::string model_dir = repo.Join("models/betalactamase-binary");
+  auto fit = [&](const std::string& extra) {
+    return RunCommand(kTrain + " fit --config " + kSource + "/configs/train/binary.yaml data.dir=" +
+                      work_->Join("data") + " output.repository=" + repo.Join("models") +
+                      " output.report_dir=" + repo.Join("reports") + " " + extra);
+  };
+  // Weight decay this strong leaves only the biases: every protein gets the majority class.
+  auto useless = fit("experiment.epochs=1 experiment.weight_decay=50");
+  EXPECT_EQ(useless.exit_code, 1) << useless.output;
+  EXPECT_THAT(useless.output, HasSubstr("not published: it calls all"));
+  EXPECT_THAT(useless.output, HasSubstr("is below publish.min_macro_f1 0.5000"));
+  EXPECT_TRUE(Versions(model_dir).empty());
+
+  auto good = fit("experiment.epochs=3");
+  ASSERT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_THAT(good.output, HasSubstr("Publish gate: test macro F1"));
+  ASSERT_EQ(Versions(model_dir), std::vector<std::string>{"1"});
+
+  auto worse = fit("experiment.epochs=1 experiment.lr=0.00002 publish.min_macro_f1=0");
+  EXPECT_EQ(worse.exit_code, 1) << worse.output;
+  EXPECT_THAT(worse.output, HasSubstr("worse than betalactamase-binary v1's"));
+  EXPECT_EQ(Versions(model_dir), std::vector<std::string>{"1"});
+
+  auto canary = RunCommand(
+      kTrain + " fit --publish-label canary --config " + kSource +
+      "/configs/train/binary.yaml experiment.epochs=3 data.dir=" + work_->Join("data") +
+      " output.repository=" + repo.Join("models") + " output.report_dir=" + repo.Join("reports"));
+  ASSERT_EQ(canary.exit_code, 0) << canary.output;
+  EXPECT_THAT(canary.output, HasSubstr("(betalactamase-binary v1: "));
+  EXPECT_EQ(Versions(model_dir), (std::vector<std::string>{"1", "2"}));
+  std::ifstream labels(model_dir + "/labels.json");
+  const std::string text((std::istreambuf_iterator<char>(labels)), {});
+  EXPECT_EQ(nlohmann::json::parse(text), (nlohmann::json{{"canary", 2}, {"stable", 1}}));
+}
+
+// Issue 25: eval looked for the seed's file names whatever the model was trained on ("no file
+// matches 'card_class_a_embeddings.h5'"), wrote no per-protein calls, and could not tell that the
+// evaluated proteins were the training proteins; a missing file exited 1.
+TEST_F(TrainerCliTest, EvalReadsTheCardsLayoutWritesPredictionsAndWarnsOfOverlap) {
+  TempDir own;
+  const std::pair<const char*, const char*> renamed[] = {
+      {"card_class_a_embeddings.h5", "A.h5"},
+      {"card_class_b_embeddings.h5", "B.h5"},
+      {"card_class_c_embeddings.h5", "C.h5"},
+      {"card_class_d_embeddings.h5", "D.h5"},
+      {"non_betalactamase_embeddings_60k.h5", "none.h5"}};
+  for (const auto& [from, to] : renamed) fs::copy_file(work_->Join("data/") + from, own.Join(to));
+  auto fit =
+      RunCommand(kTrain + " fit --config " + kSource +
+                 "/configs/train/binary.yaml experiment.epochs=1 publish.min_macro_f1=0 "
+                 "'data.classes={class_A: A.h5, class_B: B.h5, class_C: C.h5, class_D: D.h5, "
+                 "non_betalactamase: none.h5}' data.dir=" +
+                 own.path() + " output.repository=" + own.Join("models") +
+                 " output.report_dir=" + own.Join("reports"));
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  const std::string v1 = own.Join("models/betalactamase-binary/1");
+  EXPECT_TRUE(fs::exists(v1 + "/split.tsv"));
+  auto eval = RunCommand(kTrain + " eval --model " + v1 + " --data " + own.path() +
+                         " --predictions " + own.Join("predictions.csv"));
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_THAT(eval.output,
+              HasSubstr("evaluated proteins were in betalactamase-binary v1's training split"));
+  std::ifstream csv(own.Join("predictions.csv"));
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "id,truth,call,prob_non_betalactamase,prob_betalactamase");
+  int rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  EXPECT_THAT(eval.output, HasSubstr(", " + std::to_string(rows) + " embeddings"));  // each one
+
+  fs::remove(own.Join("B.h5"));
+  auto missing = RunCommand(kTrain + " eval --model " + v1 + " --data " + own.path());
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("class 'class_B': no file matches 'B.h5'"));
 }
 
 }  // namespace
