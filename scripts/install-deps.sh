@@ -22,6 +22,7 @@ COMPILE_PACKAGES=(
   libhdf5-dev                        # the seed project's embedding files
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libcairo2-dev                      # PNG report charts
+  libfaiss-dev                       # exact similarity search: the trainer's similarity split
   libgtest-dev libgmock-dev          # CMake configures the tests too
 )
 

@@ -37,6 +37,10 @@ data:
     val: 0.15
     test: 0.15
     seed: 42
+    by: protein             # protein (random, stratified by class) | group: whole groups of the
+                            # labels table's `group` column (CD-HIT/MMseqs2 clusters, families)
+                            # | similarity: whole clusters of near-identical embeddings
+    similarity: 0.95        # split.by=similarity: proteins at cosine >= this are one cluster
   balanced_sampling: true
 model:
   kind: ffnn                # ffnn | logreg
@@ -126,6 +130,8 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.val", c.data.val_fraction));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.test", c.data.test_fraction));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.seed", c.data.split_seed));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.by", c.data.split_by));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "data.split.similarity", c.data.split_similarity));
   ARG_RETURN_IF_ERROR(ReadKey(root, "data.balanced_sampling", c.data.balanced_sampling));
   ARG_RETURN_IF_ERROR(ReadKey(root, "model.kind", c.model.kind));
   ARG_RETURN_IF_ERROR(ReadKey(root, "model.hidden", c.model.hidden));
@@ -167,6 +173,13 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(
       Require(c.task == "binary" || c.task == "multiclass",
               absl::StrCat("task must be binary or multiclass, got '", c.task, "'")));
+  ARG_RETURN_IF_ERROR(Require(
+      c.data.split_by == "protein" || c.data.split_by == "group" || c.data.split_by == "similarity",
+      absl::StrCat("data.split.by must be protein, group or similarity, "
+                   "got '",
+                   c.data.split_by, "'")));
+  ARG_RETURN_IF_ERROR(Require(c.data.split_similarity > 0 && c.data.split_similarity <= 1,
+                              "data.split.similarity must be in (0, 1]"));
   ARG_RETURN_IF_ERROR(Require(
       c.data.label_errors == "error" || c.data.label_errors == "warn",
       absl::StrCat("data.label_errors must be error or warn, got '", c.data.label_errors, "'")));

@@ -27,7 +27,9 @@ struct TrainConfig {
     std::string id_map, fasta;                       // rename ids (common/id_map.h); "" = none
     double train_fraction, val_fraction, test_fraction;
     uint64_t split_seed;
-    bool balanced_sampling;  // class-balanced weighted sampling of training batches
+    std::string split_by;     // "protein" | "group" (the labels table's) | "similarity"
+    double split_similarity;  // split.by=similarity: cosine at or above which proteins group
+    bool balanced_sampling;   // class-balanced weighted sampling of training batches
   } data;
 
   struct Model {

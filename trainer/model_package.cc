@@ -110,6 +110,7 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
             {"val", config.data.val_fraction},
             {"test", config.data.test_fraction}}},
           {"split_seed", config.data.split_seed},
+          {"split", p.split_record},
           {"balanced_sampling", config.data.balanced_sampling},
           {"synthetic", p.data.synthetic()},
           {"cache_key", p.data.cache_key}};

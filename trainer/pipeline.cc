@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <numeric>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +26,7 @@
 #include "trainer/publish_gate.h"
 #include "trainer/random.h"
 #include "trainer/report.h"
+#include "trainer/similarity_groups.h"
 #include "trainer/split_record.h"
 
 namespace arginator::trainer {
@@ -186,6 +188,61 @@ absl::Status SetLabel(const std::string& model_dir, const std::string& label, in
   return WriteVersionLabels(path, labels);
 }
 
+// Splits by protein, by the labels table's groups or by similarity clusters (data.split.by),
+// stratified by the fine class (which also stratifies the binary labels), and says how close the
+// test proteins come to the training proteins.
+absl::Status SplitData(const TrainConfig& config, PreparedData& p, std::ostream& log) {
+  const auto& d = config.data;
+  std::vector<std::string> groups;
+  std::string method = "stratified by class";
+  if (d.split_by == "group") {
+    if (p.data.groups.empty()) {
+      return absl::InvalidArgumentError(
+          "data.split.by=group needs groups: a `group` column in the labels table (data.labels); "
+          "or use data.split.by=similarity");
+    }
+    groups = p.data.groups;
+    method = "by the labels table's groups";
+  } else if (d.split_by == "similarity") {
+    const auto start = std::chrono::steady_clock::now();
+    groups = SimilarityGroups(p.data.x, d.split_similarity);
+    method = absl::StrFormat(
+        "by clusters of embeddings at cosine >= %.3f (%.1fs)", d.split_similarity,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  p.split =
+      groups.empty()
+          ? StratifiedSplit(p.data.class_index, d.val_fraction, d.test_fraction, d.split_seed)
+          : GroupSplit(p.data.class_index, groups, d.val_fraction, d.test_fraction, d.split_seed);
+  const size_t distinct = std::set<std::string>(groups.begin(), groups.end()).size();
+  const TrainTestSimilarity nearest = NearestTrainTestSimilarity(p.data.x, p.split);
+  log << "Split (" << d.split_by << ", " << method
+      << (groups.empty() ? "" : absl::StrCat(", ", distinct, " groups")) << ", seed "
+      << d.split_seed << "): train " << p.split.train.size() << ", val " << p.split.val.size()
+      << ", test " << p.split.test.size() << "\n";
+  log << absl::StrFormat(
+      "  nearest training protein of each test protein: cosine max %.4f ('%s' ~ '%s'), mean "
+      "%.4f\n",
+      nearest.max, nearest.test_id, nearest.train_id, nearest.mean);
+  p.split_record = {{"by", d.split_by},
+                    {"method", method},
+                    {"seed", d.split_seed},
+                    {"nearest_train_test_cosine",
+                     {{"max", nearest.max},
+                      {"mean", nearest.mean},
+                      {"test_id", nearest.test_id},
+                      {"train_id", nearest.train_id}}}};
+  if (!groups.empty()) p.split_record["groups"] = distinct;
+  if (d.split_by == "similarity") p.split_record["similarity"] = d.split_similarity;
+  if (p.split.train.empty() || p.split.val.empty() || p.split.test.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the split left a part empty (train ", p.split.train.size(), ", val ",
+                     p.split.val.size(), ", test ", p.split.test.size(), "): too few ",
+                     groups.empty() ? "proteins" : "groups", " for data.split fractions"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream& log) {
@@ -197,11 +254,7 @@ absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream
   log << absl::StrFormat("  loaded in %.2fs\n", seconds);
   ARG_ASSIGN_OR_RETURN(p.scheme, MakeLabelScheme(config.task, p.data.class_names));
   p.labels = RowLabels(p.data, p.scheme);
-  // Stratify by the fine class, which also stratifies the binary labels.
-  p.split = StratifiedSplit(p.data.class_index, config.data.val_fraction, config.data.test_fraction,
-                            config.data.split_seed);
-  log << "Split (stratified, seed " << config.data.split_seed << "): train " << p.split.train.size()
-      << ", val " << p.split.val.size() << ", test " << p.split.test.size() << "\n";
+  ARG_RETURN_IF_ERROR(SplitData(config, p, log));
   return p;
 }
 

@@ -24,6 +24,7 @@ struct PreparedData {
   LabelScheme scheme;       // the data's classes -> the model's labels
   std::vector<int> labels;  // the model's label per row
   SplitIndices split;
+  nlohmann::json split_record;  // how the split was made, for the card and the report
 };
 
 struct FitOutcome {

@@ -28,6 +28,46 @@ SplitIndices StratifiedSplit(const std::vector<int>& strata, double val_fraction
   return out;
 }
 
+SplitIndices GroupSplit(const std::vector<int>& strata, const std::vector<std::string>& groups,
+                        double val_fraction, double test_fraction, uint64_t seed) {
+  std::map<std::string, std::vector<size_t>> rows_of_group;
+  for (size_t i = 0; i < groups.size(); ++i) rows_of_group[groups[i]].push_back(i);
+  std::map<int, std::vector<const std::vector<size_t>*>> groups_of_stratum;
+  std::map<int, size_t> rows_of_stratum;
+  for (const auto& [name, rows] : rows_of_group) {
+    std::map<int, size_t> votes;
+    for (size_t r : rows) ++votes[strata[r]];
+    int stratum = votes.begin()->first;
+    for (const auto& [s, n] : votes) {
+      if (n > votes[stratum]) stratum = s;
+    }
+    groups_of_stratum[stratum].push_back(&rows);
+    rows_of_stratum[stratum] += rows.size();
+  }
+  SplitIndices out;
+  Rng rng(seed);
+  for (auto& [stratum, members] : groups_of_stratum) {
+    rng.Shuffle(members.begin(), members.end());
+    const size_t n = rows_of_stratum[stratum];
+    const size_t n_val = static_cast<size_t>(std::llround(n * val_fraction));
+    const size_t n_test = static_cast<size_t>(std::llround(n * test_fraction));
+    size_t in_val = 0, in_test = 0;
+    for (const std::vector<size_t>* rows : members) {
+      std::vector<size_t>* part = &out.train;
+      if (members.size() > 1 && in_val < n_val) {
+        part = &out.val;
+        in_val += rows->size();
+      } else if (members.size() > 1 && in_test < n_test) {
+        part = &out.test;
+        in_test += rows->size();
+      }
+      part->insert(part->end(), rows->begin(), rows->end());
+    }
+  }
+  for (auto* part : {&out.train, &out.val, &out.test}) std::sort(part->begin(), part->end());
+  return out;
+}
+
 BalancedSampler::BalancedSampler(std::vector<size_t> rows, const std::vector<int>& labels) {
   std::map<int, std::vector<size_t>> by_label;
   for (size_t i = 0; i < rows.size(); ++i) by_label[labels[i]].push_back(rows[i]);
