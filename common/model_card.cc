@@ -42,6 +42,8 @@ json ModelCardToJson(const ModelCard& card) {
       {"torch_version", card.torch_version},
       {"config", card.config},
   };
+  if (!card.review.empty()) j["review"] = card.review;
+  if (!card.provenance.empty()) j["provenance"] = card.provenance;
   if (!card.compression.empty()) j["compression"] = card.compression;
   if (!card.quantization.is_null()) j["quantization"] = card.quantization;
   return j;
@@ -151,7 +153,9 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
                                                     {"hyperparameters", &card.hyperparameters},
                                                     {"dataset", &card.dataset},
                                                     {"metrics", &card.metrics},
-                                                    {"config", &card.config}};
+                                                    {"config", &card.config},
+                                                    {"review", &card.review},
+                                                    {"provenance", &card.provenance}};
   for (const auto& [key, slot] : sections) {
     if (j.contains(key)) *slot = j.at(key);
   }

@@ -38,6 +38,10 @@ struct ModelCard {
   nlohmann::json dataset = nlohmann::json::object();  // files + sha256, class counts, splits, seed
   nlohmann::json metrics = nlohmann::json::object();  // {"val": {...}, "test": {...}}
   nlohmann::json config = nlohmann::json::object();   // the resolved training config
+  // For a reviewer: embedder (model, precision, pooling), label source, intended use, limits.
+  nlohmann::json review = nlohmann::json::object();
+  // Where and from what it was trained: source commit, host.
+  nlohmann::json provenance = nlohmann::json::object();
   // A compressed version (arginator-train compress): its parent, method, settings, sizes and the
   // test metrics of both. Empty for a trained one.
   nlohmann::json compression = nlohmann::json::object();

@@ -72,6 +72,13 @@ publish:                    # the gate fit and sweep apply before publishing (do
   tolerance: 0.02           # refused when worse than the served version (stable, else newest)
                             # by more than this test macro F1, on the candidate's test split
   label: ""                 # e.g. canary: labels the new version and pins stable to the old one
+card:                       # model.json fields for a reviewer (docs/model-json.md)
+  embedder: ProtT5-XL-U50 (Rostlab/prot_t5_xl_half_uniref50-enc)  # made the embeddings
+  pooling: mean over residues  # how per-protein embeddings were made
+  label_source: ""          # where the labels come from, e.g. "CARD 3.2.9 beta-lactamases"
+  intended_use: "Screening protein sequences for beta-lactamases and their Ambler class from ProtT5 embeddings, as evidence beside homology tools (RGI, AMRFinderPlus); not a clinical diagnostic."
+  limitations: "Trained on the labelled proteins listed in split.tsv; proteins far from all of them (see the card's nearest train-test similarity and the server's out-of-distribution flag) are outside what the test figures describe."
+  bootstrap_resamples: 1000 # test-set resamples for each metric's 95% interval
 sweep:
   trials: 8
   time_budget_s: 0
@@ -157,6 +164,15 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.min_class_f1", c.publish.min_class_f1));
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.tolerance", c.publish.tolerance));
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.label", c.publish.label));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.embedder", c.card.embedder));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.pooling", c.card.pooling));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.label_source", c.card.label_source));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.intended_use", c.card.intended_use));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.limitations", c.card.limitations));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "card.bootstrap_resamples", c.card.bootstrap_resamples));
+  ARG_RETURN_IF_ERROR(
+      Require(c.card.bootstrap_resamples >= 0 && c.card.bootstrap_resamples <= 100000,
+              "card.bootstrap_resamples must be in [0, 100000]"));
   auto& s = c.sweep;
   ARG_RETURN_IF_ERROR(ReadKey(root, "sweep.trials", s.trials));
   ARG_RETURN_IF_ERROR(ReadKey(root, "sweep.time_budget_s", s.time_budget_s));

@@ -62,6 +62,11 @@ struct TrainConfig {
     std::string label;  // version label set on the new version; "" = none
   } publish;
 
+  struct Card {  // what a reviewer needs beyond the figures (docs/model-json.md)
+    std::string embedder, pooling, label_source, intended_use, limitations;
+    int bootstrap_resamples;
+  } card;
+
   struct Sweep {
     int trials;
     double time_budget_s;  // 0 = no budget

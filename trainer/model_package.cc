@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "common/model_package.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "source_commit.h"
 #include "trainer/export.h"
 #include "trainer/model.h"
 #include "trainer/split_record.h"
@@ -116,6 +118,33 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
           {"cache_key", p.data.cache_key}};
 }
 
+// The embedder as the files say (precision, pooling done here) and the config names it (model,
+// pooling upstream), with the label source and the intended use and limits.
+nlohmann::json ReviewJson(const TrainConfig& config, const PreparedData& p) {
+  std::set<std::string> precisions;
+  int64_t pooled = 0;
+  for (const auto& f : p.data.files) {
+    precisions.insert(f.source.precision);
+    pooled += f.source.pooled;
+  }
+  std::string pooling = config.card.pooling;
+  if (pooled > 0) {
+    pooling = absl::StrCat("mean over residues (", pooled,
+                           " per-residue arrays pooled by arginator-train)");
+  }
+  std::string label_source = config.card.label_source;
+  if (label_source.empty()) label_source = p.data.label_source;
+  return {{"embedder",
+           {{"model", config.card.embedder},
+            {"precision", std::vector<std::string>(precisions.begin(), precisions.end())},
+            {"pooling", pooling}}},
+          {"label_source", label_source},
+          {"labels", {{"from", p.data.label_source}, {"sha256", p.data.labels_sha256}}},
+          {"intended_use", config.card.intended_use},
+          {"limitations", config.card.limitations},
+          {"synthetic_data", p.data.synthetic()}};
+}
+
 }  // namespace
 
 absl::StatusOr<TrainConfig> TrainingConfigOf(const ModelCard& card, const std::string& model_dir,
@@ -208,8 +237,16 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   samples_per_s /= std::max<size_t>(1, in.trained->history.size());
   card.metrics = {{"val", MetricsToJson(*in.val)},
                   {"test", MetricsToJson(*in.test)},
+                  {"test_intervals", in.test_intervals},
                   {"training_samples_per_s", samples_per_s}};
   card.config = YamlToJson(config.resolved);
+  card.review = ReviewJson(config, p);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  card.provenance = {{"source_commit", ARGINATOR_SOURCE_COMMIT},
+                     {"host", host},
+                     {"trainer_version", ARGINATOR_VERSION},
+                     {"torch_version", TORCH_VERSION}};
   card.input_norm = ComputeNormStats(p.data.x, p.split.train);
 
   std::vector<size_t> golden_rows =

@@ -18,6 +18,7 @@ struct PackageInputs {
   TrainResult* trained;
   const ClassificationMetrics* val;
   const ClassificationMetrics* test;
+  nlohmann::json test_intervals;  // BootstrapIntervals of the test metrics
 };
 
 // Writes <dir>/model.pt (TorchScript, softmax output) and <dir>/model.json (the model card) for

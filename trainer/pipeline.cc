@@ -21,6 +21,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/version_labels.h"
+#include "trainer/bootstrap.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
 #include "trainer/publish_gate.h"
@@ -266,10 +267,19 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   for (size_t r : p.split.val) val_truth.push_back(p.labels[r]);
   for (size_t r : p.split.test) test_truth.push_back(p.labels[r]);
   out.val = Evaluate(val_truth, PredictProbabilities(trained.model, p.data.x, p.split.val), labels);
-  out.test =
-      Evaluate(test_truth, PredictProbabilities(trained.model, p.data.x, p.split.test), labels);
+  const std::vector<float> test_probs = PredictProbabilities(trained.model, p.data.x, p.split.test);
+  out.test = Evaluate(test_truth, test_probs, labels);
+  const nlohmann::json intervals =
+      BootstrapIntervals(test_truth, test_probs, labels, config.card.bootstrap_resamples, 0.95,
+                         config.data.split_seed);
   log << "Best epoch " << trained.best_epoch << " (val loss " << trained.best_val_loss << ")\n";
   log << "Validation:\n" << FormatReport(out.val) << "Test:\n" << FormatReport(out.test);
+  if (intervals.contains("macro_f1")) {
+    log << absl::StrFormat(
+        "  test macro F1 %.4f, 95%% interval [%.4f, %.4f] (%d bootstrap resamples)\n",
+        MacroF1(out.test), intervals["macro_f1"][0].get<double>(),
+        intervals["macro_f1"][1].get<double>(), config.card.bootstrap_resamples);
+  }
   out.train = std::move(trained);
 
   extra["model"] = config.output.name;
@@ -311,7 +321,7 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   // The report is written before the version is published, so a report that cannot be written
   // (a full disk) publishes nothing: into a hidden directory named for the version being
   // claimed, renamed to v<version> once the version is published.
-  PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test};
+  PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test, intervals};
   std::string staged;
   absl::StatusOr<PublishedVersion> published = PublishVersion(
       config.output.repository, config.output.name,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "trainer/bootstrap.h"
 
 namespace arginator::trainer {
 namespace {
@@ -73,6 +74,41 @@ TEST(MetricsTest, JsonHasTheReportedFields) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["per_class"]["betalactamase"]["support"], 1);
+}
+
+}  // namespace
+}  // namespace arginator::trainer
+
+namespace arginator::trainer {
+namespace {
+
+// Issue 25: a class with F1 1.0 on 9 proteins read as perfect; every reported metric now has a
+// bootstrap interval, wide where the test set is small.
+TEST(BootstrapTest, IntervalsCoverTheFigureAndWidenWithFewProteins) {
+  std::vector<int> truth;
+  std::vector<float> probs;
+  for (int i = 0; i < 400; ++i) {
+    const int t = i % 4 == 0 ? 1 : 0;
+    const bool right = i % 10 != 0;  // 90% right
+    truth.push_back(t);
+    const float p1 = (t == 1) == right ? 0.8f : 0.2f;
+    probs.insert(probs.end(), {1 - p1, p1});
+  }
+  const std::vector<std::string> labels = {"non_betalactamase", "betalactamase"};
+  const auto big = BootstrapIntervals(truth, probs, labels, 300, 0.95, 1);
+  const double accuracy = Evaluate(truth, probs, labels).accuracy;
+  EXPECT_LE(big["accuracy"][0].get<double>(), accuracy);
+  EXPECT_GE(big["accuracy"][1].get<double>(), accuracy);
+  EXPECT_TRUE(big["per_class"]["betalactamase"].contains("f1"));
+  EXPECT_TRUE(big.contains("roc_auc") && big.contains("macro_f1"));
+  const std::vector<int> few(truth.begin(), truth.begin() + 12);
+  const std::vector<float> few_probs(probs.begin(), probs.begin() + 24);
+  const auto small = BootstrapIntervals(few, few_probs, labels, 300, 0.95, 1);
+  const auto width = [](const nlohmann::json& j) {
+    return j["accuracy"][1].get<double>() - j["accuracy"][0].get<double>();
+  };
+  EXPECT_GT(width(small), 2 * width(big));
+  EXPECT_EQ(BootstrapIntervals(truth, probs, labels, 300, 0.95, 1), big);  // seeded
 }
 
 }  // namespace
