@@ -259,7 +259,8 @@ absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const st
 }
 
 absl::Status WriteEmbeddingsH5(const std::string& path, const EmbeddingMatrix& matrix,
-                               const std::map<std::string, std::string>& attributes) {
+                               const std::map<std::string, std::string>& attributes,
+                               const std::vector<std::string>* original_ids) {
   SilenceHdf5Errors();
   const std::string tmp = absl::StrCat(path, ".tmp-", getpid());
   {
@@ -287,6 +288,21 @@ absl::Status WriteEmbeddingsH5(const std::string& path, const EmbeddingMatrix& m
         std::remove(tmp.c_str());
         return absl::InternalError(
             absl::StrCat(tmp, ": cannot write dataset '", matrix.ids[i], "'"));
+      }
+      if (original_ids != nullptr) {
+        H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        H5Tset_cset(type.get(), H5T_CSET_UTF8);
+        H5Handle scalar(H5Screate(H5S_SCALAR), H5Sclose);
+        H5Handle attr(H5Acreate2(dset.get(), "original_id", type.get(), scalar.get(), H5P_DEFAULT,
+                                 H5P_DEFAULT),
+                      H5Aclose);
+        const char* text = (*original_ids)[i].c_str();
+        if (!attr.ok() || H5Awrite(attr.get(), type.get(), &text) < 0) {
+          std::remove(tmp.c_str());
+          return absl::InternalError(
+              absl::StrCat(tmp, ": cannot write original_id of '", matrix.ids[i], "'"));
+        }
       }
     }
   }

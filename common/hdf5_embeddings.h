@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/embedding_matrix.h"
@@ -32,7 +33,10 @@ absl::StatusOr<std::map<std::string, std::string>> ReadRootAttributesH5(const st
 
 // Writes `matrix` in the same layout, with `attributes` as string attributes on the root group.
 // Writes to a temporary name beside `path` and renames, so a reader never sees half a file.
+// With `original_ids` (one per row), each dataset also gets the string attribute `original_id`,
+// as bio_embeddings writes it (a variable-length UTF-8 string, as h5py stores a str).
 absl::Status WriteEmbeddingsH5(const std::string& path, const EmbeddingMatrix& matrix,
-                               const std::map<std::string, std::string>& attributes = {});
+                               const std::map<std::string, std::string>& attributes = {},
+                               const std::vector<std::string>* original_ids = nullptr);
 
 }  // namespace arginator

@@ -1,7 +1,5 @@
 #include "common/id_map.h"
 
-#include <openssl/evp.h>
-
 #include <fstream>
 #include <memory>
 #include <unordered_set>
@@ -10,22 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/csv_fields.h"
+#include "common/sha256.h"
 
 namespace arginator {
 namespace {
-
-std::string Md5Hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_md5(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
-}
 
 std::string ProtTransKey(std::string header) {
   for (char& c : header) {

@@ -13,7 +13,9 @@ namespace {
 
 struct DigestContext {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
-  DigestContext() { EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr); }
+  explicit DigestContext(const EVP_MD* md = EVP_sha256()) {
+    EVP_DigestInit_ex(ctx.get(), md, nullptr);
+  }
   void Update(const void* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); }
   std::string FinalHex() {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -34,6 +36,12 @@ struct DigestContext {
 
 std::string Sha256Hex(std::string_view bytes) {
   DigestContext digest;
+  digest.Update(bytes.data(), bytes.size());
+  return digest.FinalHex();
+}
+
+std::string Md5Hex(std::string_view bytes) {
+  DigestContext digest(EVP_md5());
   digest.Update(bytes.data(), bytes.size());
   return digest.FinalHex();
 }

@@ -36,6 +36,13 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--scale", gen.scale, "size relative to the real data (1 = ~67k proteins)")
       ->check(CLI::PositiveNumber);
   gen_cmd->add_option("--seed", gen.seed, "random seed of the synthetic world (class centroids)");
+  std::string layout = "seed";
+  gen_cmd
+      ->add_option("--layout", layout,
+                   "seed: one HDF5 file per class; bio_embeddings: a bio_embeddings output "
+                   "directory with a FASTA and a labels table (docs/training.md)")
+      ->check(CLI::IsMember({"seed", "bio_embeddings"}))
+      ->capture_default_str();
   gen_cmd->add_option("--sample-seed", gen.sample_seed,
                       "draw new proteins from --seed's world (a held-out sample); 0 = --seed");
 
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
   }
 
   if (gen_cmd->parsed()) {
-    auto paths = WriteSyntheticDataset(gen_out, gen);
+    auto paths = layout == "seed" ? WriteSyntheticDataset(gen_out, gen)
+                                  : WriteSyntheticBioEmbeddings(gen_out, gen);
     if (!paths.ok()) return Fail(paths.status());
     std::cout << "Wrote SYNTHETIC embeddings (seed " << gen.seed << ", scale " << gen.scale
               << "):\n";

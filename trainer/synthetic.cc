@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_io.h"
 #include "common/hdf5_embeddings.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/random.h"
 
@@ -141,6 +143,55 @@ absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticDataset(
                            {"note", "Synthetic ProtT5-like embeddings; not real proteins."}}));
     paths[spec.name] = path;
   }
+  return paths;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticBioEmbeddings(
+    const std::string& dir, const SyntheticOptions& options) {
+  namespace fs = std::filesystem;
+  const fs::path stage = fs::path(dir) / "prottrans_t5_xl_u50";
+  std::error_code ec;
+  fs::create_directories(stage, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+  static constexpr char kAminoAcids[] = "ACDEFGHIKLMNPQRSTVWY";
+  Rng rng(options.sample_seed != 0 ? options.sample_seed : options.seed);
+  EmbeddingMatrix keyed;
+  keyed.dim = options.dim;
+  std::vector<std::string> original_ids;
+  std::string fasta, mapping = ",original_id,sequence_length\n", labels = "id\tlabel\tgroup\n";
+  for (const auto& [name, m] : GenerateSynthetic(options)) {
+    for (size_t i = 0; i < m.rows(); ++i) {
+      const std::string id = m.ids[i] + ".1";
+      std::string sequence = "M";
+      const int length = 150 + static_cast<int>(rng.Below(250));
+      for (int k = 1; k < length; ++k) sequence += kAminoAcids[rng.Below(20)];
+      const std::string key = Md5Hex(sequence);
+      absl::StrAppend(&fasta, ">", id, " synthetic ", name, " protein (not real)\n");
+      for (size_t at = 0; at < sequence.size(); at += 60) {
+        absl::StrAppend(&fasta, sequence.substr(at, 60), "\n");
+      }
+      absl::StrAppend(&mapping, key, ",", id, ",", sequence.size(), "\n");
+      const std::string family = m.ids[i].substr(m.ids[i].rfind('_') + 1);
+      absl::StrAppend(&labels, id, "\t", name, "\t", name, "_", family, "\n");
+      keyed.ids.push_back(key);
+      keyed.values.insert(keyed.values.end(), m.row(i), m.row(i) + m.dim);
+      original_ids.push_back(id);
+    }
+  }
+  std::map<std::string, std::string> paths = {
+      {"fasta", (fs::path(dir) / "proteins.fasta").string()},
+      {"mapping", (fs::path(dir) / "mapping_file.csv").string()},
+      {"embeddings", (stage / "reduced_embeddings_file.h5").string()},
+      {"labels", (fs::path(dir) / "labels.tsv").string()}};
+  ARG_RETURN_IF_ERROR(WriteFileDurably(paths["fasta"], fasta));
+  ARG_RETURN_IF_ERROR(WriteFileDurably(paths["mapping"], mapping));
+  ARG_RETURN_IF_ERROR(WriteFileDurably(paths["labels"], labels));
+  ARG_RETURN_IF_ERROR(WriteEmbeddingsH5(
+      paths["embeddings"], keyed,
+      {{"synthetic", "true"},
+       {"generator", "arginator-train gen-data --layout bio_embeddings"},
+       {"note", "Synthetic ProtT5-like embeddings of made-up sequences; not real proteins."}},
+      &original_ids));
   return paths;
 }
 

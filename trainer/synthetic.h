@@ -36,4 +36,13 @@ std::map<std::string, EmbeddingMatrix> GenerateSynthetic(const SyntheticOptions&
 absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticDataset(
     const std::string& dir, const SyntheticOptions& options);
 
+// The same proteins as a bio_embeddings pipeline's output directory, for trying the own-data path
+// (docs/training.md): <dir>/proteins.fasta (a made-up sequence per protein, its FASTA id the
+// synthetic id with an accession version ".1"), <dir>/mapping_file.csv, the stage file
+// <dir>/prottrans_t5_xl_u50/reduced_embeddings_file.h5 (md5-of-sequence keys, `original_id`
+// attributes, marked synthetic) and <dir>/labels.tsv (id, label, group = the sub-family).
+// Returns the paths by role ("fasta", "mapping", "embeddings", "labels").
+absl::StatusOr<std::map<std::string, std::string>> WriteSyntheticBioEmbeddings(
+    const std::string& dir, const SyntheticOptions& options);
+
 }  // namespace arginator::trainer
