@@ -108,7 +108,10 @@ fuzz: fuzz-build
 fuzz-ci: fuzz-build
 	@bash scripts/run-fuzzers.sh $(FUZZ_DIR) $(FUZZ_CI_SECONDS) $(FUZZ_CI_TARGETS)
 
-demo: build
+# Builds only the four binaries the demo runs (not the tests: a newcomer waits for nothing unused).
+DEMO_TARGETS := arginator-train arginator-server arginator-client arginator-loadgen
+demo: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target $(DEMO_TARGETS)
 	@bash scripts/demo.sh $(BUILD_DIR) $(DEMO_DIR)
 
 # Builds both images with podman, runs them, plays k8s/overlays/cpu (docs/operations.md). Prints

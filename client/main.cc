@@ -14,6 +14,7 @@
 #include "common/id_map.h"
 #include "common/mutex_mode.h"
 #include "common/progress.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
@@ -143,6 +144,13 @@ int RunModels(ArginatorClient& client) {
   return 0;
 }
 
+// A card section as indented JSON, keys sorted (as the Python client prints it); text that is not
+// JSON as it is.
+std::string PrettyJson(const std::string& text) {
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? text : parsed.dump(2);
+}
+
 int RunMetadata(ArginatorClient& client, const ModelSelector& model) {
   auto md = client.GetModelMetadata(model);
   if (!md.ok()) return Fail(md.status());
@@ -155,8 +163,8 @@ int RunMetadata(ArginatorClient& client, const ModelSelector& model) {
             << "\nsha256:      " << md->model_sha256()
             << absl::StrFormat("\nnorm range:  [%.3f, %.3f] (inputs outside are flagged)",
                                md->input_norm_min(), md->input_norm_max())
-            << "\narchitecture: " << md->architecture_json()
-            << "\nmetrics:     " << md->metrics_json() << "\n";
+            << "\narchitecture: " << PrettyJson(md->architecture_json())
+            << "\nmetrics:     " << PrettyJson(md->metrics_json()) << "\n";
   return 0;
 }
 

@@ -294,6 +294,45 @@ absl::Status ApplyLabelsTable(const DatasetOptions& options, const LabelsTable& 
   return absl::OkStatus();
 }
 
+// The input files in order (class files by class, or the labels table's embedding files), with
+// the class names of the class-file layout; NOT_FOUND naming what is missing. Reads nothing.
+absl::Status ResolveInputs(const DatasetOptions& options, Dataset& data,
+                           std::vector<std::string>& class_names) {
+  if (!fs::is_directory(options.dir)) {
+    return absl::NotFoundError(absl::StrCat("data directory '", options.dir, "' does not exist"));
+  }
+  for (const std::string& named : {options.labels, options.id_map, options.fasta}) {
+    if (!named.empty() && !fs::is_regular_file(InDir(options.dir, named))) {
+      return absl::NotFoundError(absl::StrCat(InDir(options.dir, named), ": no such file"));
+    }
+  }
+  if (!options.labels.empty()) {
+    if (options.embedding_files.empty()) {
+      return absl::InvalidArgumentError(
+          "data.labels needs data.embeddings: the embedding files (or globs) its ids are in");
+    }
+    data.label_source = absl::StrCat("labels table ", InDir(options.dir, options.labels));
+    for (const std::string& pattern : options.embedding_files) {
+      ARG_ASSIGN_OR_RETURN(std::vector<std::string> paths,
+                           MatchFiles(options.dir, pattern, "data.embeddings"));
+      for (const std::string& path : paths) data.files.push_back({"", path, "", 0, false, {}});
+    }
+    return absl::OkStatus();
+  }
+  data.label_source = "class files";
+  for (const auto& [cls, pattern] : options.class_files) {
+    if (!pattern.empty()) class_names.push_back(cls);
+  }
+  ARG_ASSIGN_OR_RETURN(class_names, OrderClasses(class_names, options.label_set));
+  for (const std::string& cls : class_names) {
+    ARG_ASSIGN_OR_RETURN(
+        std::vector<std::string> paths,
+        MatchFiles(options.dir, options.class_files.at(cls), absl::StrCat("class '", cls, "'")));
+    for (const std::string& path : paths) data.files.push_back({cls, path, "", 0, false, {}});
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int64_t Dataset::CountOfClass(int c) const {
@@ -309,43 +348,24 @@ bool Dataset::synthetic() const {
   return false;
 }
 
+absl::Status CheckDataFiles(const DatasetOptions& options) {
+  Dataset data;
+  std::vector<std::string> class_names;
+  return ResolveInputs(options, data, class_names);
+}
+
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
-  if (!fs::is_directory(options.dir)) {
-    return absl::NotFoundError(absl::StrCat("data directory '", options.dir, "' does not exist"));
-  }
   // Resolve files in order; hash them for the cache key and the model card.
   Dataset data;
   std::string key_material =
       absl::StrCat("dim=", options.dim, ";pool=", options.pool_residues, ";");
   std::vector<std::string> class_names;  // of the class-file layout
+  ARG_RETURN_IF_ERROR(ResolveInputs(options, data, class_names));
   if (!options.labels.empty()) {
-    if (options.embedding_files.empty()) {
-      return absl::InvalidArgumentError(
-          "data.labels needs data.embeddings: the embedding files (or globs) its ids are in");
-    }
-    const std::string labels_path = InDir(options.dir, options.labels);
-    ARG_ASSIGN_OR_RETURN(data.labels_sha256, Sha256File(labels_path));
-    data.label_source = absl::StrCat("labels table ", labels_path);
+    ARG_ASSIGN_OR_RETURN(data.labels_sha256, Sha256File(InDir(options.dir, options.labels)));
     absl::StrAppend(&key_material, "labels=", data.labels_sha256,
                     ";set=", absl::StrJoin(options.label_set, ","),
                     ";warn=", options.warn_on_label_errors, ";");
-    for (const std::string& pattern : options.embedding_files) {
-      ARG_ASSIGN_OR_RETURN(std::vector<std::string> paths,
-                           MatchFiles(options.dir, pattern, "data.embeddings"));
-      for (const std::string& path : paths) data.files.push_back({"", path, "", 0, false, {}});
-    }
-  } else {
-    data.label_source = "class files";
-    for (const auto& [cls, pattern] : options.class_files) {
-      if (!pattern.empty()) class_names.push_back(cls);
-    }
-    ARG_ASSIGN_OR_RETURN(class_names, OrderClasses(class_names, options.label_set));
-    for (const std::string& cls : class_names) {
-      ARG_ASSIGN_OR_RETURN(
-          std::vector<std::string> paths,
-          MatchFiles(options.dir, options.class_files.at(cls), absl::StrCat("class '", cls, "'")));
-      for (const std::string& path : paths) data.files.push_back({cls, path, "", 0, false, {}});
-    }
   }
   for (SourceFile& file : data.files) {
     ARG_ASSIGN_OR_RETURN(file.sha256, Sha256File(file.path));

@@ -70,6 +70,10 @@ struct DatasetOptions {
 // returned.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
 
+// Checks that every file LoadDataset would read exists (each class's glob matches, the labels
+// table, its embedding files, the id map), reading none: `fit --check-config`.
+absl::Status CheckDataFiles(const DatasetOptions& options);
+
 // The model's label per row under `scheme` (trainer/label_scheme.h).
 std::vector<int> RowLabels(const Dataset& data, const LabelScheme& scheme);
 

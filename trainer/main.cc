@@ -144,7 +144,12 @@ int main(int argc, char** argv) {
   auto config = LoadTrainConfig(config_path, overrides);
   if (!config.ok()) return Fail(config.status());
   if (check_config) {
-    std::cout << "config ok: " << config_path << " with " << overrides.size() << " override(s)\n";
+    // The files too: a config whose class files are missing is not ok.
+    if (absl::Status files = CheckDataFiles(DatasetOptionsFor(*config)); !files.ok()) {
+      return Fail(files);
+    }
+    std::cout << "config ok: " << config_path << " with " << overrides.size()
+              << " override(s); its data files exist\n";
     return 0;
   }
   auto outcome = fit_cmd->parsed() ? RunFit(*config, std::cout) : RunSweep(*config, std::cout);

@@ -51,21 +51,6 @@ std::string ConfigYaml(const TrainConfig& config) {
   return std::string(out.c_str()) + "\n";
 }
 
-DatasetOptions DatasetOptionsFor(const TrainConfig& config) {
-  DatasetOptions options;
-  options.dir = config.data.dir;
-  options.cache_dir = config.data.cache_dir;
-  options.class_files = config.data.class_files;
-  options.labels = config.data.labels;
-  options.embedding_files = config.data.embeddings;
-  options.label_set = config.data.label_set;
-  options.warn_on_label_errors = config.data.label_errors == "warn";
-  options.pool_residues = config.data.pool_residues;
-  options.id_map = config.data.id_map;
-  options.fasta = config.data.fasta;
-  return options;
-}
-
 // A trial's config: the base with the sampled hyperparameters, in both the struct and the YAML.
 TrainConfig TrialConfig(const TrainConfig& base, Rng& rng) {
   TrainConfig c = base;
@@ -245,6 +230,21 @@ absl::Status SplitData(const TrainConfig& config, PreparedData& p, std::ostream&
 }
 
 }  // namespace
+
+DatasetOptions DatasetOptionsFor(const TrainConfig& config) {
+  DatasetOptions options;
+  options.dir = config.data.dir;
+  options.cache_dir = config.data.cache_dir;
+  options.class_files = config.data.class_files;
+  options.labels = config.data.labels;
+  options.embedding_files = config.data.embeddings;
+  options.label_set = config.data.label_set;
+  options.warn_on_label_errors = config.data.label_errors == "warn";
+  options.pool_residues = config.data.pool_residues;
+  options.id_map = config.data.id_map;
+  options.fasta = config.data.fasta;
+  return options;
+}
 
 absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream& log) {
   PreparedData p;

@@ -34,6 +34,9 @@ struct FitOutcome {
   std::string report_dir;
 };
 
+// The data section of a config as LoadDataset's options.
+DatasetOptions DatasetOptionsFor(const TrainConfig& config);
+
 absl::StatusOr<PreparedData> PrepareData(const TrainConfig& config, std::ostream& log);
 
 // Evaluates a trained model on val and test, writes the report, and publishes it (if configured)

@@ -406,12 +406,25 @@ TEST_F(KubernetesTest, EveryRenderedContainersCommandLineParses) {
                                                       : DockerfileList(dockerfile, "CMD"));
         argv.insert(argv.end(), rest.begin(), rest.end());
         ASSERT_FALSE(argv.empty()) << dir;
+        if (!server) {
+          // The trainer's --check-config also finds its data files (issue 25): the data volume
+          // (a claim, not a ConfigMap) holds a small synthetic set here.
+          const std::string data = root.Join("data-volume");
+          ASSERT_EQ(
+              RunCommand(std::string(ARGINATOR_TRAIN_BIN) + " gen-data --scale 0.02 --out " + data)
+                  .exit_code,
+              0);
+          paths.emplace_back("/data", data);
+        }
         std::string command = server ? ARGINATOR_SERVER_BIN : ARGINATOR_TRAIN_BIN;
         for (size_t i = 1; i < argv.size(); ++i) {
           std::string arg = argv[i];
+          // A path, or a key=path override.
+          const size_t value_at = arg.rfind('/', 0) == 0 ? 0 : arg.find('=') + 1;
           for (const auto& [inside, here] : paths) {
-            if (arg.rfind(inside, 0) == 0) {
-              arg = here + arg.substr(inside.size());
+            if (value_at <= arg.size() && arg.compare(value_at, inside.size(), inside) == 0 &&
+                (arg.size() == value_at + inside.size() || arg[value_at + inside.size()] == '/')) {
+              arg = arg.substr(0, value_at) + here + arg.substr(value_at + inside.size());
               break;
             }
           }

@@ -407,3 +407,26 @@ TEST_F(TrainerCliTest, EvalReadsTheCardsLayoutWritesPredictionsAndWarnsOfOverlap
 
 }  // namespace
 }  // namespace arginator
+
+namespace arginator {
+namespace {
+
+// Issue 25: `fit --check-config` said "config ok" with the class files missing, and a missing
+// class file exited 1 where the README documents 2 for bad data.
+TEST_F(TrainerCliTest, CheckConfigFindsTheDataFilesAndAMissingOneExitsTwo) {
+  const std::string config = kSource + "/configs/train/binary.yaml";
+  auto ok = RunCommand(kTrain + " fit --check-config --config " + config +
+                       " data.dir=" + work_->Join("data"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("its data files exist"));
+  auto missing = RunCommand(kTrain + " fit --check-config --config " + config +
+                            " data.classes.class_B=absent.h5 data.dir=" + work_->Join("data"));
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("class 'class_B': no file matches 'absent.h5'"));
+  auto fit = RunCommand(kTrain + " fit --config " + config +
+                        " data.classes.class_B=absent.h5 data.dir=" + work_->Join("data"));
+  EXPECT_EQ(fit.exit_code, 2) << fit.output;
+}
+
+}  // namespace
+}  // namespace arginator

@@ -1,6 +1,7 @@
 """The CLI's subcommands, printing what client/main.cc prints. Each returns the exit status of a
 call that went through; failures raise ArginatorError for cli.main to report. `inspect` reads files
 only: it takes no client and needs neither a server nor the generated stubs."""
+import json
 import math
 import sys
 import time
@@ -119,8 +120,18 @@ def metadata(client, args):
         f"output:      {md.output}\ncreated:     {md.created}\nsha256:      {md.model_sha256}\n"
         + "norm range:  [%.3f, %.3f] (inputs outside are flagged)\n" % (md.input_norm_min,
                                                                          md.input_norm_max)
-        + f"architecture: {md.architecture_json}\nmetrics:     {md.metrics_json}\n")
+        + f"architecture: {_pretty_json(md.architecture_json)}\n"
+        + f"metrics:     {_pretty_json(md.metrics_json)}\n")
     return 0
+
+
+def _pretty_json(text):
+    """A card section as indented JSON with sorted keys, as the C++ client prints it (nlohmann's
+    dump(2)); text that is not JSON as it is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def health(client, args):
