@@ -48,6 +48,7 @@ BUILD_PACKAGES=(
 RUNTIME_PACKAGES=(
   libtorch1.13 libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623
   libprometheus-cpp-core1.0 libhdf5-103-1 libyaml-cpp0.7 libcairo2 libssl3
+  libgomp1                           # OpenMP of FAISS (the trainer's similarity split)
   ca-certificates
 )
 

@@ -661,8 +661,13 @@ TEST(DockerfilesTest, RuntimePackagesCoverWhatTheBinariesLink) {
                            ARGINATOR_TRAIN_BIN + " | awk '/NEEDED/{print $2}' | sort -u");
   std::istringstream libs(needed.output);
   for (std::string lib; libs >> lib;) {
-    auto owner = RunCommand("dpkg -S '*/" + multiarch.substr(0, multiarch.find('\n')) + "/" + lib +
+    // A library behind Debian's alternatives (libblas.so.3, liblapack.so.3: OpenBLAS) belongs
+    // to no package by its own name: the file it resolves to does.
+    const std::string arch = multiarch.substr(0, multiarch.find('\n'));
+    auto owner = RunCommand("dpkg -S \"$(readlink -f /usr/lib/" + arch + "/" + lib +
+                            ")\" 2>/dev/null || dpkg -S '*/" + arch + "/" + lib +
                             "' | head -1 | cut -d: -f1");
+    owner.output = owner.output.substr(0, owner.output.find(':'));
     std::string package = owner.output.substr(0, owner.output.find('\n'));
     EXPECT_TRUE(packages.count(package) || in_every_image.count(package))
         << "the binaries link " << lib << " from " << package

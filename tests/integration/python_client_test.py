@@ -22,6 +22,7 @@ Prints one line per check group and every failed check; exits 0 only when all pa
 import argparse
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -153,6 +154,12 @@ def write_inputs(args):
     return paths
 
 
+def _input_rows(args):
+    """20 embeddings of the generated class A file."""
+    with h5py.File(os.path.join(args.data, "card_class_a_embeddings.h5"), "r") as f:
+        return [np.asarray(f[key], dtype=np.float32).reshape(-1) for key in sorted(f.keys())[:20]]
+
+
 def read_file(path):
     with open(path, "rb") as f:
         return f.read()
@@ -248,6 +255,34 @@ def group_parity(ch, args, clients):
     ch.check(", ClassifyStream;" in auto.stderr, f"--stream auto streams a large input: {auto}")
     ch.check(f"classified {len(ids)} embeddings from {big} with {BINARY} v1 in " in auto.stderr,
              f"summary line: {auto.stderr!r}")
+
+    # Issue 25: the layouts the field writes, classified by both clients with the same bytes and
+    # the FASTA ids: bio_embeddings (md5 keys, original_id attributes), ProtTrans' embedder
+    # (mangled whole headers, float16, recovered with --fasta) and per-residue arrays (pooled).
+    headers = [f"WP_{900000 + i:06d}.1 synthetic protein {i}/x" for i in range(20)]
+    fasta = os.path.join(args.work, "field.fasta")
+    with open(fasta, "w") as f:
+        f.write("".join(f">{h}\nM{'ACDEFGHIK'[i % 9] * (30 + i)}\n" for i, h in enumerate(headers)))
+    sequences = [f"M{'ACDEFGHIK'[i % 9] * (30 + i)}" for i in range(len(headers))]
+    values = np.stack([np.asarray(r, dtype=np.float32) for r in _input_rows(args)])
+    fasta_ids = [h.split()[0] for h in headers]
+    bio = os.path.join(args.work, "bio", "reduced_embeddings_file.h5")
+    os.makedirs(os.path.dirname(bio), exist_ok=True)
+    with h5py.File(bio, "w") as f:
+        for sequence, fasta_id, row in zip(sequences, fasta_ids, values):
+            key = hashlib.md5(sequence.encode()).hexdigest()
+            f.create_dataset(key, data=row)
+            f[key].attrs["original_id"] = fasta_id
+    prottrans = os.path.join(args.work, "prott5.h5")
+    with h5py.File(prottrans, "w") as f:
+        for header, row in zip(headers, values):
+            per_residue = np.stack([row - 0.01, row + 0.01]).astype(np.float16)
+            f.create_dataset(header.replace("/", "_").replace(".", "_"), data=per_residue)
+    for what, path, extra in (("bio_embeddings", bio, []),
+                              ("ProtTrans per-residue", prottrans, ["--fasta", fasta])):
+        out = same_output(ch, clients, args.work, what, "--model", CLASS, "--input", path, *extra)
+        got = sorted(r[0] for r in list(csv.reader(io.StringIO(out.decode())))[1:])
+        ch.equal(got, sorted(fasta_ids), f"{what}: the results carry the FASTA ids")
 
     for argv in (["models"], ["metadata", "--model", CLASS],
                  ["metadata", "--model", BINARY, "--version", "1"], ["health"],

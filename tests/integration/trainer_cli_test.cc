@@ -430,3 +430,61 @@ TEST_F(TrainerCliTest, CheckConfigFindsTheDataFilesAndAMissingOneExitsTwo) {
 
 }  // namespace
 }  // namespace arginator
+
+namespace arginator {
+namespace {
+
+// Issue 25: the only labelling was one file per class with exactly the five seed classes. A labels
+// table over a bio_embeddings file trains a binary-only model and one with the lab's own label
+// set, each card recording its labels and mapping.
+TEST_F(TrainerCliTest, ALabelsTableTrainsBinaryOnlyAndCustomLabelSets) {
+  TempDir lab;
+  auto gen =
+      RunCommand(kTrain + " gen-data --layout bio_embeddings --scale 0.02 --out " + lab.path());
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  std::ifstream in(lab.Join("labels.tsv"));
+  std::string line, binary = "id\tlabel\n", custom = "id\tlabel\n";
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const std::string id = line.substr(0, line.find('\t'));
+    const std::string cls =
+        line.substr(id.size() + 1, line.find('\t', id.size() + 1) - id.size() - 1);
+    binary +=
+        id + "\t" + (cls == "non_betalactamase" ? "non_betalactamase" : "betalactamase") + "\n";
+    // A lab's own set: the beta-lactamases by mechanism, serine (A, C, D) or metallo (B).
+    custom += id + "\t" +
+              (cls == "class_B"             ? "metallo"
+               : cls == "non_betalactamase" ? "none"
+                                            : "serine") +
+              "\n";
+  }
+  std::ofstream(lab.Join("binary.tsv")) << binary;
+  std::ofstream(lab.Join("custom.tsv")) << custom;
+  auto fit = [&](const std::string& task, const std::string& table, const std::string& name) {
+    return RunCommand(kTrain + " fit --config " + kSource +
+                      "/configs/train/own-data.yaml task=" + task + " data.dir=" + lab.path() +
+                      " data.labels=" + table + " experiment.epochs=3 output.name=" + name +
+                      " output.repository=" + lab.Join("models") +
+                      " output.report_dir=" + lab.Join("reports"));
+  };
+  auto b = fit("binary", "binary.tsv", "lab-binary");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  auto binary_card = ReadModelCard(lab.Join("models/lab-binary/1/model.json"));
+  ASSERT_TRUE(binary_card.ok()) << binary_card.status();
+  EXPECT_EQ(binary_card->labels, (std::vector<std::string>{"non_betalactamase", "betalactamase"}));
+  EXPECT_EQ(binary_card->dataset["label_of_class"]["betalactamase"], "betalactamase");
+  EXPECT_EQ(binary_card->review["labels"]["from"], "labels table " + lab.Join("binary.tsv"));
+
+  auto c = fit("multiclass", "custom.tsv", "lab-mechanism");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto custom_card = ReadModelCard(lab.Join("models/lab-mechanism/1/model.json"));
+  ASSERT_TRUE(custom_card.ok()) << custom_card.status();
+  EXPECT_EQ(custom_card->labels, (std::vector<std::string>{"metallo", "none", "serine"}));
+  auto eval = RunCommand(kTrain + " eval --model " + lab.Join("models/lab-mechanism/1") +
+                         " --data " + lab.path());
+  EXPECT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_THAT(eval.output, HasSubstr("labels from labels table " + lab.Join("custom.tsv")));
+}
+
+}  // namespace
+}  // namespace arginator
