@@ -86,5 +86,5 @@ sed -n "/received SIGTERM/,\$p" "$DEMO_DIR/server.log"
 trap - EXIT
 
 echo
-echo "Next: retrain with your own embeddings (the same HDF5 layout), serve them, and call the"
+echo "Next: train on your own embeddings and labels (docs/training.md, \"Train on your own data\"), serve them, and call the"
 echo "server from arginator-client, the C++ library, Python (client/python) or grpcurl/ghz."
