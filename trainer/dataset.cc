@@ -185,8 +185,7 @@ std::string Examples(const std::vector<std::string>& ids) {
 }
 
 // Reads every file in order, ids unique across them, the id map applied.
-absl::Status ReadFiles(const DatasetOptions& options, Dataset& data,
-                       std::vector<std::pair<size_t, size_t>>* file_rows) {
+absl::Status ReadFiles(const DatasetOptions& options, Dataset& data) {
   ARG_ASSIGN_OR_RETURN(std::unique_ptr<IdMap> id_map, LoadIdMap(InDir(options.dir, options.id_map),
                                                                 InDir(options.dir, options.fasta)));
   EmbeddingReadOptions read_options;
@@ -214,7 +213,6 @@ absl::Status ReadFiles(const DatasetOptions& options, Dataset& data,
       auto s = attrs->find("synthetic");
       file.synthetic = s != attrs->end() && s->second == "true";
     }
-    file_rows->emplace_back(data.x.rows(), data.x.rows() + m.rows());
     data.x.Append(m);
   }
   data.x.dim = options.dim;
@@ -393,8 +391,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     }
   }
 
-  std::vector<std::pair<size_t, size_t>> file_rows;
-  ARG_RETURN_IF_ERROR(ReadFiles(options, data, &file_rows));
+  ARG_RETURN_IF_ERROR(ReadFiles(options, data));
   if (!options.labels.empty()) {
     ARG_ASSIGN_OR_RETURN(LabelsTable table, ReadLabelsTable(InDir(options.dir, options.labels)));
     ARG_RETURN_IF_ERROR(ApplyLabelsTable(options, table, data));
@@ -404,7 +401,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
       const int cls = static_cast<int>(
           std::find(class_names.begin(), class_names.end(), data.files[f].class_name) -
           class_names.begin());
-      data.class_index.insert(data.class_index.end(), file_rows[f].second - file_rows[f].first,
+      data.class_index.insert(data.class_index.end(), data.files[f].count,
                               cls);
     }
   }

@@ -146,15 +146,17 @@ absl::StatusOr<std::optional<ServingScore>> ScoreServingVersion(const TrainConfi
   return ServingScore{absl::StrCat(config.output.name, " v", version), MacroF1(m)};
 }
 
-// Sets `label` on `version` in the model's labels.json; first pins stable to the version served
-// so far when no stable label exists, so a server whose default is the stable label
-// (models.default_labels) keeps serving it.
+// The model's labels.json, or none when it does not exist.
+absl::StatusOr<std::map<std::string, int64_t>> ModelLabels(const std::string& path) {
+  if (!fs::exists(path)) return std::map<std::string, int64_t>();
+  return ReadVersionLabels(path, kMaxLabelBytes);
+}
+
+// Pins stable to the version served so far when no stable label exists, so a server whose
+// default is the stable label (models.default_labels) keeps serving it after a labelled publish.
 absl::Status PinStable(const std::string& model_dir, std::ostream& log) {
   const std::string path = (fs::path(model_dir) / kVersionLabelsFile).string();
-  std::map<std::string, int64_t> labels;
-  if (fs::exists(path)) {
-    ARG_ASSIGN_OR_RETURN(labels, ReadVersionLabels(path, kMaxLabelBytes));
-  }
+  ARG_ASSIGN_OR_RETURN(auto labels, ModelLabels(path));
   const int64_t serving = ServingVersion(model_dir);
   if (labels.count("stable") || serving <= 0) return absl::OkStatus();
   labels["stable"] = serving;
@@ -162,13 +164,11 @@ absl::Status PinStable(const std::string& model_dir, std::ostream& log) {
   return WriteVersionLabels(path, labels);
 }
 
+// Sets `label` on `version` in the model's labels.json, keeping the other labels.
 absl::Status SetLabel(const std::string& model_dir, const std::string& label, int64_t version,
                       std::ostream& log) {
   const std::string path = (fs::path(model_dir) / kVersionLabelsFile).string();
-  std::map<std::string, int64_t> labels;
-  if (fs::exists(path)) {
-    ARG_ASSIGN_OR_RETURN(labels, ReadVersionLabels(path, kMaxLabelBytes));
-  }
+  ARG_ASSIGN_OR_RETURN(auto labels, ModelLabels(path));
   labels[label] = version;
   log << "labels: " << label << " -> v" << version << "\n";
   return WriteVersionLabels(path, labels);
