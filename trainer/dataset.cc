@@ -401,8 +401,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
       const int cls = static_cast<int>(
           std::find(class_names.begin(), class_names.end(), data.files[f].class_name) -
           class_names.begin());
-      data.class_index.insert(data.class_index.end(), data.files[f].count,
-                              cls);
+      data.class_index.insert(data.class_index.end(), data.files[f].count, cls);
     }
   }
   if (use_cache) {
