@@ -54,8 +54,9 @@ RUNTIME_PACKAGES=(
 
 # The fuzz targets and the TSan build (make test-tsan) build with clang and link libFuzzer; llvm-15
 # brings the llvm-symbolizer that turns sanitizer reports into file:line stacks; clang-tidy-15 is
-# for `make tidy` (.clang-tidy).
-FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15 clang-tidy-15)
+# for `make tidy` (.clang-tidy); libomp-15-dev is clang's OpenMP, which FAISS's CMake config asks
+# for (GCC brings its own libgomp; without it every clang build stops at configure).
+FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev llvm-15 clang-tidy-15 libomp-15-dev)
 
 # make container-test (scripts/container-test.sh): rootful podman with the runc runtime (crun
 # fails on this kernel's hybrid cgroups), catatonit for the pods' pause image that `podman kube
