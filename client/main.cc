@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
@@ -66,9 +67,33 @@ int RunInspect(const InputFile& input, bool list_ids) {
   return 0;
 }
 
+// The training data digest of a model version, from its card (dataset.data_sha256), for the
+// hAMRonization reports' reference_database_version; "" when the card has none or the call fails.
+std::string DataSha256(ArginatorClient& client, const std::string& name, int64_t version) {
+  ModelSelector exact;
+  exact.name = name;
+  exact.version = version;
+  auto metadata = client.GetModelMetadata(exact);
+  if (!metadata.ok()) return "";
+  const nlohmann::json dataset =
+      nlohmann::json::parse(metadata->dataset_json(), nullptr, /*allow_exceptions=*/false);
+  if (!dataset.is_object() || !dataset.contains("data_sha256") ||
+      !dataset["data_sha256"].is_string()) {
+    return "";
+  }
+  return dataset["data_sha256"].get<std::string>();
+}
+
+ResultsWriter::Format FormatNamed(const std::string& name) {
+  if (name == "jsonl") return ResultsWriter::Format::kJsonl;
+  if (name == "hamronization") return ResultsWriter::Format::kHamronization;
+  if (name == "hamronization-json") return ResultsWriter::Format::kHamronizationJson;
+  return ResultsWriter::Format::kCsv;
+}
+
 int RunClassify(ArginatorClient& client, const ModelSelector& model, const InputFile& input_file,
                 const std::string& output, ResultsWriter::Format format, size_t batch,
-                const std::string& stream_mode, bool probabilities) {
+                const std::string& stream_mode, bool probabilities, bool include_uncertain) {
   const std::string& input = input_file.path;
   const auto read_start = std::chrono::steady_clock::now();
   arginator::EmbeddingSource source;
@@ -77,8 +102,15 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const Input
   std::cerr << arginator::DescribeRead(input, embeddings->rows(), source) << "\n";
   const auto start = std::chrono::steady_clock::now();  // classification time, without the read
   const double read_seconds = std::chrono::duration<double>(start - read_start).count();
-  auto writer = ResultsWriter::Open(output, format);
+  auto writer = ResultsWriter::Open(output, format, input);
   if (!writer.ok()) return Fail(writer.status(), /*invalid_input=*/true);
+  HamronizationContext report;
+  report.input_file = std::filesystem::path(input).filename().string();
+  report.software_version = ARGINATOR_VERSION;
+  report.include_uncertain = include_uncertain;
+  writer->SetHamronization(report, [&client](const std::string& name, int64_t version) {
+    return HamronizationDatabaseVersion(version, DataSha256(client, name, version));
+  });
   const size_t n = embeddings->rows();
   arginator::ProgressBar bar("classify", static_cast<int64_t>(n));
   size_t done = 0;
@@ -121,6 +153,10 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const Input
   }
   std::cerr << absl::StrFormat("  %-20s %8d\n", "out_of_distribution",
                                writer->out_of_distribution());
+  std::cerr << absl::StrFormat(
+      "  %-20s %8d  (no call: below the threshold or out of "
+      "distribution)\n",
+      "uncertain", writer->uncertain());
   std::cerr << "results: " << (output == "-" ? "standard output" : output) << "\n";
   return 0;
 }
@@ -220,9 +256,15 @@ int main(int argc, char** argv) {
   add_input(classify);
   classify->add_option("--output", output, "results file (CSV or JSON Lines), - for stdout")
       ->required();
-  classify->add_option("--format", format, "csv or jsonl")
-      ->check(CLI::IsMember({"csv", "jsonl"}))
+  classify
+      ->add_option("--format", format,
+                   "csv, jsonl, or hamronization / hamronization-json (hAMRonization 1.x "
+                   "TSV / JSON: beta-lactamase calls only)")
+      ->check(CLI::IsMember({"csv", "jsonl", "hamronization", "hamronization-json"}))
       ->capture_default_str();
+  bool include_uncertain = false;
+  classify->add_flag("--include-uncertain", include_uncertain,
+                     "hAMRonization formats: also report the uncertain calls");
   classify->add_option("--batch", batch, "embeddings per request")->capture_default_str();
   classify->add_option("--stream", stream_mode, "auto (large inputs), always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
@@ -259,10 +301,8 @@ int main(int argc, char** argv) {
   if (!client.ok()) return Fail(client.status(), /*invalid_input=*/true);
 
   if (classify->parsed()) {
-    return RunClassify(
-        **client, model, input, output,
-        format == "jsonl" ? ResultsWriter::Format::kJsonl : ResultsWriter::Format::kCsv,
-        std::max<size_t>(1, batch), stream_mode, probabilities);
+    return RunClassify(**client, model, input, output, FormatNamed(format),
+                       std::max<size_t>(1, batch), stream_mode, probabilities, include_uncertain);
   }
   if (models->parsed()) return RunModels(**client);
   if (metadata->parsed()) return RunMetadata(**client, model);

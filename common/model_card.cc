@@ -46,6 +46,7 @@ json ModelCardToJson(const ModelCard& card) {
   if (!card.provenance.empty()) j["provenance"] = card.provenance;
   if (!card.compression.empty()) j["compression"] = card.compression;
   if (!card.quantization.is_null()) j["quantization"] = card.quantization;
+  if (!card.decision_json.empty()) j["decision"] = card.decision_json;
   return j;
 }
 
@@ -168,6 +169,11 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": quantization must be an object naming its engine"));
     }
+  }
+  if (j.contains("decision")) {
+    card.decision_json = j.at("decision");
+    ARG_ASSIGN_OR_RETURN(card.decision,
+                         DecisionPolicyFromJson(card.decision_json, card.labels, source));
   }
   (void)Get(j, "created", card.created, source);
   (void)Get(j, "trainer_version", card.trainer_version, source);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/decision_policy.h"
 #include "nlohmann/json.hpp"
 
 namespace arginator {
@@ -49,6 +50,10 @@ struct ModelCard {
   // fp32.
   nlohmann::json quantization = nullptr;
   NormStats input_norm;
+  // model.json "decision" as written (calibration, thresholds, confidence, out of distribution,
+  // and the figures measured with them), and the part the server applies, typed.
+  nlohmann::json decision_json = nlohmann::json::object();
+  DecisionPolicy decision;
   std::vector<GoldenExample> golden;
   double golden_tolerance = 1e-4;
   std::string model_sha256;  // of model.pt

@@ -19,9 +19,11 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "trainer/config.h"
+#include "trainer/decision_fit.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
 #include "trainer/pipeline.h"
+#include "trainer/split_record.h"
 
 namespace arginator::trainer {
 namespace {
@@ -226,6 +228,12 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
   compressed.eval();
   ARG_ASSIGN_OR_RETURN(out.test, EvaluateOn(compressed, p, p.split.test, labels));
   ARG_ASSIGN_OR_RETURN(ClassificationMetrics val, EvaluateOn(compressed, p, p.split.val, labels));
+  // Its own decision policy: compression moves the probabilities the thresholds were chosen on.
+  ARG_ASSIGN_OR_RETURN(std::vector<float> val_probs,
+                       RunTorchScriptOnRows(compressed, p.data.x, p.split.val));
+  ARG_ASSIGN_OR_RETURN(std::vector<float> test_probs,
+                       RunTorchScriptOnRows(compressed, p.data.x, p.split.test));
+  ARG_ASSIGN_OR_RETURN(FittedDecision decision, FitDecision(config, p, val_probs, test_probs, log));
   out.size_before = static_cast<int64_t>(fs::file_size(model_path));
   out.size_after = static_cast<int64_t>(model_bytes.size());
   const double drop = MacroF1(out.parent_test) - MacroF1(out.test);
@@ -295,6 +303,15 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
       PublishVersion(repository, parent.name, [&](const std::string& into, int64_t version) {
         card.version = version;
         ARG_RETURN_IF_ERROR(WriteFileDurably(ModelFilePath(into), model_bytes));
+        ARG_RETURN_IF_ERROR(WriteDensityFile(into, decision));
+        card.decision_json = decision.card;
+        card.decision = decision.policy;
+        // The parent's split record, which the card's dataset section names (eval checks it).
+        const fs::path split = dir / kSplitRecordFile;
+        if (fs::exists(split)) {
+          ARG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(split.string()));
+          ARG_RETURN_IF_ERROR(WriteFileDurably((fs::path(into) / kSplitRecordFile).string(), text));
+        }
         return WriteFileDurably(ModelCardPath(into), ModelCardToJson(card).dump(2) + "\n");
       }));
   log << "Published " << parent.name << " version " << out.published.version << " (" << o.method

@@ -72,6 +72,14 @@ publish:                    # the gate fit and sweep apply before publishing (do
   tolerance: 0.02           # refused when worse than the served version (stable, else newest)
                             # by more than this test macro F1, on the candidate's test split
   label: ""                 # e.g. canary: labels the new version and pins stable to the old one
+decision:                   # how the server turns probabilities into a call (docs/model-json.md)
+  calibration: temperature  # temperature | none: temperature scaling, fitted on validation
+  objective: precision      # precision: each label's lowest threshold whose validation precision
+                            # reaches target_precision | f1: each label's best-F1 threshold
+  target_precision: 0.95
+  high_confidence: 0.9      # a call at or above this calibrated probability is High, else Medium
+  ood_components: 64        # principal components of the out-of-distribution density detector
+  ood_quantile: 0.99        # the share of validation proteins under its cut-off
 card:                       # model.json fields for a reviewer (docs/model-json.md)
   embedder: ProtT5-XL-U50 (Rostlab/prot_t5_xl_half_uniref50-enc)  # made the embeddings
   pooling: mean over residues  # how per-protein embeddings were made
@@ -164,6 +172,28 @@ absl::StatusOr<TrainConfig> TrainConfigFromYaml(const YAML::Node& root) {
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.min_class_f1", c.publish.min_class_f1));
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.tolerance", c.publish.tolerance));
   ARG_RETURN_IF_ERROR(ReadKey(root, "publish.label", c.publish.label));
+  auto& dc = c.decision;
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.calibration", dc.calibration));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.objective", dc.objective));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.target_precision", dc.target_precision));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.high_confidence", dc.high_confidence));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.ood_components", dc.ood_components));
+  ARG_RETURN_IF_ERROR(ReadKey(root, "decision.ood_quantile", dc.ood_quantile));
+  ARG_RETURN_IF_ERROR(
+      Require(dc.calibration == "temperature" || dc.calibration == "none",
+              absl::StrCat("decision.calibration must be temperature or none, got '",
+                           dc.calibration, "'")));
+  ARG_RETURN_IF_ERROR(Require(
+      dc.objective == "precision" || dc.objective == "f1",
+      absl::StrCat("decision.objective must be precision or f1, got '", dc.objective, "'")));
+  ARG_RETURN_IF_ERROR(Require(dc.target_precision > 0 && dc.target_precision <= 1 &&
+                                  dc.high_confidence >= 0 && dc.high_confidence <= 1,
+                              "decision.target_precision must be in (0, 1] and "
+                              "decision.high_confidence in [0, 1]"));
+  ARG_RETURN_IF_ERROR(Require(dc.ood_components >= 1 && dc.ood_components <= 1024 &&
+                                  dc.ood_quantile > 0 && dc.ood_quantile <= 1,
+                              "decision.ood_components must be in [1, 1024] and "
+                              "decision.ood_quantile in (0, 1]"));
   ARG_RETURN_IF_ERROR(ReadKey(root, "card.embedder", c.card.embedder));
   ARG_RETURN_IF_ERROR(ReadKey(root, "card.pooling", c.card.pooling));
   ARG_RETURN_IF_ERROR(ReadKey(root, "card.label_source", c.card.label_source));

@@ -62,6 +62,13 @@ struct TrainConfig {
     std::string label;  // version label set on the new version; "" = none
   } publish;
 
+  struct Decision {  // how answers become calls (model.json "decision", common/decision_policy.h)
+    std::string calibration;  // "temperature" | "none"
+    std::string objective;    // "precision" | "f1"
+    double target_precision, high_confidence, ood_quantile;
+    int ood_components;
+  } decision;
+
   struct Card {  // what a reviewer needs beyond the figures (docs/model-json.md)
     std::string embedder, pooling, label_source, intended_use, limitations;
     int bootstrap_resamples;

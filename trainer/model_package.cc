@@ -97,7 +97,14 @@ nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
     class_counts[p.data.class_names[c]] = p.data.CountOfClass(static_cast<int>(c));
     label_of_class[p.data.class_names[c]] = p.scheme.labels[p.scheme.label_of_class[c]];
   }
+  // One digest of everything the model learnt from: each file's sha256 in order, then the labels
+  // table's (empty for class files). Reports name the training data by it (hAMRonization's
+  // reference_database_version).
+  std::string digests;
+  for (const auto& f : p.data.files) absl::StrAppend(&digests, f.sha256, "\n");
+  absl::StrAppend(&digests, p.data.labels_sha256, "\n");
   return {{"files", files},
+          {"data_sha256", Sha256Hex(digests)},
           {"label_source", p.data.label_source},
           {"labels_sha256", p.data.labels_sha256},
           {"classes", p.data.class_names},
@@ -248,6 +255,9 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
                      {"trainer_version", ARGINATOR_VERSION},
                      {"torch_version", TORCH_VERSION}};
   card.input_norm = ComputeNormStats(p.data.x, p.split.train);
+  ARG_RETURN_IF_ERROR(WriteDensityFile(dir, *in.decision));
+  card.decision_json = in.decision->card;
+  card.decision = in.decision->policy;
 
   std::vector<size_t> golden_rows =
       PickGoldenRows(p, in.trained->model, config.output.golden_examples);

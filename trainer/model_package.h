@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "common/model_card.h"
 #include "trainer/config.h"
+#include "trainer/decision_fit.h"
 #include "trainer/metrics.h"
 #include "trainer/pipeline.h"
 #include "trainer/training_loop.h"
@@ -19,6 +20,7 @@ struct PackageInputs {
   const ClassificationMetrics* val;
   const ClassificationMetrics* test;
   nlohmann::json test_intervals;  // BootstrapIntervals of the test metrics
+  FittedDecision* decision;       // the decision policy (its density file is written beside)
 };
 
 // Writes <dir>/model.pt (TorchScript, softmax output) and <dir>/model.json (the model card) for

@@ -22,6 +22,7 @@
 #include "common/status_macros.h"
 #include "common/version_labels.h"
 #include "trainer/bootstrap.h"
+#include "trainer/decision_fit.h"
 #include "trainer/export.h"
 #include "trainer/model_package.h"
 #include "trainer/publish_gate.h"
@@ -266,7 +267,8 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   std::vector<int> val_truth, test_truth;
   for (size_t r : p.split.val) val_truth.push_back(p.labels[r]);
   for (size_t r : p.split.test) test_truth.push_back(p.labels[r]);
-  out.val = Evaluate(val_truth, PredictProbabilities(trained.model, p.data.x, p.split.val), labels);
+  const std::vector<float> val_probs = PredictProbabilities(trained.model, p.data.x, p.split.val);
+  out.val = Evaluate(val_truth, val_probs, labels);
   const std::vector<float> test_probs = PredictProbabilities(trained.model, p.data.x, p.split.test);
   out.test = Evaluate(test_truth, test_probs, labels);
   const nlohmann::json intervals =
@@ -280,12 +282,14 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
         MacroF1(out.test), intervals["macro_f1"][0].get<double>(),
         intervals["macro_f1"][1].get<double>(), config.card.bootstrap_resamples);
   }
+  ARG_ASSIGN_OR_RETURN(FittedDecision decision, FitDecision(config, p, val_probs, test_probs, log));
   out.train = std::move(trained);
 
   extra["model"] = config.output.name;
   extra["best_epoch"] = out.train.best_epoch;
   extra["stopped_early"] = out.train.stopped_early;
   extra["synthetic_data"] = p.data.synthetic();
+  extra["decision"] = decision.card;
   auto write_report = [&](const std::string& dir, int64_t version) -> absl::Status {
     if (version > 0) extra["version"] = version;
     absl::Status s = WriteRunReport(dir, out.train.history, &out.val, out.test, labels, extra);
@@ -321,7 +325,7 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   // The report is written before the version is published, so a report that cannot be written
   // (a full disk) publishes nothing: into a hidden directory named for the version being
   // claimed, renamed to v<version> once the version is published.
-  PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test, intervals};
+  PackageInputs inputs{&config, &p, &out.train, &out.val, &out.test, intervals, &decision};
   std::string staged;
   absl::StatusOr<PublishedVersion> published = PublishVersion(
       config.output.repository, config.output.name,

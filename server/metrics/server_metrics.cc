@@ -43,7 +43,8 @@ class VersionSeriesMetrics : public VersionObserver {
   VersionSeriesMetrics(Histogram& batch, Histogram& wait, Histogram& infer,
                        prometheus::Gauge& depth, const ServedByMethod& served,
                        prometheus::Counter& embeddings, std::vector<prometheus::Counter*> labels,
-                       Histogram& norms, prometheus::Counter& out_of_distribution)
+                       Histogram& norms, prometheus::Counter& out_of_distribution,
+                       prometheus::Counter& uncertain)
       : batch_(batch),
         wait_(wait),
         infer_(infer),
@@ -52,7 +53,8 @@ class VersionSeriesMetrics : public VersionObserver {
         embeddings_(embeddings),
         labels_(std::move(labels)),
         norms_(norms),
-        out_of_distribution_(out_of_distribution) {}
+        out_of_distribution_(out_of_distribution),
+        uncertain_(uncertain) {}
 
   void OnBatch(int64_t rows, absl::Duration forward) override {
     batch_.Observe(static_cast<double>(rows));
@@ -74,6 +76,7 @@ class VersionSeriesMetrics : public VersionObserver {
     if (request.out_of_distribution > 0) {
       out_of_distribution_.Increment(static_cast<double>(request.out_of_distribution));
     }
+    if (request.uncertain > 0) uncertain_.Increment(static_cast<double>(request.uncertain));
   }
 
  private:
@@ -86,6 +89,7 @@ class VersionSeriesMetrics : public VersionObserver {
   const std::vector<prometheus::Counter*> labels_;
   Histogram& norms_;
   prometheus::Counter& out_of_distribution_;
+  prometheus::Counter& uncertain_;
 };
 
 }  // namespace
@@ -150,9 +154,15 @@ ServerMetrics::ServerMetrics()
                       .Register(*registry_)),
       out_of_distribution_(BuildCounter()
                                .Name("arginator_out_of_distribution_total")
-                               .Help("Embeddings whose L2 norm lies outside the model's "
-                                     "training range")
-                               .Register(*registry_)) {}
+                               .Help("Embeddings outside the model's training distribution "
+                                     "(L2 norm out of range, or density score past the card's "
+                                     "cut-off)")
+                               .Register(*registry_)),
+      uncertain_(BuildCounter()
+                     .Name("arginator_uncertain_total")
+                     .Help("Embeddings answered 'uncertain': below their label's threshold or "
+                           "out of distribution")
+                     .Register(*registry_)) {}
 
 std::string ServerMetrics::Render() const {
   std::ostringstream out;
@@ -210,7 +220,8 @@ std::shared_ptr<VersionObserver> ServerMetrics::ForVersion(const std::string& mo
   return std::make_shared<VersionSeriesMetrics>(
       *series.batch_size, *series.queue_wait, *series.inference, *series.queue_depth, served,
       embeddings_.Add(series_labels), std::move(label_counters),
-      input_norm_.Add({{"model", model}}, kNormBuckets), out_of_distribution_.Add(series_labels));
+      input_norm_.Add({{"model", model}}, kNormBuckets), out_of_distribution_.Add(series_labels),
+      uncertain_.Add(series_labels));
 }
 
 void ServerMetrics::OnLoaded(const std::string& name, int64_t version, absl::Duration took) {

@@ -79,6 +79,7 @@ class ServerMetrics : public RegistryObserver {
   prometheus::Family<prometheus::Counter>& predictions_;
   prometheus::Family<prometheus::Histogram>& input_norm_;
   prometheus::Family<prometheus::Counter>& out_of_distribution_;
+  prometheus::Family<prometheus::Counter>& uncertain_;
 };
 
 }  // namespace arginator::server

@@ -161,6 +161,18 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
         absl::StrCat(card_path, ": output '", card.output, "' is not supported (probabilities)"));
   }
   ARG_RETURN_IF_ERROR(VerifyModelFile(dir, card));
+  if (!card.decision.density_file.empty()) {
+    // The out-of-distribution detector's arrays, verified like model.pt (sha256 in the card).
+    const std::string density_path =
+        (std::filesystem::path(dir) / card.decision.density_file).string();
+    ARG_RETURN_IF_ERROR(CheckRegularFile(density_path, options.max_model_bytes));
+    if (!options.repository.empty() && !options.links_outside_repository) {
+      ARG_RETURN_IF_ERROR(CheckInsideRepository(density_path, options.repository));
+    }
+    ARG_ASSIGN_OR_RETURN(DensityModel density,
+                         LoadDensityModel(dir, card.decision, card.input_dim));
+    servable->density = std::make_shared<const DensityModel>(std::move(density));
+  }
   ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card));
   servable->model = std::move(model);
   if (card.golden.empty()) {

@@ -27,6 +27,9 @@ struct ServableVersion {
   ModelCard card;
   std::string dir;
   std::shared_ptr<Model> model;
+  // The card's out-of-distribution density detector (decision.out_of_distribution); null when the
+  // card has none (a version from an older trainer).
+  std::shared_ptr<const DensityModel> density;
   std::shared_ptr<VersionObserver> observer;  // never null once loaded
   std::unique_ptr<DynamicBatcher> batcher;
 

@@ -1,35 +1,49 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/decision_policy.h"
 #include "common/matrix_view.h"
 #include "common/model_card.h"
 
 namespace arginator::server {
 
-// What the server says about one embedding, from its row of probabilities and its input norm.
+// What the server says about one embedding, from its row of probabilities, its input and norm
+// and the card's decision policy (common/decision_policy.h).
 struct RowVerdict {
-  int class_index = 0;               // argmax (the first of equal maxima)
-  float score = 0;                   // its probability
-  bool out_of_distribution = false;  // the input's L2 norm lies outside the card's training range
+  int class_index = 0;               // argmax of the model's probabilities (first of equal maxima)
+  float score = 0;                   // its probability, as the model gave it
+  bool out_of_distribution = false;  // norm outside the training range, or density past its cut-off
+  float ood_score = 0;               // the density score (0 when the version has no detector)
+  int call = -1;                     // the label called, or -1: "uncertain"
+  float call_probability = 0;        // the calibrated probability of the top calibrated label
+  Confidence confidence = Confidence::kLow;
 };
 
 // One request's verdicts and their totals (for metrics).
 struct Verdicts {
   std::vector<RowVerdict> rows;
+  std::vector<float> calibrated;      // [rows, labels], the calibrated probabilities
   std::vector<int64_t> label_counts;  // indexed like card.labels
   int64_t out_of_distribution = 0;
+  int64_t uncertain = 0;
 };
 
-// The post-processing step of the request path, a plain function of the forward's output and the
-// model card: argmax and score per row, the out-of-distribution flag from `norms` (one per row)
-// against card.input_norm [min, max], and the totals. Fills `out`, reusing its capacity.
-// Requires probs.cols == card.labels.size() and norms.size() == probs.rows. A row with a NaN or
-// infinite probability is INTERNAL, naming the row: the model could not compute that input, and
-// an argmax over NaN would answer an arbitrary label.
-absl::Status Postprocess(RowsView probs, const std::vector<float>& norms, const ModelCard& card,
-                         Verdicts& out);
+// The post-processing step of the request path, a plain function of the forward's output, the
+// inputs and the version: argmax and score per row; out of distribution from `norms` (one per
+// row) against card.input_norm [min, max] and from `density` (may be null) against the card's
+// cut-off; calibration, call and confidence by card.decision; and the totals. Fills `out`,
+// reusing its capacity. Requires probs.cols == card.labels.size(), inputs.rows == probs.rows and
+// norms.size() == probs.rows. A row with a NaN or infinite probability is INTERNAL, naming the
+// row: the model could not compute that input, and an argmax over NaN would answer an arbitrary
+// label.
+absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<float>& norms,
+                         const ModelCard& card, const DensityModel* density, Verdicts& out);
+
+// The label a verdict calls: the label's name, or "uncertain".
+const std::string& CallName(const ModelCard& card, const RowVerdict& verdict);
 
 }  // namespace arginator::server

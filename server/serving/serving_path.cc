@@ -59,7 +59,8 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
     if (IsOutputContractError(status)) registry_->MarkFailed(&servable, status);
     return Fail(call, status);
   }
-  if (absl::Status s = Postprocess(call->outputs, call->norms_, servable.card, call->verdicts_);
+  if (absl::Status s = Postprocess(call->outputs, call->inputs, call->norms_, servable.card,
+                                   servable.density.get(), call->verdicts_);
       !s.ok()) {
     return Fail(call, s);
   }
@@ -73,6 +74,7 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
     served.label_counts = call->verdicts_.label_counts;
     served.norms = call->norms_;
     served.out_of_distribution = call->verdicts_.out_of_distribution;
+    served.uncertain = call->verdicts_.uncertain;
     servable.observer->OnServed(served);
   }
   call->servable_.reset();

@@ -93,8 +93,14 @@ void EncodeClassifyResponse(const v1::ClassifyRequest& request, const ServingAns
     p->set_score(v.score);
     p->set_l2_norm(answer.norms[static_cast<size_t>(i)]);
     p->set_out_of_distribution(v.out_of_distribution);
+    p->set_call(CallName(card, v));
+    p->set_confidence(ConfidenceName(v.confidence));
+    p->set_call_probability(v.call_probability);
+    p->set_ood_score(v.ood_score);
     if (with_probabilities) {
       p->mutable_probabilities()->Add(probabilities.row(i), probabilities.row(i + 1));
+      const float* calibrated = answer.verdicts.calibrated.data() + i * probabilities.cols;
+      p->mutable_calibrated_probabilities()->Add(calibrated, calibrated + probabilities.cols);
     }
   }
 }

@@ -14,8 +14,17 @@
 namespace arginator::server {
 namespace {
 
-constexpr const char* kOutputNames[] = {"probabilities",       "label",  "class_index", "score",
-                                        "out_of_distribution", "l2_norm"};
+constexpr const char* kOutputNames[] = {"probabilities",
+                                        "label",
+                                        "class_index",
+                                        "score",
+                                        "out_of_distribution",
+                                        "l2_norm",
+                                        "call",
+                                        "confidence",
+                                        "call_probability",
+                                        "calibrated_probabilities",
+                                        "ood_score"};
 
 bool IsOutputName(const std::string& name) {
   return std::find(std::begin(kOutputNames), std::end(kOutputNames), name) !=
@@ -87,7 +96,12 @@ std::vector<TensorMetadata> OutputMetadata(const ModelCard& card) {
           {"class_index", "INT32", {-1}},
           {"score", "FP32", {-1}},
           {"out_of_distribution", "BOOL", {-1}},
-          {"l2_norm", "FP32", {-1}}};
+          {"l2_norm", "FP32", {-1}},
+          {"call", "BYTES", {-1}},
+          {"confidence", "BYTES", {-1}},
+          {"call_probability", "FP32", {-1}},
+          {"calibrated_probabilities", "FP32", {-1, static_cast<int64_t>(card.labels.size())}},
+          {"ood_score", "FP32", {-1}}};
 }
 
 std::vector<std::string> SupportedExtensions() { return {"binary_tensor_data", "classification"}; }
@@ -219,9 +233,30 @@ void BuildInferOutputs(const InferRequest& request, const ServingAnswer& answer,
     } else if (want.name == "out_of_distribution") {
       o.datatype = "BOOL";
       for (size_t i = 0; i < rows; ++i) o.boolean.push_back(verdicts.rows[i].out_of_distribution);
-    } else {  // l2_norm; names were checked by DecodeInferRows
+    } else if (want.name == "l2_norm") {
       o.datatype = "FP32";
       o.fp32.assign(norms.begin(), norms.begin() + static_cast<std::ptrdiff_t>(rows));
+    } else if (want.name == "call") {
+      o.datatype = "BYTES";
+      for (size_t i = 0; i < rows; ++i) o.bytes.push_back(CallName(card, verdicts.rows[i]));
+    } else if (want.name == "confidence") {
+      o.datatype = "BYTES";
+      for (size_t i = 0; i < rows; ++i) {
+        o.bytes.push_back(ConfidenceName(verdicts.rows[i].confidence));
+      }
+    } else if (want.name == "call_probability") {
+      o.datatype = "FP32";
+      for (size_t i = 0; i < rows; ++i) o.fp32.push_back(verdicts.rows[i].call_probability);
+    } else if (want.name == "calibrated_probabilities") {
+      o.datatype = "FP32";
+      o.shape = {n, probabilities.cols};
+      o.fp32.assign(
+          verdicts.calibrated.begin(),
+          verdicts.calibrated.begin() + static_cast<std::ptrdiff_t>(probabilities.size()));
+      o.labels = absl::StrJoin(card.labels, ",");
+    } else {  // ood_score; names were checked by DecodeInferRows
+      o.datatype = "FP32";
+      for (size_t i = 0; i < rows; ++i) o.fp32.push_back(verdicts.rows[i].ood_score);
     }
   }
 }

@@ -20,10 +20,13 @@ namespace arginator::server {
 // an answer from, so the two differ only in their wire formats. The serving rules themselves
 // (selection, rows, deadline) are the serving path's.
 //
-// How an Arginator model looks in v2: one input, `embedding` FP32 [-1, input_dim]; six outputs,
-// in this order: `probabilities` FP32 [-1, C] (its parameter `labels` lists the classes),
-// `label` BYTES [-1], `class_index` INT32 [-1], `score` FP32 [-1], `out_of_distribution` BOOL
-// [-1] and `l2_norm` FP32 [-1]. The classification extension turns `probabilities` into BYTES
+// How an Arginator model looks in v2: one input, `embedding` FP32 [-1, input_dim]; eleven
+// outputs, in this order: `probabilities` FP32 [-1, C] (its parameter `labels` lists the
+// classes), `label` BYTES [-1], `class_index` INT32 [-1], `score` FP32 [-1],
+// `out_of_distribution` BOOL [-1], `l2_norm` FP32 [-1], then the decision (common/
+// decision_policy.h): `call` BYTES [-1] (a label or "uncertain"), `confidence` BYTES [-1]
+// (High, Medium, Low), `call_probability` FP32 [-1], `calibrated_probabilities` FP32 [-1, C] and
+// `ood_score` FP32 [-1]. The classification extension turns `probabilities` into BYTES
 // [-1, k] of "score:index:label", the k most probable classes.
 
 inline constexpr char kInputName[] = "embedding";

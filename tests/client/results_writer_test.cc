@@ -12,6 +12,8 @@ namespace {
 
 v1::ClassifyResponse Response(const std::vector<std::string>& ids, bool probabilities = true) {
   v1::ClassifyResponse r;
+  r.set_model_name("betalactamase-binary");
+  r.set_model_version(3);
   r.add_labels("non_betalactamase");
   r.add_labels("betalactamase");
   for (const std::string& id : ids) {
@@ -19,6 +21,10 @@ v1::ClassifyResponse Response(const std::vector<std::string>& ids, bool probabil
     p->set_id(id);
     p->set_label("betalactamase");
     p->set_score(0.75f);
+    p->set_call(id == "P2" ? "uncertain" : "betalactamase");
+    p->set_confidence(id == "P2" ? "Low" : "Medium");
+    p->set_call_probability(0.7f);
+    p->set_ood_score(1.25f);
     if (probabilities) {
       p->add_probabilities(0.25f);
       p->add_probabilities(0.75f);
@@ -39,15 +45,20 @@ std::string Read(const std::string& path) {
 TEST(ResultsWriterTest, CsvQuotesIdsWithCommasQuotesAndLineBreaks) {
   testing::TempDir dir;
   const std::string path = dir.Join("results.csv");
-  auto writer = ResultsWriter::Open(path, ResultsWriter::Format::kCsv);
+  auto writer = ResultsWriter::Open(path, ResultsWriter::Format::kCsv, "/data/lab, run 2/in.h5");
   ASSERT_TRUE(writer.ok()) << writer.status();
   ASSERT_TRUE(writer->Write(Response({"tr,A0A0B4J2F0,x", "sp|P1|say \"hi\"", "P2"})).ok());
   ASSERT_TRUE(writer->Close().ok());
   EXPECT_EQ(Read(path),
-            "id,label,score,out_of_distribution,prob_non_betalactamase,prob_betalactamase\n"
-            "\"tr,A0A0B4J2F0,x\",betalactamase,0.75,false,0.25,0.75\n"
-            "\"sp|P1|say \"\"hi\"\"\",betalactamase,0.75,false,0.25,0.75\n"
-            "P2,betalactamase,0.75,false,0.25,0.75\n");
+            "id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,model,"
+            "version,input_file,prob_non_betalactamase,prob_betalactamase\n"
+            "\"tr,A0A0B4J2F0,x\",betalactamase,0.75,false,betalactamase,Medium,0.7,1.25,"
+            "betalactamase-binary,3,in.h5,0.25,0.75\n"
+            "\"sp|P1|say \"\"hi\"\"\",betalactamase,0.75,false,betalactamase,Medium,0.7,1.25,"
+            "betalactamase-binary,3,in.h5,0.25,0.75\n"
+            "P2,betalactamase,0.75,false,uncertain,Low,0.7,1.25,betalactamase-binary,3,in.h5,0.25,"
+            "0.75\n");
+  EXPECT_EQ(writer->uncertain(), 1);
   EXPECT_EQ(CsvField("a\nb"), "\"a\nb\"");
   EXPECT_EQ(CsvField("plain|id"), "plain|id");
 }
@@ -60,7 +71,10 @@ TEST(ResultsWriterTest, CsvHeaderHasProbabilityColumnsOnlyWhenRowsHaveThem) {
   ASSERT_TRUE(writer.ok()) << writer.status();
   ASSERT_TRUE(writer->Write(Response({"P1"}, /*probabilities=*/false)).ok());
   ASSERT_TRUE(writer->Close().ok());
-  EXPECT_EQ(Read(path), "id,label,score,out_of_distribution\nP1,betalactamase,0.75,false\n");
+  EXPECT_EQ(Read(path),
+            "id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,model,"
+            "version,input_file\nP1,betalactamase,0.75,false,betalactamase,Medium,0.7,1.25,"
+            "betalactamase-binary,3,\n");
 }
 
 }  // namespace

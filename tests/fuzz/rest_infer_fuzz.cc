@@ -91,11 +91,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto classes = static_cast<int64_t>(card.labels.size());
   std::vector<float> probs(static_cast<size_t>(rows->rows * classes), 1.0f / 3);
   server::Verdicts verdicts;
-  verdicts.rows.resize(static_cast<size_t>(rows->rows));
+  FUZZ_CHECK(server::Postprocess(RowsView(probs.data(), rows->rows, classes), *rows, norms, card,
+                                 nullptr, verdicts)
+                 .ok());
   std::vector<server::InferOutput> outputs;
   server::BuildInferOutputs(
       request, {card, RowsView(probs.data(), rows->rows, classes), norms, verdicts}, outputs);
-  FUZZ_CHECK(outputs.size() == (request.outputs.empty() ? 6 : request.outputs.size()));
+  FUZZ_CHECK(outputs.size() == (request.outputs.empty() ? 11 : request.outputs.size()));
   for (const server::InferOutput& o : outputs) {
     int64_t elements = 1;
     for (int64_t d : o.shape) elements *= d;

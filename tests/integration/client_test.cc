@@ -60,8 +60,9 @@ TEST_F(ClientTest, ClassifiesEveryInputFormatIntoCsvAndJsonl) {
     auto lines = ReadLines(work_.Join("out.csv"));
     ASSERT_EQ(lines.size(), golden.rows() + 1) << input;
     EXPECT_EQ(lines[0],
-              "id,label,score,out_of_distribution,prob_class_A,prob_class_B,prob_class_C,"
-              "prob_class_D,prob_non_betalactamase");
+              "id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,"
+              "model,version,input_file,prob_class_A,prob_class_B,prob_class_C,prob_class_D,"
+              "prob_non_betalactamase");
     std::map<std::string, std::string> expected;
     for (const auto& g : card.golden) {
       expected[g.id] =
@@ -70,8 +71,12 @@ TEST_F(ClientTest, ClassifiesEveryInputFormatIntoCsvAndJsonl) {
     }
     for (size_t i = 1; i < lines.size(); ++i) {
       std::vector<std::string> fields = absl::StrSplit(lines[i], ',');
-      ASSERT_EQ(fields.size(), 9u);
+      ASSERT_EQ(fields.size(), 16u);
       EXPECT_EQ(fields[1], expected[fields[0]]) << input << " " << fields[0];
+      EXPECT_THAT(fields[4], ::testing::AnyOf(fields[1], "uncertain"));  // the call
+      EXPECT_EQ(fields[8], kClass);                                      // model
+      EXPECT_EQ(fields[9], "1");                                         // version
+      EXPECT_EQ(fields[10], input);                                      // input_file
     }
   }
   auto jsonl = RunCommand(Client("classify --model " + std::string(kBinary) + " --input " +
@@ -83,6 +88,9 @@ TEST_F(ClientTest, ClassifiesEveryInputFormatIntoCsvAndJsonl) {
   auto first = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(first["model"], kBinary);
   EXPECT_TRUE(first["probabilities"].contains("betalactamase"));
+  EXPECT_TRUE(first["calibrated_probabilities"].contains("betalactamase"));
+  EXPECT_EQ(first["input_file"], "in.npy");
+  EXPECT_THAT(first["confidence"].get<std::string>(), ::testing::AnyOf("High", "Medium", "Low"));
 }
 
 // Issue 13: `--output -` wrote a file named "-", and without --output the client silently wrote

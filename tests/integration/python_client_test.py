@@ -193,6 +193,80 @@ def requests_total(args, method):
                and f'model="{BINARY}"' in line)
 
 
+# hAMRonization 1.x, as its specification lists the fields (issue 26), written here from that list
+# and not from the clients' code: the reader the test uses in place of `hamronize summarize`.
+HAMRONIZATION_FIELDS = """input_file_name gene_symbol gene_name reference_database_name
+reference_database_version reference_accession analysis_software_name analysis_software_version
+genetic_variation_type antimicrobial_agent coverage_percentage coverage_depth coverage_ratio
+drug_class input_gene_length input_gene_start input_gene_stop input_protein_length
+input_protein_start input_protein_stop input_sequence_id nucleotide_mutation
+nucleotide_mutation_interpretation predicted_phenotype predicted_phenotype_confidence_level
+amino_acid_mutation amino_acid_mutation_interpretation reference_gene_length reference_gene_start
+reference_gene_stop reference_protein_length reference_protein_start reference_protein_stop
+resistance_mechanism strand_orientation sequence_identity""".split()
+HAMRONIZATION_NUMERIC = {"coverage_percentage", "coverage_depth", "coverage_ratio",
+                         "input_gene_length", "input_gene_start", "input_gene_stop",
+                         "input_protein_length", "input_protein_start", "input_protein_stop",
+                         "reference_gene_length", "reference_gene_start", "reference_gene_stop",
+                         "reference_protein_length", "reference_protein_start",
+                         "reference_protein_stop", "sequence_identity"}
+
+
+def read_hamronization(ch, text, what):
+    """Rows of a hAMRonization TSV as dicts, checking the header order, the mandatory fields and
+    that every numeric field is empty or a number."""
+    lines = text.split("\n")
+    header = lines[0].split("\t")
+    ch.equal(header[:len(HAMRONIZATION_FIELDS)], HAMRONIZATION_FIELDS, f"{what}: field order")
+    rows = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        values = line.split("\t")
+        ch.equal(len(values), len(header), f"{what}: fields in a row")
+        row = dict(zip(header, values))
+        for field in HAMRONIZATION_FIELDS[:9]:
+            ch.check(row.get(field), f"{what}: mandatory {field} empty in {row}")
+        for field in HAMRONIZATION_NUMERIC:
+            if row.get(field):
+                try:
+                    float(row[field])
+                except ValueError:
+                    ch.fail(f"{what}: {field} {row[field]!r} is not a number")
+        rows.append(row)
+    return rows
+
+
+def group_hamronization(ch, args, clients, path, jsonl):
+    calls = [json.loads(line) for line in jsonl.splitlines()]
+    tsv = same_output(ch, clients, args.work, "hamronization", "--model", CLASS, "--input", path,
+                      "--format", "hamronization").decode()
+    rows = read_hamronization(ch, tsv, "hamronization")
+    bl_calls = [c for c in calls if c["call"] not in ("uncertain", "non_betalactamase")]
+    ch.equal([r["input_sequence_id"] for r in rows], [c["id"].replace("\n", " ") for c in bl_calls],
+             "hamronization: one row per beta-lactamase call, in order")
+    for row, call in zip(rows, bl_calls):
+        ch.equal(row["gene_name"], f"class {call['call'][-1]} beta-lactamase", "gene_name")
+        ch.equal(row["predicted_phenotype_confidence_level"], call["confidence"], "confidence")
+        ch.equal(row["reference_database_name"], CLASS, "reference_database_name")
+        ch.check(row["reference_database_version"].startswith(f"{call['version']} (data sha256:"),
+                 f"reference_database_version {row['reference_database_version']!r}")
+        ch.equal(row["input_file_name"], os.path.basename(path), "input_file_name")
+    with_uncertain = same_output(ch, clients, args.work, "hamronization --include-uncertain",
+                                 "--model", CLASS, "--input", path, "--format", "hamronization",
+                                 "--include-uncertain").decode()
+    uncertain = [c for c in calls if c["call"] == "uncertain"]
+    ch.equal(len(read_hamronization(ch, with_uncertain, "--include-uncertain")),
+             len(bl_calls) + len(uncertain), "--include-uncertain adds the uncertain calls")
+    as_json = json.loads(same_output(ch, clients, args.work, "hamronization-json", "--model",
+                                     CLASS, "--input", path, "--format", "hamronization-json"))
+    ch.equal(len(as_json), len(rows), "hamronization-json: the TSV's rows")
+    for record, row in zip(as_json, rows):
+        ch.equal(list(record)[:len(HAMRONIZATION_FIELDS)], HAMRONIZATION_FIELDS,
+                 "hamronization-json: key order")
+        ch.equal({k: v or "" for k, v in record.items()}, row, "hamronization-json = TSV")
+
+
 def group_parity(ch, args, clients):
     inputs = write_inputs(args)
     outputs = {}
@@ -203,18 +277,21 @@ def group_parity(ch, args, clients):
     rows = 40 + 1 + 1  # the header, and the id with a line break is quoted over two lines
     ch.equal(outputs["in.h5", CLASS].count(b"\n"), rows, "lines of in.h5 results")
     ch.check(outputs["in.h5", CLASS].startswith(
-        b"id,label,score,out_of_distribution,prob_class_A,"), "CSV header")
+        b"id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,model,"
+        b"version,input_file,prob_class_A,"), "CSV header")
     ch.check(b'\n"sp|P1,beta ""A""",' in outputs["in.h5", CLASS],
              "an id with a comma and quotes is quoted as RFC 4180 says")
     jsonl = same_output(ch, clients, args.work, "jsonl", "--model", CLASS, "--input",
                         inputs["in.h5"], "--format", "jsonl")
     ch.equal(sorted(json.loads((jsonl.splitlines() or [b"{}"])[0])), [
-        "id", "l2_norm", "label", "model", "out_of_distribution", "probabilities", "score",
+        "calibrated_probabilities", "call", "call_probability", "confidence", "id", "input_file",
+        "l2_norm", "label", "model", "ood_score", "out_of_distribution", "probabilities", "score",
         "version"], "JSONL keys")
+    group_hamronization(ch, args, clients, inputs["in.h5"], jsonl)
     bare = same_output(ch, clients, args.work, "--no-probabilities", "--model", CLASS, "--input",
                        inputs["in.npy"], "--no-probabilities")
     bare_rows = list(csv.reader(io.StringIO(bare.decode(), newline="")))[1:]
-    ch.check(bare_rows and all(len(row) == 4 for row in bare_rows),
+    ch.check(bare_rows and all(len(row) == 11 for row in bare_rows),
              f"--no-probabilities leaves the probability columns out: {bare_rows[:2]}")
 
     # Standard output through "-": the same bytes, no file named "-", the summary on stderr.

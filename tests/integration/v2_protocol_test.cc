@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <future>
+#include <random>
 #include <regex>
 
 #include "gmock/gmock.h"
@@ -302,6 +304,118 @@ TEST_F(V2ProtocolTest, RestInferenceHasADeadline) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504) << r->body;
   EXPECT_THAT(r->body, HasSubstr("deadline"));
+}
+
+// Issue 26: the same rows through v1, v2 gRPC and REST get the same decision; copies of a
+// protein that are not proteins (its values shuffled, a random direction at its norm) are out of
+// distribution and uncertain, whatever the network's probabilities say.
+TEST_F(V2ProtocolTest, EveryProtocolGivesTheSameCallConfidenceAndDistributionFlag) {
+  StartServer();
+  const ModelCard card = Card(kClass, 1);
+  ASSERT_TRUE(card.decision.present) << "the trainer writes a decision policy";
+  ASSERT_FALSE(card.decision.density_file.empty());
+  const int dim = card.input_dim;
+  std::vector<float> rows;
+  for (const auto& g : card.golden) rows.insert(rows.end(), g.input.begin(), g.input.end());
+  const std::vector<float>& protein = card.golden[0].input;
+  std::vector<float> shuffled = protein;
+  std::mt19937 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  std::normal_distribution<float> normal;
+  std::vector<float> random(static_cast<size_t>(dim));
+  double norm = 0, random_norm = 0;
+  for (int j = 0; j < dim; ++j) {
+    norm += protein[j] * protein[j];
+    random[j] = normal(rng);
+    random_norm += random[j] * random[j];
+  }
+  for (float& v : random) v = static_cast<float>(v * std::sqrt(norm / random_norm));
+  rows.insert(rows.end(), shuffled.begin(), shuffled.end());
+  rows.insert(rows.end(), random.begin(), random.end());
+  const int n = static_cast<int>(rows.size()) / dim;
+
+  v1::ClassifyRequest v1_request;
+  v1_request.mutable_model()->set_name(card.name);
+  v1_request.set_packed_values(
+      std::string(reinterpret_cast<const char*>(rows.data()), rows.size() * sizeof(float)));
+  v1::ClassifyResponse v1_response;
+  ASSERT_TRUE(Classify(v1_request, &v1_response).ok());
+  ASSERT_EQ(v1_response.predictions_size(), n);
+
+  const std::vector<std::string> outputs = {"call", "confidence", "call_probability", "ood_score",
+                                            "out_of_distribution"};
+  inference::ModelInferRequest v2_request;
+  v2_request.set_model_name(card.name);
+  auto* input = v2_request.add_inputs();
+  input->set_name("embedding");
+  input->set_datatype("FP32");
+  input->add_shape(n);
+  input->add_shape(dim);
+  v2_request.add_raw_input_contents(v1_request.packed_values());
+  for (const std::string& name : outputs) v2_request.add_outputs()->set_name(name);
+  grpc::ClientContext ctx;
+  inference::ModelInferResponse v2_response;
+  ASSERT_TRUE(V2()->ModelInfer(&ctx, v2_request, &v2_response).ok());
+  ASSERT_EQ(v2_response.raw_output_contents_size(), 5);
+
+  nlohmann::json body = {
+      {"inputs",
+       {{{"name", "embedding"}, {"datatype", "FP32"}, {"shape", {n, dim}}, {"data", rows}}}},
+      {"outputs", nlohmann::json::array()}};
+  for (const std::string& name : outputs) body["outputs"].push_back({{"name", name}});
+  auto rest = Rest().Post("/v2/models/" + card.name + "/infer", body.dump(), "application/json");
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->status, 200) << rest->body;
+  const nlohmann::json rest_json = nlohmann::json::parse(rest->body);
+
+  // v2 raw BYTES: each element a 4-byte little-endian length, then its bytes.
+  auto strings = [](const std::string& raw) {
+    std::vector<std::string> out;
+    for (size_t at = 0; at + 4 <= raw.size();) {
+      uint32_t length;
+      std::memcpy(&length, raw.data() + at, 4);
+      out.push_back(raw.substr(at + 4, length));
+      at += 4 + length;
+    }
+    return out;
+  };
+  auto floats = [](const std::string& raw) {
+    std::vector<float> out(raw.size() / sizeof(float));
+    std::memcpy(out.data(), raw.data(), raw.size());
+    return out;
+  };
+  const std::vector<std::string> v2_calls = strings(v2_response.raw_output_contents(0));
+  const std::vector<std::string> v2_confidence = strings(v2_response.raw_output_contents(1));
+  const std::vector<float> v2_probability = floats(v2_response.raw_output_contents(2));
+  const std::vector<float> v2_ood = floats(v2_response.raw_output_contents(3));
+  const std::string& v2_flags = v2_response.raw_output_contents(4);
+  ASSERT_EQ(v2_calls.size(), static_cast<size_t>(n));
+  ASSERT_EQ(rest_json["outputs"].size(), 5u);
+  for (int i = 0; i < n; ++i) {
+    const v1::Prediction& p = v1_response.predictions(i);
+    SCOPED_TRACE("row " + std::to_string(i));
+    EXPECT_EQ(v2_calls[i], p.call());
+    EXPECT_EQ(rest_json["outputs"][0]["data"][i], p.call());
+    EXPECT_EQ(v2_confidence[i], p.confidence());
+    EXPECT_EQ(rest_json["outputs"][1]["data"][i], p.confidence());
+    EXPECT_NEAR(v2_probability[i], p.call_probability(), 1e-6);
+    EXPECT_NEAR(rest_json["outputs"][2]["data"][i].get<double>(), p.call_probability(), 1e-6);
+    EXPECT_NEAR(v2_ood[i], p.ood_score(), 1e-4);
+    EXPECT_EQ(v2_flags[i] != 0, p.out_of_distribution());
+    EXPECT_EQ(rest_json["outputs"][4]["data"][i].get<bool>(), p.out_of_distribution());
+    EXPECT_EQ(p.call() == "uncertain", p.confidence() == "Low");
+    if (p.call() != "uncertain") EXPECT_EQ(p.call(), p.label());
+  }
+  for (int i : {n - 2, n - 1}) {
+    const v1::Prediction& p = v1_response.predictions(i);
+    EXPECT_TRUE(p.out_of_distribution())
+        << (i == n - 2 ? "shuffled" : "random") << " row, ood_score " << p.ood_score()
+        << ", cut-off " << card.decision.ood_cutoff;
+    EXPECT_EQ(p.call(), "uncertain");
+    EXPECT_GT(p.ood_score(), card.decision.ood_cutoff);
+  }
+  EXPECT_LT(v1_response.predictions(0).ood_score(), card.decision.ood_cutoff * 1.5)
+      << "a held-out protein scores like the validation proteins";
 }
 
 }  // namespace

@@ -75,8 +75,12 @@ def build_parser():
     add_input(classify)
     classify.add_argument("--output", required=True,
                           help="results file (CSV or JSON Lines), - for stdout")
-    classify.add_argument("--format", choices=("csv", "jsonl"), default="csv",
-                          help="default: %(default)s")
+    classify.add_argument("--format", choices=("csv", "jsonl", "hamronization",
+                                               "hamronization-json"), default="csv",
+                          help="csv, jsonl, or hamronization / hamronization-json (hAMRonization "
+                               "1.x TSV / JSON: beta-lactamase calls only; default: %(default)s)")
+    classify.add_argument("--include-uncertain", action="store_true",
+                          help="hAMRonization formats: also report the uncertain calls")
     classify.add_argument("--batch", type=_non_negative, default=256,
                           help="embeddings per request (default: %(default)s)")
     classify.add_argument("--stream", choices=("auto", "always", "never"), default="auto",

@@ -8,7 +8,9 @@ import time
 
 import numpy as np
 
+from . import hamronization
 from .embedding_files import describe_read, read_embeddings
+from .errors import ArginatorError
 from .results_writer import ResultsWriter
 
 
@@ -57,12 +59,25 @@ def row_l2_norms(values):
     return norms
 
 
+def _data_sha256(client, name, version):
+    """The card's training data digest (dataset.data_sha256), or "" as the C++ client says."""
+    try:
+        dataset = json.loads(client.metadata(name, version=version).dataset_json)
+    except (ArginatorError, ValueError):
+        return ""
+    digest = dataset.get("data_sha256") if isinstance(dataset, dict) else None
+    return digest if isinstance(digest, str) else ""
+
+
 def classify(client, args):
     read_start = time.monotonic()
     embeddings = read_input(args)
     sys.stderr.write(describe_read(args.input, len(embeddings.ids), embeddings.source) + "\n")
     start = time.monotonic()  # classification time, without the read
-    writer = ResultsWriter(args.output, args.format)
+    writer = ResultsWriter(args.output, args.format, args.input,
+                           include_uncertain=args.include_uncertain,
+                           database_version=lambda name, version: hamronization.database_version(
+                               version, _data_sha256(client, name, version)))
     ids, values, n = embeddings.ids, embeddings.values, len(embeddings.ids)
     batch = max(1, args.batch)
     stream = args.stream == "always" or (args.stream == "auto" and n > 4 * batch)
@@ -89,6 +104,8 @@ def classify(client, args):
     for label, count in sorted(writer.label_counts.items(), key=lambda kv: kv[0].encode()):
         err.write("  %-20s %8d  %5.1f%%\n" % (label, count, 100.0 * count / n))
     err.write("  %-20s %8d\n" % ("out_of_distribution", writer.out_of_distribution))
+    err.write("  %-20s %8d  (no call: below the threshold or out of distribution)\n"
+              % ("uncertain", writer.uncertain))
     err.write("results: %s\n" % ("standard output" if args.output == "-" else args.output))
     return 0
 

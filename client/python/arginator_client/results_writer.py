@@ -1,11 +1,15 @@
 """Writes classification results byte for byte as the C++ client does (client/results_writer.cc):
-CSV (id, label, score, out_of_distribution, one prob_<label> column per class, numbers as C's
-%.6g) or JSON Lines (nlohmann::json's dump: keys sorted, no spaces, shortest round-trip floats),
-and keeps the per-label and out-of-distribution counts for the summary."""
+CSV (id, label, score, out_of_distribution, call, confidence, call_probability, ood_score,
+model, version, input_file, one prob_<label> column per class, numbers as C's %.6g) or JSON Lines (nlohmann::json's dump: keys sorted, no spaces, shortest round-trip floats),
+and keeps the per-label, uncertain and out-of-distribution counts for the summary."""
 import json
+import os
 import sys
 
+from . import hamronization
 from .errors import ArginatorError
+
+FORMATS = ("csv", "jsonl", "hamronization", "hamronization-json")
 
 
 def csv_field(value):
@@ -19,14 +23,25 @@ def csv_field(value):
 class ResultsWriter:
     """Owns the output file (not standard output, for path "-"); not thread-safe."""
 
-    def __init__(self, path, fmt):
-        if fmt not in ("csv", "jsonl"):
-            raise ArginatorError("INVALID_ARGUMENT", f"format '{fmt}' is not csv or jsonl")
+    def __init__(self, path, fmt, input_file="", include_uncertain=False,
+                 database_version=None):
+        """database_version(model, version) -> reference_database_version, for the
+        hAMRonization formats (asked once per model version seen)."""
+        if fmt not in FORMATS:
+            raise ArginatorError("INVALID_ARGUMENT",
+                                 f"format '{fmt}' is not one of {', '.join(FORMATS)}")
+        self._include_uncertain = include_uncertain
+        self._database_version = database_version
+        self._database_versions = {}
+        self._reported = 0
+        self._header_written = False
         self.path = path
         self.format = fmt
         self.label_counts = {}
         self.out_of_distribution = 0
+        self.uncertain = 0
         self.written = 0
+        self._input_file = os.path.basename(input_file)
         self._labels = None
         if path == "-":
             self._out = sys.stdout
@@ -39,10 +54,14 @@ class ResultsWriter:
 
     def write(self, response):
         """Appends one ClassifyResponse's predictions, in order."""
+        if self.format.startswith("hamronization"):
+            self._write_hamronization(response)
+            return
         if self._labels is None:
             self._labels = list(response.labels)
             if self.format == "csv":
-                header = "id,label,score,out_of_distribution"
+                header = ("id,label,score,out_of_distribution,call,confidence,call_probability,"
+                          "ood_score,model,version,input_file")
                 # The per-class columns only when the rows carry them (not --no-probabilities).
                 if response.predictions and response.predictions[0].probabilities:
                     header += "".join("," + csv_field("prob_" + label) for label in self._labels)
@@ -51,14 +70,48 @@ class ResultsWriter:
         for p in response.predictions:
             self.label_counts[p.label] = self.label_counts.get(p.label, 0) + 1
             self.out_of_distribution += int(p.out_of_distribution)
+            self.uncertain += int(p.call == "uncertain")
             self.written += 1
             if self.format == "csv":
-                lines.append(self._csv_line(p))
+                lines.append(self._csv_line(p, response))
             else:
                 lines.append(self._json_line(p, response))
         self._write("".join(lines))
 
+    def _write_hamronization(self, response):
+        if self.format == "hamronization" and not self._header_written:
+            self._write("\t".join(hamronization.COLUMNS) + "\n")
+        self._header_written = True
+        key = (response.model_name, response.model_version)
+        if key not in self._database_versions:
+            self._database_versions[key] = (
+                self._database_version(*key) if self._database_version
+                else hamronization.database_version(key[1], ""))
+        out = []
+        for p in response.predictions:
+            self.label_counts[p.label] = self.label_counts.get(p.label, 0) + 1
+            self.out_of_distribution += int(p.out_of_distribution)
+            self.uncertain += int(p.call == "uncertain")
+            self.written += 1
+            values = hamronization.row(p, response.model_name, self._database_versions[key],
+                                       response.model_version, self._input_file,
+                                       self._include_uncertain)
+            if values is None:
+                continue
+            if self.format == "hamronization":
+                out.append("\t".join(hamronization.tsv_field(v) for v in values) + "\n")
+            else:
+                record = {c: (v if v else None) for c, v in zip(hamronization.COLUMNS, values)}
+                out.append((",\n" if self._reported else "[\n") +
+                           json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+            self._reported += 1
+        self._write("".join(out))
+
     def close(self):
+        if self.format == "hamronization" and not self._header_written:
+            self._write("\t".join(hamronization.COLUMNS) + "\n")
+        if self.format == "hamronization-json":
+            self._write("\n]\n" if self._reported else "[]\n")
         try:
             self._out.flush()
             if self._out is not sys.stdout:
@@ -67,18 +120,26 @@ class ResultsWriter:
             where = "standard output" if self.path == "-" else self.path
             raise ArginatorError("INTERNAL", f"{where}: close failed") from None
 
-    def _csv_line(self, p):
+    def _csv_line(self, p, response):
         fields = [csv_field(p.id), csv_field(p.label), "%.6g" % p.score,
-                  "true" if p.out_of_distribution else "false"]
+                  "true" if p.out_of_distribution else "false", csv_field(p.call), p.confidence,
+                  "%.6g" % p.call_probability, "%.6g" % p.ood_score,
+                  csv_field(response.model_name), str(response.model_version),
+                  csv_field(self._input_file)]
         fields.extend("%.6g" % prob for prob in p.probabilities)
         return ",".join(fields) + "\n"
 
     def _json_line(self, p, response):
         line = {"id": p.id, "label": p.label, "score": p.score,
                 "out_of_distribution": p.out_of_distribution, "l2_norm": p.l2_norm,
-                "model": response.model_name, "version": response.model_version}
+                "call": p.call, "confidence": p.confidence,
+                "call_probability": p.call_probability, "ood_score": p.ood_score,
+                "model": response.model_name, "version": response.model_version,
+                "input_file": self._input_file}
         if p.probabilities:
             line["probabilities"] = dict(zip(self._labels, p.probabilities))
+        if p.calibrated_probabilities:
+            line["calibrated_probabilities"] = dict(zip(self._labels, p.calibrated_probabilities))
         return json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
     def _write(self, text):

@@ -71,7 +71,7 @@ class FakeServingPath : public ServingPath {
     for (int64_t i = 0; i < checked->rows; ++i) probs.insert(probs.end(), {0.25f, 0.75f});
     const RowsView p(probs.data(), checked->rows, 2);
     Verdicts verdicts;
-    if (absl::Status post = Postprocess(p, norms, card_, verdicts); !post.ok()) {
+    if (absl::Status post = Postprocess(p, *checked, norms, card_, nullptr, verdicts); !post.ok()) {
       return call->Finish(post);
     }
     absl::Status encoded = call->Encode({card_, p, norms, verdicts});
@@ -307,9 +307,10 @@ TEST_F(ProtocolAdaptersTest, V2GrpcHandsThePathItsModelParametersAndRawRows) {
   EXPECT_EQ(response.model_name(), "m");
   EXPECT_EQ(response.model_version(), "3");
   EXPECT_EQ(response.id(), "x");
-  ASSERT_EQ(response.outputs_size(), 6);
+  ASSERT_EQ(response.outputs_size(), 11);  // every output (v2/infer_tensors.h)
   EXPECT_EQ(response.outputs(1).name(), "label");
-  ASSERT_EQ(response.raw_output_contents_size(), 6);  // raw in, raw out
+  EXPECT_EQ(response.outputs(6).name(), "call");
+  ASSERT_EQ(response.raw_output_contents_size(), 11);  // raw in, raw out
   EXPECT_EQ(response.raw_output_contents(1).substr(4), "b");
 
   (*r.mutable_parameters())["timeout"].set_string_param("soon");

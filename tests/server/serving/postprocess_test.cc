@@ -1,5 +1,8 @@
 #include "server/serving/postprocess.h"
 
+#include <cmath>
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,7 +25,8 @@ TEST(PostprocessTest, ArgmaxScoreAndOutOfDistributionPerRow) {
                                     0.5f, 0.25f, 0.25f};  // A
   const std::vector<float> norms = {6.0f, 4.9f, 7.5f};
   Verdicts out;
-  ASSERT_TRUE(Postprocess(RowsView(probs.data(), 3, 3), norms, Card(), out).ok());
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 3, 3), RowsView(), norms, Card(), nullptr, out).ok());
   ASSERT_EQ(out.rows.size(), 3u);
   EXPECT_EQ(out.rows[0].class_index, 1);
   EXPECT_FLOAT_EQ(out.rows[0].score, 0.7f);
@@ -38,10 +42,12 @@ TEST(PostprocessTest, ArgmaxScoreAndOutOfDistributionPerRow) {
 TEST(PostprocessTest, TiesGoToTheFirstLabelAndRangeEndsAreInDistribution) {
   const std::vector<float> probs = {0.4f, 0.4f, 0.2f};
   Verdicts out;
-  ASSERT_TRUE(Postprocess(RowsView(probs.data(), 1, 3), {5.0f}, Card(), out).ok());
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {5.0f}, Card(), nullptr, out).ok());
   EXPECT_EQ(out.rows[0].class_index, 0);
   EXPECT_FALSE(out.rows[0].out_of_distribution);
-  ASSERT_TRUE(Postprocess(RowsView(probs.data(), 1, 3), {7.0f}, Card(), out).ok());
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {7.0f}, Card(), nullptr, out).ok());
   EXPECT_FALSE(out.rows[0].out_of_distribution);
 }
 
@@ -49,8 +55,10 @@ TEST(PostprocessTest, AReusedResultHoldsOnlyTheLatestRequest) {
   const std::vector<float> two = {0.9f, 0.05f, 0.05f, 0.9f, 0.05f, 0.05f};
   const std::vector<float> one = {0.05f, 0.05f, 0.9f};
   Verdicts out;
-  ASSERT_TRUE(Postprocess(RowsView(two.data(), 2, 3), {6.f, 1.f}, Card(), out).ok());
-  ASSERT_TRUE(Postprocess(RowsView(one.data(), 1, 3), {6.f}, Card(), out).ok());
+  ASSERT_TRUE(
+      Postprocess(RowsView(two.data(), 2, 3), RowsView(), {6.f, 1.f}, Card(), nullptr, out).ok());
+  ASSERT_TRUE(
+      Postprocess(RowsView(one.data(), 1, 3), RowsView(), {6.f}, Card(), nullptr, out).ok());
   EXPECT_EQ(out.rows.size(), 1u);
   EXPECT_THAT(out.label_counts, ElementsAre(0, 0, 1));
   EXPECT_EQ(out.out_of_distribution, 0);
@@ -60,9 +68,126 @@ TEST(PostprocessTest, AReusedResultHoldsOnlyTheLatestRequest) {
 TEST(PostprocessTest, ANonFiniteProbabilityIsAnErrorNamingTheRow) {
   const std::vector<float> probs = {0.5f, 0.25f, 0.25f, NAN, 0.f, 0.f};
   Verdicts out;
-  absl::Status s = Postprocess(RowsView(probs.data(), 2, 3), {6.f, 6.f}, Card(), out);
+  absl::Status s =
+      Postprocess(RowsView(probs.data(), 2, 3), RowsView(), {6.f, 6.f}, Card(), nullptr, out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.message(), ::testing::HasSubstr("embedding 1 is not finite"));
+}
+
+// Issue 26: the decision policy of the card, applied to every answer.
+ModelCard PolicyCard() {
+  ModelCard card = Card();
+  card.decision.present = true;
+  card.decision.temperature = 1.0;
+  card.decision.thresholds = {0.6, 0.6, 0.5};
+  card.decision.high = 0.9;
+  return card;
+}
+
+float Calibrated(std::vector<float> row, double temperature, int at) {
+  CalibrateRow(row.data(), static_cast<int>(row.size()), temperature, row.data());
+  return row[static_cast<size_t>(at)];
+}
+
+TEST(PostprocessTest, AProbabilityJustBelowItsThresholdIsUncertain) {
+  const std::vector<float> probs = {0.65f, 0.25f, 0.1f};
+  ModelCard card = PolicyCard();
+  const float calibrated = Calibrated(probs, 1.0, 0);
+  Verdicts out;
+  card.decision.thresholds[0] = calibrated;  // at the threshold: called
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, card, nullptr, out).ok());
+  EXPECT_EQ(out.rows[0].call, 0);
+  EXPECT_EQ(CallName(card, out.rows[0]), "class_A");
+  EXPECT_EQ(out.rows[0].confidence, Confidence::kMedium);
+  EXPECT_FLOAT_EQ(out.rows[0].call_probability, calibrated);
+  card.decision.thresholds[0] = std::nextafter(calibrated, 1.0f);  // just above it: uncertain
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, card, nullptr, out).ok());
+  EXPECT_EQ(out.rows[0].call, -1);
+  EXPECT_EQ(CallName(card, out.rows[0]), "uncertain");
+  EXPECT_EQ(out.rows[0].confidence, Confidence::kLow);
+  EXPECT_EQ(out.rows[0].class_index, 0) << "the model's own top label stays in the answer";
+  EXPECT_FLOAT_EQ(out.rows[0].score, 0.65f);
+  EXPECT_EQ(out.uncertain, 1);
+}
+
+TEST(PostprocessTest, ACallAtOrAboveHighIsHighConfidence) {
+  const std::vector<float> probs = {0.02f, 0.03f, 0.95f};
+  Verdicts out;
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, PolicyCard(), nullptr, out)
+          .ok());
+  EXPECT_EQ(out.rows[0].call, 2);
+  EXPECT_EQ(out.rows[0].confidence, Confidence::kHigh);
+}
+
+TEST(PostprocessTest, ALabelWithoutAReachableThresholdIsNeverCalled) {
+  const std::vector<float> probs = {0.01f, 0.98f, 0.01f};
+  ModelCard card = PolicyCard();
+  card.decision.thresholds[1] = std::numeric_limits<double>::infinity();
+  Verdicts out;
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, card, nullptr, out).ok());
+  EXPECT_EQ(out.rows[0].call, -1);
+}
+
+TEST(PostprocessTest, TemperatureScalesTheLogitsAndKeepsTheRawProbabilities) {
+  const std::vector<float> probs = {0.8f, 0.15f, 0.05f};
+  ModelCard card = PolicyCard();
+  card.decision.temperature = 2.0;
+  card.decision.thresholds[0] = 0.55;
+  Verdicts out;
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, card, nullptr, out).ok());
+  // softmax(log p / 2) = sqrt(p) renormalised.
+  const double total = std::sqrt(0.8) + std::sqrt(0.15) + std::sqrt(0.05);
+  EXPECT_NEAR(out.calibrated[0], std::sqrt(0.8) / total, 1e-6);
+  EXPECT_NEAR(out.calibrated[2], std::sqrt(0.05) / total, 1e-6);
+  EXPECT_NEAR(out.rows[0].call_probability, std::sqrt(0.8) / total, 1e-6);
+  EXPECT_FLOAT_EQ(out.rows[0].score, 0.8f);
+  EXPECT_EQ(out.rows[0].call, 0) << "0.594 passes the 0.55 threshold";
+  EXPECT_EQ(out.rows[0].confidence, Confidence::kMedium) << "0.8 was High before calibration";
+}
+
+TEST(PostprocessTest, TheDensityDetectorFlagsAnInputOffTheTrainingSubspace) {
+  // Training data along the first axis (variance 4), almost nothing elsewhere (0.01).
+  DensityModel density;
+  density.dim = 4;
+  density.mean = {0, 0, 0, 0};
+  density.components = {1, 0, 0, 0};
+  density.eigenvalues = {4.0};
+  density.residual_variance = 0.01;
+  density.Prepare();
+  ModelCard card = PolicyCard();
+  card.input_norm = {0, 0, 0.0, 10.0, {}};
+  card.decision.ood_cutoff = 2.0;
+  const std::vector<float> inputs = {2, 0, 0, 0,   // one standard deviation along the data
+                                     0, 2, 0, 0};  // the same norm, across it
+  const std::vector<float> probs = {0.98f, 0.01f, 0.01f, 0.98f, 0.01f, 0.01f};
+  Verdicts out;
+  ASSERT_TRUE(Postprocess(RowsView(probs.data(), 2, 3), RowsView(inputs.data(), 2, 4), {2.f, 2.f},
+                          card, &density, out)
+                  .ok());
+  EXPECT_NEAR(out.rows[0].ood_score, (4.0 / 4.0) / 4, 1e-6);
+  EXPECT_FALSE(out.rows[0].out_of_distribution);
+  EXPECT_EQ(out.rows[0].call, 0);
+  EXPECT_NEAR(out.rows[1].ood_score, (4.0 / 0.01) / 4, 1e-3);
+  EXPECT_TRUE(out.rows[1].out_of_distribution);
+  EXPECT_EQ(out.rows[1].call, -1) << "out of distribution is uncertain, however confident";
+  EXPECT_EQ(out.rows[1].confidence, Confidence::kLow);
+  EXPECT_EQ(out.out_of_distribution, 1);
+}
+
+TEST(PostprocessTest, AVersionWithoutAPolicyCallsItsTopLabel) {
+  const std::vector<float> probs = {0.3f, 0.5f, 0.2f};
+  Verdicts out;
+  ASSERT_TRUE(
+      Postprocess(RowsView(probs.data(), 1, 3), RowsView(), {6.f}, Card(), nullptr, out).ok());
+  EXPECT_EQ(out.rows[0].call, 1);
+  EXPECT_EQ(out.rows[0].confidence, Confidence::kMedium);
+  EXPECT_NEAR(out.rows[0].call_probability, 0.5f, 1e-6);
+  EXPECT_EQ(out.rows[0].ood_score, 0.f);
 }
 
 }  // namespace

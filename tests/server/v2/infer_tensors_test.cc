@@ -194,6 +194,11 @@ TEST(InferTensorsTest, OutputsFollowTheRequestOrTheMetadataOrder) {
   const std::vector<float> norms = {1.5f, 2.5f};
   Verdicts v;
   v.rows = {{1, 0.7f, false}, {0, 0.5f, true}};
+  v.rows[0].call = 1;
+  v.rows[0].confidence = Confidence::kHigh;
+  v.rows[0].call_probability = 0.9f;
+  v.rows[1].ood_score = 3.5f;  // out of distribution: uncertain, Low
+  v.calibrated = {0.05f, 0.9f, 0.05f, 0.6f, 0.2f, 0.2f};
   std::vector<InferOutput> out;
   BuildInferOutputs(InferRequest(), {card, RowsView(probs.data(), 2, 3), norms, v}, out);
   std::vector<std::string> names;
@@ -208,6 +213,13 @@ TEST(InferTensorsTest, OutputsFollowTheRequestOrTheMetadataOrder) {
   EXPECT_THAT(out[3].fp32, ElementsAre(0.7f, 0.5f));
   EXPECT_THAT(out[4].boolean, ElementsAre(0, 1));
   EXPECT_THAT(out[5].fp32, ElementsAre(1.5f, 2.5f));
+  EXPECT_THAT(out[6].bytes, ElementsAre("b", "uncertain"));
+  EXPECT_THAT(out[7].bytes, ElementsAre("High", "Low"));
+  EXPECT_THAT(out[8].fp32, ElementsAre(0.9f, 0.f));
+  EXPECT_THAT(out[9].shape, ElementsAre(2, 3));
+  EXPECT_THAT(out[9].fp32, ElementsAre(0.05f, 0.9f, 0.05f, 0.6f, 0.2f, 0.2f));
+  EXPECT_EQ(out[9].labels, "a,b,c");
+  EXPECT_THAT(out[10].fp32, ElementsAre(0.f, 3.5f));
 
   InferRequest r;
   r.outputs = {{"l2_norm"}, {"probabilities", 2, true}};

@@ -1,0 +1,95 @@
+#include "client/hamronization.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/decision_policy.h"
+
+namespace arginator::client {
+
+const std::vector<std::string>& HamronizationColumns() {
+  static const std::vector<std::string> kColumns = {
+      "input_file_name",
+      "gene_symbol",
+      "gene_name",
+      "reference_database_name",
+      "reference_database_version",
+      "reference_accession",
+      "analysis_software_name",
+      "analysis_software_version",
+      "genetic_variation_type",
+      "antimicrobial_agent",
+      "coverage_percentage",
+      "coverage_depth",
+      "coverage_ratio",
+      "drug_class",
+      "input_gene_length",
+      "input_gene_start",
+      "input_gene_stop",
+      "input_protein_length",
+      "input_protein_start",
+      "input_protein_stop",
+      "input_sequence_id",
+      "nucleotide_mutation",
+      "nucleotide_mutation_interpretation",
+      "predicted_phenotype",
+      "predicted_phenotype_confidence_level",
+      "amino_acid_mutation",
+      "amino_acid_mutation_interpretation",
+      "reference_gene_length",
+      "reference_gene_start",
+      "reference_gene_stop",
+      "reference_protein_length",
+      "reference_protein_start",
+      "reference_protein_stop",
+      "resistance_mechanism",
+      "strand_orientation",
+      "sequence_identity",
+      "nearest_reference_cosine",
+  };
+  return kColumns;
+}
+
+std::string BetaLactamaseName(const std::string& label) {
+  if (label == "betalactamase") return "beta-lactamase";
+  if (label.size() == 7 && absl::StartsWith(label, "class_")) {
+    return absl::StrCat("class ", label.substr(6), " beta-lactamase");
+  }
+  return absl::StrCat("beta-lactamase (", label, ")");
+}
+
+std::string HamronizationDatabaseVersion(int64_t version, const std::string& data_sha256) {
+  if (data_sha256.empty()) return absl::StrCat(version);
+  return absl::StrCat(version, " (data sha256:", data_sha256.substr(0, 16), ")");
+}
+
+std::optional<std::vector<std::string>> HamronizationRow(const v1::Prediction& p,
+                                                         const std::string& model_name,
+                                                         const std::string& database_version,
+                                                         int64_t model_version,
+                                                         const HamronizationContext& context) {
+  const bool uncertain = p.call() == kUncertainCall;
+  if (uncertain ? !context.include_uncertain : p.call() == "non_betalactamase") return std::nullopt;
+  std::vector<std::string> row(HamronizationColumns().size());
+  auto set = [&](const char* column, std::string value) {
+    const auto& columns = HamronizationColumns();
+    row[std::find(columns.begin(), columns.end(), column) - columns.begin()] = std::move(value);
+  };
+  set("input_file_name", context.input_file);
+  set("gene_symbol", "bla");
+  set("gene_name", uncertain ? absl::StrCat("uncertain call (top label ", p.label(), ")")
+                             : BetaLactamaseName(p.call()));
+  set("reference_database_name", model_name);
+  set("reference_database_version", database_version);
+  set("reference_accession", absl::StrCat(model_name, ":", model_version));
+  set("analysis_software_name", "arginator");
+  set("analysis_software_version", context.software_version);
+  set("genetic_variation_type", "gene_presence_detected");
+  set("drug_class", "beta-lactam");
+  set("input_sequence_id", p.id());
+  set("predicted_phenotype", uncertain ? "" : "beta-lactam resistance");
+  set("predicted_phenotype_confidence_level", p.confidence());
+  set("resistance_mechanism", "antibiotic inactivation");
+  return row;
+}
+
+}  // namespace arginator::client
