@@ -239,7 +239,9 @@ TEST(VersionLoaderTest, ALoadPastItsTimeoutFailsAndIsAbandoned) {
   TempDir repo;
   auto held = std::make_shared<HeldFactory>();  // outlives the abandoned thread's use of it
   DirectoryVersionLoader::Options options = LoaderOptions();
-  options.load_timeout = absl::Milliseconds(200);
+  // Long enough for the second, unblocked load below to finish on a loaded machine under TSan
+  // (200ms did not: that load was abandoned too, and its thread outlived the test).
+  options.load_timeout = absl::Seconds(2);
   DirectoryVersionLoader loader(
       options, [held](const std::string& p, const ModelCard& c) { return held->factory()(p, c); },
       [](const std::string&, int64_t, const std::vector<std::string>&) {
@@ -249,7 +251,7 @@ TEST(VersionLoaderTest, ALoadPastItsTimeoutFailsAndIsAbandoned) {
   auto stuck = loader.Load("m", 1, Publish(repo, "m", 1));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(stuck.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(stuck.status().message(), HasSubstr("did not finish within 200ms"));
+  EXPECT_THAT(stuck.status().message(), HasSubstr("did not finish within 2s"));
   EXPECT_THAT(stuck.status().message(), HasSubstr("models.load_timeout_s"));
   EXPECT_EQ(loader.abandoned(), 1);
 
