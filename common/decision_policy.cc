@@ -138,6 +138,33 @@ absl::StatusOr<DecisionPolicy> DecisionPolicyFromJson(const json& j,
   return policy;
 }
 
+absl::StatusOr<EvidenceIndex> EvidenceIndexFromJson(const json& j, const std::string& where) {
+  auto bad = [&](const char* what) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": evidence.", what));
+  };
+  if (!j.is_object()) return bad("must be an object");
+  EvidenceIndex e;
+  for (const auto& [key, slot] : {std::pair<const char*, std::string*>{"file", &e.file},
+                                  {"sha256", &e.sha256},
+                                  {"table_file", &e.table_file},
+                                  {"table_sha256", &e.table_sha256}}) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) {
+      return bad("file, sha256, table_file and table_sha256 must be non-empty strings");
+    }
+    *slot = it->get<std::string>();
+  }
+  if (e.file.find('/') != std::string::npos || e.table_file.find('/') != std::string::npos) {
+    return bad("file and table_file must name files of the version directory");
+  }
+  auto count = j.find("count");
+  if (count == j.end() || !count->is_number_integer() || count->get<int64_t>() < 1) {
+    return bad("count must be a positive integer");
+  }
+  e.count = count->get<int64_t>();
+  return e;
+}
+
 void CalibrateRow(const float* p, int k, double temperature, float* out) {
   double top = -std::numeric_limits<double>::infinity();
   for (int i = 0; i < k; ++i) {

@@ -70,6 +70,21 @@ struct DecisionPolicy {
   double ood_cutoff = std::numeric_limits<double>::infinity();
 };
 
+// The card's "evidence" section, typed: the version's reference index (its labelled training
+// embeddings, L2-normalised, searched by inner product = cosine) and the table naming each row.
+// Absent (file "") in versions from older trainers: they answer no evidence.
+struct EvidenceIndex {
+  std::string file;  // "" = none
+  std::string sha256;
+  std::string table_file;  // one row per reference: id, label
+  std::string table_sha256;
+  int64_t count = 0;
+};
+inline constexpr int kMaxEvidence = 50;  // nearest references one answer may ask for
+
+absl::StatusOr<EvidenceIndex> EvidenceIndexFromJson(const nlohmann::json& j,
+                                                    const std::string& where);
+
 // Parses model.json "decision" for a model with `labels` and inputs of `dim`; errors name
 // `where` and the field.
 absl::StatusOr<DecisionPolicy> DecisionPolicyFromJson(const nlohmann::json& j,

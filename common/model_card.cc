@@ -47,6 +47,7 @@ json ModelCardToJson(const ModelCard& card) {
   if (!card.compression.empty()) j["compression"] = card.compression;
   if (!card.quantization.is_null()) j["quantization"] = card.quantization;
   if (!card.decision_json.empty()) j["decision"] = card.decision_json;
+  if (!card.evidence_json.empty()) j["evidence"] = card.evidence_json;
   return j;
 }
 
@@ -174,6 +175,10 @@ absl::StatusOr<ModelCard> ModelCardFromJson(const json& j, const std::string& so
     card.decision_json = j.at("decision");
     ARG_ASSIGN_OR_RETURN(card.decision,
                          DecisionPolicyFromJson(card.decision_json, card.labels, source));
+  }
+  if (j.contains("evidence")) {
+    card.evidence_json = j.at("evidence");
+    ARG_ASSIGN_OR_RETURN(card.evidence, EvidenceIndexFromJson(card.evidence_json, source));
   }
   (void)Get(j, "created", card.created, source);
   (void)Get(j, "trainer_version", card.trainer_version, source);

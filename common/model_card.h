@@ -54,6 +54,9 @@ struct ModelCard {
   // and the figures measured with them), and the part the server applies, typed.
   nlohmann::json decision_json = nlohmann::json::object();
   DecisionPolicy decision;
+  // model.json "evidence" as written (index kind, size, build time) and its files, typed.
+  nlohmann::json evidence_json = nlohmann::json::object();
+  EvidenceIndex evidence;
   std::vector<GoldenExample> golden;
   double golden_tolerance = 1e-4;
   std::string model_sha256;  // of model.pt

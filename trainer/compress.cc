@@ -23,6 +23,7 @@
 #include "trainer/export.h"
 #include "trainer/model_package.h"
 #include "trainer/pipeline.h"
+#include "trainer/reference_index.h"
 #include "trainer/split_record.h"
 
 namespace arginator::trainer {
@@ -306,11 +307,13 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
         ARG_RETURN_IF_ERROR(WriteDensityFile(into, decision));
         card.decision_json = decision.card;
         card.decision = decision.policy;
-        // The parent's split record, which the card's dataset section names (eval checks it).
-        const fs::path split = dir / kSplitRecordFile;
-        if (fs::exists(split)) {
-          ARG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(split.string()));
-          ARG_RETURN_IF_ERROR(WriteFileDurably((fs::path(into) / kSplitRecordFile).string(), text));
+        // The parent's split record and reference index, which the card (a copy of the
+        // parent's) names: the same training data, whatever the compression did to the model.
+        for (const char* file : {kSplitRecordFile, kReferenceIndexFile, kReferenceTableFile}) {
+          const fs::path from = dir / file;
+          if (!fs::exists(from)) continue;
+          ARG_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(from.string()));
+          ARG_RETURN_IF_ERROR(WriteFileDurably((fs::path(into) / file).string(), bytes));
         }
         return WriteFileDurably(ModelCardPath(into), ModelCardToJson(card).dump(2) + "\n");
       }));

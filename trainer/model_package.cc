@@ -19,6 +19,7 @@
 #include "source_commit.h"
 #include "trainer/export.h"
 #include "trainer/model.h"
+#include "trainer/reference_index.h"
 #include "trainer/split_record.h"
 
 namespace arginator::trainer {
@@ -256,6 +257,11 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
                      {"torch_version", TORCH_VERSION}};
   card.input_norm = ComputeNormStats(p.data.x, p.split.train);
   ARG_RETURN_IF_ERROR(WriteDensityFile(dir, *in.decision));
+  std::vector<std::string> train_labels;
+  for (size_t r : p.split.train) train_labels.push_back(p.scheme.labels[p.labels[r]]);
+  ARG_ASSIGN_OR_RETURN(card.evidence_json,
+                       WriteReferenceIndex(dir, p.data.x, p.split.train, train_labels));
+  ARG_ASSIGN_OR_RETURN(card.evidence, EvidenceIndexFromJson(card.evidence_json, dir));
   card.decision_json = in.decision->card;
   card.decision = in.decision->policy;
 

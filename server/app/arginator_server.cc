@@ -6,6 +6,7 @@
 #include "server/app/drain.h"
 #include "server/app/grpc_transport.h"
 #include "server/component_options.h"
+#include "server/model/faiss_reference_search.h"
 #include "server/model/torchscript_model.h"
 #include "server/server_log.h"
 #include "server/serving/edge_limits.h"
@@ -57,7 +58,8 @@ ArginatorServer::ArginatorServer(const ServerConfig& config)
           },
           [this](const std::string& name, int64_t version, const std::vector<std::string>& labels) {
             return metrics_.ForVersion(name, version, labels);
-          }),
+          },
+          OpenFaissReferenceSearch),
       registry_(RegistryOptions(config), &loader_, &observers_),
       path_(&registry_, &metrics_, PathOptions(config)),
       classifier_(&path_, ClassifierOptions(config)),

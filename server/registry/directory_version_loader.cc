@@ -11,16 +11,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/file_io.h"
 #include "common/model_package.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace arginator::server {
 
 DirectoryVersionLoader::DirectoryVersionLoader(Options options, ModelFactory model_factory,
-                                               VersionObserverFactory observer_factory)
+                                               VersionObserverFactory observer_factory,
+                                               ReferenceSearchFactory reference_factory)
     : options_(options),
-      checks_(std::make_shared<const Checks>(Checks{std::move(options), std::move(model_factory)})),
+      checks_(std::make_shared<const Checks>(
+          Checks{std::move(options), std::move(model_factory), std::move(reference_factory)})),
       observer_factory_(std::move(observer_factory)) {}
 
 // One load in flight: its thread writes the result; Load waits for it, the timeout or Stop.
@@ -130,6 +134,57 @@ absl::Status CheckInsideRepository(const std::string& path, const std::string& r
   return absl::OkStatus();
 }
 
+// A file the card names beside model.json: a regular file of the version directory, no larger
+// than `limit`, whose sha256 is the card's.
+absl::StatusOr<std::string> VerifiedSibling(const std::string& dir, const std::string& file,
+                                            const std::string& sha256, uintmax_t limit,
+                                            const DirectoryVersionLoader::Options& options) {
+  const std::string path = (std::filesystem::path(dir) / file).string();
+  ARG_RETURN_IF_ERROR(CheckRegularFile(path, limit));
+  if (!options.repository.empty() && !options.links_outside_repository) {
+    ARG_RETURN_IF_ERROR(CheckInsideRepository(path, options.repository));
+  }
+  ARG_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+  if (sha != sha256) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": sha256 ", sha, " is not the one model.json records (", sha256, ")"));
+  }
+  return path;
+}
+
+// The version's reference table (id, label per row) and index, verified against the card.
+absl::StatusOr<std::shared_ptr<const ReferenceSet>> LoadReferences(
+    const std::string& dir, const ModelCard& card, const ReferenceSearchFactory& factory,
+    const DirectoryVersionLoader::Options& options) {
+  const EvidenceIndex& e = card.evidence;
+  constexpr uintmax_t kMaxIndexBytes = uintmax_t{16} << 30;
+  ARG_ASSIGN_OR_RETURN(std::string table_path,
+                       VerifiedSibling(dir, e.table_file, e.table_sha256, kMaxIndexBytes, options));
+  ARG_ASSIGN_OR_RETURN(std::string index_path,
+                       VerifiedSibling(dir, e.file, e.sha256, kMaxIndexBytes, options));
+  ARG_ASSIGN_OR_RETURN(std::string table, ReadFileToString(table_path));
+  auto set = std::make_shared<ReferenceSet>();
+  std::vector<absl::string_view> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
+  for (size_t i = 1; i < lines.size(); ++i) {  // line 0 is the header
+    std::vector<absl::string_view> fields = absl::StrSplit(lines[i], '\t');
+    auto label = fields.size() == 2
+                     ? std::find(card.labels.begin(), card.labels.end(), std::string(fields[1]))
+                     : card.labels.end();
+    if (label == card.labels.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          table_path, ": line ", i + 1, " is not an id and one of the model's labels"));
+    }
+    set->ids.emplace_back(fields[0]);
+    set->labels.push_back(static_cast<int>(label - card.labels.begin()));
+  }
+  if (static_cast<int64_t>(set->ids.size()) != e.count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(table_path, ": ", set->ids.size(), " references; model.json says ", e.count));
+  }
+  ARG_ASSIGN_OR_RETURN(set->search, factory(index_path, card.input_dim, e.count));
+  return std::shared_ptr<const ReferenceSet>(std::move(set));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks::Verify(
@@ -172,6 +227,10 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
     ARG_ASSIGN_OR_RETURN(DensityModel density,
                          LoadDensityModel(dir, card.decision, card.input_dim));
     servable->density = std::make_shared<const DensityModel>(std::move(density));
+  }
+  if (!card.evidence.file.empty() && reference_factory) {
+    ARG_ASSIGN_OR_RETURN(servable->references,
+                         LoadReferences(dir, card, reference_factory, options));
   }
   ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card));
   servable->model = std::move(model);

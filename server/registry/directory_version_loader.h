@@ -21,7 +21,9 @@ using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>(const 
 using VersionObserverFactory = std::function<std::shared_ptr<VersionObserver>(
     const std::string& name, int64_t version, const std::vector<std::string>& labels)>;
 
-// Loads a version directory the way the trainer published it and proves it before serving:
+// Loads a version directory the way the trainer published it and proves it before serving
+// (model.pt and model.json, and the files the card names beside them: density.npy and the
+// reference index and table, each against its sha256):
 // both files are regular files within the size limits and inside the repository; model.json parses
 // and names this model and version; model.pt matches its sha256; the TorchScript loads; its output
 // width equals the number of labels; it reproduces every golden example's probabilities within the
@@ -51,8 +53,11 @@ class DirectoryVersionLoader : public VersionLoader {
     int64_t max_input_dim = 0;  // server.max_input_dim: a wider model cannot take a full request
   };
 
+  // `reference_factory` opens a version's reference index (model.json "evidence"); without one,
+  // versions load without evidence and requests asking for it are refused.
   DirectoryVersionLoader(Options options, ModelFactory model_factory,
-                         VersionObserverFactory observer_factory);
+                         VersionObserverFactory observer_factory,
+                         ReferenceSearchFactory reference_factory = nullptr);
 
   absl::StatusOr<std::shared_ptr<ServableVersion>> Load(const std::string& name, int64_t version,
                                                         const std::string& dir) override;
@@ -69,6 +74,7 @@ class DirectoryVersionLoader : public VersionLoader {
   struct Checks {
     Options options;
     ModelFactory model_factory;
+    ReferenceSearchFactory reference_factory;
     // Every check and the warm-up: a servable without its batcher yet.
     absl::StatusOr<std::shared_ptr<ServableVersion>> Verify(const std::string& name,
                                                             int64_t version,

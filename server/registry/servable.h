@@ -7,6 +7,7 @@
 #include "common/model_card.h"
 #include "server/batching/dynamic_batcher.h"
 #include "server/model/model.h"
+#include "server/model/reference_set.h"
 
 namespace arginator::server {
 
@@ -30,6 +31,9 @@ struct ServableVersion {
   // The card's out-of-distribution density detector (decision.out_of_distribution); null when the
   // card has none (a version from an older trainer).
   std::shared_ptr<const DensityModel> density;
+  // The card's reference index (evidence), or null: the card has none, or the server was built
+  // without a reference search.
+  std::shared_ptr<const ReferenceSet> references;
   std::shared_ptr<VersionObserver> observer;  // never null once loaded
   std::unique_ptr<DynamicBatcher> batcher;
 

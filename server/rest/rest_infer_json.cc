@@ -70,6 +70,11 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
       ARG_RETURN_IF_ERROR(SetTimeoutParameter(t.is_number_integer(),
                                               t.is_number_integer() ? t.get<int64_t>() : 0, out));
     }
+    if (parameters.contains("evidence")) {
+      const json& k = parameters["evidence"];
+      ARG_RETURN_IF_ERROR(SetEvidenceParameter(k.is_number_integer(),
+                                               k.is_number_integer() ? k.get<int64_t>() : 0, out));
+    }
     if (parameters.contains("version_label")) {
       const json& label = parameters["version_label"];
       ARG_RETURN_IF_ERROR(SetVersionLabelParameter(

@@ -89,6 +89,7 @@ class RestInferCall final : public ServingCall {
       return Finish(s);
     }
     InferModelRef(view_, model());
+    evidence() = InferEvidence(view_);
     path->Serve(this, RequestMethod::kModelInferRest,
                 InferDeadline(view_, arrival, transport_deadline));
   }

@@ -16,6 +16,7 @@ absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<floa
   out.label_counts.assign(card.labels.size(), 0);
   out.out_of_distribution = 0;
   out.uncertain = 0;
+  out.evidence_k = 0;
   for (int64_t i = 0; i < probs.rows; ++i) {
     const float* row = probs.row(i);
     for (int64_t c = 0; c < probs.cols; ++c) {
@@ -40,11 +41,36 @@ absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<floa
     v.call = d.call;
     v.call_probability = d.top_probability;
     v.confidence = d.confidence;
+    v.evidence_disagrees = false;
     ++out.label_counts[static_cast<size_t>(v.class_index)];
     out.out_of_distribution += v.out_of_distribution;
     out.uncertain += d.call < 0;
   }
   return absl::OkStatus();
+}
+
+void FindEvidence(RowsView inputs, const std::vector<float>& norms, const ReferenceSet& references,
+                  int k, Verdicts& out) {
+  const int64_t n = inputs.rows;
+  out.unit_rows.resize(inputs.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const float scale =
+        norms[static_cast<size_t>(i)] > 0 ? 1.0f / norms[static_cast<size_t>(i)] : 0;
+    const float* row = inputs.row(i);
+    float* unit = out.unit_rows.data() + i * inputs.cols;
+    for (int64_t j = 0; j < inputs.cols; ++j) unit[j] = row[j] * scale;
+  }
+  out.evidence_k = k;
+  out.evidence_index.assign(static_cast<size_t>(n * k), -1);
+  out.evidence_cosine.assign(static_cast<size_t>(n * k), 0);
+  references.search->Search(RowsView(out.unit_rows.data(), n, inputs.cols), k,
+                            out.evidence_index.data(), out.evidence_cosine.data());
+  for (int64_t i = 0; i < n; ++i) {
+    RowVerdict& v = out.rows[static_cast<size_t>(i)];
+    const int64_t nearest = out.evidence_index[static_cast<size_t>(i * k)];
+    v.evidence_disagrees =
+        v.call >= 0 && nearest >= 0 && references.labels[static_cast<size_t>(nearest)] != v.call;
+  }
 }
 
 const std::string& CallName(const ModelCard& card, const RowVerdict& verdict) {

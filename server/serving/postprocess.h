@@ -8,6 +8,7 @@
 #include "common/decision_policy.h"
 #include "common/matrix_view.h"
 #include "common/model_card.h"
+#include "server/model/reference_set.h"
 
 namespace arginator::server {
 
@@ -21,6 +22,8 @@ struct RowVerdict {
   int call = -1;                     // the label called, or -1: "uncertain"
   float call_probability = 0;        // the calibrated probability of the top calibrated label
   Confidence confidence = Confidence::kLow;
+  bool evidence_disagrees = false;  // evidence asked for, and the nearest reference's label is not
+                                    // the call
 };
 
 // One request's verdicts and their totals (for metrics).
@@ -30,6 +33,12 @@ struct Verdicts {
   std::vector<int64_t> label_counts;  // indexed like card.labels
   int64_t out_of_distribution = 0;
   int64_t uncertain = 0;
+  // The nearest references, when the request asked for them: evidence_k per row, most similar
+  // first; indices into the version's reference table (-1: none) and cosine similarities.
+  int evidence_k = 0;
+  std::vector<int64_t> evidence_index;
+  std::vector<float> evidence_cosine;
+  std::vector<float> unit_rows;  // the inputs, L2-normalised for the search
 };
 
 // The post-processing step of the request path, a plain function of the forward's output, the
@@ -42,6 +51,12 @@ struct Verdicts {
 // label.
 absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<float>& norms,
                          const ModelCard& card, const DensityModel* density, Verdicts& out);
+
+// The evidence step, after Postprocess, for a request that asked for `k` > 0 nearest references
+// of `references` (the version's; never null here): searches the L2-normalised inputs and marks
+// each called row whose nearest reference has another label.
+void FindEvidence(RowsView inputs, const std::vector<float>& norms, const ReferenceSet& references,
+                  int k, Verdicts& out);
 
 // The label a verdict calls: the label's name, or "uncertain".
 const std::string& CallName(const ModelCard& card, const RowVerdict& verdict);

@@ -32,6 +32,17 @@ void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time dead
   if (!servable.ok()) return Fail(call, servable.status());
   call->servable_ = *std::move(servable);
   const ModelCard& card = call->servable_->card;
+  if (call->evidence_ < 0 || call->evidence_ > kMaxEvidence) {
+    return Fail(call, absl::InvalidArgumentError(
+                          absl::StrCat("evidence ", call->evidence_, " is not in [0, ",
+                                       kMaxEvidence, "] (nearest references per embedding)")));
+  }
+  if (call->evidence_ > 0 && call->servable_->references == nullptr) {
+    return Fail(call, absl::FailedPreconditionError(absl::StrCat(
+                          card.name, " v", card.version,
+                          " has no reference index to take evidence from (trained before "
+                          "arginator-train wrote one)")));
+  }
 
   call->rows_.Clear();
   if (absl::Status s = call->DecodeRows(card, call->rows_); !s.ok()) return Fail(call, s);
@@ -64,7 +75,13 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
       !s.ok()) {
     return Fail(call, s);
   }
-  const ServingAnswer answer{servable.card, call->outputs, call->norms_, call->verdicts_};
+  const ReferenceSet* references = nullptr;
+  if (call->evidence_ > 0) {
+    references = servable.references.get();
+    FindEvidence(call->inputs, call->norms_, *references, call->evidence_, call->verdicts_);
+  }
+  const ServingAnswer answer{servable.card, call->outputs, call->norms_, call->verdicts_,
+                             references};
   if (absl::Status s = call->Encode(answer); !s.ok()) return Fail(call, s);
   // The version's own series, resolved when it loaded (no label lookup per request).
   if (servable.observer) {

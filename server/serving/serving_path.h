@@ -27,6 +27,8 @@ struct ServingAnswer {
   RowsView probabilities;  // the forward's output, [rows, labels]
   const std::vector<float>& norms;
   const Verdicts& verdicts;
+  // The version's reference table, naming verdicts.evidence_index; null when no evidence was asked.
+  const ReferenceSet* references = nullptr;
 };
 
 // One inference request on the serving path. A protocol adapter (server/v1, server/v2,
@@ -57,12 +59,16 @@ class ServingCall : private InferenceTask {
  protected:
   // The model the request names; the adapter fills it before Serve.
   ModelRef& model() { return model_; }
+  // How many nearest references each row's answer carries (0: none, the default); the adapter
+  // sets it before Serve, the path checks it (0..kMaxEvidence, a version with a reference index).
+  int& evidence() { return evidence_; }
 
  private:
   friend class ServingPath;
   void Computed(const absl::Status& status) override;  // the batcher computed the rows (or failed)
 
   ModelRef model_;
+  int evidence_ = 0;
   ServingPath* path_ = nullptr;
   RequestMethod method_ = RequestMethod::kClassify;
   absl::Time start_;
@@ -80,7 +86,8 @@ class ServingCall : private InferenceTask {
 //   -> the adapter decodes its rows -> the rows contract (CheckRows: count, width, finite)
 //   -> the version's batcher with the request's deadline (it may run the forward on this
 //   thread; a request whose deadline passes first is dropped unrun)
-//   -> post-processing (argmax, score, out of distribution) -> the adapter encodes its answer
+//   -> post-processing (argmax, score, calibration, out of distribution, the call and its
+//   confidence; the nearest references when asked) -> the adapter encodes its answer
 //   -> metrics, recorded once per request (the version's series, or RecordFailure)
 //   -> the adapter's Finish.
 // A v1 Classify, a v2 ModelInfer over gRPC and one over REST for the same version share its

@@ -12,6 +12,7 @@ void ClassifyServingCall::Serve(ServingPath* path, RequestMethod method,
   request_ = &request;
   response_ = response;
   DecodeModelSpec(request.model(), model());
+  evidence() = request.evidence();
   path->Serve(this, method, deadline);
 }
 

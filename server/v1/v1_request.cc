@@ -97,6 +97,17 @@ void EncodeClassifyResponse(const v1::ClassifyRequest& request, const ServingAns
     p->set_confidence(ConfidenceName(v.confidence));
     p->set_call_probability(v.call_probability);
     p->set_ood_score(v.ood_score);
+    const Verdicts& verdicts = answer.verdicts;
+    for (int j = 0; answer.references != nullptr && j < verdicts.evidence_k; ++j) {
+      const int64_t at = verdicts.evidence_index[static_cast<size_t>(i * verdicts.evidence_k + j)];
+      if (at < 0) break;
+      v1::Reference* e = p->add_evidence();
+      e->set_id(answer.references->ids[static_cast<size_t>(at)]);
+      e->set_label(
+          card.labels[static_cast<size_t>(answer.references->labels[static_cast<size_t>(at)])]);
+      e->set_cosine(verdicts.evidence_cosine[static_cast<size_t>(i * verdicts.evidence_k + j)]);
+    }
+    p->set_evidence_disagrees(v.evidence_disagrees);
     if (with_probabilities) {
       p->mutable_probabilities()->Add(probabilities.row(i), probabilities.row(i + 1));
       const float* calibrated = answer.verdicts.calibrated.data() + i * probabilities.cols;

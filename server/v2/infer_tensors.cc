@@ -26,9 +26,19 @@ constexpr const char* kOutputNames[] = {"probabilities",
                                         "calibrated_probabilities",
                                         "ood_score"};
 
+// With the evidence parameter only.
+constexpr const char* kEvidenceOutputNames[] = {"evidence_id", "evidence_label", "evidence_cosine",
+                                                "evidence_disagrees"};
+
+bool IsEvidenceOutput(const std::string& name) {
+  return std::find(std::begin(kEvidenceOutputNames), std::end(kEvidenceOutputNames), name) !=
+         std::end(kEvidenceOutputNames);
+}
+
 bool IsOutputName(const std::string& name) {
   return std::find(std::begin(kOutputNames), std::end(kOutputNames), name) !=
-         std::end(kOutputNames);
+             std::end(kOutputNames) ||
+         IsEvidenceOutput(name);
 }
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
@@ -47,7 +57,12 @@ absl::Status CheckOutputs(const InferRequest& request, const ModelCard& card) {
     if (!IsOutputName(output.name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown output '", Utf8Prefix(output.name, GetEdgeLimits().max_name_bytes),
-          "' for model '", card.name, "'; its outputs are ", absl::StrJoin(kOutputNames, ", ")));
+          "' for model '", card.name, "'; its outputs are ", absl::StrJoin(kOutputNames, ", "),
+          " and, with the evidence parameter, ", absl::StrJoin(kEvidenceOutputNames, ", ")));
+    }
+    if (IsEvidenceOutput(output.name) && request.evidence <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output '", output.name, "' needs the evidence parameter (nearest references per row)"));
     }
     if (output.classification == 0) continue;
     const auto classes = static_cast<int64_t>(card.labels.size());
@@ -123,6 +138,18 @@ absl::Status SetVersionLabelParameter(bool is_string, const std::string& value,
   return absl::OkStatus();
 }
 
+absl::Status SetEvidenceParameter(bool is_int64, int64_t value, InferRequest& request) {
+  if (!is_int64 || value < 0 || value > kMaxEvidence) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the evidence parameter must be an int64 in [0, ", kMaxEvidence,
+                     "]: nearest references per row"));
+  }
+  request.evidence = value;
+  return absl::OkStatus();
+}
+
+int InferEvidence(const InferRequest& request) { return static_cast<int>(request.evidence); }
+
 void InferModelRef(const InferRequest& request, ModelRef& out) {
   out.name = request.model_name;
   out.version = request.model_version;
@@ -189,7 +216,17 @@ void BuildInferOutputs(const InferRequest& request, const ServingAnswer& answer,
   std::vector<InferOutputRequest> wanted = request.outputs;
   if (wanted.empty()) {
     for (const char* name : kOutputNames) wanted.push_back({name});
+    if (request.evidence > 0) {
+      for (const char* name : kEvidenceOutputNames) wanted.push_back({name});
+    }
   }
+  const int evidence_k = verdicts.evidence_k;
+  auto reference = [&](size_t row, int j) -> int64_t {
+    return answer.references == nullptr
+               ? -1
+               : verdicts.evidence_index[row * static_cast<size_t>(evidence_k) +
+                                         static_cast<size_t>(j)];
+  };
   const int64_t n = probabilities.rows;
   const auto rows = static_cast<size_t>(n);
   out.resize(wanted.size());
@@ -254,9 +291,34 @@ void BuildInferOutputs(const InferRequest& request, const ServingAnswer& answer,
           verdicts.calibrated.begin(),
           verdicts.calibrated.begin() + static_cast<std::ptrdiff_t>(probabilities.size()));
       o.labels = absl::StrJoin(card.labels, ",");
-    } else {  // ood_score; names were checked by DecodeInferRows
+    } else if (want.name == "ood_score") {
       o.datatype = "FP32";
       for (size_t i = 0; i < rows; ++i) o.fp32.push_back(verdicts.rows[i].ood_score);
+    } else if (want.name == "evidence_id" || want.name == "evidence_label") {
+      o.datatype = "BYTES";
+      o.shape = {n, evidence_k};
+      for (size_t i = 0; i < rows; ++i) {
+        for (int j = 0; j < evidence_k; ++j) {
+          const int64_t at = reference(i, j);
+          if (at < 0) {
+            o.bytes.emplace_back();
+          } else if (want.name == "evidence_id") {
+            o.bytes.push_back(answer.references->ids[static_cast<size_t>(at)]);
+          } else {
+            o.bytes.push_back(card.labels[static_cast<size_t>(
+                answer.references->labels[static_cast<size_t>(at)])]);
+          }
+        }
+      }
+    } else if (want.name == "evidence_cosine") {
+      o.datatype = "FP32";
+      o.shape = {n, evidence_k};
+      o.fp32.assign(verdicts.evidence_cosine.begin(),
+                    verdicts.evidence_cosine.begin() +
+                        static_cast<std::ptrdiff_t>(rows * static_cast<size_t>(evidence_k)));
+    } else {  // evidence_disagrees; names were checked by DecodeInferRows
+      o.datatype = "BOOL";
+      for (size_t i = 0; i < rows; ++i) o.boolean.push_back(verdicts.rows[i].evidence_disagrees);
     }
   }
 }

@@ -67,6 +67,9 @@ struct InferOutputRequest {
 //                  with DEADLINE_EXCEEDED if its forward has not run by then; the earlier of it
 //                  and the transport's own deadline applies
 //   version_label  string: serve the version this label points to (instead of a version number)
+//   evidence       int64: how many nearest references each row carries (0..50), in the outputs
+//                  evidence_id and evidence_label BYTES [-1, k], evidence_cosine FP32 [-1, k]
+//                  and evidence_disagrees BOOL [-1] (added to the default outputs)
 struct InferRequest {
   std::string model_name;
   std::string model_version;  // "" = the version the server chooses
@@ -74,6 +77,7 @@ struct InferRequest {
   int64_t timeout_us = 0;  // 0: none
   bool has_version_label = false;
   std::string version_label;
+  int64_t evidence = 0;
   std::vector<InferInput> inputs;
   std::vector<InferOutputRequest> outputs;  // empty = every output, in metadata order
   bool all_binary = false;                  // REST's binary_data_output: every output in binary
@@ -98,9 +102,12 @@ struct InferOutput {
 absl::Status SetTimeoutParameter(bool is_int64, int64_t value, InferRequest& request);
 absl::Status SetVersionLabelParameter(bool is_string, const std::string& value,
                                       InferRequest& request);
+absl::Status SetEvidenceParameter(bool is_int64, int64_t value, InferRequest& request);
 
 // The model a request names (URL or message, plus its version_label parameter).
 void InferModelRef(const InferRequest& request, ModelRef& out);
+// Its evidence parameter, for the serving path (which checks the range).
+int InferEvidence(const InferRequest& request);
 // The request's deadline: the earlier of the transport's and `arrival` + its timeout parameter.
 absl::Time InferDeadline(const InferRequest& request, absl::Time arrival, absl::Time transport);
 

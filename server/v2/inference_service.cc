@@ -36,6 +36,10 @@ absl::Status Decode(const inference::ModelInferRequest& in, InferRequest& out) {
       ARG_RETURN_IF_ERROR(SetVersionLabelParameter(
           value.parameter_choice_case() == inference::InferParameter::kStringParam,
           value.string_param(), out));
+    } else if (name == "evidence") {
+      ARG_RETURN_IF_ERROR(SetEvidenceParameter(
+          value.parameter_choice_case() == inference::InferParameter::kInt64Param,
+          value.int64_param(), out));
     }
   }
   const int raw = in.raw_input_contents_size();
@@ -111,6 +115,7 @@ class GrpcInferCall final : public ServingCall {
       return Finish(s);
     }
     InferModelRef(view_, model());
+    evidence() = InferEvidence(view_);
     path->Serve(this, RequestMethod::kModelInferGrpc,
                 InferDeadline(view_, arrival, transport_deadline));
   }

@@ -13,6 +13,7 @@
 #include <random>
 #include <regex>
 
+#include "common/embedding_files.h"
 #include "gmock/gmock.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "tests/integration/served_models_fixture.h"
@@ -416,6 +417,99 @@ TEST_F(V2ProtocolTest, EveryProtocolGivesTheSameCallConfidenceAndDistributionFla
   }
   EXPECT_LT(v1_response.predictions(0).ood_score(), card.decision.ood_cutoff * 1.5)
       << "a held-out protein scores like the validation proteins";
+}
+
+// Issue 26: evidence. A training protein's own embedding finds itself as its nearest reference
+// (cosine ~1) through v1, v2 gRPC and REST alike; the count is checked at the edge.
+TEST_F(V2ProtocolTest, ATrainingProteinIsItsOwnNearestReferenceOnEveryProtocol) {
+  StartServer();
+  const ModelCard card = Card(kClass, 1);
+  ASSERT_FALSE(card.evidence.file.empty()) << "the trainer writes a reference index";
+  auto table =
+      ReadFileToString(work_.Join("models/" + card.name + "/1/" + card.evidence.table_file));
+  ASSERT_TRUE(table.ok());
+  const std::string line = table->substr(table->find('\n') + 1);
+  const std::string id = line.substr(0, line.find('\t'));
+  std::vector<float> protein;
+  for (const auto& entry : fs::directory_iterator(shared_->Join("data"))) {
+    if (entry.path().extension() != ".h5") continue;
+    auto m = ReadEmbeddingFile(entry.path().string());
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (size_t i = 0; i < m->rows(); ++i) {
+      if (m->ids[i] == id) protein.assign(m->row(i), m->row(i) + m->dim);
+    }
+  }
+  ASSERT_EQ(protein.size(), static_cast<size_t>(card.input_dim)) << id;
+
+  v1::ClassifyRequest request;
+  request.mutable_model()->set_name(card.name);
+  request.set_evidence(3);
+  v1::Embedding* e = request.add_embeddings();
+  e->set_id("query");
+  e->mutable_values()->Add(protein.begin(), protein.end());
+  v1::ClassifyResponse v1_response;
+  ASSERT_TRUE(Classify(request, &v1_response).ok());
+  const v1::Prediction& p = v1_response.predictions(0);
+  ASSERT_EQ(p.evidence_size(), 3);
+  EXPECT_EQ(p.evidence(0).id(), id);
+  EXPECT_GT(p.evidence(0).cosine(), 0.9999f);
+  EXPECT_GE(p.evidence(0).cosine(), p.evidence(1).cosine()) << "most similar first";
+  EXPECT_EQ(p.evidence_disagrees(), p.call() != "uncertain" && p.evidence(0).label() != p.call());
+
+  inference::ModelInferRequest v2_request;
+  v2_request.set_model_name(card.name);
+  (*v2_request.mutable_parameters())["evidence"].set_int64_param(3);
+  auto* input = v2_request.add_inputs();
+  input->set_name("embedding");
+  input->set_datatype("FP32");
+  input->add_shape(1);
+  input->add_shape(card.input_dim);
+  v2_request.add_raw_input_contents(
+      std::string(reinterpret_cast<const char*>(protein.data()), protein.size() * sizeof(float)));
+  for (const char* name :
+       {"evidence_id", "evidence_label", "evidence_cosine", "evidence_disagrees"}) {
+    v2_request.add_outputs()->set_name(name);
+  }
+  grpc::ClientContext ctx;
+  inference::ModelInferResponse v2_response;
+  ASSERT_TRUE(V2()->ModelInfer(&ctx, v2_request, &v2_response).ok());
+  ASSERT_EQ(v2_response.outputs_size(), 4);
+  EXPECT_THAT(v2_response.outputs(0).shape(), ::testing::ElementsAre(1, 3));
+  const std::string& ids = v2_response.raw_output_contents(0);
+  EXPECT_EQ(ids.substr(4, id.size()), id);
+  float cosines[3];
+  ASSERT_EQ(v2_response.raw_output_contents(2).size(), sizeof(cosines));
+  std::memcpy(cosines, v2_response.raw_output_contents(2).data(), sizeof(cosines));
+  for (int j = 0; j < 3; ++j) EXPECT_FLOAT_EQ(cosines[j], p.evidence(j).cosine());
+
+  nlohmann::json body = {{"parameters", {{"evidence", 3}}},
+                         {"inputs",
+                          {{{"name", "embedding"},
+                            {"datatype", "FP32"},
+                            {"shape", {1, card.input_dim}},
+                            {"data", protein}}}}};
+  auto rest = Rest().Post("/v2/models/" + card.name + "/infer", body.dump(), "application/json");
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->status, 200) << rest->body;
+  const nlohmann::json rest_json = nlohmann::json::parse(rest->body);
+  bool found = false;
+  for (const auto& o : rest_json["outputs"]) {
+    if (o["name"] != "evidence_label") continue;
+    found = true;
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(o["data"][j], p.evidence(j).label());
+  }
+  EXPECT_TRUE(found) << "the evidence outputs join the default outputs: " << rest->body;
+
+  request.set_evidence(51);
+  v1::ClassifyResponse refused;
+  grpc::Status too_many = Classify(request, &refused);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(too_many.error_message(), HasSubstr("evidence 51 is not in [0, 50]"));
+  v2_request.mutable_parameters()->erase("evidence");
+  grpc::ClientContext ctx2;
+  grpc::Status no_parameter = V2()->ModelInfer(&ctx2, v2_request, &v2_response);
+  EXPECT_EQ(no_parameter.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(no_parameter.error_message(), HasSubstr("needs the evidence parameter"));
 }
 
 }  // namespace

@@ -28,9 +28,12 @@ import urllib.parse
 import numpy as np
 
 INPUT_DIM = 1024
-OUTPUTS = ["probabilities", "label", "class_index", "score", "out_of_distribution", "l2_norm"]
+OUTPUTS = ["probabilities", "label", "class_index", "score", "out_of_distribution", "l2_norm",
+           "call", "confidence", "call_probability", "calibrated_probabilities", "ood_score"]
 DATATYPES = {"probabilities": "FP32", "label": "BYTES", "class_index": "INT32", "score": "FP32",
-             "out_of_distribution": "BOOL", "l2_norm": "FP32"}
+             "out_of_distribution": "BOOL", "l2_norm": "FP32", "call": "BYTES",
+             "confidence": "BYTES", "call_probability": "FP32",
+             "calibrated_probabilities": "FP32", "ood_score": "FP32"}
 MODEL_NAMES = ["betalactamase-binary", "betalactamase-class"]
 UNKNOWN_MODEL = "no-such-model-v2test"
 PROB_TOL = 1e-5     # server vs the TorchScript module, absolute
@@ -388,6 +391,40 @@ def validate_outputs(ch, what, m, x, tensors, requested=None, classification=Non
                  f"at row {rel.argmax()} (got {got[rel.argmax()]:.6g}, expected "
                  f"{norms[rel.argmax()]:.6g})")
         result["l2_norm"] = got
+    # The decision (docs/model-json.md "decision"): a label or "uncertain", Low exactly when
+    # uncertain, calibrated rows that sum to 1 and whose top value is call_probability.
+    t = by.get("call")
+    if t is not None and header_ok(t, "BYTES", [n]):
+        got = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in t.values]
+        bad = [c for c in got if c != "uncertain" and c not in m.labels]
+        ch.check(not bad, f"{what}: calls that are no label: {bad[:5]}")
+        result["call"] = got
+    t = by.get("confidence")
+    if t is not None and header_ok(t, "BYTES", [n]):
+        got = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in t.values]
+        ch.check(set(got) <= {"High", "Medium", "Low"}, f"{what}: confidence levels {set(got)}")
+        if "call" in result:
+            ch.check(all((c == "uncertain") == (lv == "Low") for c, lv in zip(result["call"], got)),
+                     f"{what}: Low is not exactly the uncertain calls")
+        result["confidence"] = got
+    t = by.get("calibrated_probabilities")
+    if t is not None and header_ok(t, "FP32", [n, m.C]):
+        got = np.asarray(t.values, dtype=np.float64).reshape(n, m.C)
+        ch.check(np.abs(got.sum(axis=1) - 1).max() <= 1e-4, f"{what}: calibrated rows' sums")
+        result["calibrated_probabilities"] = got
+    t = by.get("call_probability")
+    if t is not None and header_ok(t, "FP32", [n]):
+        got = np.asarray(t.values, dtype=np.float64)
+        if "calibrated_probabilities" in result:
+            d = np.abs(got - result["calibrated_probabilities"].max(axis=1)).max()
+            ch.check(d <= SAME_TOL, f"{what}: call_probability is not the top calibrated "
+                     f"probability (off by {d:.3g})")
+        result["call_probability"] = got
+    t = by.get("ood_score")
+    if t is not None and header_ok(t, "FP32", [n]):
+        got = np.asarray(t.values, dtype=np.float64)
+        ch.check((got >= 0).all(), f"{what}: negative ood_score")
+        result["ood_score"] = got
     return result
 
 
@@ -612,7 +649,11 @@ def expected_metadata(m):
     return {"inputs": [("embedding", "FP32", [-1, INPUT_DIM])],
             "outputs": [("probabilities", "FP32", [-1, m.C]), ("label", "BYTES", [-1]),
                         ("class_index", "INT32", [-1]), ("score", "FP32", [-1]),
-                        ("out_of_distribution", "BOOL", [-1]), ("l2_norm", "FP32", [-1])]}
+                        ("out_of_distribution", "BOOL", [-1]), ("l2_norm", "FP32", [-1]),
+                        ("call", "BYTES", [-1]), ("confidence", "BYTES", [-1]),
+                        ("call_probability", "FP32", [-1]),
+                        ("calibrated_probabilities", "FP32", [-1, m.C]),
+                        ("ood_score", "FP32", [-1])]}
 
 
 def good_grpc_ok(ch, g, m, after):
@@ -1111,7 +1152,14 @@ def v1_classify(g, m, x, packed, version=None):
             "class_index": np.array([p.class_index for p in resp.predictions]),
             "score": np.array([p.score for p in resp.predictions], dtype=np.float64),
             "out_of_distribution": np.array([p.out_of_distribution for p in resp.predictions]),
-            "l2_norm": np.array([p.l2_norm for p in resp.predictions], dtype=np.float64)}
+            "l2_norm": np.array([p.l2_norm for p in resp.predictions], dtype=np.float64),
+            "call": [p.call for p in resp.predictions],
+            "confidence": [p.confidence for p in resp.predictions],
+            "call_probability": np.array([p.call_probability for p in resp.predictions],
+                                         dtype=np.float64),
+            "calibrated_probabilities": np.array(
+                [list(p.calibrated_probabilities) for p in resp.predictions], dtype=np.float64),
+            "ood_score": np.array([p.ood_score for p in resp.predictions], dtype=np.float64)}
 
 
 def group_consistency(ch, g, rest, models):
@@ -1152,11 +1200,12 @@ def group_consistency(ch, g, rest, models):
                     ch.check(False, f"{m.name}: {name} lacks {key} to compare")
                     continue
                 a, b = base[key], other[key]
-                if key in ("probabilities", "score"):
+                if key in ("probabilities", "score", "call_probability",
+                           "calibrated_probabilities"):
                     d = np.abs(np.asarray(a) - np.asarray(b)).max()
                     ch.check(d <= SAME_TOL, f"{m.name}: {key} of {name} differs from "
                              f"{base_name} by up to {d:.3g} (tolerance {SAME_TOL})")
-                elif key == "l2_norm":
+                elif key in ("l2_norm", "ood_score"):
                     d = (np.abs(np.asarray(a) - np.asarray(b)) / np.asarray(a)).max()
                     ch.check(d <= SAME_TOL, f"{m.name}: l2_norm of {name} differs from "
                              f"{base_name} by up to {d:.3g} relative")

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -188,6 +189,49 @@ TEST(PostprocessTest, AVersionWithoutAPolicyCallsItsTopLabel) {
   EXPECT_EQ(out.rows[0].confidence, Confidence::kMedium);
   EXPECT_NEAR(out.rows[0].call_probability, 0.5f, 1e-6);
   EXPECT_EQ(out.rows[0].ood_score, 0.f);
+}
+
+// A search that answers fixed neighbours: row i's nearest references are i, i+1, ...
+class FixedSearch : public ReferenceSearch {
+ public:
+  void Search(RowsView rows, int k, int64_t* indices, float* cosines) const override {
+    for (int64_t i = 0; i < rows.rows; ++i) {
+      for (int j = 0; j < k; ++j) {
+        indices[i * k + j] = j < 2 ? i + j : -1;  // fewer references than asked past two
+        cosines[i * k + j] = j < 2 ? 1.0f - 0.1f * static_cast<float>(j) : 0.f;
+      }
+      seen_norm = rows.row(i)[0] * rows.row(i)[0] + rows.row(i)[1] * rows.row(i)[1];
+    }
+  }
+  mutable float seen_norm = 0;
+};
+
+TEST(PostprocessTest, EvidenceSaysWhenTheNearestReferenceDisagreesWithTheCall) {
+  ReferenceSet references;
+  references.ids = {"ref0", "ref1", "ref2"};
+  references.labels = {0, 2, 2};  // class_A, non_betalactamase, non_betalactamase
+  auto search = std::make_unique<FixedSearch>();
+  const FixedSearch* fixed = search.get();
+  references.search = std::move(search);
+  const std::vector<float> probs = {0.95f, 0.03f, 0.02f,   // called class_A; nearest ref0: agrees
+                                    0.96f, 0.02f, 0.02f,   // called class_A; nearest ref1: not
+                                    0.40f, 0.30f, 0.30f};  // uncertain: never "disagrees"
+  const std::vector<float> inputs = {3, 4, 6, 8, 0, 5};
+  const std::vector<float> norms = {5, 10, 5};
+  ModelCard card = PolicyCard();
+  card.input_norm = {0, 0, 0.0, 20.0, {}};
+  Verdicts out;
+  ASSERT_TRUE(Postprocess(RowsView(probs.data(), 3, 3), RowsView(inputs.data(), 3, 2), norms, card,
+                          nullptr, out)
+                  .ok());
+  FindEvidence(RowsView(inputs.data(), 3, 2), norms, references, 3, out);
+  EXPECT_NEAR(fixed->seen_norm, 1.0f, 1e-6) << "the search sees unit-length rows";
+  EXPECT_EQ(out.evidence_k, 3);
+  EXPECT_THAT(out.evidence_index, ElementsAre(0, 1, -1, 1, 2, -1, 2, 3, -1));
+  EXPECT_FALSE(out.rows[0].evidence_disagrees);
+  EXPECT_TRUE(out.rows[1].evidence_disagrees);
+  EXPECT_EQ(out.rows[2].call, -1);
+  EXPECT_FALSE(out.rows[2].evidence_disagrees);
 }
 
 }  // namespace

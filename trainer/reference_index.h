@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/embedding_matrix.h"
+#include "nlohmann/json.hpp"
+
+namespace arginator::trainer {
+
+// The files beside model.pt holding a version's reference index (model.json "evidence").
+inline constexpr char kReferenceIndexFile[] = "references.faiss";
+inline constexpr char kReferenceTableFile[] = "references.tsv";
+// Up to this many references the index is exact (FAISS IndexFlatIP: every reference compared);
+// above it, an HNSW graph (IndexHNSWFlat, 32 links per node, efSearch 128), approximate but
+// sub-linear. docs/model-json.md has the measured costs.
+inline constexpr size_t kExactReferenceLimit = 200000;
+
+// Writes the reference index of `rows` of `x` (L2-normalised, so inner product = cosine) and its
+// table (id, label of each row, in index order) into `dir`; returns model.json's "evidence"
+// section: the files and their sha256, the index kind, count, bytes and build seconds.
+absl::StatusOr<nlohmann::json> WriteReferenceIndex(const std::string& dir, const EmbeddingMatrix& x,
+                                                   const std::vector<size_t>& rows,
+                                                   const std::vector<std::string>& row_labels);
+
+}  // namespace arginator::trainer
