@@ -112,7 +112,7 @@ grpc::Status ArginatorClient::WithRetries(
 absl::StatusOr<v1::ClassifyResponse> ArginatorClient::Classify(const ModelSelector& model,
                                                                const EmbeddingMatrix& embeddings,
                                                                size_t first, size_t count,
-                                                               bool probabilities) {
+                                                               bool probabilities, int evidence) {
   if (first + count > embeddings.rows()) {
     return absl::OutOfRangeError(
         absl::StrCat("rows ", first, "..", first + count, " of ", embeddings.rows()));
@@ -120,6 +120,7 @@ absl::StatusOr<v1::ClassifyResponse> ArginatorClient::Classify(const ModelSelect
   v1::ClassifyRequest request;
   SetModelSpec(model, request.mutable_model());
   request.set_return_probabilities(probabilities);
+  request.set_evidence(evidence);
   request.set_packed_values(std::string(reinterpret_cast<const char*>(embeddings.row(first)),
                                         count * embeddings.dim * sizeof(float)));
   for (size_t i = first; i < first + count; ++i) request.add_packed_ids(embeddings.ids[i]);
@@ -135,6 +136,13 @@ absl::StatusOr<v1::ClassifyResponse> ArginatorClient::Classify(const ModelSelect
 absl::Status ArginatorClient::ClassifyAll(
     const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
     bool probabilities, const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch) {
+  return ClassifyAll(model, embeddings, batch_size, probabilities, 0, on_batch);
+}
+
+absl::Status ArginatorClient::ClassifyAll(
+    const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
+    bool probabilities, int evidence,
+    const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch) {
   if (batch_size == 0) return absl::InvalidArgumentError("batch size must be positive");
   grpc::ClientContext context;  // a bulk job: no deadline beyond the server's own limits
   auto stream = stub_->ClassifyStream(&context);
@@ -144,6 +152,7 @@ absl::Status ArginatorClient::ClassifyAll(
       v1::ClassifyRequest request;
       SetModelSpec(model, request.mutable_model());
       request.set_return_probabilities(probabilities);
+      request.set_evidence(evidence);
       request.set_request_id(absl::StrCat(first));
       request.set_packed_values(std::string(reinterpret_cast<const char*>(embeddings.row(first)),
                                             count * embeddings.dim * sizeof(float)));

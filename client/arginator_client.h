@@ -45,9 +45,11 @@ class ArginatorClient {
   static absl::StatusOr<std::unique_ptr<ArginatorClient>> Create(const ClientOptions& options);
 
   // Classifies rows [first, first + count) of `embeddings` in one request (packed float32).
+  // `evidence` > 0 asks for that many nearest known proteins per row (Prediction.evidence).
   absl::StatusOr<v1::ClassifyResponse> Classify(const ModelSelector& model,
                                                 const EmbeddingMatrix& embeddings, size_t first,
-                                                size_t count, bool probabilities = false);
+                                                size_t count, bool probabilities = false,
+                                                int evidence = 0);
 
   // Classifies every row over one ClassifyStream, `batch_size` rows per request, calling
   // `on_batch(first_row, response)` for each batch in order. An error response stops the stream
@@ -55,6 +57,10 @@ class ArginatorClient {
   absl::Status ClassifyAll(
       const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
       bool probabilities, const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch);
+  absl::Status ClassifyAll(
+      const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
+      bool probabilities, int evidence,
+      const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch);
 
   absl::StatusOr<v1::ListModelsResponse> ListModels();
   absl::StatusOr<v1::GetModelMetadataResponse> GetModelMetadata(const ModelSelector& model);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/decision_policy.h"
 
 namespace arginator::client {
@@ -80,7 +81,12 @@ std::optional<std::vector<std::string>> HamronizationRow(const v1::Prediction& p
                              : BetaLactamaseName(p.call()));
   set("reference_database_name", model_name);
   set("reference_database_version", database_version);
-  set("reference_accession", absl::StrCat(model_name, ":", model_version));
+  // The nearest known protein when evidence was asked for; else the model version itself.
+  set("reference_accession",
+      p.evidence_size() > 0 ? p.evidence(0).id() : absl::StrCat(model_name, ":", model_version));
+  if (p.evidence_size() > 0) {
+    set("nearest_reference_cosine", absl::StrFormat("%.6g", p.evidence(0).cosine()));
+  }
   set("analysis_software_name", "arginator");
   set("analysis_software_version", context.software_version);
   set("genetic_variation_type", "gene_presence_detected");

@@ -93,7 +93,8 @@ ResultsWriter::Format FormatNamed(const std::string& name) {
 
 int RunClassify(ArginatorClient& client, const ModelSelector& model, const InputFile& input_file,
                 const std::string& output, ResultsWriter::Format format, size_t batch,
-                const std::string& stream_mode, bool probabilities, bool include_uncertain) {
+                const std::string& stream_mode, bool probabilities, bool include_uncertain,
+                int evidence) {
   const std::string& input = input_file.path;
   const auto read_start = std::chrono::steady_clock::now();
   arginator::EmbeddingSource source;
@@ -123,16 +124,17 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const Input
   const bool stream = stream_mode == "always" || (stream_mode == "auto" && n > 4 * batch);
   std::string served_by;
   if (stream) {
-    absl::Status s = client.ClassifyAll(
-        model, *embeddings, batch, probabilities, [&](size_t first, const auto& response) {
-          served_by = absl::StrCat(response.model_name(), " v", response.model_version());
-          on_batch(first, response);
-        });
+    absl::Status s = client.ClassifyAll(model, *embeddings, batch, probabilities, evidence,
+                                        [&](size_t first, const auto& response) {
+                                          served_by = absl::StrCat(response.model_name(), " v",
+                                                                   response.model_version());
+                                          on_batch(first, response);
+                                        });
     if (!s.ok()) return Fail(s);
   } else {
     for (size_t first = 0; first < n; first += batch) {
-      auto response =
-          client.Classify(model, *embeddings, first, std::min(batch, n - first), probabilities);
+      auto response = client.Classify(model, *embeddings, first, std::min(batch, n - first),
+                                      probabilities, evidence);
       if (!response.ok()) return Fail(response.status());
       served_by = absl::StrCat(response->model_name(), " v", response->model_version());
       on_batch(first, *response);
@@ -263,6 +265,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"csv", "jsonl", "hamronization", "hamronization-json"}))
       ->capture_default_str();
   bool include_uncertain = false;
+  int evidence = 0;
+  classify
+      ->add_option("--evidence", evidence,
+                   "the K nearest known proteins (the model's labelled training proteins) of "
+                   "each embedding, as evidence beside its call")
+      ->check(CLI::Range(0, 50));
   classify->add_flag("--include-uncertain", include_uncertain,
                      "hAMRonization formats: also report the uncertain calls");
   classify->add_option("--batch", batch, "embeddings per request")->capture_default_str();
@@ -302,7 +310,8 @@ int main(int argc, char** argv) {
 
   if (classify->parsed()) {
     return RunClassify(**client, model, input, output, FormatNamed(format),
-                       std::max<size_t>(1, batch), stream_mode, probabilities, include_uncertain);
+                       std::max<size_t>(1, batch), stream_mode, probabilities, include_uncertain,
+                       evidence);
   }
   if (models->parsed()) return RunModels(**client);
   if (metadata->parsed()) return RunMetadata(**client, model);

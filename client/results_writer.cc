@@ -1,5 +1,7 @@
 #include "client/results_writer.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +23,30 @@ absl::StatusOr<ResultsWriter> ResultsWriter::Open(const std::string& path, Forma
 
 namespace {
 
+// JSONL numbers are the response's float32 values as C's %.9g writes them (every float32
+// round-trips), and the line is assembled here with keys sorted: a JSON library's float printing
+// differs between languages in the last digits (nlohmann's Grisu2 against Python's repr: 0.17% of
+// values), and the Python client must write the same bytes (results_writer.py).
+std::string JsonNumber(float value) { return absl::StrFormat("%.9g", value); }
+std::string JsonString(const std::string& value) { return nlohmann::json(value).dump(); }
+
+// An object of `fields` (key, JSON text), keys sorted.
+std::string JsonObject(std::vector<std::pair<std::string, std::string>> fields) {
+  std::sort(fields.begin(), fields.end());
+  std::string out = "{";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", JsonString(fields[i].first), ":", fields[i].second);
+  }
+  return out + "}";
+}
+
+std::string JsonLabelledNumbers(const std::vector<std::string>& labels,
+                                const google::protobuf::RepeatedField<float>& values) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (int k = 0; k < values.size(); ++k) fields.emplace_back(labels[k], JsonNumber(values[k]));
+  return JsonObject(std::move(fields));
+}
+
 // A TSV field: tabs and line breaks would split the row, so they become spaces.
 std::string TsvField(std::string value) {
   for (char& c : value) {
@@ -39,7 +65,12 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
   if (format_ == Format::kCsv && !header_written_) {
     out() << "id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,model,"
              "version,input_file";
-    // The per-class columns only when the rows carry them (not with --no-probabilities).
+    // The nearest reference's columns only when the rows carry evidence (--evidence), the
+    // per-class columns only when they carry probabilities (not with --no-probabilities).
+    with_evidence_ = response.predictions_size() > 0 && response.predictions(0).evidence_size() > 0;
+    if (with_evidence_) {
+      out() << ",nearest_reference,nearest_label,nearest_cosine,evidence_disagrees";
+    }
     const bool with_probabilities =
         response.predictions_size() > 0 && response.predictions(0).probabilities_size() > 0;
     for (const auto& label : labels_) {
@@ -60,38 +91,61 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
             << p.confidence() << ',' << absl::StrFormat("%.6g", p.call_probability()) << ','
             << absl::StrFormat("%.6g", p.ood_score()) << ',' << CsvField(response.model_name())
             << ',' << response.model_version() << ',' << CsvField(input_file_);
+      if (with_evidence_) {
+        if (p.evidence_size() > 0) {
+          out() << ',' << CsvField(p.evidence(0).id()) << ',' << CsvField(p.evidence(0).label())
+                << ',' << absl::StrFormat("%.6g", p.evidence(0).cosine());
+        } else {
+          out() << ",,,";
+        }
+        out() << ',' << (p.evidence_disagrees() ? "true" : "false");
+      }
       for (float prob : p.probabilities()) out() << ',' << absl::StrFormat("%.6g", prob);
       out() << "\n";
     } else {
-      nlohmann::json line = {{"id", p.id()},
-                             {"label", p.label()},
-                             {"score", p.score()},
-                             {"out_of_distribution", p.out_of_distribution()},
-                             {"l2_norm", p.l2_norm()},
-                             {"call", p.call()},
-                             {"confidence", p.confidence()},
-                             {"call_probability", p.call_probability()},
-                             {"ood_score", p.ood_score()},
-                             {"model", response.model_name()},
-                             {"version", response.model_version()},
-                             {"input_file", input_file_}};
-      if (p.probabilities_size() > 0) {
-        nlohmann::json probs = nlohmann::json::object();
-        for (int k = 0; k < p.probabilities_size(); ++k) probs[labels_[k]] = p.probabilities(k);
-        line["probabilities"] = probs;
-      }
-      if (p.calibrated_probabilities_size() > 0) {
-        nlohmann::json probs = nlohmann::json::object();
-        for (int k = 0; k < p.calibrated_probabilities_size(); ++k) {
-          probs[labels_[k]] = p.calibrated_probabilities(k);
-        }
-        line["calibrated_probabilities"] = probs;
-      }
-      out() << line.dump() << "\n";
+      out() << JsonLine(p, response) << "\n";
     }
   }
   if (!out()) return absl::InternalError(absl::StrCat(path_, ": write failed"));
   return absl::OkStatus();
+}
+
+std::string ResultsWriter::JsonLine(const v1::Prediction& p,
+                                    const v1::ClassifyResponse& response) const {
+  auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"id", JsonString(p.id())},
+      {"label", JsonString(p.label())},
+      {"score", JsonNumber(p.score())},
+      {"out_of_distribution", boolean(p.out_of_distribution())},
+      {"l2_norm", JsonNumber(p.l2_norm())},
+      {"call", JsonString(p.call())},
+      {"confidence", JsonString(p.confidence())},
+      {"call_probability", JsonNumber(p.call_probability())},
+      {"ood_score", JsonNumber(p.ood_score())},
+      {"model", JsonString(response.model_name())},
+      {"version", absl::StrCat(response.model_version())},
+      {"input_file", JsonString(input_file_)}};
+  if (p.probabilities_size() > 0) {
+    fields.emplace_back("probabilities", JsonLabelledNumbers(labels_, p.probabilities()));
+  }
+  if (p.calibrated_probabilities_size() > 0) {
+    fields.emplace_back("calibrated_probabilities",
+                        JsonLabelledNumbers(labels_, p.calibrated_probabilities()));
+  }
+  if (p.evidence_size() > 0) {
+    std::string evidence = "[";
+    for (int j = 0; j < p.evidence_size(); ++j) {
+      const v1::Reference& e = p.evidence(j);
+      absl::StrAppend(&evidence, j ? "," : "",
+                      JsonObject({{"id", JsonString(e.id())},
+                                  {"label", JsonString(e.label())},
+                                  {"cosine", JsonNumber(e.cosine())}}));
+    }
+    fields.emplace_back("evidence", evidence + "]");
+    fields.emplace_back("evidence_disagrees", boolean(p.evidence_disagrees()));
+  }
+  return JsonObject(std::move(fields));
 }
 
 absl::Status ResultsWriter::WriteHamronization(const v1::ClassifyResponse& response) {

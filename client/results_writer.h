@@ -59,6 +59,7 @@ class ResultsWriter {
   ResultsWriter(std::string path, Format format) : path_(std::move(path)), format_(format) {}
   std::ostream& out() { return path_ == "-" ? std::cout : file_; }
   absl::Status WriteHamronization(const v1::ClassifyResponse& response);
+  std::string JsonLine(const v1::Prediction& p, const v1::ClassifyResponse& response) const;
 
   std::string path_;
   Format format_;
@@ -69,6 +70,7 @@ class ResultsWriter {
   int64_t reported_ = 0;  // hAMRonization rows written
   std::ofstream file_;
   bool header_written_ = false;
+  bool with_evidence_ = false;  // the CSV has the nearest reference's columns
   std::vector<std::string> labels_;
   std::map<std::string, int64_t> label_counts_;
   int64_t out_of_distribution_ = 0;

@@ -258,6 +258,28 @@ def group_hamronization(ch, args, clients, path, jsonl):
     uncertain = [c for c in calls if c["call"] == "uncertain"]
     ch.equal(len(read_hamronization(ch, with_uncertain, "--include-uncertain")),
              len(bl_calls) + len(uncertain), "--include-uncertain adds the uncertain calls")
+    with_evidence = same_output(ch, clients, args.work, "hamronization --evidence 2", "--model",
+                                CLASS, "--input", path, "--format", "hamronization",
+                                "--evidence", "2").decode()
+    evidence_rows = read_hamronization(ch, with_evidence, "--evidence 2")
+    ch.equal(len(evidence_rows), len(rows), "--evidence keeps the rows")
+    for row in evidence_rows:
+        ch.check(row["reference_accession"] != f"{CLASS}:{row['reference_database_version'][0]}"
+                 and row["reference_accession"], f"reference_accession {row['reference_accession']!r}"
+                 " is the nearest known protein")
+        ch.check(-1.0001 <= float(row["nearest_reference_cosine"] or "nan") <= 1.0001,
+                 f"nearest_reference_cosine {row['nearest_reference_cosine']!r}")
+    csv_evidence = same_output(ch, clients, args.work, "csv --evidence 3", "--model", CLASS,
+                               "--input", path, "--evidence", "3").decode()
+    ch.check(csv_evidence.startswith(
+        "id,label,score,out_of_distribution,call,confidence,call_probability,ood_score,model,"
+        "version,input_file,nearest_reference,nearest_label,nearest_cosine,evidence_disagrees,"
+        "prob_class_A"), f"CSV header with evidence: {csv_evidence[:200]!r}")
+    jsonl_evidence = same_output(ch, clients, args.work, "jsonl --evidence 3", "--model", CLASS,
+                                 "--input", path, "--evidence", "3", "--format", "jsonl")
+    first = json.loads(jsonl_evidence.splitlines()[0])
+    ch.equal(len(first["evidence"]), 3, "JSONL evidence: three nearest references")
+    ch.equal(sorted(first["evidence"][0]), ["cosine", "id", "label"], "JSONL evidence keys")
     as_json = json.loads(same_output(ch, clients, args.work, "hamronization-json", "--model",
                                      CLASS, "--input", path, "--format", "hamronization-json"))
     ch.equal(len(as_json), len(rows), "hamronization-json: the TSV's rows")

@@ -79,6 +79,9 @@ def build_parser():
                                                "hamronization-json"), default="csv",
                           help="csv, jsonl, or hamronization / hamronization-json (hAMRonization "
                                "1.x TSV / JSON: beta-lactamase calls only; default: %(default)s)")
+    classify.add_argument("--evidence", type=_evidence, default=0, metavar="K",
+                          help="the K nearest known proteins (the model's labelled training "
+                               "proteins) of each embedding, as evidence beside its call")
     classify.add_argument("--include-uncertain", action="store_true",
                           help="hAMRonization formats: also report the uncertain calls")
     classify.add_argument("--batch", type=_non_negative, default=256,
@@ -142,6 +145,13 @@ def exit_status(error):
 def _print_error(message):
     sys.stderr.write(f"{PROGRAM}: error: {message}\n")
     sys.stderr.flush()
+
+
+def _evidence(text):
+    value = _non_negative(text)
+    if value > 50:
+        raise argparse.ArgumentTypeError(f"{value} is more than 50")
+    return value
 
 
 def _non_negative(text):

@@ -65,17 +65,19 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def classify(self, embeddings, ids, model, version=None, label=None, probabilities=True):
+    def classify(self, embeddings, ids, model, version=None, label=None, probabilities=True,
+                 evidence=0):
         """Classifies the rows of `embeddings` (array-like [n, dim]) named by `ids` in one
         Classify call (packed float32). Returns the ClassifyResponse: predictions in row order,
-        the model's labels, model_name and model_version."""
+        the model's labels, model_name and model_version. evidence > 0 asks for that many
+        nearest known proteins per row (Prediction.evidence)."""
         values = _as_rows(embeddings, ids)
         request = self._request(values, ids, self._model_spec(model, version, label),
-                                probabilities)
+                                probabilities, evidence)
         return self._with_retries(lambda timeout: self._stub.Classify(request, timeout=timeout))
 
     def classify_stream(self, embeddings, ids, model, version=None, label=None,
-                        probabilities=True, batch_size=256):
+                        probabilities=True, batch_size=256, evidence=0):
         """Classifies every row over one ClassifyStream, batch_size rows per request; yields one
         ClassifyResponse per batch, in order. An error answering a batch ends the stream and
         raises ArginatorError naming the batch's first row. The stream has no deadline (a bulk
@@ -88,7 +90,8 @@ class Client:
         def requests():
             for first in range(0, len(ids), batch_size):
                 last = first + batch_size
-                request = self._request(values[first:last], ids[first:last], spec, probabilities)
+                request = self._request(values[first:last], ids[first:last], spec, probabilities,
+                                        evidence)
                 request.request_id = str(first)
                 yield request
 
@@ -145,9 +148,10 @@ class Client:
             spec.version_label = label
         return spec
 
-    def _request(self, values, ids, spec, probabilities):
+    def _request(self, values, ids, spec, probabilities, evidence=0):
         return self._pb.ClassifyRequest(model=spec, packed_values=values.tobytes(),
-                                        packed_ids=list(ids), return_probabilities=probabilities)
+                                        packed_ids=list(ids), return_probabilities=probabilities,
+                                        evidence=evidence)
 
     def _with_retries(self, call):
         """Runs call(timeout) until it succeeds, fails for good, or attempts or time run out."""

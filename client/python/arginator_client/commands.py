@@ -82,7 +82,7 @@ def classify(client, args):
     batch = max(1, args.batch)
     stream = args.stream == "always" or (args.stream == "auto" and n > 4 * batch)
     model = dict(model=args.model, version=_version(args), label=args.label,
-                 probabilities=args.probabilities)
+                 probabilities=args.probabilities, evidence=args.evidence)
     if stream:
         responses = client.classify_stream(values, ids, batch_size=batch, **model)
     else:

@@ -50,7 +50,10 @@ def row(p, model_name, db_version, model_version, input_file, include_uncertain)
         else beta_lactamase_name(p.call),
         "reference_database_name": model_name,
         "reference_database_version": db_version,
-        "reference_accession": "%s:%d" % (model_name, model_version),
+        # The nearest known protein when evidence was asked for; else the model version itself.
+        "reference_accession": p.evidence[0].id if p.evidence
+        else "%s:%d" % (model_name, model_version),
+        "nearest_reference_cosine": ("%.6g" % p.evidence[0].cosine) if p.evidence else "",
         "analysis_software_name": "arginator",
         "analysis_software_version": SOFTWARE_VERSION,
         "genetic_variation_type": "gene_presence_detected",

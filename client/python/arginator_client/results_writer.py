@@ -1,6 +1,6 @@
 """Writes classification results byte for byte as the C++ client does (client/results_writer.cc):
 CSV (id, label, score, out_of_distribution, call, confidence, call_probability, ood_score,
-model, version, input_file, one prob_<label> column per class, numbers as C's %.6g) or JSON Lines (nlohmann::json's dump: keys sorted, no spaces, shortest round-trip floats),
+model, version, input_file, one prob_<label> column per class, numbers as C's %.6g) or JSON Lines (keys sorted, no spaces, numbers as C's %.9g writes the float32 values),
 and keeps the per-label, uncertain and out-of-distribution counts for the summary."""
 import json
 import os
@@ -10,6 +10,30 @@ from . import hamronization
 from .errors import ArginatorError
 
 FORMATS = ("csv", "jsonl", "hamronization", "hamronization-json")
+
+
+# JSONL is assembled by hand as the C++ client does (client/results_writer.cc): numbers as C's
+# %.9g writes the float32 values, keys sorted, strings as JSON escapes them.
+def _number(value):
+    return "%.9g" % value
+
+
+def _string(value):
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _boolean(value):
+    return "true" if value else "false"
+
+
+def _object(fields):
+    """An object of {key: JSON text}, keys sorted (by UTF-8 bytes, as std::sort on std::string)."""
+    return "{" + ",".join(_string(k) + ":" + v
+                          for k, v in sorted(fields.items(), key=lambda kv: kv[0].encode())) + "}"
+
+
+def _labelled_numbers(labels, values):
+    return _object({label: _number(v) for label, v in zip(labels, values)})
 
 
 def csv_field(value):
@@ -35,6 +59,7 @@ class ResultsWriter:
         self._database_versions = {}
         self._reported = 0
         self._header_written = False
+        self._with_evidence = False
         self.path = path
         self.format = fmt
         self.label_counts = {}
@@ -62,6 +87,11 @@ class ResultsWriter:
             if self.format == "csv":
                 header = ("id,label,score,out_of_distribution,call,confidence,call_probability,"
                           "ood_score,model,version,input_file")
+                # The nearest reference's columns only when the rows carry evidence (--evidence).
+                self._with_evidence = bool(response.predictions and
+                                           response.predictions[0].evidence)
+                if self._with_evidence:
+                    header += ",nearest_reference,nearest_label,nearest_cosine,evidence_disagrees"
                 # The per-class columns only when the rows carry them (not --no-probabilities).
                 if response.predictions and response.predictions[0].probabilities:
                     header += "".join("," + csv_field("prob_" + label) for label in self._labels)
@@ -126,21 +156,35 @@ class ResultsWriter:
                   "%.6g" % p.call_probability, "%.6g" % p.ood_score,
                   csv_field(response.model_name), str(response.model_version),
                   csv_field(self._input_file)]
+        if self._with_evidence:
+            if p.evidence:
+                e = p.evidence[0]
+                fields += [csv_field(e.id), csv_field(e.label), "%.6g" % e.cosine]
+            else:
+                fields += ["", "", ""]
+            fields.append("true" if p.evidence_disagrees else "false")
         fields.extend("%.6g" % prob for prob in p.probabilities)
         return ",".join(fields) + "\n"
 
     def _json_line(self, p, response):
-        line = {"id": p.id, "label": p.label, "score": p.score,
-                "out_of_distribution": p.out_of_distribution, "l2_norm": p.l2_norm,
-                "call": p.call, "confidence": p.confidence,
-                "call_probability": p.call_probability, "ood_score": p.ood_score,
-                "model": response.model_name, "version": response.model_version,
-                "input_file": self._input_file}
+        fields = {"id": _string(p.id), "label": _string(p.label), "score": _number(p.score),
+                  "out_of_distribution": _boolean(p.out_of_distribution),
+                  "l2_norm": _number(p.l2_norm), "call": _string(p.call),
+                  "confidence": _string(p.confidence),
+                  "call_probability": _number(p.call_probability),
+                  "ood_score": _number(p.ood_score), "model": _string(response.model_name),
+                  "version": str(response.model_version), "input_file": _string(self._input_file)}
         if p.probabilities:
-            line["probabilities"] = dict(zip(self._labels, p.probabilities))
+            fields["probabilities"] = _labelled_numbers(self._labels, p.probabilities)
         if p.calibrated_probabilities:
-            line["calibrated_probabilities"] = dict(zip(self._labels, p.calibrated_probabilities))
-        return json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+            fields["calibrated_probabilities"] = _labelled_numbers(self._labels,
+                                                                   p.calibrated_probabilities)
+        if p.evidence:
+            fields["evidence"] = "[" + ",".join(
+                _object({"id": _string(e.id), "label": _string(e.label),
+                         "cosine": _number(e.cosine)}) for e in p.evidence) + "]"
+            fields["evidence_disagrees"] = _boolean(p.evidence_disagrees)
+        return _object(fields) + "\n"
 
     def _write(self, text):
         try:
