@@ -57,7 +57,7 @@ for model in betalactamase-binary betalactamase-class; do
   echo "--- $model on $SAMPLE (20 class C proteins)"
   "$CLIENT" classify --target "$TARGET" --model "$model" --input "$SAMPLE" \
     --output "$DEMO_DIR/results-$model.csv"
-  head -4 "$DEMO_DIR/results-$model.csv" | cut -d, -f1-4 | column -t -s,
+  head -4 "$DEMO_DIR/results-$model.csv" | cut -d, -f1,2,5-8 | column -t -s,
 done
 echo "--- the Open Inference Protocol (KServe v2) over REST: curl, two embeddings of the sample"
 /usr/bin/python3 - "$SAMPLE" >"$DEMO_DIR/v2-request.json" <<'EOF'
