@@ -293,6 +293,10 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   auto write_report = [&](const std::string& dir, int64_t version) -> absl::Status {
     if (version > 0) extra["version"] = version;
     absl::Status s = WriteRunReport(dir, out.train.history, &out.val, out.test, labels, extra);
+    if (s.ok()) {
+      s = WriteReliabilityChart((fs::path(dir) / "reliability.png").string(), decision.test_before,
+                                decision.test_after, decision.policy.temperature);
+    }
     if (s.ok()) s = WriteFileDurably((fs::path(dir) / "config.yaml").string(), ConfigYaml(config));
     if (!s.ok()) RemoveTree(dir);  // a report that could not be written whole is not left
     return s;

@@ -22,6 +22,26 @@ std::string HistoryCsv(const std::vector<EpochStats>& history) {
   return csv;
 }
 
+absl::Status WriteReliabilityChart(const std::string& path,
+                                   const std::vector<ReliabilityBin>& before,
+                                   const std::vector<ReliabilityBin>& after, double temperature) {
+  auto curve = [](std::string name, const std::vector<ReliabilityBin>& bins) {
+    Series s{std::move(name), {}, {}};
+    for (const ReliabilityBin& b : bins) {
+      if (b.count == 0) continue;
+      s.x.push_back(b.confidence);
+      s.y.push_back(b.accuracy);
+    }
+    return s;
+  };
+  return WriteLineChart(
+      path,
+      {curve("model's probabilities", before),
+       curve(absl::StrFormat("calibrated (temperature %.3f)", temperature), after)},
+      {"Reliability (test set): accuracy against top probability, per bin", "mean top probability",
+       "accuracy", /*unit_square=*/true});
+}
+
 absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats>& history,
                             const ClassificationMetrics* val, const ClassificationMetrics& test,
                             const std::vector<std::string>& labels, nlohmann::json summary) {

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "trainer/calibration.h"
 #include "trainer/metrics.h"
 #include "trainer/training_loop.h"
 
@@ -14,6 +15,12 @@ namespace arginator::trainer {
 //   metrics.json (`summary` merged with the val/test metrics), history.csv (one row per epoch),
 //   training_curves.png (loss, accuracy and F1 per epoch), roc.png, confusion_matrix.png.
 // `history` may be empty (evaluation-only reports skip the curves); `val` may be null.
+// The reliability diagram of the test split before and after calibration (decision_fit.h): mean
+// top probability against accuracy per bin, the diagonal being perfect calibration.
+absl::Status WriteReliabilityChart(const std::string& path,
+                                   const std::vector<ReliabilityBin>& before,
+                                   const std::vector<ReliabilityBin>& after, double temperature);
+
 absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats>& history,
                             const ClassificationMetrics* val, const ClassificationMetrics& test,
                             const std::vector<std::string>& labels, nlohmann::json summary);

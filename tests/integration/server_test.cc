@@ -756,6 +756,11 @@ TEST_F(ServerTest, AVersionCopiedInNonAtomicallyLoadsOnceItsCopyCompletes) {
   const std::string from = work_.Join("models/betalactamase-binary/1");
   const std::string dir = work_.Join("models/betalactamase-binary/2");
   fs::create_directories(dir);
+  // The files the card names beside model.pt (density.npy, the reference index) arrive first.
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const std::string file = entry.path().filename().string();
+    if (file != "model.json" && file != "model.pt") fs::copy(entry.path(), dir + "/" + file);
+  }
   nlohmann::json card = nlohmann::json::parse(*ReadFileToString(from + "/model.json"));
   card["version"] = 2;
   ASSERT_TRUE(WriteFileDurably(dir + "/model.json", card.dump()).ok());

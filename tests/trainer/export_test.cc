@@ -159,6 +159,17 @@ TEST_F(PublishedModelTest, PublishedPackageCarriesAVerifiableModelCard) {
   EXPECT_EQ(card->version, 1);
   EXPECT_EQ(card->labels.size(), 5u);
   EXPECT_EQ(card->model_sha256, *Sha256File(dir + "/model.pt"));
+  // Issue 26: the decision policy and the reference index, with the files they name.
+  EXPECT_TRUE(card->decision.present);
+  EXPECT_EQ(card->decision.thresholds.size(), 5u);
+  EXPECT_EQ(card->decision.density_sha256, *Sha256File(dir + "/density.npy"));
+  EXPECT_GE(
+      card->decision_json["out_of_distribution"]["flagged_fraction"]["test_random_at_same_norm"]
+          .get<double>(),
+      0.9)
+      << "random directions at a protein's norm are out of distribution";
+  EXPECT_EQ(card->evidence.sha256, *Sha256File(dir + "/references.faiss"));
+  EXPECT_EQ(card->evidence.count, card->dataset["split_sizes"]["train"].get<int64_t>());
   EXPECT_EQ(card->golden.size(), 8u);
   EXPECT_GT(card->input_norm.mean, 5.0);
   EXPECT_LE(card->input_norm.quantiles.at("p1"), card->input_norm.quantiles.at("p99"));
@@ -178,7 +189,7 @@ TEST_F(PublishedModelTest, PublishedPackageCarriesAVerifiableModelCard) {
     }
   }
   for (const char* f : {"metrics.json", "history.csv", "loss_curve.png", "accuracy_curve.png",
-                        "roc.png", "confusion_matrix.png", "config.yaml"}) {
+                        "roc.png", "confusion_matrix.png", "config.yaml", "reliability.png"}) {
     EXPECT_TRUE(std::filesystem::exists(outcome->report_dir + "/" + f)) << f;
   }
 
