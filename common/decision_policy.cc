@@ -95,7 +95,7 @@ absl::StatusOr<DecisionPolicy> DecisionPolicyFromJson(const json& j,
     if (it == thresholds.end() || !it->is_object()) {
       return Invalid(where, absl::StrCat("thresholds has no entry for label '", label, "'"));
     }
-    const json& t = it->at("threshold");
+    const json t = it->value("threshold", json(-1));
     if (t.is_null()) {
       policy.thresholds.push_back(std::numeric_limits<double>::infinity());
     } else if (t.is_number() && t.get<double>() >= 0 && t.get<double>() <= 1) {

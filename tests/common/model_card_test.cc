@@ -1,5 +1,8 @@
 #include "common/model_card.h"
 
+#include <cmath>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
@@ -34,6 +37,62 @@ TEST(ModelCardTest, JsonRoundTripKeepsEveryTypedField) {
   EXPECT_DOUBLE_EQ(parsed->input_norm.quantiles.at("p50"), 6.0);
   ASSERT_EQ(parsed->golden.size(), 1u);
   EXPECT_EQ(parsed->golden[0].probabilities, card.golden[0].probabilities);
+}
+
+// Issue 26: the decision policy and the evidence index the server acts on are typed and checked;
+// a malformed section is an error naming the field, never an exception out of the loader.
+TEST(ModelCardTest, DecisionAndEvidenceSectionsAreCheckedAndTyped) {
+  nlohmann::json j = ModelCardToJson(ValidCard());
+  j["decision"] = {
+      {"calibration", {{"temperature", 1.5}}},
+      {"thresholds",
+       {{"non_betalactamase", {{"threshold", 0.5}}}, {"betalactamase", {{"threshold", nullptr}}}}},
+      {"confidence", {{"high", 0.9}}},
+      {"out_of_distribution",
+       {{"file", "density.npy"},
+        {"sha256", "abc"},
+        {"eigenvalues", {2.0, 1.0}},
+        {"residual_variance", 0.1},
+        {"cutoff", 1.3}}}};
+  j["evidence"] = {{"file", "references.faiss"},
+                   {"sha256", "a"},
+                   {"table_file", "references.tsv"},
+                   {"table_sha256", "b"},
+                   {"count", 10}};
+  auto parsed = ModelCardFromJson(j, "model.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->decision.present);
+  EXPECT_DOUBLE_EQ(parsed->decision.temperature, 1.5);
+  EXPECT_DOUBLE_EQ(parsed->decision.thresholds[0], 0.5);
+  EXPECT_TRUE(std::isinf(parsed->decision.thresholds[1])) << "null: never called";
+  EXPECT_EQ(parsed->decision.eigenvalues.size(), 2u);
+  EXPECT_EQ(parsed->evidence.count, 10);
+  EXPECT_EQ(ModelCardToJson(*parsed)["decision"], j["decision"]) << "written back as read";
+
+  const std::pair<std::function<void(nlohmann::json&)>, const char*> bad[] = {
+      {[](nlohmann::json& c) {
+         c["decision"]["thresholds"]["betalactamase"] = {{"t", 1}};
+       },
+       "thresholds.betalactamase.threshold"},
+      {[](nlohmann::json& c) { c["decision"]["thresholds"].erase("betalactamase"); },
+       "no entry for label 'betalactamase'"},
+      {[](nlohmann::json& c) { c["decision"]["calibration"] = 3; }, "temperature"},
+      {[](nlohmann::json& c) { c["decision"]["calibration"]["temperature"] = -1; }, "positive"},
+      {[](nlohmann::json& c) { c["decision"]["out_of_distribution"]["file"] = "../x"; },
+       "file of the version directory"},
+      {[](nlohmann::json& c) { c["decision"]["out_of_distribution"]["eigenvalues"] = {0}; },
+       "eigenvalues"},
+      {[](nlohmann::json& c) { c["decision"] = "policy"; }, "must be an object"},
+      {[](nlohmann::json& c) { c["evidence"]["count"] = 0; }, "evidence.count"},
+      {[](nlohmann::json& c) { c["evidence"].erase("table_sha256"); }, "evidence.file"},
+  };
+  for (const auto& [edit, fragment] : bad) {
+    nlohmann::json c = j;
+    edit(c);
+    auto refused = ModelCardFromJson(c, "model.json");
+    ASSERT_FALSE(refused.ok()) << fragment;
+    EXPECT_THAT(refused.status().message(), HasSubstr(fragment));
+  }
 }
 
 TEST(ModelCardTest, MissingFieldIsNamed) {
