@@ -58,6 +58,32 @@ std::string BetaLactamaseName(const std::string& label) {
   return absl::StrCat("beta-lactamase (", label, ")");
 }
 
+std::string GeneSymbolOf(const std::string& reference_id) {
+  auto separator = [](char c) {
+    return c == '|' || c == ',' || c == ';' || c == '=' || c == ' ' || c == '\t';
+  };
+  auto trimmed = [](char c) {
+    return c == '[' || c == ']' || c == '(' || c == ')' || c == '{' || c == '}' || c == '"' ||
+           c == '\'';
+  };
+  size_t i = 0;
+  const size_t n = reference_id.size();
+  while (i < n) {
+    while (i < n && separator(reference_id[i])) ++i;
+    size_t end = i;
+    while (end < n && !separator(reference_id[end])) ++end;
+    size_t b = i, e = end;
+    while (b < e && trimmed(reference_id[b])) ++b;
+    while (e > b && trimmed(reference_id[e - 1])) --e;
+    if (e - b > 3 && reference_id.compare(b, 3, "bla") == 0) {
+      const char c = reference_id[b + 3];
+      if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return reference_id.substr(b, e - b);
+    }
+    i = end;
+  }
+  return "";
+}
+
 std::string HamronizationDatabaseVersion(int64_t version, const std::string& data_sha256) {
   if (data_sha256.empty()) return absl::StrCat(version);
   return absl::StrCat(version, " (data sha256:", data_sha256.substr(0, 16), ")");
@@ -76,7 +102,11 @@ std::optional<std::vector<std::string>> HamronizationRow(const v1::Prediction& p
     row[std::find(columns.begin(), columns.end(), column) - columns.begin()] = std::move(value);
   };
   set("input_file_name", context.input_file);
-  set("gene_symbol", "bla");
+  std::string symbol;
+  if (!uncertain && p.evidence_size() > 0 && !p.evidence_disagrees()) {
+    symbol = GeneSymbolOf(p.evidence(0).id());
+  }
+  set("gene_symbol", symbol.empty() ? "bla" : symbol);
   set("gene_name", uncertain ? absl::StrCat("uncertain call (top label ", p.label(), ")")
                              : BetaLactamaseName(p.call()));
   set("reference_database_name", model_name);

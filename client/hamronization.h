@@ -38,6 +38,16 @@ std::optional<std::vector<std::string>> HamronizationRow(const v1::Prediction& p
 // alone when the card records no data digest.
 std::string HamronizationDatabaseVersion(int64_t version, const std::string& data_sha256);
 
+// The gene symbol a reference id carries, or "" when it carries none: the first token, splitting on
+// '|', ',', ';', '=' and white space and trimming brackets and quotes, that is a beta-lactamase
+// gene symbol as NCBI's reference catalogue (AMRFinderPlus) and hAMRonization's other tools write
+// it: "bla" then an upper-case letter or a digit ("blaTEM-1", "blaCTX-M-15", "blaOXA-48").
+// "WP_000027057.1|blaTEM-1" and "sp|P62593|BLAT_ECOLX blaTEM-1" give "blaTEM-1"; the protein name
+// alone ("TEM-1") is not taken, it is not unambiguous. A row's gene_symbol is the nearest
+// reference's when evidence was asked for and that reference's label agrees with the call, else
+// "bla".
+std::string GeneSymbolOf(const std::string& reference_id);
+
 // The label a beta-lactamase call is reported as (gene_name): "class A beta-lactamase" for
 // class_A, "beta-lactamase" for the binary label, "beta-lactamase (<label>)" for a lab's own.
 std::string BetaLactamaseName(const std::string& label);

@@ -40,6 +40,7 @@ BUILD_PACKAGES=(
   openssl                            # tests: throwaway certificates for the TLS tests
   kubectl                            # tests: kustomize renders the manifests
   nghttp2-client                     # bench: h2load, the light reference client (docs/benchmarks.md)
+  chromium                           # tests: the HTML model card opened in a real browser
 )
 
 # What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses

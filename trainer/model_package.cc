@@ -79,6 +79,8 @@ std::vector<size_t> PickGoldenRows(const PreparedData& p, Classifier& model, int
   return rows;
 }
 
+}  // namespace
+
 nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : p.data.files) {
@@ -152,8 +154,6 @@ nlohmann::json ReviewJson(const TrainConfig& config, const PreparedData& p) {
           {"limitations", config.card.limitations},
           {"synthetic_data", p.data.synthetic()}};
 }
-
-}  // namespace
 
 absl::StatusOr<TrainConfig> TrainingConfigOf(const ModelCard& card, const std::string& model_dir,
                                              const std::vector<std::string>& overrides) {

@@ -28,6 +28,11 @@ struct PackageInputs {
 // exact file a server will load.
 absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in);
 
+// The card's `dataset` (files, digests, classes, split) and `review` (embedder, label source,
+// intended use) sections for a run's data; a run that publishes nothing shows them in its report.
+nlohmann::json DatasetJson(const TrainConfig& config, const PreparedData& p);
+nlohmann::json ReviewJson(const TrainConfig& config, const PreparedData& p);
+
 // The training config a card records (model.json keeps it resolved), with `overrides` on top,
 // every key checked again; FAILED_PRECONDITION when the card records none.
 absl::StatusOr<TrainConfig> TrainingConfigOf(const ModelCard& card, const std::string& model_dir,

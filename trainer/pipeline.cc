@@ -290,13 +290,16 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   extra["stopped_early"] = out.train.stopped_early;
   extra["synthetic_data"] = p.data.synthetic();
   extra["decision"] = decision.card;
-  auto write_report = [&](const std::string& dir, int64_t version) -> absl::Status {
+  // `card`: the published version's model.json, or what a run that published nothing has of it.
+  auto write_report = [&](const std::string& dir, int64_t version,
+                          const nlohmann::json& card) -> absl::Status {
     if (version > 0) extra["version"] = version;
     absl::Status s = WriteRunReport(dir, out.train.history, &out.val, out.test, labels, extra);
     if (s.ok()) {
       s = WriteReliabilityChart((fs::path(dir) / "reliability.png").string(), decision.test_before,
                                 decision.test_after, decision.policy.temperature);
     }
+    if (s.ok()) s = WriteHtmlCard(dir, card, extra);
     if (s.ok()) s = WriteFileDurably((fs::path(dir) / "config.yaml").string(), ConfigYaml(config));
     if (!s.ok()) RemoveTree(dir);  // a report that could not be written whole is not left
     return s;
@@ -315,7 +318,18 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   extra["publish_gate"] = {{"passed", verdict.publish}, {"reasons", verdict.reasons}};
   if (!config.output.publish || !verdict.publish) {
     out.report_dir = (reports / RunId()).string();
-    ARG_RETURN_IF_ERROR(write_report(out.report_dir, 0));
+    const nlohmann::json card = {{"name", config.output.name},
+                                 {"task", config.task},
+                                 {"input_dim", p.data.x.dim},
+                                 {"labels", labels},
+                                 {"metrics",
+                                  {{"val", MetricsToJson(out.val)},
+                                   {"test", MetricsToJson(out.test)},
+                                   {"test_intervals", intervals}}},
+                                 {"decision", decision.card},
+                                 {"dataset", DatasetJson(config, p)},
+                                 {"review", ReviewJson(config, p)}};
+    ARG_RETURN_IF_ERROR(write_report(out.report_dir, 0, card));
     log << "Report: " << out.report_dir << "\n";
     if (!verdict.publish && config.output.publish) {
       return absl::FailedPreconditionError(
@@ -337,7 +351,8 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
         ARG_RETURN_IF_ERROR(WriteModelPackage(dir, version, inputs));
         if (!staged.empty()) RemoveTree(staged);  // written for a number another run took
         staged = (reports / absl::StrCat(".v", version, "-", RunId(), ".tmp")).string();
-        return write_report(staged, version);
+        ARG_ASSIGN_OR_RETURN(std::string card, ReadFileToString(ModelCardPath(dir)));
+        return write_report(staged, version, nlohmann::json::parse(card, nullptr, false));
       });
   if (!published.ok()) {
     if (!staged.empty()) RemoveTree(staged);

@@ -7,6 +7,7 @@
 #include "common/file_io.h"
 #include "common/status_macros.h"
 #include "trainer/charts.h"
+#include "trainer/html_card.h"
 
 namespace arginator::trainer {
 
@@ -88,6 +89,19 @@ absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats
                       "false positive rate", "true positive rate", /*unit_square=*/true}));
   return WriteConfusionMatrixChart(in_dir("confusion_matrix.png"), "Confusion matrix (test set)",
                                    labels, test.confusion);
+}
+
+absl::Status WriteHtmlCard(const std::string& dir, const nlohmann::json& card,
+                           const nlohmann::json& run) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> images;
+  for (const char* chart : {"loss_curve.png", "accuracy_curve.png", "roc.png",
+                            "confusion_matrix.png", "reliability.png"}) {
+    std::error_code ec;
+    if (fs::is_regular_file(fs::path(dir) / chart, ec)) images.push_back(chart);
+  }
+  return WriteFileDurably((fs::path(dir) / kHtmlCardFile).string(),
+                          RenderHtmlCard(card, run, images));
 }
 
 }  // namespace arginator::trainer

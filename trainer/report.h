@@ -25,6 +25,12 @@ absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats
                             const ClassificationMetrics* val, const ClassificationMetrics& test,
                             const std::vector<std::string>& labels, nlohmann::json summary);
 
+// Writes <dir>/report.html (html_card.h) for `card` (model.json's document, or the parts a run
+// that published nothing has) and `run` (the metrics.json summary), showing the charts
+// WriteRunReport and WriteReliabilityChart left in `dir`.
+absl::Status WriteHtmlCard(const std::string& dir, const nlohmann::json& card,
+                           const nlohmann::json& run);
+
 // history.csv text for `history` (header + one line per epoch).
 std::string HistoryCsv(const std::vector<EpochStats>& history);
 

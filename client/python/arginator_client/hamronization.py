@@ -30,6 +30,30 @@ def beta_lactamase_name(label):
     return "beta-lactamase (" + label + ")"
 
 
+_SEPARATORS = "|,;= \t"
+_TRIMMED = "[](){}\"'"
+
+
+def gene_symbol_of(reference_id):
+    """The gene symbol a reference id carries ("blaTEM-1"), or "" (client/hamronization.h's rule)."""
+    token = []
+    for ch in reference_id + "|":
+        if ch not in _SEPARATORS:
+            token.append(ch)
+            continue
+        t = "".join(token)
+        token = []
+        b, e = 0, len(t)
+        while b < e and t[b] in _TRIMMED:
+            b += 1
+        while e > b and t[e - 1] in _TRIMMED:
+            e -= 1
+        t = t[b:e]
+        if len(t) > 3 and t.startswith("bla") and ("A" <= t[3] <= "Z" or "0" <= t[3] <= "9"):
+            return t
+    return ""
+
+
 def database_version(version, data_sha256):
     """reference_database_version: the model version and its training data's digest."""
     if not data_sha256:
@@ -42,10 +66,13 @@ def row(p, model_name, db_version, model_version, input_file, include_uncertain)
     uncertain = p.call == "uncertain"
     if (not include_uncertain) if uncertain else p.call == "non_betalactamase":
         return None
+    symbol = ""
+    if not uncertain and p.evidence and not p.evidence_disagrees:
+        symbol = gene_symbol_of(p.evidence[0].id)
     values = dict.fromkeys(COLUMNS, "")
     values.update({
         "input_file_name": input_file,
-        "gene_symbol": "bla",
+        "gene_symbol": symbol or "bla",
         "gene_name": ("uncertain call (top label %s)" % p.label) if uncertain
         else beta_lactamase_name(p.call),
         "reference_database_name": model_name,
