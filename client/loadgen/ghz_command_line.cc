@@ -49,7 +49,7 @@ struct Flags {
   std::string output, format = "summary", name, tags;
   // This tool's own options.
   std::string model, label, input, warmup = "0", write_frame;
-  int64_t model_version = 0, batch = 1, threads = 0;
+  int64_t model_version = 0, batch = 1, threads = 0, evidence = 0;
   bool packed = false, stream = false, details = false;
 };
 
@@ -124,6 +124,9 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->capture_default_str();
   app.add_flag("--packed", f.packed, "built requests use packed_values (float32 bytes)");
   app.add_option("--input", f.input, "embeddings file (.h5/.csv/.npy) for built requests");
+  app.add_option("--evidence", f.evidence,
+                 "built requests ask for each embedding's K nearest references (0 = none)")
+      ->check(CLI::Range(0, 50));
   app.add_flag("--stream", f.stream, "call ClassifyStream (as --call ...ClassifyStream)");
   app.add_option("--threads", f.threads, "worker threads; 0 = one per connection, at most --cpus")
       ->check(CLI::NonNegativeNumber);
@@ -213,6 +216,7 @@ nlohmann::json OptionsEcho(const Flags& f, const LoadgenCommand& c, const nlohma
     own["model"] = o.model.name;
     own["batch"] = o.batch;
     own["packed"] = o.packed;
+    if (o.evidence > 0) own["evidence"] = o.evidence;
     if (!o.input.empty()) own["input"] = o.input;
   }
   if (o.model.version) own["model-version"] = *o.model.version;
@@ -320,9 +324,10 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
         "give --model NAME (requests built from synthetic or --input rows) or the request "
         "itself with -d, -D, -b or -B");
   }
-  if (!o.messages.empty() && (f.batch != 1 || f.packed || !f.input.empty())) {
+  if (!o.messages.empty() && (f.batch != 1 || f.packed || !f.input.empty() || f.evidence > 0)) {
     return absl::InvalidArgumentError(
-        "--batch, --packed and --input build the request from rows; -d/-D/-b/-B give it whole");
+        "--batch, --packed, --input and --evidence build the request from rows; -d/-D/-b/-B give "
+        "it whole");
   }
   if (f.model_version > 0 && !f.label.empty()) {
     return absl::InvalidArgumentError("--model-version and --label exclude each other");
@@ -343,6 +348,7 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
   }
   o.batch = static_cast<int>(f.batch);
   o.packed = f.packed;
+  o.evidence = static_cast<int>(f.evidence);
   o.input = f.input;
 
   // Metadata, report settings.

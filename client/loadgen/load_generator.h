@@ -45,6 +45,7 @@ struct LoadOptions {
   ModelSelector model;
   int batch = 1;        // embeddings per request
   bool packed = false;  // packed_values instead of repeated floats
+  int evidence = 0;     // nearest references asked for per embedding (ClassifyRequest.evidence)
   std::string input;    // embeddings file; empty = synthetic rows
 };
 

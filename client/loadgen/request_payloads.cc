@@ -50,6 +50,7 @@ std::vector<v1::ClassifyRequest> BuildRequests(const LoadOptions& o, const Embed
       }
     }
     if (o.packed) request.set_packed_values(packed);
+    request.set_evidence(o.evidence);
   }
   return requests;
 }

@@ -167,6 +167,8 @@ TEST(GhzCommandLineTest, LettersMeanWhatTheyMeanInGhz) {
   EXPECT_TRUE(own.load.packed);
   EXPECT_EQ(own.load.threads, 3);
   EXPECT_EQ(own.load.warmup, absl::Seconds(2));
+  EXPECT_EQ(own.load.evidence, 0);
+  EXPECT_EQ(Ok({"--model", "m", "--evidence", "5", "h:1"}).load.evidence, 5);
 }
 
 TEST(GhzCommandLineTest, RequestsComeFromJsonArraysStdinFilesAndDelimitedBinary) {
@@ -217,6 +219,8 @@ TEST(GhzCommandLineTest, EveryInvalidInputExitsTwo) {
       {"--model", "m", "-m", R"({"k":1})", "h:1"},  // metadata values are strings
       {"--model", "m", "--tags", "[1]", "h:1"},
       {"-d", R"({"model":{"name":"a"}})", "--batch", "4", "h:1"},
+      {"-d", R"({"model":{"name":"a"}})", "--evidence", "2", "h:1"},
+      {"--model", "m", "--evidence", "51", "h:1"},  // the server's limit is 50
       {"--model", "m", "--label", "l", "--model-version", "2", "h:1"},
       {"--model", "m", "--proto", "/no/such.proto", "h:1"},
       {"--model", "m", "--stream", "--call", "arginator.v1.Classifier.Classify", "h:1"},
