@@ -47,7 +47,7 @@ TARGET=127.0.0.1:$PORT
 
 loadgen() {  # $1 evidence, $2 concurrency: "rate p50 p99"
   "$B/bin/arginator-loadgen" --insecure --target "$TARGET" --model betalactamase-binary \
-    --input "$QUERIES" --evidence "$1" -c "$2" -z "${D}s" --warmup 1s -O json |
+    --input "$QUERIES" --evidence "$1" -c "$2" -z "${D}s" --duration-stop wait --warmup 1s -O json |
     /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)

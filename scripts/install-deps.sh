@@ -41,6 +41,7 @@ BUILD_PACKAGES=(
   kubectl                            # tests: kustomize renders the manifests
   nghttp2-client                     # bench: h2load, the light reference client (docs/benchmarks.md)
   chromium                           # tests: the HTML model card opened in a real browser
+  python3-faiss                      # bench: bench/reference_recall.py (HNSW against exact search)
 )
 
 # What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses

@@ -381,6 +381,11 @@ void Evidence(Page& page, const json& card) {
   page.TextRow("proteins", {Text(*e, {"proteins"})});
   page.TextRow("references", {Text(*e, {"count"})});
   page.TextRow("index", {Text(*e, {"index"})});
+  if (const json* recall = Find(*e, {"recall_at_1"})) {
+    page.TextRow("recall@1 against exact search",
+                 {absl::StrCat(Text(*recall, {"value"}), " (target ", Text(*recall, {"target"}, 2),
+                               "; ", Text(*recall, {"measured_on"}), ")")});
+  }
   page.TextRow("size", {absl::StrCat(Text(*e, {"bytes"}), " bytes")});
   page.TextRow("build time", {absl::StrCat(Text(*e, {"build_seconds"}, 2), " s")});
   page.TextRow(absl::StrCat(Text(*e, {"file"}), " sha256"),

@@ -259,8 +259,8 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   ARG_RETURN_IF_ERROR(WriteDensityFile(dir, *in.decision));
   std::vector<std::string> train_labels;
   for (size_t r : p.split.train) train_labels.push_back(p.scheme.labels[p.labels[r]]);
-  ARG_ASSIGN_OR_RETURN(card.evidence_json,
-                       WriteReferenceIndex(dir, p.data.x, p.split.train, train_labels));
+  ARG_ASSIGN_OR_RETURN(card.evidence_json, WriteReferenceIndex(dir, p.data.x, p.split.train,
+                                                               train_labels, p.split.val));
   ARG_ASSIGN_OR_RETURN(card.evidence, EvidenceIndexFromJson(card.evidence_json, dir));
   card.decision_json = in.decision->card;
   card.decision = in.decision->policy;

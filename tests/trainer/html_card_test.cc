@@ -49,7 +49,9 @@ json Card() {
                             "by_confidence": {"High": {"rows": 170, "accuracy_of_top_label": 0.99}}}}
     },
     "evidence": {"file": "references.faiss", "count": 1400, "index": "IndexFlatIP: exact",
-                 "bytes": 5734445, "build_seconds": 0.0123, "sha256": "abc123"},
+                 "bytes": 5734445, "build_seconds": 0.0123, "sha256": "abc123",
+                 "recall_at_1": {"value": 0.9871, "target": 0.98,
+                                 "measured_on": "2000 validation proteins"}},
     "dataset": {"data_sha256": "d5a7", "synthetic": false,
                 "files": [{"file": "<img src=x onerror=alert(1)>.h5", "count": 9}]},
     "review": {"intended_use": "Screening <b>research</b> isolates", "limitations": "none known"},
@@ -74,6 +76,7 @@ TEST(HtmlCardTest, ShowsWhatAReviewerNeeds) {
   EXPECT_THAT(page, HasSubstr("100.0%"));    // shuffled proteins flagged
   EXPECT_THAT(page, HasSubstr("98.7%"));     // accuracy of calls
   EXPECT_THAT(page, HasSubstr("1400"));      // references
+  EXPECT_THAT(page, HasSubstr("0.9871 (target 0.98; 2000 validation proteins)"));
   EXPECT_THAT(page, HasSubstr("0123abcd"));  // source commit
   // Only the charts that exist are shown.
   EXPECT_THAT(page, HasSubstr("<img src=\"roc.png\""));
