@@ -52,6 +52,7 @@ def main():
     parser.add_argument("queries", nargs="+")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--single", type=int, default=500, help="queries timed one at a time")
+    parser.add_argument("--max-queries", type=int, default=5000, help="queries in the batch")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
 
@@ -60,7 +61,7 @@ def main():
     vectors = index.reconstruct_n(0, n)
     exact = faiss.IndexFlatIP(dim)
     exact.add(vectors)
-    queries = read_queries(args.queries)
+    queries = read_queries(args.queries)[:args.max_queries]
     kind = type(index).__name__
     print(f"references {n} ({kind}), queries {len(queries)}, k {args.k}, FAISS {faiss.__version__},"
           " 1 thread")

@@ -1,5 +1,7 @@
 #include "common/decision_policy.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -61,21 +63,37 @@ void DensityModel::Prepare() {
     mean_projection_.push_back(
         Dot(mean.data(), components.data() + static_cast<size_t>(i) * dim, dim));
   }
+  basis_ = mean;
+  basis_.insert(basis_.end(), components.begin(), components.end());
 }
 
 double DensityModel::Score(const float* x) const {
-  const double x_sq = Dot(x, x, dim);
-  const double x_mean = Dot(x, mean.data(), dim);
-  const double centred_sq = std::max(0.0, x_sq - 2 * x_mean + mean_sq_);
-  double explained = 0, whitened = 0;
-  for (int i = 0; i < k(); ++i) {
-    const float* u = components.data() + static_cast<size_t>(i) * dim;
-    const double z = Dot(x, u, dim) - mean_projection_[static_cast<size_t>(i)];
-    explained += z * z;
-    whitened += z * z / eigenvalues[static_cast<size_t>(i)];
+  double score = 0;
+  ScoreRows(x, 1, &score);
+  return score;
+}
+
+void DensityModel::ScoreRows(const float* x, int64_t n, double* scores) const {
+  if (n <= 0) return;
+  const int cols = k() + 1;
+  // projections[r][0] = x_r . mean, projections[r][1 + i] = x_r . u_i
+  std::vector<float> projections(static_cast<size_t>(n) * cols);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), cols, dim, 1.0f, x, dim,
+              basis_.data(), dim, 0.0f, projections.data(), cols);
+  for (int64_t r = 0; r < n; ++r) {
+    const float* row = x + r * dim;
+    const float* p = projections.data() + r * cols;
+    const double x_sq = Dot(row, row, dim);
+    const double centred_sq = std::max(0.0, x_sq - 2.0 * p[0] + mean_sq_);
+    double explained = 0, whitened = 0;
+    for (int i = 0; i < k(); ++i) {
+      const double z = p[1 + i] - mean_projection_[static_cast<size_t>(i)];
+      explained += z * z;
+      whitened += z * z / eigenvalues[static_cast<size_t>(i)];
+    }
+    const double residual = std::max(0.0, centred_sq - explained);
+    scores[r] = (whitened + residual / residual_variance) / dim;
   }
-  const double residual = std::max(0.0, centred_sq - explained);
-  return (whitened + residual / residual_variance) / dim;
 }
 
 absl::StatusOr<DecisionPolicy> DecisionPolicyFromJson(const json& j,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -178,6 +179,40 @@ TEST(PostprocessTest, TheDensityDetectorFlagsAnInputOffTheTrainingSubspace) {
   EXPECT_EQ(out.rows[1].call, -1) << "out of distribution is uncertain, however confident";
   EXPECT_EQ(out.rows[1].confidence, Confidence::kLow);
   EXPECT_EQ(out.out_of_distribution, 1);
+}
+
+TEST(PostprocessTest, ADensityScoreIsTheSameAloneAndInAnyBatch) {
+  // 1024-wide, 16 components: the projections are one BLAS product over the rows given.
+  constexpr int kDim = 1024, kK = 16, kRows = 37;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  DensityModel density;
+  density.dim = kDim;
+  for (int j = 0; j < kDim; ++j) density.mean.push_back(0.01f * normal(rng));
+  for (int i = 0; i < kK; ++i) {
+    for (int j = 0; j < kDim; ++j) density.components.push_back(j == i ? 1.0f : 0.0f);
+    density.eigenvalues.push_back(1.0 + i);
+  }
+  density.residual_variance = 0.05;
+  density.Prepare();
+  std::vector<float> x(kRows * kDim);
+  for (float& v : x) v = 0.2f * normal(rng);
+  std::vector<double> together(kRows);
+  density.ScoreRows(x.data(), kRows, together.data());
+  for (int r = 0; r < kRows; ++r) {
+    EXPECT_EQ(density.Score(&x[r * kDim]), together[r]) << "row " << r;
+    // The formula, term by term in double.
+    double centred = 0, explained = 0, whitened = 0;
+    for (int j = 0; j < kDim; ++j) {
+      const double c = x[r * kDim + j] - density.mean[j];
+      centred += c * c;
+      if (j < kK) explained += c * c, whitened += c * c / (1.0 + j);
+    }
+    EXPECT_NEAR(together[r], (whitened + (centred - explained) / 0.05) / kDim, 1e-4 * together[r]);
+  }
+  std::vector<double> first_five(5);
+  density.ScoreRows(x.data(), 5, first_five.data());
+  for (int r = 0; r < 5; ++r) EXPECT_EQ(first_five[r], together[r]);
 }
 
 TEST(PostprocessTest, AVersionWithoutAPolicyCallsItsTopLabel) {
