@@ -76,13 +76,15 @@ double DensityModel::Score(const float* x) const {
 void DensityModel::ScoreRows(const float* x, int64_t n, double* scores) const {
   if (n <= 0) return;
   const int cols = k() + 1;
-  // projections[r][0] = x_r . mean, projections[r][1 + i] = x_r . u_i
-  std::vector<float> projections(static_cast<size_t>(n) * cols);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), cols, dim, 1.0f, x, dim,
-              basis_.data(), dim, 0.0f, projections.data(), cols);
+  // p[0] = x . mean, p[1 + i] = x . u_i: one matrix-vector product per row rather than one
+  // matrix product for all rows, so a row's score is computed the same way whatever rows come
+  // with it.
+  std::vector<float> projections(static_cast<size_t>(cols));
+  float* p = projections.data();
   for (int64_t r = 0; r < n; ++r) {
     const float* row = x + r * dim;
-    const float* p = projections.data() + r * cols;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, dim, 1.0f, basis_.data(), dim, row, 1, 0.0f, p,
+                1);
     const double x_sq = Dot(row, row, dim);
     const double centred_sq = std::max(0.0, x_sq - 2.0 * p[0] + mean_sq_);
     double explained = 0, whitened = 0;

@@ -48,9 +48,9 @@ struct DensityModel {
   // over the components plus the residual's squared norm over sigma^2), divided by dim: about 1
   // for an input like the training data, larger the further it lies from it.
   double Score(const float* x) const;
-  // Score of each of `n` rows of `x` (n * dim floats) into `scores`. The k + 1 projections of
-  // every row are one matrix product (BLAS): 66 dot products of 1024 floats per row cost more than
-  // the default network's forward when computed one by one.
+  // Score of each of `n` rows of `x` (n * dim floats) into `scores`. A row's k + 1 projections are
+  // one BLAS matrix-vector product: 66 dot products of 1024 floats per row, one by one, cost more
+  // than the default network's forward.
   void ScoreRows(const float* x, int64_t n, double* scores) const;
 
  private:
