@@ -73,6 +73,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& 
                 static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
   }
   if (separate_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (!options.lb_policy.empty()) args.SetLoadBalancingPolicyName(options.lb_policy);
   return grpc::CreateCustomChannel(options.target, credentials, args);
 }
 

@@ -29,7 +29,15 @@ struct ClientOptions {
   bool skip_verify = false;    // TLS without checking the server's certificate (testing only)
   std::string http_authority;  // the :authority pseudo-header; empty = the target
   absl::Duration keepalive = absl::ZeroDuration();  // HTTP/2 keepalive pings; 0 = none
+  // gRPC's load-balancing policy over the addresses `target` resolves to: "" keeps gRPC's
+  // pick_first (one address at a time); "round_robin" spreads calls over every ready one, e.g.
+  // "ipv4:10.0.0.7:50051,10.0.0.8:50051" or a headless Service's "dns:///name:50051", and stops
+  // sending to one that goes away.
+  std::string lb_policy;
 };
+
+// The load-balancing policies a client may name (ClientOptions::lb_policy).
+inline constexpr const char* kLbPolicies[] = {"pick_first", "round_robin"};
 
 // Which model version: a name plus an exact version, a label, or neither (the server's default).
 struct ModelSelector {

@@ -226,6 +226,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--cert", options.client_cert, "PEM client certificate for mutual TLS");
     cmd->add_option("--key", options.client_key, "PEM client key for mutual TLS");
     cmd->add_option("--authority", options.authority, "TLS server name override");
+    cmd->add_option("--lb-policy", options.lb_policy,
+                    "round_robin: spread calls over every address the target resolves to "
+                    "(ipv4:a:port,b:port or dns:///service:port); default pick_first")
+        ->check(CLI::IsMember({"pick_first", "round_robin"}));
   };
   auto add_model = [&](CLI::App* cmd) {
     cmd->add_option("--model", model.name, "model name")->required();

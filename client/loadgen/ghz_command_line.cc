@@ -39,7 +39,7 @@ constexpr char kService[] = "arginator.v1.Classifier";
 // What the flags are read into before they become a LoadgenCommand.
 struct Flags {
   std::string host, target, call, proto, protoset, import_paths;
-  std::string cacert, cert, key, cname, authority;
+  std::string cacert, cert, key, cname, authority, lb_strategy;
   bool skip_tls = false, insecure = false;
   int64_t rps = 0, concurrency = 50, total = 200, connections = 1, cpus = 0, skip_first = 0;
   std::string timeout = "20s", duration = "0", max_duration = "0", duration_stop = "close";
@@ -69,6 +69,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_flag("--skipTLS", f.skip_tls, "skip verifying the server's certificate chain and name");
   app.add_flag("--insecure", f.insecure, "plaintext (without it, TLS as in ghz)");
   app.add_option("--authority", f.authority, "value of the :authority pseudo-header");
+  app.add_option("--lb-strategy", f.lb_strategy,
+                 "client load balancing over the target's addresses: round_robin or pick_first")
+      ->check(CLI::IsMember({"pick_first", "round_robin"}));
   app.add_option("-r,--rps", f.rps, "requests per second, open loop (0 = no limit)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("-c,--concurrency", f.concurrency, "requests in flight (workers)")
@@ -198,6 +201,7 @@ nlohmann::json OptionsEcho(const Flags& f, const LoadgenCommand& c, const nlohma
   set_if("cname", f.cname, !f.cname.empty());
   set_if("skipTLS", true, f.skip_tls);
   set_if("authority", f.authority, !f.authority.empty());
+  set_if("lb-strategy", f.lb_strategy, !f.lb_strategy.empty());
   set_if("rps", f.rps, f.rps > 0);
   set_if("total", o.total, o.duration == absl::ZeroDuration());
   set_if("duration", Nanos(o.duration), o.duration > absl::ZeroDuration());
@@ -267,6 +271,7 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
   o.client.authority = f.cname;
   o.client.skip_verify = f.skip_tls;
   o.client.http_authority = f.authority;
+  o.client.lb_policy = f.lb_strategy;
 
   // Load shape and stop rules.
   o.concurrency = static_cast<int>(f.concurrency);

@@ -2,6 +2,7 @@
 // loadgen_test.cc).
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "client/arginator_client.h"
 #include "common/embedding_files.h"
@@ -222,6 +223,72 @@ TEST_F(ClientTest, PythonClientClassifiesAFile) {
   EXPECT_THAT(r.output, HasSubstr(expected->ids[0] + ",betalactamase,"));
   EXPECT_THAT(r.output, HasSubstr("classified " + std::to_string(expected->rows()) +
                                   " embeddings from " + input + " with betalactamase-binary v1"));
+}
+
+// Issue 28: client-side balancing for a headless Service. The C++ client, the Python client and
+// the load generator take gRPC's multi-address targets with round_robin: calls land on both
+// replicas, and when one goes away (SIGKILL) the next run's calls all go to the other.
+TEST_F(ClientTest, RoundRobinSpreadsCallsOverReplicasAndSurvivesOneGoingAway) {
+  StartServer();
+  std::string log;
+  auto second = testing::ServerProcess::Start(testing::kServer,
+                                              {"--model-repository", work_.Join("models"), "--port",
+                                               "0", "--metrics-port", "0", "--host", "127.0.0.1"},
+                                              work_.Join("second.log"), &log);
+  ASSERT_NE(second, nullptr) << log;
+  ASSERT_TRUE(WaitFor([&] {
+    return RunCommand(kClient + " health --target " + second->target()).exit_code == 0;
+  })) << second->Log();
+  auto served = [](const testing::ServerProcess& s) {
+    httplib::Client http("127.0.0.1", s.metrics_port());
+    auto r = http.Get("/metrics");
+    double total = 0;
+    if (!r) return total;
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      if (!absl::StartsWith(line, "arginator_requests_total{")) continue;
+      total += std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+    }
+    return total;
+  };
+  const ModelCard card = Card(kBinary, 1);
+  EmbeddingMatrix rows;
+  // 200 one-embedding calls: the first few go to whichever replica connects first (round_robin
+  // picks among ready ones), the rest alternate.
+  for (int copy = 0; copy < 25; ++copy) {
+    for (const auto& g : card.golden) {
+      rows.ids.push_back(g.id + "_" + std::to_string(copy));
+      rows.values.insert(rows.values.end(), g.input.begin(), g.input.end());
+    }
+  }
+  ASSERT_TRUE(WriteEmbeddingsCsv(work_.Join("in.csv"), rows).ok());
+  const std::string both = "ipv4:" + server_->target() + "," + second->target();
+  const std::string classify = " classify --model " + std::string(kBinary) + " --input " +
+                               work_.Join("in.csv") + " --batch 1 --stream never --lb-policy round_robin" +
+                               " --target " + both + " --output ";
+  const std::string python = "PYTHONPATH=" + std::string(ARGINATOR_SOURCE_DIR) +
+                             "/client/python ARGINATOR_PY_STUBS=" + ARGINATOR_PYTHON_STUBS +
+                             " /usr/bin/python3 -m arginator_client";
+  const std::string loadgen = std::string(ARGINATOR_LOADGEN_BIN) + " --insecure --model " +
+                              kBinary + " --lb-strategy round_robin -c 2 -n 40 " + both;
+  for (const std::string& command : {kClient + classify + work_.Join("cpp.csv"),
+                                     python + classify + work_.Join("py.csv"), loadgen}) {
+    const double a = served(*server_), b = served(*second);
+    auto r = RunCommand(command);
+    ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.output;
+    EXPECT_GT(served(*server_), a) << command << ": no call reached the first replica";
+    EXPECT_GT(served(*second), b) << command << ": no call reached the second replica";
+  }
+  EXPECT_EQ(ReadLines(work_.Join("cpp.csv")).size(), rows.rows() + 1);
+  EXPECT_EQ(ReadLines(work_.Join("py.csv")), ReadLines(work_.Join("cpp.csv")));
+
+  // One replica goes away: every call of the next run is answered by the other.
+  second->Stop(SIGKILL);
+  auto r = RunCommand(kClient + classify + work_.Join("after.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadLines(work_.Join("after.csv")).size(), rows.rows() + 1);
+  r = RunCommand(python + classify + work_.Join("py-after.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadLines(work_.Join("py-after.csv")).size(), rows.rows() + 1);
 }
 
 }  // namespace

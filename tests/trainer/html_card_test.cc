@@ -72,10 +72,10 @@ TEST(HtmlCardTest, ShowsWhatAReviewerNeeds) {
                               "class=\"num\">41</td>"));  // confusion matrix row
   EXPECT_THAT(page, HasSubstr("temperature <strong>1.6123</strong>"));
   EXPECT_THAT(page, HasSubstr("0.0152</td><td class=\"num\">0.0075"));
-  EXPECT_THAT(page, HasSubstr("0.7312"));    // the threshold
-  EXPECT_THAT(page, HasSubstr("100.0%"));    // shuffled proteins flagged
-  EXPECT_THAT(page, HasSubstr("98.7%"));     // accuracy of calls
-  EXPECT_THAT(page, HasSubstr("1400"));      // references
+  EXPECT_THAT(page, HasSubstr("0.7312"));  // the threshold
+  EXPECT_THAT(page, HasSubstr("100.0%"));  // shuffled proteins flagged
+  EXPECT_THAT(page, HasSubstr("98.7%"));   // accuracy of calls
+  EXPECT_THAT(page, HasSubstr("1400"));    // references
   EXPECT_THAT(page, HasSubstr("0.9871 (target 0.98; 2000 validation proteins)"));
   EXPECT_THAT(page, HasSubstr("0123abcd"));  // source commit
   // Only the charts that exist are shown.

@@ -47,6 +47,9 @@ def build_parser():
         cmd.add_argument("--cert", help="PEM client certificate for mutual TLS")
         cmd.add_argument("--key", help="PEM client key for mutual TLS")
         cmd.add_argument("--authority", help="TLS server name override")
+        cmd.add_argument("--lb-policy", choices=["pick_first", "round_robin"],
+                         help="round_robin: spread calls over every address the target resolves "
+                              "to (ipv4:a:port,b:port or dns:///service:port); default pick_first")
 
     def add_model(cmd):
         cmd.add_argument("--model", required=True, help="model name")
@@ -121,7 +124,8 @@ def main(argv=None):
             return commands.inspect(args)
         from .client import Client  # grpc and the stubs, for the commands that call a server
         client = Client(args.target, tls=args.tls, ca_cert=args.ca_cert, cert=args.cert,
-                        key=args.key, authority=args.authority, deadline=args.deadline)
+                        key=args.key, authority=args.authority, deadline=args.deadline,
+                        lb_policy=args.lb_policy)
         with client:
             return COMMANDS[args.command](client, args)
     except ArginatorError as error:

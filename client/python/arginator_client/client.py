@@ -21,13 +21,16 @@ class Client:
     for mutual TLS. authority overrides the host name the server's certificate is checked against
     (e.g. when dialling an IP). deadline (seconds) bounds each unary call, its retries included:
     UNAVAILABLE (server restarting, connection reset) and RESOURCE_EXHAUSTED (queue full) are
-    retried with exponential backoff and jitter, up to max_attempts calls in all.
+    retried with exponential backoff and jitter, up to max_attempts calls in all. lb_policy
+    "round_robin" spreads calls over every address the target resolves to ("ipv4:a:p,b:p", or a
+    headless Service's "dns:///name:port") and stops using one that goes away.
 
     Every failure raises ArginatorError with the server's code and message.
     """
 
     def __init__(self, target, *, tls=False, ca_cert=None, cert=None, key=None, authority=None,
-                 deadline=30.0, max_attempts=4, initial_backoff=0.1, max_backoff=3.0):
+                 deadline=30.0, max_attempts=4, initial_backoff=0.1, max_backoff=3.0,
+                 lb_policy=None):
         self._pb, pb_grpc = stubs.load()
         if bool(cert) != bool(key):
             given, missing = ("cert", "key") if cert else ("key", "cert")
@@ -44,6 +47,8 @@ class Client:
                    ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)]
         if authority:
             options.append(("grpc.ssl_target_name_override", authority))
+        if lb_policy:  # round_robin: every address the target resolves to (arginator_client.h)
+            options.append(("grpc.lb_policy_name", lb_policy))
         if tls or ca_cert or cert:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_read_pem(ca_cert), private_key=_read_pem(key),
