@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/embedding_files.h"
+#include "common/embedding_matrix.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -16,20 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-// A dot product in 16 float lanes, which the compiler turns into SIMD (common/embedding_matrix.cc
-// does the same for norms).
-double Dot(const float* a, const float* b, int n) {
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) lanes[l] += a[i + l] * b[i + l];
-  }
-  double sum = 0;
-  for (float lane : lanes) sum += lane;
-  for (; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return sum;
-}
+double Dot(const float* a, const float* b, int n) { return RowDot(a, b, n); }
 
 absl::Status Invalid(const std::string& where, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": decision.", what));

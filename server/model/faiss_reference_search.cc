@@ -9,26 +9,16 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/embedding_matrix.h"
 
 namespace arginator::server {
 namespace {
 
-// Inner product in 16 float lanes, which the compiler turns into SIMD. FAISS as Debian builds it
-// (x86-64 baseline) compares vectors one float at a time, ~5x slower per query here; the lanes
-// are summed in one fixed order, so a row's cosines never depend on the other rows searched with
-// it (FAISS switches to BLAS from 20 rows, which rounds differently).
-float Dot(const float* a, const float* b, int dim) {
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  int j = 0;
-  for (; j + kLanes <= dim; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) lanes[l] += a[j + l] * b[j + l];
-  }
-  float sum = 0;
-  for (float lane : lanes) sum += lane;
-  for (; j < dim; ++j) sum += a[j] * b[j];
-  return sum;
-}
+// Inner products by RowDot (16 float lanes, SIMD). FAISS as Debian builds it (x86-64 baseline)
+// compares vectors one float at a time, ~4x slower per query here; RowDot adds its lanes in one
+// fixed order, so a row's cosines never depend on the other rows searched with it (FAISS switches
+// to BLAS from 20 rows, which rounds differently).
+float Dot(const float* a, const float* b, int dim) { return RowDot(a, b, dim); }
 
 // The k best (cosine, reference) pairs seen, most similar first; a tie goes to the lower index,
 // so the order never depends on the scan order.
