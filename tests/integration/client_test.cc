@@ -262,9 +262,9 @@ TEST_F(ClientTest, RoundRobinSpreadsCallsOverReplicasAndSurvivesOneGoingAway) {
   }
   ASSERT_TRUE(WriteEmbeddingsCsv(work_.Join("in.csv"), rows).ok());
   const std::string both = "ipv4:" + server_->target() + "," + second->target();
-  const std::string classify = " classify --model " + std::string(kBinary) + " --input " +
-                               work_.Join("in.csv") + " --batch 1 --stream never --lb-policy round_robin" +
-                               " --target " + both + " --output ";
+  const std::string classify =
+      " classify --model " + std::string(kBinary) + " --input " + work_.Join("in.csv") +
+      " --batch 1 --stream never --lb-policy round_robin" + " --target " + both + " --output ";
   const std::string python = "PYTHONPATH=" + std::string(ARGINATOR_SOURCE_DIR) +
                              "/client/python ARGINATOR_PY_STUBS=" + ARGINATOR_PYTHON_STUBS +
                              " /usr/bin/python3 -m arginator_client";
