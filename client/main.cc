@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--lb-policy", options.lb_policy,
                     "round_robin: spread calls over every address the target resolves to "
                     "(ipv4:a:port,b:port or dns:///service:port); default pick_first")
-        ->check(CLI::IsMember({"pick_first", "round_robin"}));
+        ->check(CLI::IsMember(
+            std::vector<std::string>(std::begin(kLbPolicies), std::end(kLbPolicies))));
   };
   auto add_model = [&](CLI::App* cmd) {
     cmd->add_option("--model", model.name, "model name")->required();

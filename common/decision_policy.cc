@@ -17,8 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-double Dot(const float* a, const float* b, int n) { return RowDot(a, b, n); }
-
 absl::Status Invalid(const std::string& where, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": decision.", what));
 }
@@ -45,11 +43,11 @@ const char* ConfidenceName(Confidence c) {
 }
 
 void DensityModel::Prepare() {
-  mean_sq_ = Dot(mean.data(), mean.data(), dim);
+  mean_sq_ = RowDot(mean.data(), mean.data(), dim);
   mean_projection_.clear();
   for (int i = 0; i < k(); ++i) {
     mean_projection_.push_back(
-        Dot(mean.data(), components.data() + static_cast<size_t>(i) * dim, dim));
+        RowDot(mean.data(), components.data() + static_cast<size_t>(i) * dim, dim));
   }
   basis_ = mean;
   basis_.insert(basis_.end(), components.begin(), components.end());
@@ -73,7 +71,7 @@ void DensityModel::ScoreRows(const float* x, int64_t n, double* scores) const {
     const float* row = x + r * dim;
     cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, dim, 1.0f, basis_.data(), dim, row, 1, 0.0f, p,
                 1);
-    const double x_sq = Dot(row, row, dim);
+    const double x_sq = RowDot(row, row, dim);
     const double centred_sq = std::max(0.0, x_sq - 2.0 * p[0] + mean_sq_);
     double explained = 0, whitened = 0;
     for (int i = 0; i < k(); ++i) {

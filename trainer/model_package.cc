@@ -197,7 +197,8 @@ NormStats ComputeNormStats(const EmbeddingMatrix& x, const std::vector<size_t>& 
   return s;
 }
 
-absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in) {
+absl::StatusOr<nlohmann::json> WriteModelPackage(const std::string& dir, int64_t version,
+                                                 const PackageInputs& in) {
   const TrainConfig& config = *in.config;
   const PreparedData& p = *in.prepared;
   const std::string model_path = ModelFilePath(dir);
@@ -283,7 +284,9 @@ absl::Status WriteModelPackage(const std::string& dir, int64_t version, const Pa
   card.created = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   card.trainer_version = ARGINATOR_VERSION;
   card.torch_version = TORCH_VERSION;
-  return WriteFileDurably(ModelCardPath(dir), ModelCardToJson(card).dump(2) + "\n");
+  nlohmann::json document = ModelCardToJson(card);
+  ARG_RETURN_IF_ERROR(WriteFileDurably(ModelCardPath(dir), document.dump(2) + "\n"));
+  return document;
 }
 
 }  // namespace arginator::trainer

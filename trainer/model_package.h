@@ -25,8 +25,9 @@ struct PackageInputs {
 
 // Writes <dir>/model.pt (TorchScript, softmax output) and <dir>/model.json (the model card) for
 // `version`. Golden probabilities are computed by the saved-and-reloaded TorchScript, i.e. by the
-// exact file a server will load.
-absl::Status WriteModelPackage(const std::string& dir, int64_t version, const PackageInputs& in);
+// exact file a server will load. Returns the model.json document it wrote.
+absl::StatusOr<nlohmann::json> WriteModelPackage(const std::string& dir, int64_t version,
+                                                 const PackageInputs& in);
 
 // The card's `dataset` (files, digests, classes, split) and `review` (embedder, label source,
 // intended use) sections for a run's data; a run that publishes nothing shows them in its report.

@@ -348,11 +348,10 @@ absl::StatusOr<FitOutcome> FinishRun(const TrainConfig& config, const PreparedDa
   absl::StatusOr<PublishedVersion> published = PublishVersion(
       config.output.repository, config.output.name,
       [&](const std::string& dir, int64_t version) -> absl::Status {
-        ARG_RETURN_IF_ERROR(WriteModelPackage(dir, version, inputs));
+        ARG_ASSIGN_OR_RETURN(const nlohmann::json card, WriteModelPackage(dir, version, inputs));
         if (!staged.empty()) RemoveTree(staged);  // written for a number another run took
         staged = (reports / absl::StrCat(".v", version, "-", RunId(), ".tmp")).string();
-        ARG_ASSIGN_OR_RETURN(std::string card, ReadFileToString(ModelCardPath(dir)));
-        return write_report(staged, version, nlohmann::json::parse(card, nullptr, false));
+        return write_report(staged, version, card);
       });
   if (!published.ok()) {
     if (!staged.empty()) RemoveTree(staged);

@@ -16,23 +16,11 @@
 #include "common/file_io.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "trainer/similarity_groups.h"
 
 namespace arginator::trainer {
 
 namespace {
-
-// Rows of `x`, L2-normalised (inner product = cosine), one after another.
-std::vector<float> UnitRows(const EmbeddingMatrix& x, const std::vector<size_t>& rows) {
-  const int dim = x.dim;
-  std::vector<float> unit(rows.size() * static_cast<size_t>(dim));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const float* row = x.row(rows[i]);
-    const double norm = RowL2Norm(row, dim);
-    const double scale = norm > 0 ? 1.0 / norm : 0.0;
-    for (int j = 0; j < dim; ++j) unit[i * dim + j] = static_cast<float>(row[j] * scale);
-  }
-  return unit;
-}
 
 // An inverted file over `unit` whose nprobe is the smallest power of two reaching the target
 // recall@1 on `probes` against exact search; `card` gets its parameters and measured recall.
@@ -92,7 +80,7 @@ absl::StatusOr<nlohmann::json> WriteReferenceIndex(const std::string& dir, const
   namespace fs = std::filesystem;
   const auto start = std::chrono::steady_clock::now();
   const int dim = x.dim;
-  const std::vector<float> unit = UnitRows(x, rows);
+  const std::vector<float> unit = NormalisedRows(x, rows);
   std::string table = "id\tlabel\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     absl::StrAppend(&table, x.ids[rows[i]], "\t", row_labels[i], "\n");
@@ -108,7 +96,8 @@ absl::StatusOr<nlohmann::json> WriteReferenceIndex(const std::string& dir, const
         probe_rows.begin(),
         probe_rows.begin() + std::min(probe_rows.size(), options.max_probe_rows));
     try {
-      index = BuildInvertedFile(unit.data(), rows.size(), dim, UnitRows(x, probes), options, card);
+      index = BuildInvertedFile(unit.data(), rows.size(), dim, NormalisedRows(x, probes), options,
+                                card);
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("FAISS could not build the reference index of ",
                                               rows.size(), " proteins: ", e.what()));

@@ -94,11 +94,12 @@ absl::Status WriteRunReport(const std::string& dir, const std::vector<EpochStats
 absl::Status WriteHtmlCard(const std::string& dir, const nlohmann::json& card,
                            const nlohmann::json& run) {
   namespace fs = std::filesystem;
-  std::vector<std::string> images;
-  for (const char* chart : {"loss_curve.png", "accuracy_curve.png", "roc.png",
-                            "confusion_matrix.png", "reliability.png"}) {
-    std::error_code ec;
-    if (fs::is_regular_file(fs::path(dir) / chart, ec)) images.push_back(chart);
+  std::vector<std::string> images;  // the charts written above, whichever this run has
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && entry.path().extension() == ".png") {
+      images.push_back(entry.path().filename().string());
+    }
   }
   return WriteFileDurably((fs::path(dir) / kHtmlCardFile).string(),
                           RenderHtmlCard(card, run, images));

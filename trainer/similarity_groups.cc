@@ -11,7 +11,13 @@
 namespace arginator::trainer {
 namespace {
 
-// The rows, L2-normalised, so inner product is cosine similarity.
+size_t Find(std::vector<size_t>& parent, size_t i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+}  // namespace
+
 std::vector<float> NormalisedRows(const EmbeddingMatrix& x, const std::vector<size_t>& rows) {
   std::vector<float> out(rows.size() * x.dim);
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -23,13 +29,6 @@ std::vector<float> NormalisedRows(const EmbeddingMatrix& x, const std::vector<si
   }
   return out;
 }
-
-size_t Find(std::vector<size_t>& parent, size_t i) {
-  while (parent[i] != i) i = parent[i] = parent[parent[i]];
-  return i;
-}
-
-}  // namespace
 
 std::vector<std::string> SimilarityGroups(const EmbeddingMatrix& x, double threshold) {
   const size_t n = x.rows();

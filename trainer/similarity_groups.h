@@ -8,6 +8,10 @@
 
 namespace arginator::trainer {
 
+// `rows` of `x`, L2-normalised (inner product = cosine similarity), one after another: what the
+// trainer's FAISS indexes hold (here and the reference index, reference_index.h).
+std::vector<float> NormalisedRows(const EmbeddingMatrix& x, const std::vector<size_t>& rows);
+
 // Clusters of near-duplicate proteins for an honest split when the data names no groups
 // (split.by=similarity): the connected components of the graph joining every two proteins whose
 // embeddings have cosine similarity >= `threshold`, by exact search (FAISS IndexFlatIP over the

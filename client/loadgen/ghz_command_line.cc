@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "client/arginator_client.h"
 #include "client/loadgen/request_payloads.h"
 #include "common/file_io.h"
 
@@ -71,7 +72,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--authority", f.authority, "value of the :authority pseudo-header");
   app.add_option("--lb-strategy", f.lb_strategy,
                  "client load balancing over the target's addresses: round_robin or pick_first")
-      ->check(CLI::IsMember({"pick_first", "round_robin"}));
+      ->check(
+          CLI::IsMember(std::vector<std::string>(std::begin(kLbPolicies), std::end(kLbPolicies))));
   app.add_option("-r,--rps", f.rps, "requests per second, open loop (0 = no limit)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("-c,--concurrency", f.concurrency, "requests in flight (workers)")

@@ -14,12 +14,6 @@
 namespace arginator::server {
 namespace {
 
-// Inner products by RowDot (16 float lanes, SIMD). FAISS as Debian builds it (x86-64 baseline)
-// compares vectors one float at a time, ~4x slower per query here; RowDot adds its lanes in one
-// fixed order, so a row's cosines never depend on the other rows searched with it (FAISS switches
-// to BLAS from 20 rows, which rounds differently).
-float Dot(const float* a, const float* b, int dim) { return RowDot(a, b, dim); }
-
 // The k best (cosine, reference) pairs seen, most similar first; a tie goes to the lower index,
 // so the order never depends on the scan order.
 class TopK {
@@ -49,6 +43,11 @@ class TopK {
   int size_ = 0;
 };
 
+// Both searches compare vectors with RowDot (16 float lanes, SIMD). FAISS as Debian builds it
+// (x86-64 baseline) compares them one float at a time, ~4x slower per query here; RowDot adds its
+// lanes in one fixed order, so a row's cosines never depend on the other rows searched with it
+// (FAISS switches to BLAS from 20 rows, which rounds differently).
+
 // Every reference compared (the trainer's IndexFlatIP).
 class ExactSearch : public ReferenceSearch {
  public:
@@ -58,7 +57,7 @@ class ExactSearch : public ReferenceSearch {
     const int64_t n = static_cast<int64_t>(vectors_.size()) / dim_;
     for (int64_t r = 0; r < rows.rows; ++r) {
       TopK top(k, indices + r * k, cosines + r * k);
-      for (int64_t i = 0; i < n; ++i) top.Offer(Dot(rows.row(r), &vectors_[i * dim_], dim_), i);
+      for (int64_t i = 0; i < n; ++i) top.Offer(RowDot(rows.row(r), &vectors_[i * dim_], dim_), i);
     }
   }
 
@@ -85,14 +84,14 @@ class InvertedFileSearch : public ReferenceSearch {
       const float* row = rows.row(r);
       TopK nearest_cells(nprobe_, probe.data(), probe_score.data());
       for (size_t c = 0; c < cells_.size(); ++c) {
-        nearest_cells.Offer(Dot(row, &centroids_[c * dim_], dim_), static_cast<int64_t>(c));
+        nearest_cells.Offer(RowDot(row, &centroids_[c * dim_], dim_), static_cast<int64_t>(c));
       }
       TopK top(k, indices + r * k, cosines + r * k);
       for (int64_t c : probe) {
         if (c < 0) continue;
         const Cell& cell = cells_[static_cast<size_t>(c)];
         for (size_t i = 0; i < cell.ids.size(); ++i) {
-          top.Offer(Dot(row, &cell.vectors[i * dim_], dim_), cell.ids[i]);
+          top.Offer(RowDot(row, &cell.vectors[i * dim_], dim_), cell.ids[i]);
         }
       }
     }
