@@ -1,4 +1,4 @@
-// arginator-client: classify files, list models, show metadata, check health.
+// arginator-client: classify files, list models, show metadata, check health, admin.
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/admin_command.h"
 #include "client/arginator_client.h"
 #include "client/results_writer.h"
 #include "common/embedding_files.h"
@@ -300,6 +301,9 @@ int main(int argc, char** argv) {
   add_common(health);
   health->add_option("--service", service, "a model name; empty = the whole server");
 
+  AdminCommand admin;
+  admin.Add(app, add_common);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -319,6 +323,7 @@ int main(int argc, char** argv) {
                        evidence);
   }
   if (models->parsed()) return RunModels(**client);
+  if (admin.parsed()) return admin.Run(**client);
   if (metadata->parsed()) return RunMetadata(**client, model);
   auto status = (*client)->Health(service);
   if (!status.ok()) return Fail(status.status());

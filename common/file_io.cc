@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,20 @@ absl::Status WriteFileDurably(const std::string& path, std::string_view contents
     return absl::InternalError(absl::StrCat(path, ": fsync/close failed: ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+absl::Status ReplaceFileAtomically(const std::string& path, std::string_view contents) {
+  const std::filesystem::path target(path);
+  const std::string tmp =
+      (target.parent_path() / absl::StrCat(".", target.filename().string(), ".tmp-", getpid()))
+          .string();
+  if (absl::Status s = WriteFileDurably(tmp, contents); !s.ok()) return s;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return absl::InternalError(absl::StrCat(path, ": cannot rename into place: ", why));
+  }
+  return FsyncDirectory(target.parent_path().string());
 }
 
 absl::Status FsyncDirectory(const std::string& path) {

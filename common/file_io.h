@@ -21,6 +21,10 @@ absl::Status CheckRegularFile(const std::string& path, uintmax_t max_bytes);
 // of its directory publishes complete bytes.
 absl::Status WriteFileDurably(const std::string& path, std::string_view contents);
 
+// Replaces `path` with `contents` atomically: a hidden temporary file beside it, fsynced, renamed
+// over it, the directory fsynced; a reader sees the old or the new file, never a part.
+absl::Status ReplaceFileAtomically(const std::string& path, std::string_view contents);
+
 // fsyncs a directory so renames and creations inside it survive a crash.
 absl::Status FsyncDirectory(const std::string& path);
 

@@ -1,12 +1,5 @@
 #include "common/version_labels.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
 #include "nlohmann/json.hpp"
@@ -56,22 +49,11 @@ std::string SerializeVersionLabels(const std::map<std::string, int64_t>& labels)
 
 absl::Status WriteVersionLabels(const std::string& path,
                                 const std::map<std::string, int64_t>& labels) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const std::string tmp =
-      (target.parent_path() / absl::StrCat(".", target.filename().string(), ".tmp-", getpid()))
-          .string();
-  if (absl::Status s = WriteFileDurably(tmp, SerializeVersionLabels(labels)); !s.ok()) {
+  if (absl::Status s = ReplaceFileAtomically(path, SerializeVersionLabels(labels)); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot persist version labels to ", path, ": ", s.message(), " (models.persist_labels)"));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return absl::FailedPreconditionError(absl::StrCat("cannot persist version labels to ", path,
-                                                      ": ", why, " (models.persist_labels)"));
-  }
-  return FsyncDirectory(target.parent_path().string());
+  return absl::OkStatus();
 }
 
 }  // namespace arginator

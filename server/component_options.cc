@@ -29,7 +29,13 @@ ModelRegistry::Options RegistryOptions(const ServerConfig& c) {
   o.max_retry_backoff = c.max_retry_backoff;
   o.load_threads = c.load_threads;
   o.max_label_bytes = static_cast<size_t>(c.max_name_bytes);
+  o.previous_grace = c.previous_grace;
   if (c.persist_labels) {
+    o.persist_release = [repository = c.repository](const std::string& name,
+                                                    const ReleaseSettings& release) {
+      return WriteReleaseSettings(
+          (std::filesystem::path(repository) / name / kReleaseFile).string(), release);
+    };
     o.persist_labels = [repository = c.repository](const std::string& name,
                                                    const std::map<std::string, int64_t>& labels) {
       return WriteVersionLabels(

@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "common/layered_yaml.h"
 #include "common/status_macros.h"
 #include "server/server_config_defaults.h"
@@ -125,6 +127,7 @@ absl::Status ReadModelsSection(ConfigReader& r, ServerConfig& c) {
   ARG_RETURN_IF_ERROR(r.Seconds("models.max_retry_backoff_s", c.max_retry_backoff));
   ARG_RETURN_IF_ERROR(r.Read("models.links_outside_repository", c.links_outside_repository));
   ARG_RETURN_IF_ERROR(r.Read("models.persist_labels", c.persist_labels));
+  ARG_RETURN_IF_ERROR(r.Seconds("models.previous_grace_s", c.previous_grace));
   ARG_ASSIGN_OR_RETURN(c.policy, VersionPolicy::Parse(policy_kind, latest, versions));
   for (const auto& [model, spec] : policies) {
     absl::StatusOr<VersionPolicy> policy = VersionPolicy::ParseSpec(spec);
@@ -240,8 +243,26 @@ absl::Status ReadAdminSection(ConfigReader& r, ServerConfig& c) {
   if (c.admin_token.empty() && !token_env.empty()) {
     if (const char* env = std::getenv(token_env.c_str())) c.admin_token = env;
   }
-  return Require(!c.admin_enabled || !c.admin_token.empty(),
-                 absl::StrCat("admin.enabled needs admin.token or $", token_env));
+  std::map<std::string, std::string> token_files;
+  ARG_RETURN_IF_ERROR(r.Read("admin.tokens", token_files));
+  ARG_RETURN_IF_ERROR(r.Read("admin.audit_log", c.admin_audit_log));
+  c.admin_tokens.clear();
+  if (!c.admin_token.empty()) c.admin_tokens["admin"] = c.admin_token;
+  for (const auto& [name, file] : token_files) {
+    ARG_RETURN_IF_ERROR(CheckRegularFile(file, 4096));
+    ARG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(file));
+    const std::string token(absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
+    ARG_RETURN_IF_ERROR(Require(
+        !token.empty(), absl::StrCat("admin.tokens.", name, ": ", file, " holds no token")));
+    for (const auto& [other, t] : c.admin_tokens) {
+      ARG_RETURN_IF_ERROR(Require(t != token, absl::StrCat("admin.tokens.", name, " and ", other,
+                                                           " have the same token; the audit log "
+                                                           "could not tell them apart")));
+    }
+    c.admin_tokens[name] = token;
+  }
+  return Require(!c.admin_enabled || !c.admin_tokens.empty(),
+                 absl::StrCat("admin.enabled needs admin.token, $", token_env, " or admin.tokens"));
 }
 
 }  // namespace

@@ -54,6 +54,10 @@ struct ServerConfig {
       max_connection_age_grace_ms;
   bool admin_enabled;
   std::string admin_token;
+  // name -> token: admin.token as "admin", then each of admin.tokens read from its file.
+  std::map<std::string, std::string> admin_tokens;
+  std::string admin_audit_log;
+  absl::Duration previous_grace;
 };
 
 // configs/server.yaml as this binary was built with it (--print-default-config).

@@ -16,6 +16,9 @@ namespace {
 
 constexpr char kClassifierService[] = "arginator.v1.Classifier";
 constexpr char kInferenceService[] = "inference.GRPCInferenceService";
+// Rows of shadowed requests waiting or running at once; beyond it shadows are dropped (counted),
+// so a slow shadow version never grows the server's memory.
+constexpr int64_t kShadowMaxPendingRows = 8192;
 
 ServingPath::Options PathOptions(const ServerConfig& c) {
   ServingPath::Options o;
@@ -44,6 +47,10 @@ RestInferenceServer::Options RestOptions(const ServerConfig& c) {
 
 ArginatorServer::ArginatorServer(const ServerConfig& config)
     : config_(config),
+      audit_(config.admin_audit_log,
+             [this](const std::string& action, const std::string& code) {
+               metrics_.RecordAdminAction(action, code);
+             }),
       status_(&registry_, [this] { return RequiredModels(); }),
       health_(&status_, {kClassifierService, kInferenceService},
               [this] { return watcher_.models(); }),
@@ -61,15 +68,19 @@ ArginatorServer::ArginatorServer(const ServerConfig& config)
           },
           OpenFaissReferenceSearch),
       registry_(RegistryOptions(config), &loader_, &observers_),
-      path_(&registry_, &metrics_, PathOptions(config)),
+      shadow_(&metrics_, kShadowMaxPendingRows),
+      path_(&registry_, &metrics_, PathOptions(config), &shadow_),
       classifier_(&path_, ClassifierOptions(config)),
-      watcher_(config.repository, config.poll_interval, &registry_, [this] { health_.Update(); }),
+      watcher_(
+          config.repository, config.poll_interval, &registry_, [this] { health_.Update(); },
+          &audit_),
       inference_(&path_, &status_),
       metrics_http_([this] { return metrics_.Render(); }, [this] { return status_.Ready(); },
                     config.metrics_http),
       rest_(&path_, &status_, RestOptions(config)) {
   if (config.admin_enabled) {
-    admin_ = std::make_unique<AdminService>(&registry_, &watcher_, config.admin_token);
+    admin_ = std::make_unique<AdminService>(&registry_, &watcher_, config.admin_tokens, &audit_,
+                                            &shadow_);
   }
 }
 
@@ -88,6 +99,7 @@ absl::StatusOr<std::unique_ptr<ArginatorServer>> ArginatorServer::Start(
   const BlasInfo blas = SetTorchThreads(config.intra_op_threads);
   const std::string quantized_engine = ConfigureQuantizedEngine();
   std::unique_ptr<ArginatorServer> server(new ArginatorServer(config));
+  if (absl::Status s = server->audit_.Open(); !s.ok()) return s;
   std::vector<grpc::Service*> services = {&server->classifier_, &server->inference_};
   if (server->admin_) services.push_back(server->admin_.get());
   int port = 0;

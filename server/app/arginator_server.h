@@ -9,6 +9,7 @@
 #include "server/app/health_reporter.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/server_metrics.h"
+#include "server/registry/audit_log.h"
 #include "server/registry/directory_version_loader.h"
 #include "server/registry/lifecycle_log.h"
 #include "server/registry/model_registry.h"
@@ -17,6 +18,7 @@
 #include "server/server_config.h"
 #include "server/serving/serving_path.h"
 #include "server/serving/serving_status.h"
+#include "server/serving/shadow_runner.h"
 #include "server/v1/classifier_service.h"
 #include "server/v2/inference_service.h"
 
@@ -57,13 +59,15 @@ class ArginatorServer {
   // events (versions reclaimed on its destruction) still reach live observers.
   const ServerConfig config_;
   ServerMetrics metrics_;
+  AuditLog audit_;  // admin actions and release changes
   LifecycleLog lifecycle_log_;
   ServingStatus status_;  // reads the registry only when asked, after construction
   HealthReporter health_;
   RegistryObserverList observers_;  // metrics, log, health
   DirectoryVersionLoader loader_;
   ModelRegistry registry_;
-  ServingPath path_;  // the request path the protocol adapters below share
+  ShadowRunner shadow_;  // holds versions while it runs them: destroyed before the registry
+  ServingPath path_;     // the request path the protocol adapters below share
   ClassifierService classifier_;
   RepositoryWatcher watcher_;
   InferenceService inference_;

@@ -162,7 +162,67 @@ ServerMetrics::ServerMetrics()
                      .Name("arginator_uncertain_total")
                      .Help("Embeddings answered 'uncertain': below their label's threshold or "
                            "out of distribution")
-                     .Register(*registry_)) {}
+                     .Register(*registry_)),
+      shadow_rows_(BuildCounter()
+                       .Name("arginator_shadow_rows_total")
+                       .Help("Embeddings the default version answered and the model's shadow "
+                             "version ran again, by model, shadow version and the version that "
+                             "answered")
+                       .Register(*registry_)),
+      shadow_agreements_(BuildCounter()
+                             .Name("arginator_shadow_agreements_total")
+                             .Help("Shadowed embeddings whose call (label or uncertain) was the "
+                                   "same on both versions")
+                             .Register(*registry_)),
+      shadow_flips_(BuildCounter()
+                        .Name("arginator_shadow_flips_total")
+                        .Help("Shadowed embeddings called differently, by the answering "
+                              "version's call (from) and the shadow's (to)")
+                        .Register(*registry_)),
+      shadow_drift_(BuildHistogram()
+                        .Name("arginator_shadow_probability_drift")
+                        .Help("|p_default - p_shadow| of the calibrated probability of the label "
+                              "the answering version called, per shadowed embedding")
+                        .Register(*registry_)),
+      shadow_dropped_(BuildCounter()
+                          .Name("arginator_shadow_dropped_total")
+                          .Help("Embeddings not shadowed: the shadow queue was full or the "
+                                "shadow version failed")
+                          .Register(*registry_)),
+      admin_actions_(BuildCounter()
+                         .Name("arginator_admin_actions_total")
+                         .Help("Admin actions and release changes by action and result code "
+                               "(each also one line of the audit log)")
+                         .Register(*registry_)) {}
+
+void ServerMetrics::RecordShadow(const std::string& model, int64_t shadow_version,
+                                 int64_t primary_version, int64_t rows, int64_t agreements,
+                                 const std::vector<std::pair<std::string, std::string>>& flips,
+                                 const std::vector<double>& drifts) {
+  const std::string v = absl::StrCat(shadow_version);
+  shadow_rows_
+      .Add({{"model", model}, {"version", v}, {"primary_version", absl::StrCat(primary_version)}})
+      .Increment(static_cast<double>(rows));
+  shadow_agreements_.Add({{"model", model}, {"version", v}})
+      .Increment(static_cast<double>(agreements));
+  for (const auto& [from, to] : flips) {
+    shadow_flips_.Add({{"model", model}, {"version", v}, {"from", from}, {"to", to}}).Increment();
+  }
+  static const prometheus::Histogram::BucketBoundaries kDrift = {0.001, 0.01, 0.05, 0.1,
+                                                                 0.2,   0.5,  1};
+  prometheus::Histogram& drift = shadow_drift_.Add({{"model", model}, {"version", v}}, kDrift);
+  for (double d : drifts) drift.Observe(d);
+}
+
+void ServerMetrics::RecordShadowDropped(const std::string& model, int64_t shadow_version,
+                                        int64_t rows) {
+  shadow_dropped_.Add({{"model", model}, {"version", absl::StrCat(shadow_version)}})
+      .Increment(static_cast<double>(rows));
+}
+
+void ServerMetrics::RecordAdminAction(const std::string& action, const std::string& code) {
+  admin_actions_.Add({{"action", action}, {"code", code}}).Increment();
+}
 
 std::string ServerMetrics::Render() const {
   std::ostringstream out;

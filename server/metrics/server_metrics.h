@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "common/mutex.h"
@@ -42,6 +43,16 @@ class ServerMetrics : public RegistryObserver {
   // count.
   std::shared_ptr<VersionObserver> ForVersion(const std::string& model, int64_t version,
                                               const std::vector<std::string>& labels = {});
+
+  // The shadow runner's comparisons (server/serving/shadow_runner.h): rows compared, agreeing,
+  // each flip (from the answering version's call to the shadow's), and each row's drift.
+  void RecordShadow(const std::string& model, int64_t shadow_version, int64_t primary_version,
+                    int64_t rows, int64_t agreements,
+                    const std::vector<std::pair<std::string, std::string>>& flips,
+                    const std::vector<double>& drifts);
+  void RecordShadowDropped(const std::string& model, int64_t shadow_version, int64_t rows);
+  // One admin action or release change (the audit log's counter).
+  void RecordAdminAction(const std::string& action, const std::string& code);
 
   // RegistryObserver: load/unload counts and durations, version states, and the log lines.
   void OnLoaded(const std::string& name, int64_t version, absl::Duration took) override;
@@ -80,6 +91,12 @@ class ServerMetrics : public RegistryObserver {
   prometheus::Family<prometheus::Histogram>& input_norm_;
   prometheus::Family<prometheus::Counter>& out_of_distribution_;
   prometheus::Family<prometheus::Counter>& uncertain_;
+  prometheus::Family<prometheus::Counter>& shadow_rows_;
+  prometheus::Family<prometheus::Counter>& shadow_agreements_;
+  prometheus::Family<prometheus::Counter>& shadow_flips_;
+  prometheus::Family<prometheus::Histogram>& shadow_drift_;
+  prometheus::Family<prometheus::Counter>& shadow_dropped_;
+  prometheus::Family<prometheus::Counter>& admin_actions_;
 };
 
 }  // namespace arginator::server

@@ -1,8 +1,11 @@
 #include "server/registry/model_registry.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/model_package.h"
+#include "common/status_macros.h"
 
 namespace arginator::server {
 
@@ -157,7 +160,7 @@ absl::StatusOr<ServableHandle> ModelRegistry::AwaitVersion(const std::string& na
     MutexLock lock(&mu_);
     while (Loading(name, version)) loads_done_.Wait(&mu_);
   }
-  return Get(name, {version, std::nullopt});
+  return Get(name, {version, std::nullopt, {}});
 }
 
 void ModelRegistry::LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files) {
@@ -256,12 +259,40 @@ bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
   return true;
 }
 
-absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
-                                                  const VersionSelector& selector) const {
-  MutexLock lock(&mu_);
-  auto model = models_.find(name);
-  if (model == models_.end()) return ModelNotFound(name);
-  const ModelEntry& m = model->second;
+namespace {
+
+// A request's place in [0, 1) for a split: from its id when it has one (FNV-1a, the same on every
+// replica and after a restart), else the next point of a Weyl sequence (an even spread).
+double Draw(const std::string& request_id, uint64_t salt, std::atomic<uint64_t>& draws,
+            double step) {
+  if (!request_id.empty()) {
+    uint64_t h = 1469598103934665603ULL ^ salt;
+    for (unsigned char c : request_id) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= h >> 29;  // FNV's low bits mix poorly for ids that differ in their last character
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return static_cast<double>(h >> 11) * 0x1.0p-53;
+  }
+  const double x = static_cast<double>(draws.fetch_add(1, std::memory_order_relaxed)) * step;
+  return x - std::floor(x);
+}
+
+constexpr uint64_t kCanarySalt = 0x63616e617279ULL;  // "canary"
+constexpr uint64_t kShadowSalt = 0x736861646f77ULL;  // "shadow"
+
+}  // namespace
+
+std::string ModelRegistry::DefaultLabel(const std::string& name, const ModelEntry& m) const {
+  if (!m.release.default_label.empty()) return m.release.default_label;
+  auto configured = options_.default_labels.find(name);
+  return configured != options_.default_labels.end() ? configured->second : kStableLabel;
+}
+
+absl::StatusOr<Route> ModelRegistry::Resolve(const std::string& name, const ModelEntry& m,
+                                             const VersionSelector& selector, bool split) const {
   auto ready_list = [&] {
     std::vector<int64_t> ready;
     for (const auto& [v, e] : m.versions) {
@@ -282,35 +313,93 @@ absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
     }
     return ServableHandle(it->second.servable);
   };
-  if (selector.version) return pick(*selector.version);
-  std::optional<std::string> label = selector.label;
-  if (!label) {
-    auto configured = options_.default_labels.find(name);
-    if (configured != options_.default_labels.end() && m.labels.count(configured->second)) {
-      label = configured->second;
+  auto ready_by_label = [&](const char* label) -> ServableHandle {
+    auto l = m.labels.find(label);
+    if (l == m.labels.end()) return nullptr;
+    auto it = m.versions.find(l->second);
+    return it != m.versions.end() && it->second.state == VersionState::kReady ? it->second.servable
+                                                                              : nullptr;
+  };
+  Route route;
+  if (selector.version || selector.label) {
+    absl::StatusOr<ServableHandle> handle = absl::UnknownError("");
+    if (selector.version) {
+      handle = pick(*selector.version);
+    } else {
+      auto it = m.labels.find(*selector.label);
+      if (it == m.labels.end()) {
+        std::vector<std::string> labels;
+        for (const auto& [l, v] : m.labels) labels.push_back(l);
+        return absl::NotFoundError(
+            absl::StrCat("model '", name, "' has no version label '", *selector.label,
+                         "'; labels: ", labels.empty() ? "none" : absl::StrJoin(labels, ", ")));
+      }
+      handle = pick(it->second);
+    }
+    if (!handle.ok()) return handle.status();
+    route.primary = *std::move(handle);
+    return route;
+  }
+  if (auto it = m.labels.find(DefaultLabel(name, m)); it != m.labels.end()) {
+    absl::StatusOr<ServableHandle> handle = pick(it->second);
+    if (!handle.ok()) return handle.status();
+    route.primary = *std::move(handle);
+  } else {
+    for (auto it = m.versions.rbegin(); it != m.versions.rend(); ++it) {
+      if (it->second.state == VersionState::kReady) {
+        route.primary = it->second.servable;
+        break;
+      }
     }
   }
-  if (label) {
-    auto it = m.labels.find(*label);
-    if (it == m.labels.end()) {
-      std::vector<std::string> labels;
-      for (const auto& [l, v] : m.labels) labels.push_back(l);
-      return absl::NotFoundError(
-          absl::StrCat("model '", name, "' has no version label '", *label,
-                       "'; labels: ", labels.empty() ? "none" : absl::StrJoin(labels, ", ")));
+  if (!route.primary) {
+    if (m.versions.empty()) {
+      return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version yet"));
     }
-    return pick(it->second);
+    const auto& [latest, entry] = *m.versions.rbegin();  // why the newest is not serving
+    return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version; version ",
+                                               latest, " is ", VersionStateName(entry.state),
+                                               entry.reason.empty() ? "" : ": " + entry.reason));
   }
-  for (auto it = m.versions.rbegin(); it != m.versions.rend(); ++it) {
-    if (it->second.state == VersionState::kReady) return ServableHandle(it->second.servable);
+  if (!split) return route;
+  const int64_t primary_version = route.primary->card.version;
+  if (m.release.canary_percent > 0) {
+    ServableHandle canary = ready_by_label(kCanaryLabel);
+    if (canary && canary->card.version != primary_version &&
+        Draw(selector.request_id, kCanarySalt, draws_, 0.6180339887498949) * 100 <
+            m.release.canary_percent) {
+      route.primary = std::move(canary);
+      route.canary = true;
+      return route;
+    }
   }
-  if (m.versions.empty()) {
-    return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version yet"));
+  if (m.release.shadow_percent > 0) {
+    ServableHandle shadow = ready_by_label(kShadowLabel);
+    if (shadow && shadow->card.version != primary_version &&
+        Draw(selector.request_id, kShadowSalt, draws_, 0.4142135623730950) * 100 <
+            m.release.shadow_percent) {
+      route.shadow = std::move(shadow);
+    }
   }
-  const auto& [latest, entry] = *m.versions.rbegin();  // why the newest is not serving
-  return absl::UnavailableError(absl::StrCat("model '", name, "' has no ready version; version ",
-                                             latest, " is ", VersionStateName(entry.state),
-                                             entry.reason.empty() ? "" : ": " + entry.reason));
+  return route;
+}
+
+absl::StatusOr<ServableHandle> ModelRegistry::Get(const std::string& name,
+                                                  const VersionSelector& selector) const {
+  MutexLock lock(&mu_);
+  auto model = models_.find(name);
+  if (model == models_.end()) return ModelNotFound(name);
+  absl::StatusOr<Route> route = Resolve(name, model->second, selector, /*split=*/false);
+  if (!route.ok()) return route.status();
+  return std::move(route->primary);
+}
+
+absl::StatusOr<Route> ModelRegistry::RouteRequest(const std::string& name,
+                                                  const VersionSelector& selector) const {
+  MutexLock lock(&mu_);
+  auto model = models_.find(name);
+  if (model == models_.end()) return ModelNotFound(name);
+  return Resolve(name, model->second, selector, /*split=*/true);
 }
 
 absl::Status ModelRegistry::Pin(const std::string& name, int64_t version) {
@@ -365,57 +454,324 @@ absl::Status ModelRegistry::Exclude(const std::string& name, int64_t version) {
 
 absl::Status ModelRegistry::SetLabel(const std::string& name, const std::string& label,
                                      int64_t version) {
-  std::map<std::string, int64_t> labels;
+  if (label.empty() || label.size() > options_.max_label_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a version label must have 1 to ",
+                                                   options_.max_label_bytes,
+                                                   " bytes; this one has ", label.size()));
+  }
+  if (version < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version ", version, " is not a version (a positive number, or 0 to remove the label)"));
+  }
+  return Change(name,
+                [&](const ModelEntry& m, std::map<std::string, int64_t>& labels, ReleaseSettings&,
+                    std::string&) -> absl::Status {
+                  if (version == 0) {
+                    labels.erase(label);
+                    return absl::OkStatus();
+                  }
+                  if (!labels.count(label) && labels.size() >= kMaxLabelsPerModel) {
+                    return absl::ResourceExhaustedError(
+                        absl::StrCat("'", name, "' has ", labels.size(),
+                                     " version labels, the limit; remove one first"));
+                  }
+                  auto it = m.versions.find(version);
+                  if (it == m.versions.end() || it->second.state != VersionState::kReady) {
+                    return absl::FailedPreconditionError(absl::StrCat(
+                        "label '", label, "' can only point at a ready version; version ", version,
+                        " of '", name, "' is not ready"));
+                  }
+                  labels[label] = version;
+                  return absl::OkStatus();
+                })
+      .status();
+}
+
+absl::StatusOr<ReleaseChange> ModelRegistry::Change(const std::string& name,
+                                                    const ReleaseEdit& edit) {
+  MutexLock change_lock(&change_mu_);
+  ReleaseChange change;
   {
     MutexLock lock(&mu_);
     auto model = models_.find(name);
     if (model == models_.end()) return ModelNotFound(name);
-    if (label.empty() || label.size() > options_.max_label_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("a version label must have 1 to ",
-                                                     options_.max_label_bytes,
-                                                     " bytes; this one has ", label.size()));
-    }
-    if (version < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "version ", version, " is not a version (a positive number, or 0 to remove the label)"));
-    }
-    labels = model->second.labels;
-    if (version != 0 && !labels.count(label) && labels.size() >= kMaxLabelsPerModel) {
-      return absl::ResourceExhaustedError(absl::StrCat("'", name, "' has ", labels.size(),
-                                                       " version labels, the limit; remove one "
-                                                       "first"));
-    }
-    if (version == 0) {
-      labels.erase(label);
-    } else {
-      auto it = model->second.versions.find(version);
-      if (it == model->second.versions.end() || it->second.state != VersionState::kReady) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("label '", label, "' can only point at a ready version; version ", version,
-                         " of '", name, "' is not ready"));
-      }
-      labels[label] = version;
+    change.labels_before = change.labels_after = model->second.labels;
+    change.release_before = change.release_after = model->second.release;
+    if (absl::Status s =
+            edit(model->second, change.labels_after, change.release_after, change.message);
+        !s.ok()) {
+      return s;
     }
   }
   // Escaped characters can make a file of 64 labels longer than the limit the watcher reads.
-  if (const size_t bytes = SerializeVersionLabels(labels).size(); bytes > kMaxLabelsFileBytes) {
+  if (const size_t bytes = SerializeVersionLabels(change.labels_after).size();
+      bytes > kMaxLabelsFileBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the labels of '", name, "' would take ", bytes,
                                                    " bytes in ", kVersionLabelsFile,
                                                    ", over its limit of ", kMaxLabelsFileBytes));
   }
-  // Written outside the lock (a durable write takes milliseconds; requests take this lock).
-  // Admin calls are serialized, so nothing else changes the labels meanwhile but the watcher,
-  // which applies this same file next.
-  if (options_.persist_labels) {
-    if (absl::Status s = options_.persist_labels(name, labels); !s.ok()) return s;
+  // Written outside mu_ (a durable write takes milliseconds; requests take mu_). Changes are
+  // serialized by change_mu_, so nothing else changes these meanwhile but the watcher, which
+  // applies these same files next.
+  if (options_.persist_labels && change.labels_after != change.labels_before) {
+    if (absl::Status s = options_.persist_labels(name, change.labels_after); !s.ok()) return s;
   }
-  ReplaceLabels(name, std::move(labels));
+  if (options_.persist_release && change.release_after != change.release_before) {
+    if (absl::Status s = options_.persist_release(name, change.release_after); !s.ok()) return s;
+  }
+  MutexLock lock(&mu_);
+  ModelEntry& m = models_[name];
+  m.labels = change.labels_after;
+  m.release = change.release_after;
+  return change;
+}
+
+namespace {
+
+absl::Status ReadyFor(const std::map<int64_t, VersionState>& states, const std::string& name,
+                      int64_t version, const std::string& role) {
+  auto it = states.find(version);
+  if (it == states.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", version, " of '", name, "' is not loaded; load it before making it ", role));
+  }
+  if (it->second != VersionState::kReady) {
+    return absl::FailedPreconditionError(absl::StrCat("version ", version, " of '", name, "' is ",
+                                                      VersionStateName(it->second),
+                                                      ", not ready to be ", role));
+  }
   return absl::OkStatus();
+}
+
+std::string LabelVersion(const std::map<std::string, int64_t>& labels, const std::string& label) {
+  auto it = labels.find(label);
+  return it == labels.end() ? std::string("none") : absl::StrCat(it->second);
+}
+
+}  // namespace
+
+absl::StatusOr<ReleaseChange> ModelRegistry::Promote(const std::string& name) {
+  const absl::Time now = options_.clock->Now();
+  return Change(
+      name,
+      [&](const ModelEntry& m, std::map<std::string, int64_t>& labels, ReleaseSettings& release,
+          std::string& message) -> absl::Status {
+        const std::string stable = DefaultLabel(name, m);
+        auto canary = labels.find(kCanaryLabel);
+        if (canary == labels.end()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "'", name, "' has no canary to promote; set one first (label '", kCanaryLabel, "')"));
+        }
+        const int64_t to = canary->second;
+        ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, to, "promoted"));
+        auto from = labels.find(stable);
+        if (from != labels.end() && from->second == to) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("'", name, "': the canary is version ", to, ", already '", stable, "'"));
+        }
+        message = absl::StrCat("'", stable, "' of ", name, ": ", LabelVersion(labels, stable),
+                               " -> ", to);
+        if (from != labels.end()) {
+          labels[kPreviousLabel] = from->second;
+          // Whole seconds, as release.json records it: what the file says is what the server holds.
+          release.previous_until =
+              absl::FromUnixSeconds(absl::ToUnixSeconds(now + options_.previous_grace));
+          absl::StrAppend(
+              &message, "; version ", from->second, " kept as '", kPreviousLabel, "' until ",
+              absl::FormatTime(absl::RFC3339_sec, release.previous_until, absl::UTCTimeZone()),
+              " for a rollback");
+        } else {
+          labels.erase(kPreviousLabel);
+        }
+        labels[stable] = to;
+        labels.erase(kCanaryLabel);
+        release.canary_percent = 0;
+        auto shadow = labels.find(kShadowLabel);
+        if (shadow != labels.end() && shadow->second == to) labels.erase(shadow);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<ReleaseChange> ModelRegistry::Rollback(const std::string& name) {
+  return Change(name,
+                [&](const ModelEntry& m, std::map<std::string, int64_t>& labels,
+                    ReleaseSettings& release, std::string& message) -> absl::Status {
+                  const std::string stable = DefaultLabel(name, m);
+                  if (auto previous = labels.find(kPreviousLabel); previous != labels.end()) {
+                    const int64_t to = previous->second;
+                    ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, to, "rolled back to"));
+                    message =
+                        absl::StrCat("'", stable, "' of ", name, ": ", LabelVersion(labels, stable),
+                                     " -> ", to, " (rolled back)");
+                    labels[stable] = to;
+                    labels.erase(kPreviousLabel);
+                    labels.erase(kCanaryLabel);
+                    release.canary_percent = 0;
+                    release.previous_until = absl::InfiniteFuture();
+                    return absl::OkStatus();
+                  }
+                  if (auto canary = labels.find(kCanaryLabel); canary != labels.end()) {
+                    message = absl::StrCat("canary of ", name, " (version ", canary->second,
+                                           ") withdrawn; every default request goes to '", stable,
+                                           "' (", LabelVersion(labels, stable), ")");
+                    labels.erase(canary);
+                    release.canary_percent = 0;
+                    return absl::OkStatus();
+                  }
+                  return absl::FailedPreconditionError(
+                      absl::StrCat("'", name, "' has nothing to roll back: no '", kPreviousLabel,
+                                   "' version (a promote sets it) and no canary"));
+                });
+}
+
+namespace {
+
+absl::Status CheckPercent(double percent) {
+  if (!(percent >= 0 && percent <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a share of requests is a percentage from 0 to 100, not ", percent));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ReleaseChange> ModelRegistry::SetCanary(const std::string& name, int64_t version,
+                                                       double percent) {
+  ARG_RETURN_IF_ERROR(CheckPercent(percent));
+  if (version < 0) return NotAVersion(version);
+  return Change(name,
+                [&](const ModelEntry& m, std::map<std::string, int64_t>& labels,
+                    ReleaseSettings& release, std::string& message) -> absl::Status {
+                  if (version > 0) {
+                    ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, version, "the canary"));
+                    auto stable = labels.find(DefaultLabel(name, m));
+                    if (stable != labels.end() && stable->second == version) {
+                      return absl::FailedPreconditionError(absl::StrCat(
+                          "version ", version, " of '", name, "' is already the default ('",
+                          stable->first, "'); a canary must be another version"));
+                    }
+                    labels[kCanaryLabel] = version;
+                  } else if (!labels.count(kCanaryLabel)) {
+                    return absl::FailedPreconditionError(
+                        absl::StrCat("'", name, "' has no canary version; name one"));
+                  }
+                  release.canary_percent = percent;
+                  message = absl::StrCat("canary of ", name, ": version ", labels[kCanaryLabel],
+                                         " takes ", percent, "% of default requests");
+                  return absl::OkStatus();
+                });
+}
+
+absl::StatusOr<ReleaseChange> ModelRegistry::SetShadow(const std::string& name, int64_t version,
+                                                       double percent) {
+  ARG_RETURN_IF_ERROR(CheckPercent(percent));
+  if (version < 0) return NotAVersion(version);
+  return Change(name,
+                [&](const ModelEntry& m, std::map<std::string, int64_t>& labels,
+                    ReleaseSettings& release, std::string& message) -> absl::Status {
+                  if (version == 0) {
+                    labels.erase(kShadowLabel);
+                    message = absl::StrCat("shadowing of ", name, " stopped");
+                    return absl::OkStatus();
+                  }
+                  ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, version, "the shadow"));
+                  labels[kShadowLabel] = version;
+                  release.shadow_percent = percent;
+                  message = absl::StrCat("version ", version, " of ", name, " shadows ", percent,
+                                         "% of default requests");
+                  return absl::OkStatus();
+                });
+}
+
+absl::StatusOr<ReleaseChange> ModelRegistry::SetDefaultLabel(const std::string& name,
+                                                             const std::string& label) {
+  if (label.size() > options_.max_label_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a version label has at most ", options_.max_label_bytes, " bytes"));
+  }
+  return Change(name,
+                [&](const ModelEntry& m, std::map<std::string, int64_t>&, ReleaseSettings& release,
+                    std::string& message) -> absl::Status {
+                  release.default_label = label;
+                  ModelEntry after = m;
+                  after.release = release;
+                  message = absl::StrCat("default requests of ", name, " follow label '",
+                                         DefaultLabel(name, after), "'");
+                  return absl::OkStatus();
+                });
+}
+
+std::vector<std::pair<std::string, ReleaseChange>> ModelRegistry::ExpirePrevious() {
+  const absl::Time now = options_.clock->Now();
+  std::vector<std::string> due;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [name, m] : models_) {
+      if (m.labels.count(kPreviousLabel) && m.release.previous_until <= now) due.push_back(name);
+    }
+  }
+  std::vector<std::pair<std::string, ReleaseChange>> expired;
+  for (const std::string& name : due) {
+    absl::StatusOr<ReleaseChange> change =
+        Change(name,
+               [&](const ModelEntry&, std::map<std::string, int64_t>& labels,
+                   ReleaseSettings& release, std::string& message) -> absl::Status {
+                 auto previous = labels.find(kPreviousLabel);
+                 if (previous == labels.end() || release.previous_until > now) {
+                   return absl::CancelledError("no longer due");
+                 }
+                 message = absl::StrCat("'", kPreviousLabel, "' of ", name, " (version ",
+                                        previous->second, ") lapsed after its grace");
+                 labels.erase(previous);
+                 release.previous_until = absl::InfiniteFuture();
+                 return absl::OkStatus();
+               });
+    if (change.ok()) expired.emplace_back(name, *std::move(change));
+  }
+  return expired;
 }
 
 void ModelRegistry::ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels) {
   MutexLock lock(&mu_);
   models_[name].labels = std::move(labels);
+}
+
+void ModelRegistry::ReplaceRelease(const std::string& name, ReleaseSettings release) {
+  MutexLock lock(&mu_);
+  models_[name].release = std::move(release);
+}
+
+std::optional<ReleaseChange> ModelRegistry::ApplyFiles(const std::string& name,
+                                                       const std::map<std::string, int64_t>* labels,
+                                                       const ReleaseSettings* release) {
+  MutexLock change_lock(&change_mu_);
+  MutexLock lock(&mu_);
+  ModelEntry& m = models_[name];
+  ReleaseChange change;
+  change.labels_before = change.labels_after = m.labels;
+  change.release_before = change.release_after = m.release;
+  if (labels != nullptr) change.labels_after = *labels;
+  if (release != nullptr) change.release_after = *release;
+  if (change.labels_after == change.labels_before &&
+      change.release_after == change.release_before) {
+    return std::nullopt;
+  }
+  m.labels = change.labels_after;
+  m.release = change.release_after;
+  return change;
+}
+
+std::map<std::string, int64_t> ModelRegistry::Labels(const std::string& name) const {
+  MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  return it == models_.end() ? std::map<std::string, int64_t>() : it->second.labels;
+}
+
+ReleaseSettings ModelRegistry::Release(const std::string& name) const {
+  MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  return it == models_.end() ? ReleaseSettings() : it->second.release;
 }
 
 std::vector<ModelView> ModelRegistry::Snapshot() const {
@@ -424,7 +780,7 @@ std::vector<ModelView> ModelRegistry::Snapshot() const {
          MutexLock lock(&mu_);
          return models_;
        }()) {
-    ModelView view{name, nullptr, {}};
+    ModelView view{name, nullptr, {}, m.labels, m.release, DefaultLabel(name, m)};
     auto handle = Get(name, {});
     if (handle.ok()) view.default_version = *handle;
     for (const auto& [v, e] : m.versions) {

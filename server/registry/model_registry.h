@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/release_settings.h"
 #include "common/version_labels.h"
 #include "server/registry/load_pool.h"
 #include "server/registry/registry_observer.h"
@@ -27,6 +29,25 @@ namespace arginator::server {
 struct VersionSelector {
   std::optional<int64_t> version;
   std::optional<std::string> label;
+  // The request's own id, when it has one: a request that names neither version nor label and
+  // is retried with the same id lands on the same side of a canary split (and of shadowing).
+  std::string request_id;
+};
+
+// What serves a request (ModelRegistry::RouteRequest): the version that answers it and, when it
+// went by default and was sampled, the version that shadows it.
+struct Route {
+  ServableHandle primary;
+  ServableHandle shadow;  // null when not shadowed
+  bool canary = false;    // `primary` is the canary's version, chosen by the split
+};
+
+// A change of a model's labels and release settings (the admin's release actions), before and
+// after, for the audit log.
+struct ReleaseChange {
+  std::map<std::string, int64_t> labels_before, labels_after;
+  ReleaseSettings release_before, release_after;
+  std::string message;  // what happened, for the caller
 };
 
 // A complete version directory as the watcher found it. `fingerprint` changes whenever either
@@ -49,6 +70,9 @@ struct ModelView {
   std::string name;
   ServableHandle default_version;  // null when none is ready
   std::vector<VersionView> versions;
+  std::map<std::string, int64_t> labels;
+  ReleaseSettings release;
+  std::string default_label;  // in effect: release.default_label, the config's, or `stable`
 };
 
 // Owns every model version and its state (TF Serving's AspiredVersionsManager, simplified): loads
@@ -72,6 +96,13 @@ class ModelRegistry {
     std::function<absl::Status(const std::string& name,
                                const std::map<std::string, int64_t>& labels)>
         persist_labels;
+    // Persists a model's release settings (release.json) before a release action changes them;
+    // empty: in memory only.
+    std::function<absl::Status(const std::string& name, const ReleaseSettings& release)>
+        persist_release;
+    // How long `previous` (the version a promote replaced) stays labelled, and loaded, for an
+    // instant rollback (models.previous_grace_s); the next promote replaces it sooner.
+    absl::Duration previous_grace = absl::Hours(24);
     const Clock* clock = &Clock::Real();  // retry backoff and the reclaimer's memory trimming
     // Threads versions load on (models.load_threads); 0 loads on the thread that reconciles.
     int load_threads = 0;
@@ -94,7 +125,15 @@ class ModelRegistry {
   // LoadVersion answers with the load's result).
   absl::StatusOr<ServableHandle> AwaitVersion(const std::string& name, int64_t version);
 
+  // The version a selector names; without version or label, the default label's version (no
+  // canary split: metadata and readiness read what the model stands on).
   absl::StatusOr<ServableHandle> Get(const std::string& name,
+                                     const VersionSelector& selector) const;
+  // Get for a request to serve: a request that names neither version nor label goes to the
+  // `canary` version for canary_percent of such requests (by its request_id when it has one,
+  // else an even spread), and a shadow_percent sample of those left on the default also gets the
+  // `shadow` version. A canary or shadow version that is not ready is skipped, never failed on.
+  absl::StatusOr<Route> RouteRequest(const std::string& name,
                                      const VersionSelector& selector) const;
 
   // Admin: pin a version (the next Reconcile loads it even if the policy would not; a FAILED one
@@ -115,6 +154,35 @@ class ModelRegistry {
   // version's state rather than going elsewhere. Labelled versions on disk are always loaded,
   // whatever the policy, and UnloadVersion refuses them.
   void ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels);
+  // Replaces a model's release settings with those of its release.json (the watcher).
+  void ReplaceRelease(const std::string& name, ReleaseSettings release);
+  // The watcher's: the labels and/or settings (null: unchanged) its files hold, under the lock
+  // release actions hold while persisting, so that a file an action is writing is not taken for
+  // a hand edit. The change, or nullopt when the files held what the model has.
+  std::optional<ReleaseChange> ApplyFiles(const std::string& name,
+                                          const std::map<std::string, int64_t>* labels,
+                                          const ReleaseSettings* release);
+  // The labels and release settings of `name` now (empty for an unknown model).
+  std::map<std::string, int64_t> Labels(const std::string& name) const;
+  ReleaseSettings Release(const std::string& name) const;
+
+  // Release actions (ModelAdmin), each atomic for requests: one lock switches labels and
+  // settings together, after both files are persisted. FAILED_PRECONDITION when the state does
+  // not allow it, naming why.
+  // promote: `stable` (the default label) -> the canary's version, the version it replaces kept
+  // as `previous` (loaded) for previous_grace, the canary label and its share cleared.
+  absl::StatusOr<ReleaseChange> Promote(const std::string& name);
+  // rollback: after a promote, the default label back on `previous`; during a canary, the canary
+  // withdrawn. Never needs a load: `previous` kept its version loaded.
+  absl::StatusOr<ReleaseChange> Rollback(const std::string& name);
+  // `canary` -> `version` (0 keeps it where it is) taking `percent` of default requests.
+  absl::StatusOr<ReleaseChange> SetCanary(const std::string& name, int64_t version, double percent);
+  // `shadow` -> `version`, sampling `percent` of default requests; version 0 stops shadowing.
+  absl::StatusOr<ReleaseChange> SetShadow(const std::string& name, int64_t version, double percent);
+  // The label default requests follow; empty goes back to the config's, else `stable`.
+  absl::StatusOr<ReleaseChange> SetDefaultLabel(const std::string& name, const std::string& label);
+  // Drops `previous` labels whose grace has passed (the watcher, after each poll).
+  std::vector<std::pair<std::string, ReleaseChange>> ExpirePrevious();
 
   // Takes a ready version out of service after one of its forwards broke the model's output
   // contract (IsOutputContractError): it becomes FAILED with the reason, is unloaded once its
@@ -152,11 +220,24 @@ class ModelRegistry {
   struct ModelEntry {
     std::map<int64_t, VersionEntry> versions;
     std::map<std::string, int64_t> labels;
+    ReleaseSettings release;
     std::set<int64_t> pinned, excluded;
     std::set<int64_t> desired;  // by the last Reconcile
     int64_t serving = 0;        // the default version last reported (OnServing)
   };
 
+  // Runs `edit` on a copy of the model's labels and settings (under the lock, with its versions
+  // in view), persists what changed, then applies both at once. Release actions and SetLabel go
+  // through here, one at a time.
+  using ReleaseEdit =
+      std::function<absl::Status(const ModelEntry& model, std::map<std::string, int64_t>& labels,
+                                 ReleaseSettings& release, std::string& message)>;
+  absl::StatusOr<ReleaseChange> Change(const std::string& name, const ReleaseEdit& edit);
+  std::string DefaultLabel(const std::string& name, const ModelEntry& m) const;
+  // The version a selector names (`split`: with the canary and shadow choices), under the lock.
+  absl::StatusOr<Route> Resolve(const std::string& name, const ModelEntry& m,
+                                const VersionSelector& selector, bool split) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoadOne(const std::string& name, int64_t version, const VersionOnDisk& files);
   // Unloads what the model's desired set no longer wants once a wanted version is ready, reports
   // the states and a change of the default version. After every Reconcile and every load.
@@ -180,6 +261,9 @@ class ModelRegistry {
   mutable Mutex mu_;
   std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
   int loads_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  Mutex change_mu_;  // one Change at a time (its persisting runs outside mu_)
+  // Spreads requests without an id evenly over a canary split and a shadow sample.
+  mutable std::atomic<uint64_t> draws_{0};
   CondVar loads_done_;  // a load finished
   // Destroyed first (declared last), while the registry they call back into lives.
   VersionReclaimer reclaimer_;

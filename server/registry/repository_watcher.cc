@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/model_package.h"
+#include "common/release_settings.h"
 #include "common/version_labels.h"
 
 namespace arginator::server {
@@ -18,11 +19,13 @@ namespace arginator::server {
 namespace fs = std::filesystem;
 
 RepositoryWatcher::RepositoryWatcher(std::string root, absl::Duration interval,
-                                     ModelRegistry* registry, std::function<void()> after_poll)
+                                     ModelRegistry* registry, std::function<void()> after_poll,
+                                     AuditLog* audit)
     : root_(std::move(root)),
       interval_(interval),
       registry_(registry),
-      after_poll_(std::move(after_poll)) {}
+      after_poll_(std::move(after_poll)),
+      audit_(audit) {}
 
 RepositoryWatcher::~RepositoryWatcher() { Stop(); }
 
@@ -94,7 +97,11 @@ void RepositoryWatcher::PollOnce() {
     std::map<int64_t, VersionOnDisk> versions = CompleteVersions(model_dir.path());
     if (versions.empty()) continue;
     found[name] = std::move(versions);
-    ApplyLabelsFile(name, model_dir.path().string());  // before Reconcile: labels are desired
+    // A model seen for the first time (startup) starts from its files: no change to audit.
+    const bool audit = registry_->Knows(name);
+    ApplyLabelsFile(name, model_dir.path().string(),
+                    audit);  // before Reconcile: labels are desired
+    ApplyReleaseFile(name, model_dir.path().string(), audit);
   }
   std::set<std::string> known;
   {
@@ -114,27 +121,66 @@ void RepositoryWatcher::PollOnce() {
     MutexLock lock(&mu_);
     for (const std::string& name : forgotten) models_.erase(name);
   }
+  for (const auto& [name, change] : registry_->ExpirePrevious()) {
+    Audit("previous_lapsed", name, "grace", change);
+  }
   if (after_poll_) after_poll_();
 }
 
-void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::string& model_dir) {
+void RepositoryWatcher::Audit(const std::string& action, const std::string& name,
+                              const std::string& identity, const ReleaseChange& change) {
+  if (audit_ != nullptr) audit_->Record(AuditLog::ForChange(action, name, identity, change));
+}
+
+void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::string& model_dir,
+                                        bool audit) {
   const fs::path path = fs::path(model_dir) / kVersionLabelsFile;
   const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
   auto seen = labels_seen_.find(name);
   if (seen == labels_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
   labels_seen_[name] = fingerprint;
-  if (fingerprint.empty()) {  // the file was removed
-    registry_->ReplaceLabels(name, {});
-    return;
+  std::map<std::string, int64_t> labels;
+  if (!fingerprint.empty()) {  // else the file was removed: no labels
+    absl::StatusOr<std::map<std::string, int64_t>> read =
+        ReadVersionLabels(path.string(), registry_->max_label_bytes());
+    if (!read.ok()) {
+      std::cerr << "arginator-server: ignoring version labels: " << read.status().message()
+                << std::endl;
+      return;
+    }
+    labels = *std::move(read);
   }
-  absl::StatusOr<std::map<std::string, int64_t>> labels =
-      ReadVersionLabels(path.string(), registry_->max_label_bytes());
-  if (!labels.ok()) {
-    std::cerr << "arginator-server: ignoring version labels: " << labels.status().message()
-              << std::endl;
-    return;
+  // Nothing when the file holds what the model has (the admin API wrote it).
+  if (std::optional<ReleaseChange> change = registry_->ApplyFiles(name, &labels, nullptr);
+      change && audit) {
+    change->message = absl::StrCat(kVersionLabelsFile, " changed");
+    Audit("labels_file", name, kVersionLabelsFile, *change);
   }
-  registry_->ReplaceLabels(name, *std::move(labels));
+}
+
+void RepositoryWatcher::ApplyReleaseFile(const std::string& name, const std::string& model_dir,
+                                         bool audit) {
+  const fs::path path = fs::path(model_dir) / kReleaseFile;
+  const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
+  auto seen = release_seen_.find(name);
+  if (seen == release_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
+  release_seen_[name] = fingerprint;
+  ReleaseSettings release;
+  if (!fingerprint.empty()) {  // else the file was removed: the defaults
+    absl::StatusOr<ReleaseSettings> read =
+        ReadReleaseSettings(path.string(), registry_->max_label_bytes());
+    if (!read.ok()) {
+      std::cerr << "arginator-server: ignoring release settings: " << read.status().message()
+                << std::endl;
+      return;
+    }
+    release = *std::move(read);
+  }
+  if (std::optional<ReleaseChange> change = registry_->ApplyFiles(name, nullptr, &release);
+      change && audit) {
+    change->message = absl::StrCat(kReleaseFile, " changed");
+    Audit("release_file", name, kReleaseFile, *change);
+  }
 }
 
 void RepositoryWatcher::Start() {

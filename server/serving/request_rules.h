@@ -24,6 +24,9 @@ struct ModelRef {
   std::string version;  // "" = the model's default version; else a positive decimal integer
   std::string label;    // with has_label: select the version this label points to
   bool has_label = false;
+  // The request's id (v1 request_id, v2 id): keeps a retried request on the same side of a
+  // canary split. Not checked: any string, only hashed.
+  std::string request_id;
 };
 
 // `ref` as a registry selector. INVALID_ARGUMENT, naming neither an over-long name nor label:

@@ -28,9 +28,12 @@ void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time dead
   call->path_ = this;
   call->method_ = method;
   call->start_ = absl::Now();
-  absl::StatusOr<ServableHandle> servable = Select(call->model_);
-  if (!servable.ok()) return Fail(call, servable.status());
-  call->servable_ = *std::move(servable);
+  absl::StatusOr<VersionSelector> selector = ParseModelRef(call->model_);
+  if (!selector.ok()) return Fail(call, selector.status());
+  absl::StatusOr<Route> route = registry_->RouteRequest(call->model_.name, *selector);
+  if (!route.ok()) return Fail(call, route.status());
+  call->servable_ = std::move(route->primary);
+  call->shadow_ = shadow_ != nullptr ? std::move(route->shadow) : nullptr;
   const ModelCard& card = call->servable_->card;
   if (call->evidence_ < 0 || call->evidence_ > kMaxEvidence) {
     return Fail(call, absl::InvalidArgumentError(
@@ -94,11 +97,16 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
     served.uncertain = call->verdicts_.uncertain;
     servable.observer->OnServed(served);
   }
+  if (call->shadow_) {
+    shadow_->Submit(call->servable_, std::move(call->shadow_), call->inputs, call->norms_,
+                    call->verdicts_);
+  }
   call->servable_.reset();
   call->Finish(absl::OkStatus());
 }
 
 void ServingPath::Fail(ServingCall* call, const absl::Status& status) {
+  call->shadow_.reset();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - call->start_);
   if (call->servable_) {
     const ModelCard& card = call->servable_->card;

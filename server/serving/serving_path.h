@@ -13,6 +13,7 @@
 #include "server/serving/postprocess.h"
 #include "server/serving/request_method.h"
 #include "server/serving/request_rules.h"
+#include "server/serving/shadow_runner.h"
 
 namespace arginator::server {
 
@@ -73,6 +74,7 @@ class ServingCall : private InferenceTask {
   RequestMethod method_ = RequestMethod::kClassify;
   absl::Time start_;
   ServableHandle servable_;  // held from selection until the answer is encoded
+  ServableHandle shadow_;    // the version that shadows this request, or null
   RequestRows rows_;
   std::vector<float> scratch_;  // rows copied contiguous when the request's are not
   std::vector<float> norms_;    // one per row
@@ -82,14 +84,15 @@ class ServingCall : private InferenceTask {
 
 // The request path every protocol shares, owned by ArginatorServer and handed to each protocol
 // adapter. In the order it runs (serving_path.cc reads top to bottom):
-//   select the version (ParseModelRef's name, version and label rules; the registry's answer)
+//   select the version (ParseModelRef's name, version and label rules; the registry's answer,
+//   with its canary split and shadow sample for requests that name neither)
 //   -> the adapter decodes its rows -> the rows contract (CheckRows: count, width, finite)
 //   -> the version's batcher with the request's deadline (it may run the forward on this
 //   thread; a request whose deadline passes first is dropped unrun)
 //   -> post-processing (argmax, score, calibration, out of distribution, the call and its
 //   confidence; the nearest references when asked) -> the adapter encodes its answer
 //   -> metrics, recorded once per request (the version's series, or RecordFailure)
-//   -> the adapter's Finish.
+//   -> a shadowed request's rows and answer to the ShadowRunner -> the adapter's Finish.
 // A v1 Classify, a v2 ModelInfer over gRPC and one over REST for the same version share its
 // batcher and can share a forward. Thread-safe; the registry and metrics outlive it. Virtual so
 // that adapters can be unit-tested against a fake path.
@@ -99,8 +102,10 @@ class ServingPath {
     int64_t max_embeddings_per_request = 0;
   };
 
-  ServingPath(ModelRegistry* registry, ServerMetrics* metrics, Options options)
-      : registry_(registry), metrics_(metrics), options_(options) {}
+  // `shadow` (may be null: shadowing off) runs shadowed requests again once answered.
+  ServingPath(ModelRegistry* registry, ServerMetrics* metrics, Options options,
+              ShadowRunner* shadow = nullptr)
+      : registry_(registry), metrics_(metrics), options_(options), shadow_(shadow) {}
   virtual ~ServingPath() = default;
 
   // Serves `call` (its model() filled) that arrived by `method` and must be answered by
@@ -135,6 +140,7 @@ class ServingPath {
   ModelRegistry* const registry_;
   ServerMetrics* const metrics_;
   const Options options_;
+  ShadowRunner* const shadow_;
 };
 
 }  // namespace arginator::server

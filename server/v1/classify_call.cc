@@ -12,6 +12,7 @@ void ClassifyServingCall::Serve(ServingPath* path, RequestMethod method,
   request_ = &request;
   response_ = response;
   DecodeModelSpec(request.model(), model());
+  model().request_id = request.request_id();
   evidence() = request.evidence();
   path->Serve(this, method, deadline);
 }

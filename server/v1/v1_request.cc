@@ -116,4 +116,31 @@ void EncodeClassifyResponse(const v1::ClassifyRequest& request, const ServingAns
   }
 }
 
+namespace {
+
+v1::VersionStatus::State ToProtoState(VersionState state) {
+  switch (state) {
+    case VersionState::kLoading:
+      return v1::VersionStatus::LOADING;
+    case VersionState::kReady:
+      return v1::VersionStatus::READY;
+    case VersionState::kUnloading:
+      return v1::VersionStatus::UNLOADING;
+    case VersionState::kFailed:
+      return v1::VersionStatus::FAILED;
+    case VersionState::kUnloaded:
+      return v1::VersionStatus::UNLOADED;
+  }
+  return v1::VersionStatus::STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
+void FillVersionStatus(const VersionView& view, v1::VersionStatus* out) {
+  out->set_version(view.version);
+  out->set_state(ToProtoState(view.state));
+  out->set_reason(view.reason);
+  for (const auto& label : view.labels) out->add_version_labels(label);
+}
+
 }  // namespace arginator::server

@@ -13,6 +13,9 @@ namespace arginator::server {
 // arginator.v1's request format, decoded for the serving path (its rules are the path's:
 // server/serving/request_rules.h).
 
+// A version's status as ListModels and ModelAdmin report it.
+void FillVersionStatus(const VersionView& view, v1::VersionStatus* out);
+
 // The model a ModelSpec names: its name, and its version or version label if set.
 void DecodeModelSpec(const v1::ModelSpec& spec, ModelRef& out);
 

@@ -155,6 +155,7 @@ void InferModelRef(const InferRequest& request, ModelRef& out) {
   out.version = request.model_version;
   out.has_label = request.has_version_label;
   out.label = request.version_label;
+  out.request_id = request.id;
 }
 
 absl::Time InferDeadline(const InferRequest& request, absl::Time arrival, absl::Time transport) {

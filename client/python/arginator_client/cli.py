@@ -14,13 +14,15 @@ import os
 import sys
 import traceback
 
-from . import commands
+from . import admin, commands
 from .errors import ArginatorError, EmbeddingFileError
 
 PROGRAM = "arginator-client"
 EXIT_FAILED, EXIT_INVALID_INPUT = 1, 2
 # Server codes that mean the request itself was wrong, not the server or the network.
 INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "OUT_OF_RANGE"})
+# ...and for admin calls, also a state that does not allow the action, or a wrong token.
+ADMIN_REFUSED_CODES = INVALID_INPUT_CODES | {"FAILED_PRECONDITION", "UNAUTHENTICATED"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +37,7 @@ def build_parser():
     parser = _Parser(prog="python3 -m arginator_client",
                      description="classify protein embeddings with an arginator-server")
     subcommands = parser.add_subparsers(dest="command", required=True,
-                                        metavar="{classify,inspect,models,metadata,health}")
+                                        metavar="{classify,inspect,models,metadata,health,admin}")
 
     def add_common(cmd):
         cmd.add_argument("--target", default="localhost:50051",
@@ -107,11 +109,12 @@ def build_parser():
     add_common(health)
     health.add_argument("--service", default="",
                         help="a model name; empty = the whole server")
+    admin.add_parser(subcommands, add_common)
     return parser
 
 
 COMMANDS = {"classify": commands.classify, "models": commands.models,
-            "metadata": commands.metadata, "health": commands.health}
+            "metadata": commands.metadata, "health": commands.health, "admin": admin.run}
 
 
 def main(argv=None):
@@ -130,6 +133,8 @@ def main(argv=None):
             return COMMANDS[args.command](client, args)
     except ArginatorError as error:
         _print_error(error.message)
+        if args.command == "admin" and error.code in ADMIN_REFUSED_CODES:
+            return EXIT_INVALID_INPUT
         return exit_status(error)
     except KeyboardInterrupt:
         return 130

@@ -135,6 +135,25 @@ class Client:
                 return "SERVICE_UNKNOWN"
             raise
 
+    def admin(self, method, token, **fields):
+        """One ModelAdmin call (the server's admin.enabled), e.g. admin("Promote", token,
+        name="m"); returns the AdminResponse. `token` goes in "authorization: Bearer <token>".
+        Never retried: a promote sent twice would promote twice."""
+        requests = {"LoadVersion": "LoadVersionRequest", "UnloadVersion": "UnloadVersionRequest",
+                    "SetVersionLabel": "SetVersionLabelRequest", "Rescan": "RescanRequest",
+                    "SetCanary": "SetCanaryRequest", "SetShadow": "SetShadowRequest",
+                    "Promote": "PromoteRequest", "Rollback": "RollbackRequest",
+                    "SetDefaultLabel": "SetDefaultLabelRequest",
+                    "ReleaseStatus": "ReleaseStatusRequest"}
+        request = getattr(self._pb, requests[method])(**fields)
+        call = self._channel.unary_unary(
+            f"/arginator.v1.ModelAdmin/{method}", request_serializer=request.SerializeToString,
+            response_deserializer=self._pb.AdminResponse.FromString)
+        try:
+            return call(request, timeout=60, metadata=[("authorization", f"Bearer {token}")])
+        except grpc.RpcError as error:
+            raise _from_rpc_error(error) from None
+
     def version_state_name(self, state):
         """The name of a VersionStatus.State value ("READY", "LOADING", ...)."""
         try:

@@ -75,7 +75,7 @@ TEST_F(ModelRegistryTest, SwapServesTheNewVersionAndUnloadsTheOld) {
   r.Reconcile("m", Disk({1}));
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 2);
-  EXPECT_EQ(r.Get("m", {1, std::nullopt}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.Get("m", {1, std::nullopt, {}}).status().code(), absl::StatusCode::kUnavailable);
   r.FlushUnloads();
   EXPECT_EQ(observer_.unloaded, (std::vector<int64_t>{1}));
 }
@@ -88,7 +88,7 @@ TEST_F(ModelRegistryTest, FailedLoadKeepsTheOldVersionServingAndIsNotRetried) {
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 1);
   EXPECT_EQ(loader_.loads, 2);
-  auto v2 = r.Get("m", {2, std::nullopt});
+  auto v2 = r.Get("m", {2, std::nullopt, {}});
   EXPECT_EQ(v2.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(v2.status().message(), HasSubstr("failed: golden mismatch"));
   auto views = r.Snapshot();
@@ -258,8 +258,8 @@ TEST_F(ModelRegistryTest, LabelsAndDefaultLabelSelectVersions) {
   ASSERT_TRUE(r.SetLabel("m", "stable", 1).ok());
   ASSERT_TRUE(r.SetLabel("m", "canary", 2).ok());
   EXPECT_EQ(Served(r), 1);  // the configured default label wins
-  EXPECT_EQ((*r.Get("m", {std::nullopt, "canary"}))->card.version, 2);
-  EXPECT_EQ(r.Get("m", {std::nullopt, "beta"}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*r.Get("m", {std::nullopt, "canary", {}}))->card.version, 2);
+  EXPECT_EQ(r.Get("m", {std::nullopt, "beta", {}}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.SetLabel("m", "stable", 7).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(r.SetLabel("m", "stable", 0).ok());
   EXPECT_EQ(Served(r), 2);
@@ -283,7 +283,7 @@ TEST_F(ModelRegistryTest, LabelsArePersistedKeepTheirVersionLoadedAndNeverFallBa
   EXPECT_EQ(persisted, (std::map<std::string, int64_t>{{"stable", 1}}));
   r.Reconcile("m", Disk({1, 2}));  // policy latest 1 wants only 2, the label keeps 1
   EXPECT_EQ(Served(r), 1);
-  EXPECT_TRUE(r.Get("m", {2, std::nullopt}).ok());
+  EXPECT_TRUE(r.Get("m", {2, std::nullopt, {}}).ok());
   absl::Status exclude = r.Exclude("m", 1);
   EXPECT_EQ(exclude.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(exclude.message(), HasSubstr("carries label 'stable'"));
@@ -310,7 +310,7 @@ TEST_F(ModelRegistryTest, UnknownModelAndVersionAreNotFound) {
   auto model = r.Get("x", {});
   EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(model.status().message(), HasSubstr("served models: m"));
-  auto version = r.Get("m", {4, std::nullopt});
+  auto version = r.Get("m", {4, std::nullopt, {}});
   EXPECT_EQ(version.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(version.status().message(), HasSubstr("ready versions: 3"));
 }
@@ -321,7 +321,7 @@ TEST_F(ModelRegistryTest, AdminPinAndExcludeRespectTheLastVersionRule) {
   EXPECT_EQ(r.Exclude("m", 2).code(), absl::StatusCode::kFailedPrecondition);  // last ready
   ASSERT_TRUE(r.Pin("m", 1).ok());
   r.Reconcile("m", Disk({1, 2}));
-  EXPECT_TRUE(r.Get("m", {1, std::nullopt}).ok());  // pinned beyond the policy
+  EXPECT_TRUE(r.Get("m", {1, std::nullopt, {}}).ok());  // pinned beyond the policy
   ASSERT_TRUE(r.Exclude("m", 2).ok());
   r.Reconcile("m", Disk({1, 2}));
   EXPECT_EQ(Served(r), 1);

@@ -100,15 +100,16 @@ TEST_F(RepositoryWatcherTest, ALabelsFileIsAppliedWhenItChangesAndABadOneIsIgnor
   const fs::path labels = fs::path(repo_.path()) / "m" / "labels.json";
   std::ofstream(labels) << R"({"stable": 1})";
   watcher_.PollOnce();
-  auto stable = registry_.Get("m", {std::nullopt, "stable"});
+  auto stable = registry_.Get("m", {std::nullopt, "stable", {}});
   ASSERT_TRUE(stable.ok()) << stable.status();
   EXPECT_EQ((*stable)->card.version, 1) << "loaded for its label, although the policy is latest 1";
   std::ofstream(labels, std::ios::trunc) << "{not json";
   watcher_.PollOnce();
-  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a bad file changes nothing";
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable", {}}).ok())
+      << "a bad file changes nothing";
   fs::remove(labels);
   watcher_.PollOnce();
-  EXPECT_EQ(registry_.Get("m", {std::nullopt, "stable"}).status().code(),
+  EXPECT_EQ(registry_.Get("m", {std::nullopt, "stable", {}}).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -120,15 +121,15 @@ TEST_F(RepositoryWatcherTest, ADanglingOrLoopingLabelsLinkKeepsTheLabels) {
   const fs::path labels = fs::path(repo_.path()) / "m" / "labels.json";
   std::ofstream(labels) << R"({"stable": 1})";
   watcher_.PollOnce();
-  ASSERT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok());
+  ASSERT_TRUE(registry_.Get("m", {std::nullopt, "stable", {}}).ok());
   fs::remove(labels);
   fs::create_symlink(fs::path(repo_.path()) / "nowhere.json", labels);
   watcher_.PollOnce();
-  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a dangling link";
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable", {}}).ok()) << "a dangling link";
   fs::remove(labels);
   fs::create_symlink(labels, labels);
   watcher_.PollOnce();
-  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable"}).ok()) << "a link to itself";
+  EXPECT_TRUE(registry_.Get("m", {std::nullopt, "stable", {}}).ok()) << "a link to itself";
 }
 
 }  // namespace
