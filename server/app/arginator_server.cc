@@ -130,6 +130,19 @@ absl::Status ArginatorServer::StartServing() {
                            rest_.port()));
   }
   watcher_.PollOnce();
+  // The config's default labels are a release setting too: the audit trail says which applied
+  // from this start on (a model's release.json default_label, set by the API, overrides it).
+  for (const auto& [model, label] : config_.default_labels) {
+    AuditEntry entry;
+    entry.action = "config_default_label";
+    entry.model = model;
+    entry.identity = "config";
+    entry.message = absl::StrCat("models.default_labels: default requests of ", model, " follow '",
+                                 label, "' unless its release.json names another");
+    entry.labels_before = entry.labels_after = registry_.Labels(model);
+    entry.release_before = entry.release_after = registry_.Release(model);
+    audit_.Record(entry);
+  }
   registry_.AwaitLoads();  // what the repository holds at startup is loaded before SERVING
   watcher_.Start();
   ServerLog(Ready() ? "SERVING" : "NOT_SERVING: waiting for models in the repository");
