@@ -743,20 +743,23 @@ void ModelRegistry::ReplaceRelease(const std::string& name, ReleaseSettings rele
 }
 
 std::optional<ReleaseChange> ModelRegistry::ApplyFiles(const std::string& name,
-                                                       const std::map<std::string, int64_t>* labels,
-                                                       const ReleaseSettings* release) {
+                                                       const FileRead& read) {
   MutexLock change_lock(&change_mu_);
-  MutexLock lock(&mu_);
-  ModelEntry& m = models_[name];
   ReleaseChange change;
-  change.labels_before = change.labels_after = m.labels;
-  change.release_before = change.release_after = m.release;
-  if (labels != nullptr) change.labels_after = *labels;
-  if (release != nullptr) change.release_after = *release;
+  {
+    MutexLock lock(&mu_);
+    const ModelEntry& m = models_[name];
+    change.labels_before = change.labels_after = m.labels;
+    change.release_before = change.release_after = m.release;
+  }
+  // The files are read outside mu_ (requests take it) but under change_mu_.
+  if (!read(change.labels_after, change.release_after).ok()) return std::nullopt;
   if (change.labels_after == change.labels_before &&
       change.release_after == change.release_before) {
     return std::nullopt;
   }
+  MutexLock lock(&mu_);
+  ModelEntry& m = models_[name];
   m.labels = change.labels_after;
   m.release = change.release_after;
   return change;

@@ -156,12 +156,14 @@ class ModelRegistry {
   void ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels);
   // Replaces a model's release settings with those of its release.json (the watcher).
   void ReplaceRelease(const std::string& name, ReleaseSettings release);
-  // The watcher's: the labels and/or settings (null: unchanged) its files hold, under the lock
-  // release actions hold while persisting, so that a file an action is writing is not taken for
-  // a hand edit. The change, or nullopt when the files held what the model has.
-  std::optional<ReleaseChange> ApplyFiles(const std::string& name,
-                                          const std::map<std::string, int64_t>* labels,
-                                          const ReleaseSettings* release);
+  // The watcher's: `read` replaces the model's labels and/or settings with what its files hold
+  // (it gets the current ones to overwrite; an error leaves everything as it was). It runs under
+  // the lock release actions hold while persisting, so it never reads a file older than what the
+  // model has (a stale read applied after a newer action would undo it). The change, or nullopt
+  // when the files held what the model has.
+  using FileRead =
+      std::function<absl::Status(std::map<std::string, int64_t>& labels, ReleaseSettings& release)>;
+  std::optional<ReleaseChange> ApplyFiles(const std::string& name, const FileRead& read);
   // The labels and release settings of `name` now (empty for an unknown model).
   std::map<std::string, int64_t> Labels(const std::string& name) const;
   ReleaseSettings Release(const std::string& name) const;

@@ -139,20 +139,24 @@ void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::stri
   auto seen = labels_seen_.find(name);
   if (seen == labels_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
   labels_seen_[name] = fingerprint;
-  std::map<std::string, int64_t> labels;
-  if (!fingerprint.empty()) {  // else the file was removed: no labels
-    absl::StatusOr<std::map<std::string, int64_t>> read =
-        ReadVersionLabels(path.string(), registry_->max_label_bytes());
-    if (!read.ok()) {
-      std::cerr << "arginator-server: ignoring version labels: " << read.status().message()
-                << std::endl;
-      return;
-    }
-    labels = *std::move(read);
-  }
   // Nothing when the file holds what the model has (the admin API wrote it).
-  if (std::optional<ReleaseChange> change = registry_->ApplyFiles(name, &labels, nullptr);
-      change && audit) {
+  std::optional<ReleaseChange> change = registry_->ApplyFiles(
+      name, [&](std::map<std::string, int64_t>& labels, ReleaseSettings&) -> absl::Status {
+        if (!IsFile(path)) {  // removed: no labels
+          labels.clear();
+          return absl::OkStatus();
+        }
+        absl::StatusOr<std::map<std::string, int64_t>> read =
+            ReadVersionLabels(path.string(), registry_->max_label_bytes());
+        if (!read.ok()) {
+          std::cerr << "arginator-server: ignoring version labels: " << read.status().message()
+                    << std::endl;
+          return read.status();
+        }
+        labels = *std::move(read);
+        return absl::OkStatus();
+      });
+  if (change && audit) {
     change->message = absl::StrCat(kVersionLabelsFile, " changed");
     Audit("labels_file", name, kVersionLabelsFile, *change);
   }
@@ -165,19 +169,23 @@ void RepositoryWatcher::ApplyReleaseFile(const std::string& name, const std::str
   auto seen = release_seen_.find(name);
   if (seen == release_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
   release_seen_[name] = fingerprint;
-  ReleaseSettings release;
-  if (!fingerprint.empty()) {  // else the file was removed: the defaults
-    absl::StatusOr<ReleaseSettings> read =
-        ReadReleaseSettings(path.string(), registry_->max_label_bytes());
-    if (!read.ok()) {
-      std::cerr << "arginator-server: ignoring release settings: " << read.status().message()
-                << std::endl;
-      return;
-    }
-    release = *std::move(read);
-  }
-  if (std::optional<ReleaseChange> change = registry_->ApplyFiles(name, nullptr, &release);
-      change && audit) {
+  std::optional<ReleaseChange> change = registry_->ApplyFiles(
+      name, [&](std::map<std::string, int64_t>&, ReleaseSettings& release) -> absl::Status {
+        if (!IsFile(path)) {  // removed: the defaults
+          release = ReleaseSettings();
+          return absl::OkStatus();
+        }
+        absl::StatusOr<ReleaseSettings> read =
+            ReadReleaseSettings(path.string(), registry_->max_label_bytes());
+        if (!read.ok()) {
+          std::cerr << "arginator-server: ignoring release settings: " << read.status().message()
+                    << std::endl;
+          return read.status();
+        }
+        release = *std::move(read);
+        return absl::OkStatus();
+      });
+  if (change && audit) {
     change->message = absl::StrCat(kReleaseFile, " changed");
     Audit("release_file", name, kReleaseFile, *change);
   }

@@ -1,9 +1,13 @@
 // Releases on the registry (issue 27): default traffic that stays on its label, the canary split,
 // shadow sampling, promote and rollback without loads, the `previous` grace, and the release
 // files' format.
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
+#include "common/mutex.h"
 #include "common/release_settings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -240,6 +244,41 @@ TEST_F(ReleaseTest, ActionsRefuseWhatTheStateDoesNotAllow) {
   EXPECT_EQ(r.SetCanary("m", 1, 101).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.Promote("m").status().message(), HasSubstr("no canary to promote"));
   EXPECT_EQ(r.Promote("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The watcher read labels.json / release.json before taking the lock release actions hold while
+// persisting, so a read made just before an action finished was applied after it, undoing it
+// (rollback's labels briefly back to promote's, audited as a hand edit). The read now runs under
+// that lock: it sees the files only once the action has written them all.
+TEST_F(ReleaseTest, AFileReadNeverOverlapsAnActionsWrites) {
+  std::atomic<bool> persisting{false};
+  Mutex file_mu;
+  ReleaseSettings file;  // what release.json holds
+  options_.persist_release = [&](const std::string&, const ReleaseSettings& s) {
+    persisting = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    {
+      MutexLock lock(&file_mu);
+      file = s;
+    }
+    persisting = false;
+    return absl::OkStatus();
+  };
+  ModelRegistry r(options_, &loader_, &observer_);
+  StableAndCanary(r, 10);
+  std::thread action([&] { ASSERT_TRUE(r.SetCanary("m", 0, 30).ok()); });
+  while (!persisting) std::this_thread::yield();
+  bool overlapped = true;
+  auto change = r.ApplyFiles("m", [&](std::map<std::string, int64_t>&, ReleaseSettings& release) {
+    overlapped = persisting;
+    MutexLock lock(&file_mu);
+    release = file;
+    return absl::OkStatus();
+  });
+  action.join();
+  EXPECT_FALSE(overlapped);
+  EXPECT_FALSE(change.has_value()) << "the file held what the action had just set";
+  EXPECT_EQ(r.Release("m").canary_percent, 30);
 }
 
 TEST(ReleaseSettingsTest, ParsesWhatItWritesAndRefusesTyposAndBadValues) {
