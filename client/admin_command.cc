@@ -223,6 +223,7 @@ int AdminCommand::Run(ArginatorClient& client) const {
     std::cerr << "arginator-client: error: " << s.message() << std::endl;
     const absl::StatusCode code = s.code();
     return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
+                   code == absl::StatusCode::kOutOfRange ||
                    code == absl::StatusCode::kFailedPrecondition ||
                    code == absl::StatusCode::kUnauthenticated
                ? 2

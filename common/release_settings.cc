@@ -61,6 +61,8 @@ absl::StatusOr<ReleaseSettings> ParseReleaseSettings(const std::string& text,
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": previous_until must be an RFC 3339 time such as 2026-12-04T10:00:00Z"));
     }
+    // Whole seconds, as written back: a hand-written fraction must not read as a change.
+    s.previous_until = absl::FromUnixSeconds(absl::ToUnixSeconds(s.previous_until));
   }
   return s;
 }

@@ -15,10 +15,16 @@ std::string ModelOf(const Request& request) {
 }
 std::string ModelOf(const v1::RescanRequest&) { return ""; }
 
-// The message of a release action: what the registry says happened.
-absl::StatusOr<std::string> Said(const absl::StatusOr<ReleaseChange>& change) {
-  if (!change.ok()) return change.status();
-  return change->message;
+// The outcome of an action that changes no label or release setting: its message, with the state
+// it left as both before and after.
+absl::StatusOr<ReleaseChange> Unchanged(const ModelRegistry& registry, const std::string& model,
+                                        const absl::StatusOr<std::string>& message) {
+  if (!message.ok()) return message.status();
+  ReleaseChange change;
+  change.labels_before = change.labels_after = registry.Labels(model);
+  change.release_before = change.release_after = registry.Release(model);
+  change.message = *message;
+  return change;
 }
 
 }  // namespace
@@ -77,19 +83,20 @@ grpc::ServerUnaryReactor* AdminService::Respond(grpc::CallbackServerContext* con
     refused.action = action;
     refused.identity = absl::StrCat("unauthenticated peer ", context->peer());
     refused.result = identity.status();
-    if (audit_ != nullptr) audit_->Record(refused);
+    // Not fsynced: anyone can send these, and this is a gRPC thread requests share.
+    if (audit_ != nullptr) audit_->Record(refused, /*durable=*/false);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(identity.status()));
     return reactor;
   }
   return ServeUnary<Request, v1::AdminResponse>(
       context, in, out,
-      [this, &make, &action, &identity](const Request& request, v1::AdminResponse* response,
-                                        UnaryDone done) {
+      [this, make, action, identity = *identity](const Request& request,
+                                                 v1::AdminResponse* response, UnaryDone done) {
         {
           MutexLock lock(&mu_);
           queue_.push_back(
-              {action, ModelOf(request), *identity, make(request), response, std::move(done)});
+              {action, ModelOf(request), identity, make(request), response, std::move(done)});
         }
         cv_.Signal();
       });
@@ -103,25 +110,18 @@ void AdminService::RunWorker() {
     Call call = std::move(queue_.front());
     queue_.pop_front();
     lock.Unlock();
-    // Calls run one at a time here, so the state before and after is this action's doing (or a
-    // hand edit of the files the watcher applied meanwhile, audited on its own).
-    AuditEntry entry;
-    entry.action = call.action;
-    entry.model = call.model;
-    entry.identity = call.identity;
-    entry.labels_before = registry_->Labels(call.model);
-    entry.release_before = registry_->Release(call.model);
-    absl::StatusOr<std::string> message = call.run();
-    entry.result = message.status();
-    if (message.ok()) entry.message = *message;
-    entry.labels_after = registry_->Labels(call.model);
-    entry.release_after = registry_->Release(call.model);
+    absl::StatusOr<ReleaseChange> change = call.run();
+    AuditEntry entry = AuditLog::ForChange(call.action, call.model, call.identity, change);
+    if (!change.ok()) {  // refused: the state it left unchanged
+      entry.labels_before = entry.labels_after = registry_->Labels(call.model);
+      entry.release_before = entry.release_after = registry_->Release(call.model);
+    }
     if (audit_ != nullptr && call.action != "status") audit_->Record(entry);
-    if (message.ok()) {
-      call.response->set_message(*message);
+    if (change.ok()) {
+      call.response->set_message(change->message);
       FillStatus(call.model, call.response);
     }
-    call.done(message.status());
+    call.done(change.status());
     lock.Lock();
   }
 }
@@ -165,18 +165,20 @@ grpc::ServerUnaryReactor* AdminService::LoadVersion(grpc::CallbackServerContext*
                                                     const grpc::ByteBuffer* in,
                                                     grpc::ByteBuffer* out) {
   return Respond<v1::LoadVersionRequest>(context, in, out, "load", [this](const auto& request) {
-    return [this, &request]() -> absl::StatusOr<std::string> {
-      if (absl::Status s = registry_->Pin(request.name(), request.version()); !s.ok()) return s;
-      watcher_->PollOnce();  // starts the load on the load pool
-      absl::StatusOr<ServableHandle> handle =
-          registry_->AwaitVersion(request.name(), request.version());
-      if (!handle.ok()) {
-        // A load that did not happen leaves no pin behind: the version must not load by itself
-        // when it is published later.
-        registry_->Unpin(request.name(), request.version());
-        return handle.status();
-      }
-      return absl::StrCat("version ", request.version(), " of ", request.name(), " is ready");
+    return [this, &request] {
+      return Unchanged(*registry_, request.name(), [&]() -> absl::StatusOr<std::string> {
+        if (absl::Status s = registry_->Pin(request.name(), request.version()); !s.ok()) return s;
+        watcher_->PollOnce();  // starts the load on the load pool
+        absl::StatusOr<ServableHandle> handle =
+            registry_->AwaitVersion(request.name(), request.version());
+        if (!handle.ok()) {
+          // A load that did not happen leaves no pin behind: the version must not load by itself
+          // when it is published later.
+          registry_->Unpin(request.name(), request.version());
+          return handle.status();
+        }
+        return absl::StrCat("version ", request.version(), " of ", request.name(), " is ready");
+      }());
     };
   });
 }
@@ -185,13 +187,15 @@ grpc::ServerUnaryReactor* AdminService::UnloadVersion(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* in,
                                                       grpc::ByteBuffer* out) {
   return Respond<v1::UnloadVersionRequest>(context, in, out, "unload", [this](const auto& request) {
-    return [this, &request]() -> absl::StatusOr<std::string> {
-      if (absl::Status s = registry_->Exclude(request.name(), request.version()); !s.ok()) {
-        return s;
-      }
-      watcher_->PollOnce();
-      return absl::StrCat("version ", request.version(), " of ", request.name(),
-                          " unloads once its in-flight requests finish");
+    return [this, &request] {
+      return Unchanged(*registry_, request.name(), [&]() -> absl::StatusOr<std::string> {
+        if (absl::Status s = registry_->Exclude(request.name(), request.version()); !s.ok()) {
+          return s;
+        }
+        watcher_->PollOnce();
+        return absl::StrCat("version ", request.version(), " of ", request.name(),
+                            " unloads once its in-flight requests finish");
+      }());
     };
   });
 }
@@ -201,16 +205,18 @@ grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerCont
                                                         grpc::ByteBuffer* out) {
   return Respond<v1::SetVersionLabelRequest>(
       context, in, out, "label_set", [this](const auto& request) {
-        return [this, &request]() -> absl::StatusOr<std::string> {
-          if (absl::Status s =
-                  registry_->SetLabel(request.name(), request.label(), request.version());
-              !s.ok()) {
-            return s;
-          }
-          return request.version() == 0
-                     ? absl::StrCat("label '", request.label(), "' removed from ", request.name())
-                     : absl::StrCat("label '", request.label(), "' of ", request.name(),
-                                    " -> version ", request.version());
+        return [this, &request] {
+          return Unchanged(*registry_, request.name(), [&]() -> absl::StatusOr<std::string> {
+            if (absl::Status s =
+                    registry_->SetLabel(request.name(), request.label(), request.version());
+                !s.ok()) {
+              return s;
+            }
+            return request.version() == 0
+                       ? absl::StrCat("label '", request.label(), "' removed from ", request.name())
+                       : absl::StrCat("label '", request.label(), "' of ", request.name(),
+                                      " -> version ", request.version());
+          }());
         };
       });
 }
@@ -218,9 +224,9 @@ grpc::ServerUnaryReactor* AdminService::SetVersionLabel(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminService::Rescan(grpc::CallbackServerContext* context,
                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
   return Respond<v1::RescanRequest>(context, in, out, "rescan", [this](const auto&) {
-    return [this]() -> absl::StatusOr<std::string> {
+    return [this] {
       watcher_->PollOnce();
-      return std::string("repository rescanned");
+      return Unchanged(*registry_, "", std::string("repository rescanned"));
     };
   });
 }
@@ -230,7 +236,7 @@ grpc::ServerUnaryReactor* AdminService::SetCanary(grpc::CallbackServerContext* c
                                                   grpc::ByteBuffer* out) {
   return Respond<v1::SetCanaryRequest>(context, in, out, "canary_set", [this](const auto& request) {
     return [this, &request]() {
-      return Said(registry_->SetCanary(request.name(), request.version(), request.percent()));
+      return (registry_->SetCanary(request.name(), request.version(), request.percent()));
     };
   });
 }
@@ -240,7 +246,8 @@ grpc::ServerUnaryReactor* AdminService::SetShadow(grpc::CallbackServerContext* c
                                                   grpc::ByteBuffer* out) {
   return Respond<v1::SetShadowRequest>(context, in, out, "shadow_set", [this](const auto& request) {
     return [this, &request]() {
-      return Said(registry_->SetShadow(request.name(), request.version(), request.percent()));
+      return registry_->SetShadow(request.name(), request.version(),
+                                  request.has_percent() ? request.percent() : 100.0);
     };
   });
 }
@@ -248,7 +255,7 @@ grpc::ServerUnaryReactor* AdminService::SetShadow(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* AdminService::Promote(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
   return Respond<v1::PromoteRequest>(context, in, out, "promote", [this](const auto& request) {
-    return [this, &request]() { return Said(registry_->Promote(request.name())); };
+    return [this, &request]() { return (registry_->Promote(request.name())); };
   });
 }
 
@@ -256,7 +263,7 @@ grpc::ServerUnaryReactor* AdminService::Rollback(grpc::CallbackServerContext* co
                                                  const grpc::ByteBuffer* in,
                                                  grpc::ByteBuffer* out) {
   return Respond<v1::RollbackRequest>(context, in, out, "rollback", [this](const auto& request) {
-    return [this, &request]() { return Said(registry_->Rollback(request.name())); };
+    return [this, &request]() { return (registry_->Rollback(request.name())); };
   });
 }
 
@@ -266,7 +273,7 @@ grpc::ServerUnaryReactor* AdminService::SetDefaultLabel(grpc::CallbackServerCont
   return Respond<v1::SetDefaultLabelRequest>(
       context, in, out, "default_label_set", [this](const auto& request) {
         return [this, &request]() {
-          return Said(registry_->SetDefaultLabel(request.name(), request.label()));
+          return (registry_->SetDefaultLabel(request.name(), request.label()));
         };
       });
 }
@@ -275,11 +282,13 @@ grpc::ServerUnaryReactor* AdminService::ReleaseStatus(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* in,
                                                       grpc::ByteBuffer* out) {
   return Respond<v1::ReleaseStatusRequest>(context, in, out, "status", [this](const auto& request) {
-    return [this, &request]() -> absl::StatusOr<std::string> {
-      if (!request.name().empty() && !registry_->Knows(request.name())) {
-        return absl::NotFoundError(absl::StrCat("model '", request.name(), "' is not served"));
-      }
-      return std::string("release status");
+    return [this, &request] {
+      return Unchanged(*registry_, request.name(), [&]() -> absl::StatusOr<std::string> {
+        if (!request.name().empty() && !registry_->Knows(request.name())) {
+          return absl::NotFoundError(absl::StrCat("model '", request.name(), "' is not served"));
+        }
+        return std::string("release status");
+      }());
     };
   });
 }

@@ -82,7 +82,9 @@ class AdminService final : public AdminServiceBase {
  private:
   // The identity whose token the call carries.
   absl::StatusOr<std::string> Authorize(const grpc::CallbackServerContext* context) const;
-  using Action = std::function<absl::StatusOr<std::string>()>;
+  // An action's outcome: its message, and the labels and settings before and after it (the
+  // registry's own record for release actions, so the audit shows that action's change alone).
+  using Action = std::function<absl::StatusOr<ReleaseChange>()>;
   // Parses the request as Request, authorizes, then queues `make(request)` on the worker, which
   // runs it, audits it as `action` on `model_of(request)` ("" for all models) and finishes the
   // call with its message and the model's release status after it. The request outlives the

@@ -37,7 +37,8 @@ class AuditLog {
   ~AuditLog();
   // Opens (creating) the file for appending; FAILED_PRECONDITION naming it when it cannot be.
   absl::Status Open();
-  void Record(const AuditEntry& entry);
+  // `durable`: fsync the file before returning (refused calls, which anyone can send, are not).
+  void Record(const AuditEntry& entry, bool durable = true);
   // The JSON line of an entry (no newline), at `time`.
   static std::string Line(const AuditEntry& entry, absl::Time time);
   // An entry for a change of the registry's release state.

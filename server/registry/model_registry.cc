@@ -1,6 +1,7 @@
 #include "server/registry/model_registry.h"
 
 #include <cmath>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -261,19 +262,15 @@ bool ModelRegistry::ForgetIfEmpty(const std::string& name) {
 
 namespace {
 
-// A request's place in [0, 1) for a split: from its id when it has one (FNV-1a, the same on every
-// replica and after a restart), else the next point of a Weyl sequence (an even spread).
-double Draw(const std::string& request_id, uint64_t salt, std::atomic<uint64_t>& draws,
-            double step) {
-  if (!request_id.empty()) {
-    uint64_t h = 1469598103934665603ULL ^ salt;
-    for (unsigned char c : request_id) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= h >> 29;  // FNV's low bits mix poorly for ids that differ in their last character
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
+// A request's place in [0, 1) for a split: from its id's hash when it has one, salted per split,
+// else the next point of a Weyl sequence (an even spread).
+double Draw(const std::optional<uint64_t>& request_hash, uint64_t salt,
+            std::atomic<uint64_t>& draws, double step) {
+  if (request_hash) {
+    uint64_t h = *request_hash ^ salt;  // splitmix64's finalizer
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
     return static_cast<double>(h >> 11) * 0x1.0p-53;
   }
   const double x = static_cast<double>(draws.fetch_add(1, std::memory_order_relaxed)) * step;
@@ -284,6 +281,23 @@ constexpr uint64_t kCanarySalt = 0x63616e617279ULL;  // "canary"
 constexpr uint64_t kShadowSalt = 0x736861646f77ULL;  // "shadow"
 
 }  // namespace
+
+uint64_t RequestIdHash(std::string_view request_id) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : request_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+int64_t ModelRegistry::EffectiveDefault(const std::string& name, const ModelEntry& m) const {
+  if (auto it = m.labels.find(DefaultLabel(name, m)); it != m.labels.end()) return it->second;
+  for (auto it = m.versions.rbegin(); it != m.versions.rend(); ++it) {
+    if (it->second.state == VersionState::kReady) return it->first;
+  }
+  return 0;
+}
 
 std::string ModelRegistry::DefaultLabel(const std::string& name, const ModelEntry& m) const {
   if (!m.release.default_label.empty()) return m.release.default_label;
@@ -366,7 +380,7 @@ absl::StatusOr<Route> ModelRegistry::Resolve(const std::string& name, const Mode
   if (m.release.canary_percent > 0) {
     ServableHandle canary = ready_by_label(kCanaryLabel);
     if (canary && canary->card.version != primary_version &&
-        Draw(selector.request_id, kCanarySalt, draws_, 0.6180339887498949) * 100 <
+        Draw(selector.request_hash, kCanarySalt, draws_, 0.6180339887498949) * 100 <
             m.release.canary_percent) {
       route.primary = std::move(canary);
       route.canary = true;
@@ -376,7 +390,7 @@ absl::StatusOr<Route> ModelRegistry::Resolve(const std::string& name, const Mode
   if (m.release.shadow_percent > 0) {
     ServableHandle shadow = ready_by_label(kShadowLabel);
     if (shadow && shadow->card.version != primary_version &&
-        Draw(selector.request_id, kShadowSalt, draws_, 0.4142135623730950) * 100 <
+        Draw(selector.request_hash, kShadowSalt, draws_, 0.4142135623730950) * 100 <
             m.release.shadow_percent) {
       route.shadow = std::move(shadow);
     }
@@ -503,6 +517,18 @@ absl::StatusOr<ReleaseChange> ModelRegistry::Change(const std::string& name,
       return s;
     }
   }
+  // What the watcher could not read back must not be written (a restart would lose it all).
+  if (change.labels_after.size() > kMaxLabelsPerModel) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "'", name, "' would have ", change.labels_after.size(),
+        " version labels, over the limit of ", kMaxLabelsPerModel, "; remove one first"));
+  }
+  if (const size_t bytes = SerializeReleaseSettings(change.release_after).size();
+      bytes > kMaxReleaseFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the release settings of '", name, "' would take ", bytes, " bytes in ",
+                     kReleaseFile, ", over its limit of ", kMaxReleaseFileBytes));
+  }
   // Escaped characters can make a file of 64 labels longer than the limit the watcher reads.
   if (const size_t bytes = SerializeVersionLabels(change.labels_after).size();
       bytes > kMaxLabelsFileBytes) {
@@ -513,11 +539,19 @@ absl::StatusOr<ReleaseChange> ModelRegistry::Change(const std::string& name,
   // Written outside mu_ (a durable write takes milliseconds; requests take mu_). Changes are
   // serialized by change_mu_, so nothing else changes these meanwhile but the watcher, which
   // applies these same files next.
-  if (options_.persist_labels && change.labels_after != change.labels_before) {
+  const bool labels_changed = change.labels_after != change.labels_before;
+  if (options_.persist_labels && labels_changed) {
     if (absl::Status s = options_.persist_labels(name, change.labels_after); !s.ok()) return s;
   }
   if (options_.persist_release && change.release_after != change.release_before) {
-    if (absl::Status s = options_.persist_release(name, change.release_after); !s.ok()) return s;
+    if (absl::Status s = options_.persist_release(name, change.release_after); !s.ok()) {
+      // Half a change must not reach the watcher (it would apply the labels alone, as a hand
+      // edit): the labels file goes back to what it held.
+      if (options_.persist_labels && labels_changed) {
+        (void)options_.persist_labels(name, change.labels_before);
+      }
+      return s;
+    }
   }
   MutexLock lock(&mu_);
   ModelEntry& m = models_[name];
@@ -564,20 +598,21 @@ absl::StatusOr<ReleaseChange> ModelRegistry::Promote(const std::string& name) {
         }
         const int64_t to = canary->second;
         ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, to, "promoted"));
-        auto from = labels.find(stable);
-        if (from != labels.end() && from->second == to) {
+        // What default requests get now: the label's version, or (no such label yet) the newest.
+        const int64_t from = EffectiveDefault(name, m);
+        if (from == to) {
           return absl::FailedPreconditionError(
-              absl::StrCat("'", name, "': the canary is version ", to, ", already '", stable, "'"));
+              absl::StrCat("'", name, "': the canary is version ", to, ", already the default"));
         }
-        message = absl::StrCat("'", stable, "' of ", name, ": ", LabelVersion(labels, stable),
-                               " -> ", to);
-        if (from != labels.end()) {
-          labels[kPreviousLabel] = from->second;
+        message = absl::StrCat("'", stable, "' of ", name, ": ",
+                               from > 0 ? absl::StrCat(from) : "none", " -> ", to);
+        if (from > 0) {
+          labels[kPreviousLabel] = from;
           // Whole seconds, as release.json records it: what the file says is what the server holds.
           release.previous_until =
               absl::FromUnixSeconds(absl::ToUnixSeconds(now + options_.previous_grace));
           absl::StrAppend(
-              &message, "; version ", from->second, " kept as '", kPreviousLabel, "' until ",
+              &message, "; version ", from, " kept as '", kPreviousLabel, "' until ",
               absl::FormatTime(absl::RFC3339_sec, release.previous_until, absl::UTCTimeZone()),
               " for a rollback");
         } else {
@@ -597,19 +632,8 @@ absl::StatusOr<ReleaseChange> ModelRegistry::Rollback(const std::string& name) {
                 [&](const ModelEntry& m, std::map<std::string, int64_t>& labels,
                     ReleaseSettings& release, std::string& message) -> absl::Status {
                   const std::string stable = DefaultLabel(name, m);
-                  if (auto previous = labels.find(kPreviousLabel); previous != labels.end()) {
-                    const int64_t to = previous->second;
-                    ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, to, "rolled back to"));
-                    message =
-                        absl::StrCat("'", stable, "' of ", name, ": ", LabelVersion(labels, stable),
-                                     " -> ", to, " (rolled back)");
-                    labels[stable] = to;
-                    labels.erase(kPreviousLabel);
-                    labels.erase(kCanaryLabel);
-                    release.canary_percent = 0;
-                    release.previous_until = absl::InfiniteFuture();
-                    return absl::OkStatus();
-                  }
+                  // The latest step first: a canary in progress is withdrawn; after a promote (no
+                  // canary left), the default label goes back to `previous`.
                   if (auto canary = labels.find(kCanaryLabel); canary != labels.end()) {
                     message = absl::StrCat("canary of ", name, " (version ", canary->second,
                                            ") withdrawn; every default request goes to '", stable,
@@ -618,9 +642,20 @@ absl::StatusOr<ReleaseChange> ModelRegistry::Rollback(const std::string& name) {
                     release.canary_percent = 0;
                     return absl::OkStatus();
                   }
+                  if (auto previous = labels.find(kPreviousLabel); previous != labels.end()) {
+                    const int64_t to = previous->second;
+                    ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, to, "rolled back to"));
+                    message =
+                        absl::StrCat("'", stable, "' of ", name, ": ", LabelVersion(labels, stable),
+                                     " -> ", to, " (rolled back)");
+                    labels[stable] = to;
+                    labels.erase(kPreviousLabel);
+                    release.previous_until = absl::InfiniteFuture();
+                    return absl::OkStatus();
+                  }
                   return absl::FailedPreconditionError(
-                      absl::StrCat("'", name, "' has nothing to roll back: no '", kPreviousLabel,
-                                   "' version (a promote sets it) and no canary"));
+                      absl::StrCat("'", name, "' has nothing to roll back: no canary and no '",
+                                   kPreviousLabel, "' version (a promote sets it)"));
                 });
 }
 
@@ -645,11 +680,10 @@ absl::StatusOr<ReleaseChange> ModelRegistry::SetCanary(const std::string& name, 
                     ReleaseSettings& release, std::string& message) -> absl::Status {
                   if (version > 0) {
                     ARG_RETURN_IF_ERROR(ReadyFor(States(m), name, version, "the canary"));
-                    auto stable = labels.find(DefaultLabel(name, m));
-                    if (stable != labels.end() && stable->second == version) {
+                    if (EffectiveDefault(name, m) == version) {
                       return absl::FailedPreconditionError(absl::StrCat(
-                          "version ", version, " of '", name, "' is already the default ('",
-                          stable->first, "'); a canary must be another version"));
+                          "version ", version, " of '", name,
+                          "' is already the default; a canary must be another version"));
                     }
                     labels[kCanaryLabel] = version;
                   } else if (!labels.count(kCanaryLabel)) {
@@ -693,6 +727,11 @@ absl::StatusOr<ReleaseChange> ModelRegistry::SetDefaultLabel(const std::string& 
   return Change(name,
                 [&](const ModelEntry& m, std::map<std::string, int64_t>&, ReleaseSettings& release,
                     std::string& message) -> absl::Status {
+                  if (!label.empty() && !m.labels.count(label)) {
+                    return absl::FailedPreconditionError(absl::StrCat(
+                        "'", name, "' has no version label '", label,
+                        "'; set it first, so that default requests have a version to go to"));
+                  }
                   release.default_label = label;
                   ModelEntry after = m;
                   after.release = release;
@@ -727,7 +766,12 @@ std::vector<std::pair<std::string, ReleaseChange>> ModelRegistry::ExpirePrevious
                  release.previous_until = absl::InfiniteFuture();
                  return absl::OkStatus();
                });
-    if (change.ok()) expired.emplace_back(name, *std::move(change));
+    if (change.ok()) {
+      expired.emplace_back(name, *std::move(change));
+    } else if (!absl::IsCancelled(change.status())) {
+      std::cerr << "arginator-server: '" << kPreviousLabel << "' of " << name
+                << " lapsed but could not be removed: " << change.status().message() << std::endl;
+    }
   }
   return expired;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,10 +30,15 @@ namespace arginator::server {
 struct VersionSelector {
   std::optional<int64_t> version;
   std::optional<std::string> label;
-  // The request's own id, when it has one: a request that names neither version nor label and
-  // is retried with the same id lands on the same side of a canary split (and of shadowing).
-  std::string request_id;
+  // A hash of the request's own id (RequestIdHash), when it has one: a request that names
+  // neither version nor label and is retried with the same id lands on the same side of a canary
+  // split (and of shadowing). Hashed by the caller, outside the registry's lock.
+  std::optional<uint64_t> request_hash;
 };
+
+// The hash of a request id a VersionSelector carries (FNV-1a): the same on every replica and after
+// a restart.
+uint64_t RequestIdHash(std::string_view request_id);
 
 // What serves a request (ModelRegistry::RouteRequest): the version that answers it and, when it
 // went by default and was sampled, the version that shadows it.
@@ -171,17 +177,19 @@ class ModelRegistry {
   // Release actions (ModelAdmin), each atomic for requests: one lock switches labels and
   // settings together, after both files are persisted. FAILED_PRECONDITION when the state does
   // not allow it, naming why.
-  // promote: `stable` (the default label) -> the canary's version, the version it replaces kept
-  // as `previous` (loaded) for previous_grace, the canary label and its share cleared.
+  // promote: `stable` (the default label) -> the canary's version, the version default requests
+  // got until now kept as `previous` (loaded) for previous_grace, the canary label and its share
+  // cleared.
   absl::StatusOr<ReleaseChange> Promote(const std::string& name);
-  // rollback: after a promote, the default label back on `previous`; during a canary, the canary
-  // withdrawn. Never needs a load: `previous` kept its version loaded.
+  // rollback: during a canary, the canary withdrawn; after a promote, the default label back on
+  // `previous`. Never needs a load: `previous` kept its version loaded.
   absl::StatusOr<ReleaseChange> Rollback(const std::string& name);
   // `canary` -> `version` (0 keeps it where it is) taking `percent` of default requests.
   absl::StatusOr<ReleaseChange> SetCanary(const std::string& name, int64_t version, double percent);
   // `shadow` -> `version`, sampling `percent` of default requests; version 0 stops shadowing.
   absl::StatusOr<ReleaseChange> SetShadow(const std::string& name, int64_t version, double percent);
-  // The label default requests follow; empty goes back to the config's, else `stable`.
+  // The label default requests follow (one the model has); empty goes back to the config's, else
+  // `stable`.
   absl::StatusOr<ReleaseChange> SetDefaultLabel(const std::string& name, const std::string& label);
   // Drops `previous` labels whose grace has passed (the watcher, after each poll).
   std::vector<std::pair<std::string, ReleaseChange>> ExpirePrevious();
@@ -236,6 +244,8 @@ class ModelRegistry {
                                  ReleaseSettings& release, std::string& message)>;
   absl::StatusOr<ReleaseChange> Change(const std::string& name, const ReleaseEdit& edit);
   std::string DefaultLabel(const std::string& name, const ModelEntry& m) const;
+  // The version default requests get outside any canary share (0: none ready).
+  int64_t EffectiveDefault(const std::string& name, const ModelEntry& m) const;
   // The version a selector names (`split`: with the canary and shadow choices), under the lock.
   absl::StatusOr<Route> Resolve(const std::string& name, const ModelEntry& m,
                                 const VersionSelector& selector, bool split) const

@@ -47,7 +47,7 @@ absl::StatusOr<VersionSelector> ParseModelRef(const ModelRef& ref) {
     ARG_RETURN_IF_ERROR(CheckNameLength("model version label", ref.label));
     selector.label = ref.label;
   }
-  selector.request_id = ref.request_id;
+  if (!ref.request_id.empty()) selector.request_hash = RequestIdHash(ref.request_id);
   return selector;
 }
 

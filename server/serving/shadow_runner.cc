@@ -53,7 +53,12 @@ ShadowRunner::~ShadowRunner() {
 
 void ShadowRunner::Submit(ServableHandle primary, ServableHandle shadow, RowsView inputs,
                           const std::vector<float>& norms, const Verdicts& verdicts) {
-  const std::string& model = primary->card.name;
+  const std::string model = primary->card.name;
+  // Built before the lock: the copy of the rows is the one cost of shadowing on this thread.
+  const int64_t rows = inputs.rows;
+  const bool fits = shadow->card.input_dim == inputs.cols;
+  std::unique_ptr<Job> job =
+      fits ? std::make_unique<Job>(this, primary, shadow, inputs, norms, verdicts) : nullptr;
   {
     MutexLock lock(&mu_);
     ShadowSummary& s = summaries_[model];
@@ -64,15 +69,13 @@ void ShadowRunner::Submit(ServableHandle primary, ServableHandle shadow, RowsVie
       s.shadow_version = shadow->card.version;
     }
     // A shadow of another input width cannot take these rows: every one is dropped.
-    if (stopping_ || pending_rows_ + inputs.rows > max_pending_rows_ ||
-        shadow->card.input_dim != inputs.cols) {
-      s.dropped += inputs.rows;
-      if (metrics_) metrics_->RecordShadowDropped(model, shadow->card.version, inputs.rows);
+    if (stopping_ || pending_rows_ + rows > max_pending_rows_ || !fits) {
+      s.dropped += rows;
+      if (metrics_) metrics_->RecordShadowDropped(model, shadow->card.version, rows);
       return;
     }
-    pending_rows_ += inputs.rows;
-    queue_.push_back(std::make_unique<Job>(this, std::move(primary), std::move(shadow), inputs,
-                                           norms, verdicts));
+    pending_rows_ += rows;
+    queue_.push_back(std::move(job));
   }
   cv_.Signal();
 }

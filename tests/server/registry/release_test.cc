@@ -135,17 +135,18 @@ TEST_F(ReleaseTest, TheSameRequestIdAlwaysLandsOnTheSameVersion) {
   int canary = 0;
   constexpr int kIds = 10000;
   for (int i = 0; i < kIds; ++i) {
+    const std::string id = "sample-" + std::to_string(i);
     VersionSelector s;
-    s.request_id = "sample-" + std::to_string(i);
+    s.request_hash = RequestIdHash(id);
     const int64_t v = r.RouteRequest("m", s)->primary->card.version;
-    first[s.request_id] = v;
+    first[id] = v;
     canary += v == 2;
   }
   EXPECT_NEAR(canary, kIds / 5, kIds / 50) << "ids hash to the configured share";
   for (int round = 0; round < 3; ++round) {
     for (const auto& [id, v] : first) {
       VersionSelector s;
-      s.request_id = id;
+      s.request_hash = RequestIdHash(id);
       ASSERT_EQ(r.RouteRequest("m", s)->primary->card.version, v) << id;
     }
   }
@@ -279,6 +280,77 @@ TEST_F(ReleaseTest, AFileReadNeverOverlapsAnActionsWrites) {
   EXPECT_FALSE(overlapped);
   EXPECT_FALSE(change.has_value()) << "the file held what the action had just set";
   EXPECT_EQ(r.Release("m").canary_percent, 30);
+}
+
+// Review of issue 27: rollback reverted a promote and silently dropped a canary started after it.
+TEST_F(ReleaseTest, RollbackUndoesTheLatestStepFirst) {
+  ModelRegistry r(options_, &loader_, &observer_);
+  StableAndCanary(r, 10);
+  ASSERT_TRUE(r.Promote("m").ok());  // stable 2, previous 1
+  r.Reconcile("m", Disk({1, 2, 3}));
+  ASSERT_TRUE(r.SetCanary("m", 3, 10).ok());
+  auto first = r.Rollback("m");
+  ASSERT_TRUE(first.ok());
+  EXPECT_THAT(first->message, HasSubstr("canary of m (version 3) withdrawn"));
+  EXPECT_EQ(Default(r), 2);
+  ASSERT_TRUE(r.Rollback("m").ok());
+  EXPECT_EQ(Default(r), 1);
+}
+
+// Review of issue 27: without a `stable` label default requests go to the newest version, and a
+// promote kept nothing to roll back to.
+TEST_F(ReleaseTest, WithoutAStableLabelPromoteKeepsWhatDefaultRequestsGot) {
+  options_.policy = *VersionPolicy::Parse("all", 1, {});
+  ModelRegistry r(options_, &loader_, &observer_);
+  r.Reconcile("m", Disk({1, 2}));
+  EXPECT_EQ(Default(r), 2);
+  EXPECT_THAT(r.SetCanary("m", 2, 10).status().message(), HasSubstr("already the default"));
+  ASSERT_TRUE(r.SetCanary("m", 1, 10).ok());
+  auto promoted = r.Promote("m");
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_EQ(r.Labels("m"),
+            (std::map<std::string, int64_t>{{kStableLabel, 1}, {kPreviousLabel, 2}}));
+  ASSERT_TRUE(r.Rollback("m").ok());
+  EXPECT_EQ(Default(r), 2);
+}
+
+TEST_F(ReleaseTest, TheDefaultLabelMustNameALabelTheModelHas) {
+  ModelRegistry r(options_, &loader_, &observer_);
+  r.Reconcile("m", Disk({1}));
+  auto typo = r.SetDefaultLabel("m", "prodution");
+  EXPECT_EQ(typo.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(typo.status().message(), HasSubstr("no version label 'prodution'"));
+  EXPECT_EQ(r.Release("m").default_label, "");
+}
+
+// Review of issue 27: promote, canary and shadow added labels past the 64 the labels file may
+// hold, so after a restart the model had no labels at all.
+TEST_F(ReleaseTest, NoActionWritesMoreLabelsThanTheFileMayHold) {
+  ModelRegistry r(options_, &loader_, &observer_);
+  StableAndCanary(r, 10);
+  for (size_t i = r.Labels("m").size(); i < kMaxLabelsPerModel; ++i) {
+    ASSERT_TRUE(r.SetLabel("m", "l" + std::to_string(i), 1).ok());
+  }
+  auto shadow = r.SetShadow("m", 2, 100);
+  EXPECT_EQ(shadow.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.Labels("m").size(), kMaxLabelsPerModel);
+}
+
+TEST_F(ReleaseTest, AReleaseFileThatCannotBeWrittenPutsTheLabelsFileBack) {
+  std::vector<std::map<std::string, int64_t>> label_writes;
+  options_.persist_labels = [&](const std::string&, const std::map<std::string, int64_t>& l) {
+    label_writes.push_back(l);
+    return absl::OkStatus();
+  };
+  ModelRegistry r(options_, &loader_, &observer_);
+  StableAndCanary(r, 10);
+  const std::map<std::string, int64_t> before = r.Labels("m");
+  label_writes.clear();
+  persist_error_ = absl::FailedPreconditionError("disk full");
+  EXPECT_THAT(r.Promote("m").status().message(), HasSubstr("disk full"));
+  ASSERT_EQ(label_writes.size(), 2u);
+  EXPECT_EQ(label_writes.back(), before) << "the labels file holds what the model still has";
+  EXPECT_EQ(r.Labels("m"), before);
 }
 
 TEST(ReleaseSettingsTest, ParsesWhatItWritesAndRefusesTyposAndBadValues) {
