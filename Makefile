@@ -9,7 +9,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps configure build test test-unit test-asan test-tsan thread-safety deps-fuzz \
 	fuzz-build fuzz \
-	fuzz-ci demo bench bench-compression clean format tidy container-test
+	fuzz-ci demo bench bench-compression clean format tidy container-test cluster-test
 
 all: build
 
@@ -118,6 +118,13 @@ demo: configure
 # "container-test: SKIPPED" and succeeds where podman cannot run a container.
 container-test: build
 	@bash scripts/container-test.sh $(BUILD_DIR)
+
+# Three replicas behind HAProxy, scraped by Prometheus, through publish, a rolling restart, a
+# SIGKILL and a canary/promote/rollback under load (docs/operations.md "Running several
+# replicas"). About 3.5 minutes; prints "cluster-test: SKIPPED" where haproxy or prometheus is
+# missing.
+cluster-test: build
+	@bash scripts/cluster-test.sh $(BUILD_DIR)
 
 bench: build
 	@bash scripts/bench.sh $(BUILD_DIR)

@@ -67,7 +67,8 @@ start_replica() {  # start_replica I
   local i=$1
   "$B/bin/arginator-server" --model-repository "$W/models" --host 127.0.0.1 \
     --port "${GRPC[$i]}" --rest-port "${REST[$i]}" --metrics-port "${METRICS[$i]}" \
-    --set models.poll_interval_s=1 --set server.grace_period_s=5 --set admin.enabled=true \
+    --set models.poll_interval_s=1 --set server.grace_period_s=5 --set server.drain_delay_s=1 \
+    --set admin.enabled=true \
     --set "admin.tokens={ops: $W/ops.token}" --set "admin.audit_log=$W/audit-$i.jsonl" \
     >>"$W/replica-$i.log" 2>&1 &
   echo $! >"$W/replica-$i.pid"
@@ -181,7 +182,6 @@ load_start() {
       --call arginator.v1.Classifier.ClassifyStream -z "${seconds}s" --duration-stop wait \
       -O json >"$PHASE_DIR/stream.json" 2>"$PHASE_DIR/stream.err" &
     LOAD_PIDS+=($!)
-  else
   fi
   h2load --h1 -c 4 -D "$seconds" -H 'Content-Type: application/json' -d "$W/rest.json" \
     "http://127.0.0.1:$LB_REST/v2/models/$MODEL/infer" >"$PHASE_DIR/rest.out" 2>&1 &

@@ -42,6 +42,7 @@ BUILD_PACKAGES=(
   nghttp2-client                     # bench: h2load, the light reference client (docs/benchmarks.md)
   chromium                           # tests: the HTML model card opened in a real browser
   python3-faiss                      # bench: bench/reference_recall.py (HNSW against exact search)
+  haproxy                            # make cluster-test: the balancer in front of 3 replicas
 )
 
 # What the binaries link (objdump NEEDED, mapped with dpkg -S) plus OpenBLAS, which LibTorch uses

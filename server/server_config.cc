@@ -79,6 +79,7 @@ absl::Status ReadServerSection(ConfigReader& r, ServerConfig& c) {
   ARG_RETURN_IF_ERROR(r.Read("server.max_input_dim", c.max_input_dim));
   ARG_RETURN_IF_ERROR(r.Read("server.stream_max_in_flight", c.stream_max_in_flight));
   ARG_RETURN_IF_ERROR(r.Seconds("server.grace_period_s", c.grace_period));
+  ARG_RETURN_IF_ERROR(r.Seconds("server.drain_delay_s", c.drain_delay));
   ARG_RETURN_IF_ERROR(r.Read("server.max_name_bytes", c.max_name_bytes));
   ARG_RETURN_IF_ERROR(r.Read("server.max_status_message_bytes", c.max_status_message_bytes));
   ARG_RETURN_IF_ERROR(Require(c.port >= 0 && c.port < 65536,

@@ -30,6 +30,7 @@ struct ServerConfig {
   int64_t max_input_dim;  // the widest model input served; bounds gRPC's receive size
   int stream_max_in_flight;
   absl::Duration grace_period;
+  absl::Duration drain_delay;
   int64_t max_name_bytes, max_status_message_bytes;  // what is echoed back to clients
   std::string repository;
   absl::Duration poll_interval;

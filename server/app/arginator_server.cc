@@ -150,8 +150,13 @@ absl::Status ArginatorServer::StartServing() {
 }
 
 int ArginatorServer::Drain(const std::string& reason) {
-  ServerLog(absl::StrCat(reason, ": NOT_SERVING, draining for up to ",
-                         absl::FormatDuration(config_.grace_period)));
+  ServerLog(
+      absl::StrCat(reason, ": NOT_SERVING",
+                   config_.drain_delay > absl::ZeroDuration()
+                       ? absl::StrCat(", serving gRPC ", absl::FormatDuration(config_.drain_delay),
+                                      " more for balancers to notice")
+                       : "",
+                   ", then draining for up to ", absl::FormatDuration(config_.grace_period)));
   DrainSteps steps;
   steps.stop_readiness = [this] { health_.Drain(); };
   steps.cancel_loads = [this] { loader_.Stop(); };
@@ -163,7 +168,7 @@ int ArginatorServer::Drain(const std::string& reason) {
   steps.stop_watcher = [this] { watcher_.Stop(); };
   steps.unload_models = [this] { registry_.Clear(); };
   steps.stop_metrics = [this] { metrics_http_.Stop(); };
-  RunDrain(steps, config_.grace_period);
+  RunDrain(steps, config_.grace_period, Clock::Real(), config_.drain_delay);
   const int abandoned = loader_.abandoned();
   ServerLog(abandoned > 0
                 ? absl::StrCat("stopped, leaving ", abandoned, " abandoned load(s) behind")

@@ -31,7 +31,9 @@ struct DrainSteps {
 };
 
 // Runs `steps` in order; gRPC's deadline is `grace` after the drain began (by `clock`). Every
-// step must be set.
-void RunDrain(const DrainSteps& steps, absl::Duration grace, const Clock& clock = Clock::Real());
+// step must be set. With a `delay`, gRPC (and streams) keep serving that long after readiness says
+// NOT_SERVING, for balancers that poll readiness (server.drain_delay_s); the grace starts after it.
+void RunDrain(const DrainSteps& steps, absl::Duration grace, const Clock& clock = Clock::Real(),
+              absl::Duration delay = absl::ZeroDuration());
 
 }  // namespace arginator::server

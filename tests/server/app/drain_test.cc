@@ -39,5 +39,20 @@ TEST(DrainTest, StepsRunInTheOrderThatLosesNoAcceptedWork) {
   EXPECT_EQ(deadline, began + absl::Seconds(10)) << "the grace period counts from SIGTERM";
 }
 
+// Issue 28's rolling restart behind HAProxy: the server shut gRPC down ~10 ms after NOT_SERVING,
+// before a balancer polling readiness every 250 ms noticed, and the calls it had just sent failed
+// (CANCELLED, "Stream removed"). With server.drain_delay_s, gRPC keeps serving that long first.
+TEST(DrainTest, ADrainDelayKeepsGrpcServingAfterReadinessSaysNotServing) {
+  absl::Time readiness_stopped, grpc_shut;
+  DrainSteps steps;
+  steps.stop_readiness = [&] { readiness_stopped = absl::Now(); };
+  steps.cancel_loads = [] {};
+  steps.end_streams = [] {};
+  steps.shutdown_grpc = [&](absl::Time) { grpc_shut = absl::Now(); };
+  steps.stop_rest = steps.stop_watcher = steps.unload_models = steps.stop_metrics = [] {};
+  RunDrain(steps, absl::Seconds(10), Clock::Real(), absl::Milliseconds(300));
+  EXPECT_GE(grpc_shut - readiness_stopped, absl::Milliseconds(300));
+}
+
 }  // namespace
 }  // namespace arginator::server
