@@ -40,17 +40,8 @@ FAILURES=()
 check() {  # check CONDITION_STATUS MESSAGE
   if [[ "$1" == 0 ]]; then echo "  ok    $2"; else echo "  FAIL  $2"; FAILURES+=("$2"); fi
 }
-ports=($(/usr/bin/python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(14)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-))
-LB_GRPC=${ports[0]} LB_REST=${ports[1]} LB_STATS=${ports[2]} PROM=${ports[3]}
-GRPC=(${ports[4]} ${ports[5]} ${ports[6]}) REST=(${ports[7]} ${ports[8]} ${ports[9]})
-METRICS=(${ports[10]} ${ports[11]} ${ports[12]})
+source scripts/replicas.sh
+replicas_ports 3
 MODEL=betalactamase-binary
 
 log "data and version 1 in $W"
@@ -63,68 +54,14 @@ fit() {
 fit
 head -c 24 /dev/urandom | base64 >"$W/ops.token"
 
-start_replica() {  # start_replica I
-  local i=$1
-  "$B/bin/arginator-server" --model-repository "$W/models" --host 127.0.0.1 \
-    --port "${GRPC[$i]}" --rest-port "${REST[$i]}" --metrics-port "${METRICS[$i]}" \
-    --set models.poll_interval_s=1 --set server.grace_period_s=5 --set server.drain_delay_s=1 \
-    --set admin.enabled=true \
-    --set "admin.tokens={ops: $W/ops.token}" --set "admin.audit_log=$W/audit-$i.jsonl" \
-    >>"$W/replica-$i.log" 2>&1 &
-  echo $! >"$W/replica-$i.pid"
-}
-ready() { curl -sf -o /dev/null "http://127.0.0.1:$1/v2/health/ready"; }
-wait_until() {  # wait_until SECONDS COMMAND...
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    (( SECONDS < deadline )) || return 1
-    sleep 0.2
-  done
-}
+REPLICA_ARGS=(--set models.poll_interval_s=1 --set server.grace_period_s=5
+  --set server.drain_delay_s=1 --set admin.enabled=true --set "admin.tokens={ops: $W/ops.token}"
+  --set "admin.audit_log=$W/audit.jsonl")
 for i in 0 1 2; do start_replica $i; done
 for i in 0 1 2; do wait_until 60 ready "${REST[$i]}" || { cat "$W/replica-$i.log"; exit 1; }; done
 log "3 replicas ready: gRPC ${GRPC[*]}, REST ${REST[*]}, metrics ${METRICS[*]}"
 
-# HAProxy: HTTP/2 (h2c) to each replica's gRPC port, HTTP/1.1 to its REST port, both
-# health-checked on REST's /v2/health/ready every 250 ms; L7 retries of requests refused by a
-# draining or dead replica (connection failures, 503 from a draining REST edge).
-cat >"$W/haproxy.cfg" <<EOF
-global
-  maxconn 2000
-  tune.bufsize 65536
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 60s
-  timeout server 60s
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response 503
-  default-server inter 250ms fastinter 100ms downinter 500ms fall 1 rise 2
-frontend grpc
-  bind 127.0.0.1:$LB_GRPC proto h2
-  default_backend replicas_grpc
-frontend rest
-  bind 127.0.0.1:$LB_REST
-  option http-buffer-request
-  default_backend replicas_rest
-frontend stats
-  bind 127.0.0.1:$LB_STATS
-  stats enable
-  stats uri /stats
-backend replicas_grpc
-  option httpchk GET /v2/health/ready
-  http-check expect status 200
-  server r0 127.0.0.1:${GRPC[0]} proto h2 check port ${REST[0]} check-proto h1
-  server r1 127.0.0.1:${GRPC[1]} proto h2 check port ${REST[1]} check-proto h1
-  server r2 127.0.0.1:${GRPC[2]} proto h2 check port ${REST[2]} check-proto h1
-backend replicas_rest
-  option httpchk GET /v2/health/ready
-  http-check expect status 200
-  server r0 127.0.0.1:${REST[0]} check
-  server r1 127.0.0.1:${REST[1]} check
-  server r2 127.0.0.1:${REST[2]} check
-EOF
+write_haproxy_cfg "$W/haproxy.cfg" 3
 haproxy -c -f "$W/haproxy.cfg" >/dev/null
 haproxy -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
 PIDS+=($!)
@@ -149,10 +86,6 @@ wait_until 30 curl -sf -o /dev/null "http://127.0.0.1:$PROM/-/ready"
 query() {  # query PROMQL: the result vector as JSON
   curl -sf "http://127.0.0.1:$PROM/api/v1/query" --data-urlencode "query=$1" |
     /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["result"]))'
-}
-backend_up() {  # backend_up BACKEND SERVER: 0 when HAProxy has it UP
-  curl -sf "http://127.0.0.1:$LB_STATS/stats;csv" | awk -F, -v b="$1" -v s="$2" \
-    '$1 == b && $2 == s { exit ($18 ~ /^UP/ ? 0 : 1) }'
 }
 wait_until 10 backend_up replicas_grpc r2 || { curl -s "http://127.0.0.1:$LB_STATS/stats;csv" | cut -d, -f1,2,18 | head; cat "$W/haproxy.log"; exit 1; }
 

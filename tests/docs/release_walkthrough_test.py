@@ -10,23 +10,19 @@ Usage: release_walkthrough_test.py SOURCE_DIR BIN_DIR
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from walkthrough import doc_section, free_port  # noqa: E402
+
 SOURCE, BIN = sys.argv[1], sys.argv[2]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def walkthrough_commands():
-    text = open(os.path.join(SOURCE, "docs", "operations.md")).read()
-    section = text.split("## Releasing a model", 1)[1].split("\n## ", 1)[0]
+    section = doc_section(SOURCE, "operations.md", "Releasing a model")
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     return [line for block in blocks for line in block.splitlines() if line.strip()]
 

@@ -8,23 +8,19 @@ Usage: training_walkthrough_test.py SOURCE_DIR BIN_DIR
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from walkthrough import doc_section, free_port  # noqa: E402
+
 SOURCE, BIN = sys.argv[1], sys.argv[2]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def walkthrough_commands():
-    text = open(os.path.join(SOURCE, "docs", "training.md")).read()
-    section = text.split("## Train on your own data", 1)[1].split("\n## ", 1)[0]
+    section = doc_section(SOURCE, "training.md", "Train on your own data")
     commands, pending = [], ""
     for line in section.splitlines():
         if not line.startswith("       ") or not line.strip():
