@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 import yaml
 rules = yaml.safe_load(open("configs/prometheus/alerts.yml"))
 doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-       "metadata": {"name": "arginator", "labels": {"app.kubernetes.io/part-of": "arginator"}},
+       "metadata": {"name": "arginator",
+                    "labels": {"app.kubernetes.io/name": "arginator-server",
+                               "app.kubernetes.io/component": "monitoring"}},
        "spec": rules}
 with open("k8s/components/monitoring/prometheusrule.yaml", "w") as out:
     out.write("# The alert rules of configs/prometheus/alerts.yml for the Prometheus Operator; a test keeps the\n"

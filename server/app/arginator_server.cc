@@ -150,13 +150,12 @@ absl::Status ArginatorServer::StartServing() {
 }
 
 int ArginatorServer::Drain(const std::string& reason) {
-  ServerLog(
-      absl::StrCat(reason, ": NOT_SERVING",
-                   config_.drain_delay > absl::ZeroDuration()
-                       ? absl::StrCat(", serving gRPC ", absl::FormatDuration(config_.drain_delay),
-                                      " more for balancers to notice")
-                       : "",
-                   ", then draining for up to ", absl::FormatDuration(config_.grace_period)));
+  ServerLog(absl::StrCat(
+      reason, ": NOT_SERVING, draining for up to ", absl::FormatDuration(config_.grace_period),
+      config_.drain_delay > absl::ZeroDuration()
+          ? absl::StrCat(" after serving gRPC ", absl::FormatDuration(config_.drain_delay),
+                         " more for balancers to notice")
+          : ""));
   DrainSteps steps;
   steps.stop_readiness = [this] { health_.Drain(); };
   steps.cancel_loads = [this] { loader_.Stop(); };
