@@ -3,7 +3,9 @@
 # repository, both running, h2load alternating between them (one pre-encoded single-embedding
 # arginator.v1 Classify frame, 1x1 and 4 connections x 16 streams, ROUNDS rounds of 3 s each), so
 # a machine whose speed drifts during the run affects both alike. Prints req/s per round and the
-# ratio of the means. Usage: scripts/bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]
+# ratio of the means. FIT_ARGS adds trainer overrides to the model both serve (e.g.
+# FIT_ARGS=decision.ood_components=16).
+# Usage: scripts/bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]
 set -euo pipefail
 OLD_BIN=$(realpath "${1:?usage: bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]}")
 NEW_BIN=$(realpath "${2:?usage: bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]}")
@@ -13,7 +15,7 @@ ROUNDS=${4:-8}
 W=$(mktemp -d /tmp/arginator-bench-ab-XXXXXX)
 "$B/bin/arginator-train" gen-data --out "$W/data" --scale 0.05 >/dev/null
 "$B/bin/arginator-train" fit --config configs/train/binary.yaml data.dir="$W/data" \
-  experiment.epochs=2 output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
+  experiment.epochs=2 ${FIT_ARGS:-} output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
 "$B/bin/arginator-loadgen" --model betalactamase-binary --write-frame "$W/v1.frame" >/dev/null
 start() {
   "$1" --model-repository "$W/models" --port 0 --metrics-port -1 --rest-port -1 --host 127.0.0.1 >"$W/$2.log" 2>&1 &
