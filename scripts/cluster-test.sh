@@ -3,10 +3,11 @@
 # HAProxy in front of their gRPC and v2 REST ports (health-checked through /v2/health/ready, so a
 # draining or dead replica is taken out), and Prometheus scraping every replica with the shipped
 # alert rules loaded. Continuous load goes through the balancer (arginator-loadgen v1 unary and
-# streams, h2load on REST) while the replicas are put through what a rollout does to them:
+# streams, scripts/v2-grpc-load.py on v2 gRPC, h2load on REST) while the replicas are put through
+# what a rollout does to them:
 #   publish   a new version is published; every replica loads it (default traffic stays on
 #             `stable`, issue 27); zero failed calls
-#   restart   each replica in turn gets SIGTERM and is started again; zero failed unary and
+#   restart   each replica in turn gets SIGTERM and is started again; zero failed unary, v2 and
 #             REST calls (streams are one call each and end with their replica: not run here)
 #   kill      one replica gets SIGKILL; failures at most the calls in flight on it; HAProxy takes
 #             it out; ArginatorReplicaDown fires in Prometheus; the replica restarts, takes
@@ -116,6 +117,9 @@ load_start() {
       -O json >"$PHASE_DIR/stream.json" 2>"$PHASE_DIR/stream.err" &
     LOAD_PIDS+=($!)
   fi
+  /usr/bin/python3 scripts/v2-grpc-load.py "$B/python" "127.0.0.1:$LB_GRPC" "$MODEL" \
+    "$W/models/$MODEL/1/model.json" "$seconds" 2 >"$PHASE_DIR/v2.json" 2>"$PHASE_DIR/v2.err" &
+  LOAD_PIDS+=($!)
   h2load --h1 -c 4 -D "$seconds" -H 'Content-Type: application/json' -d "$W/rest.json" \
     "http://127.0.0.1:$LB_REST/v2/models/$MODEL/infer" >"$PHASE_DIR/rest.out" 2>&1 &
   LOAD_PIDS+=($!)
@@ -143,13 +147,20 @@ print(d["count"], sum(n for c, n in codes.items() if c != "OK"))
 PY
 )
   fi
+  read -r v_calls v_failed < <(/usr/bin/python3 - "$PHASE_DIR/v2.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+codes = d.get("statusCodeDistribution", {})
+print(d["count"], sum(n for c, n in codes.items() if c != "OK"))
+PY
+)
   read -r r_calls r_failed < <(awk '/^requests:/ {t=$2} /^status codes:/ {ok=$3}
     /^requests:/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^(errored|timeout)/) e+=$i}
     END {print t+0, t-ok}' "$PHASE_DIR/rest.out")
-  REPORT+=("$(printf '%-8s %9s %7s %9s %7s %9s %7s' "$phase" "$u_calls" "$u_failed" \
-    "$s_calls" "$s_failed" "$r_calls" "$r_failed")")
-  PHASE_FAILED=$((u_failed + r_failed))
-  PHASE_CALLS=$((u_calls + r_calls))
+  REPORT+=("$(printf '%-8s %9s %7s %9s %7s %9s %7s %9s %7s' "$phase" "$u_calls" "$u_failed" \
+    "$s_calls" "$s_failed" "$v_calls" "$v_failed" "$r_calls" "$r_failed")")
+  PHASE_FAILED=$((u_failed + v_failed + r_failed))
+  PHASE_CALLS=$((u_calls + v_calls + r_calls))
   if [[ $s_calls != - ]]; then
     PHASE_FAILED=$((PHASE_FAILED + s_failed))
     PHASE_CALLS=$((PHASE_CALLS + s_calls))
@@ -244,7 +255,8 @@ check "$((per_replica != 3))" "the autoscaling query (adapter.yaml) returns one 
 
 echo
 echo "cluster-test report ($(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'))"
-printf '%-8s %9s %7s %9s %7s %9s %7s\n' phase unary failed streamed failed rest failed
+printf '%-8s %9s %7s %9s %7s %9s %7s %9s %7s\n' phase unary failed streamed failed v2-grpc \
+  failed rest failed
 printf '%s\n' "${REPORT[@]}"
 echo "alerts seen: $(curl -sf "http://127.0.0.1:$PROM/api/v1/query" --data-urlencode 'query=count by (alertname) (max_over_time(ALERTS{alertstate="firing"}[10m]))' | /usr/bin/python3 -c 'import json,sys; print(", ".join(r["metric"]["alertname"] for r in json.load(sys.stdin)["data"]["result"]) or "none")')"
 if ((${#FAILURES[@]})); then
