@@ -127,33 +127,21 @@ load_start() {
 # Waits for the phase's load; prints "calls failures" for each kind and appends to the report.
 REPORT=()
 PHASE_NO=0
+counts() {  # counts REPORT.json: "calls failed" from a report shaped like arginator-loadgen's
+  /usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+codes = d.get("statusCodeDistribution", {})
+print(d["count"], sum(n for c, n in codes.items() if c != "OK"))' "$1"
+}
 load_end() {
   local phase=$1
   for p in "${LOAD_PIDS[@]}"; do wait "$p" || true; done
-  read -r u_calls u_failed < <(/usr/bin/python3 - "$PHASE_DIR/unary.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-codes = d.get("statusCodeDistribution", {})
-print(d["count"], sum(n for c, n in codes.items() if c != "OK"))
-PY
-)
+  read -r u_calls u_failed < <(counts "$PHASE_DIR/unary.json")
   s_calls=- s_failed=-
   if [[ -f $PHASE_DIR/stream.json ]]; then
-    read -r s_calls s_failed < <(/usr/bin/python3 - "$PHASE_DIR/stream.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-codes = d.get("statusCodeDistribution", {})
-print(d["count"], sum(n for c, n in codes.items() if c != "OK"))
-PY
-)
+    read -r s_calls s_failed < <(counts "$PHASE_DIR/stream.json")
   fi
-  read -r v_calls v_failed < <(/usr/bin/python3 - "$PHASE_DIR/v2.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-codes = d.get("statusCodeDistribution", {})
-print(d["count"], sum(n for c, n in codes.items() if c != "OK"))
-PY
-)
+  read -r v_calls v_failed < <(counts "$PHASE_DIR/v2.json")
   read -r r_calls r_failed < <(awk '/^requests:/ {t=$2} /^status codes:/ {ok=$3}
     /^requests:/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^(errored|timeout)/) e+=$i}
     END {print t+0, t-ok}' "$PHASE_DIR/rest.out")
