@@ -7,8 +7,8 @@
 # what a rollout does to them:
 #   publish   a new version is published; every replica loads it (default traffic stays on
 #             `stable`, issue 27); zero failed calls
-#   restart   each replica in turn gets SIGTERM and is started again; zero failed unary, v2 and
-#             REST calls (streams are one call each and end with their replica: not run here)
+#   restart   each replica in turn gets SIGTERM and is started again; zero failed calls (a
+#             stream its replica's drain ends is opened again: arginator-loadgen --reopen-streams)
 #   kill      one replica gets SIGKILL; failures at most the calls in flight on it; HAProxy takes
 #             it out; ArginatorReplicaDown fires in Prometheus; the replica restarts, takes
 #             traffic again and the alert resolves
@@ -113,7 +113,8 @@ load_start() {
   LOAD_PIDS=($!)
   if [[ $streams == streams ]]; then
     "$B/bin/arginator-loadgen" --insecure --target "127.0.0.1:$LB_GRPC" --model "$MODEL" -c 4 \
-      --call arginator.v1.Classifier.ClassifyStream -z "${seconds}s" --duration-stop wait \
+      --call arginator.v1.Classifier.ClassifyStream --reopen-streams -z "${seconds}s" \
+      --duration-stop wait \
       -O json >"$PHASE_DIR/stream.json" 2>"$PHASE_DIR/stream.err" &
     LOAD_PIDS+=($!)
   fi
@@ -178,7 +179,7 @@ check "$((PHASE_FAILED != 0))" "publish: $PHASE_FAILED of $PHASE_CALLS calls fai
 check "$(( $(served_by 2) != v2_before ))" "publish: default traffic stayed on stable (version 1)"
 
 log "phase restart: rolling SIGTERM restart, one replica at a time"
-load_start 40
+load_start 40 streams
 sleep 2
 for i in 0 1 2; do
   kill -TERM "$(cat "$W/replica-$i.pid")"
@@ -192,7 +193,7 @@ load_end restart
 check "$((PHASE_FAILED != 0))" "restart: $PHASE_FAILED of $PHASE_CALLS calls failed (want 0)"
 
 log "phase kill: SIGKILL replica 1, alert, restart"
-load_start 100
+load_start 100 streams
 sleep 2
 kill -KILL "$(cat "$W/replica-1.pid")"
 wait_until 5 bash -c "! curl -sf http://127.0.0.1:$LB_STATS/stats\\;csv | grep -q '^replicas_grpc,r1,.*,UP'" || true

@@ -121,6 +121,7 @@ bool StreamSlot::OnEvent(bool ok, Tally& tally) {
       stream_->Read(&response_, this);
       return false;
     case Step::kRead:
+      reopened_ = false;
       if (response_.error_code() != 0) {
         Record(tally,
                grpc::Status(static_cast<grpc::StatusCode>(response_.error_code()),
@@ -131,6 +132,14 @@ bool StreamSlot::OnEvent(bool ok, Tally& tally) {
       }
       return true;
     case Step::kFinish:
+      if (settings_.reopen_streams && !reopened_ &&
+          status_.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        reopened_ = true;
+        Reset();
+        Send(*request_);
+        return false;
+      }
+      reopened_ = false;
       // The stream broke under this request: its status is the request's (never OK, since the
       // operation before failed).
       Record(tally,

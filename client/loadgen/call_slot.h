@@ -99,6 +99,10 @@ class CallSlot {
 struct CallSettings {
   std::vector<std::pair<std::string, std::string>> metadata;
   bool gzip = false;
+  // ClassifyStream: a stream that ends UNAVAILABLE under a request (a draining server answers
+  // what it read and ends its streams) is opened again and that request sent on it, once, as a
+  // client that reconnects would (classification is idempotent). Off by default, as in ghz.
+  bool reopen_streams = false;
   absl::Duration timeout = absl::Seconds(20);      // per unary call; ZeroDuration = none
   absl::Time cut_at = absl::InfiniteFuture();      // no call's deadline goes past this
   void Apply(grpc::ClientContext& context) const;  // all but the deadline
@@ -152,6 +156,7 @@ class StreamSlot : public CallSlot {
       stream_;
   v1::ClassifyStreamResponse response_;
   grpc::Status status_;
+  bool reopened_ = false;  // this request was already sent again on a new stream
 };
 
 }  // namespace arginator::client

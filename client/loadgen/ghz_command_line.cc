@@ -51,7 +51,7 @@ struct Flags {
   // This tool's own options.
   std::string model, label, input, warmup = "0", write_frame;
   int64_t model_version = 0, batch = 1, threads = 0, evidence = 0;
-  bool packed = false, stream = false, details = false;
+  bool packed = false, stream = false, details = false, reopen_streams = false;
 };
 
 void AddFlags(CLI::App& app, Flags& f) {
@@ -133,6 +133,9 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "built requests ask for each embedding's K nearest references (0 = none)")
       ->check(CLI::Range(0, 50));
   app.add_flag("--stream", f.stream, "call ClassifyStream (as --call ...ClassifyStream)");
+  app.add_flag("--reopen-streams", f.reopen_streams,
+               "a stream that ends UNAVAILABLE under a request (a draining server ends its "
+               "streams) is opened again and the request sent on it, once; off as in ghz");
   app.add_option("--threads", f.threads, "worker threads; 0 = one per connection, at most --cpus")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--warmup", f.warmup, "unrecorded warm-up before the measured run (1s)");
@@ -374,6 +377,7 @@ absl::StatusOr<LoadgenCommand> Build(Flags& f, std::istream& in) {
       o.call.metadata.emplace_back(k, v.get<std::string>());
   }
   o.call.gzip = f.compress;
+  o.call.reopen_streams = f.reopen_streams;
   if (!f.tags.empty()) {
     auto tags = StringMap(f.tags, "--tags");
     if (!tags.ok()) return tags.status();
