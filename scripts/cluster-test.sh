@@ -31,7 +31,9 @@ done
 W=$(mktemp -d /tmp/arginator-cluster-XXXXXX)
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}" $(cat "$W"/replica-*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $(cat "$W"/replica-*.pid 2>/dev/null); do
+    kill -9 "$p" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   [[ -n "${KEEP:-}" ]] && echo "cluster-test: kept $W" || rm -rf "$W"
 }
@@ -88,7 +90,18 @@ query() {  # query PROMQL: the result vector as JSON
   curl -sf "http://127.0.0.1:$PROM/api/v1/query" --data-urlencode "query=$1" |
     /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["result"]))'
 }
-wait_until 10 backend_up replicas_grpc r2 || { curl -s "http://127.0.0.1:$LB_STATS/stats;csv" | cut -d, -f1,2,18 | head; cat "$W/haproxy.log"; exit 1; }
+if ! wait_until 10 backend_up replicas_grpc r2; then
+  curl -s "http://127.0.0.1:$LB_STATS/stats;csv" | cut -d, -f1,2,18
+  cat "$W/haproxy.log"
+  exit 1
+fi
+alert_state() {  # alert_state NAME: firing, pending or none, as Prometheus's API says now
+  curl -sf "http://127.0.0.1:$PROM/api/v1/alerts" | /usr/bin/python3 -c 'import json, sys
+alerts = json.load(sys.stdin)["data"]["alerts"]
+print(next((a["state"] for a in alerts if a["labels"]["alertname"] == sys.argv[1]), "none"))' "$1"
+}
+alert_is() { [[ $(alert_state "$1") == "$2" ]]; }  # alert_is NAME STATE
+backend_down() { ! backend_up "$@"; }
 
 # The REST request: one embedding of the version's golden examples, as v2 JSON.
 /usr/bin/python3 - "$W/models/$MODEL/1/model.json" >"$W/rest.json" <<'PY'
@@ -109,7 +122,8 @@ load_start() {
   local seconds=$1 streams=${2:-}
   PHASE_DIR=$W/load-$((++PHASE_NO)); mkdir -p "$PHASE_DIR"
   "$B/bin/arginator-loadgen" --insecure --target "127.0.0.1:$LB_GRPC" --model "$MODEL" -c 8 \
-    -z "${seconds}s" --duration-stop wait -O json >"$PHASE_DIR/unary.json" 2>"$PHASE_DIR/unary.err" &
+    -z "${seconds}s" --duration-stop wait -O json >"$PHASE_DIR/unary.json" \
+    2>"$PHASE_DIR/unary.err" &
   LOAD_PIDS=($!)
   if [[ $streams == streams ]]; then
     "$B/bin/arginator-loadgen" --insecure --target "127.0.0.1:$LB_GRPC" --model "$MODEL" -c 4 \
@@ -157,11 +171,14 @@ load_end() {
 }
 served_by() {  # served_by VERSION: requests the replicas answered with VERSION so far
   query "sum(arginator_requests_total{model=\"$MODEL\",version=\"$1\",code=\"OK\"})" |
-    /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(int(float(r[0]["value"][1])) if r else 0)'
+    /usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)
+print(int(float(r[0]["value"][1])) if r else 0)'
 }
 version_ready_everywhere() {
   for i in 0 1 2; do
-    curl -sf -o /dev/null "http://127.0.0.1:${REST[$i]}/v2/models/$MODEL/versions/$1/ready" || return 1
+    curl -sf -o /dev/null "http://127.0.0.1:${REST[$i]}/v2/models/$MODEL/versions/$1/ready" ||
+      return 1
   done
 }
 
@@ -196,12 +213,11 @@ log "phase kill: SIGKILL replica 1, alert, restart"
 load_start 100 streams
 sleep 2
 kill -KILL "$(cat "$W/replica-1.pid")"
-wait_until 5 bash -c "! curl -sf http://127.0.0.1:$LB_STATS/stats\\;csv | grep -q '^replicas_grpc,r1,.*,UP'" || true
 down_seen=1
-wait_until 5 bash -c "curl -sf 'http://127.0.0.1:$LB_STATS/stats;csv' | awk -F, '\$1==\"replicas_grpc\" && \$2==\"r1\" && \$18 ~ /DOWN/ {f=1} END {exit !f}'" && down_seen=0
+wait_until 5 backend_down replicas_grpc r1 && down_seen=0
 check "$down_seen" "kill: HAProxy took the killed replica out"
 firing=1
-wait_until 90 bash -c "curl -sf 'http://127.0.0.1:$PROM/api/v1/alerts' | grep -q '\"alertname\":\"ArginatorReplicaDown\".*\"state\":\"firing\"'" && firing=0
+wait_until 90 alert_is ArginatorReplicaDown firing && firing=0
 check "$firing" "kill: ArginatorReplicaDown fired in Prometheus"
 start_replica 1
 wait_until 60 ready "${REST[1]}"
@@ -210,10 +226,13 @@ before=$(query "sum(arginator_requests_total{instance=\"127.0.0.1:${METRICS[1]}\
 sleep 4
 after=$(query "sum(arginator_requests_total{instance=\"127.0.0.1:${METRICS[1]}\"})")
 rejoined=1
-/usr/bin/python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(0 if b and (not a or float(b[0]['value'][1]) > float(a[0]['value'][1])) else 1)" "$before" "$after" && rejoined=0
+/usr/bin/python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(0 if b and (not a or float(b[0]["value"][1]) > float(a[0]["value"][1])) else 1)' \
+  "$before" "$after" && rejoined=0
 check "$rejoined" "kill: the restarted replica takes traffic again"
 resolved=1
-wait_until 30 bash -c "! curl -sf 'http://127.0.0.1:$PROM/api/v1/alerts' | grep -q 'ArginatorReplicaDown'" && resolved=0
+wait_until 30 alert_is ArginatorReplicaDown none && resolved=0
 check "$resolved" "kill: ArginatorReplicaDown resolved"
 load_end kill
 check "$((PHASE_FAILED > 12))" "kill: $PHASE_FAILED of $PHASE_CALLS calls failed (want at most the 12 in flight)"
