@@ -781,11 +781,6 @@ void ModelRegistry::ReplaceLabels(const std::string& name, std::map<std::string,
   models_[name].labels = std::move(labels);
 }
 
-void ModelRegistry::ReplaceRelease(const std::string& name, ReleaseSettings release) {
-  MutexLock lock(&mu_);
-  models_[name].release = std::move(release);
-}
-
 std::optional<ReleaseChange> ModelRegistry::ApplyFiles(const std::string& name,
                                                        const FileRead& read) {
   MutexLock change_lock(&change_mu_);

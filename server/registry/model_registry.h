@@ -160,8 +160,6 @@ class ModelRegistry {
   // version's state rather than going elsewhere. Labelled versions on disk are always loaded,
   // whatever the policy, and UnloadVersion refuses them.
   void ReplaceLabels(const std::string& name, std::map<std::string, int64_t> labels);
-  // Replaces a model's release settings with those of its release.json (the watcher).
-  void ReplaceRelease(const std::string& name, ReleaseSettings release);
   // The watcher's: `read` replaces the model's labels and/or settings with what its files hold
   // (it gets the current ones to overwrite; an error leaves everything as it was). It runs under
   // the lock release actions hold while persisting, so it never reads a file older than what the

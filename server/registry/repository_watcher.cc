@@ -132,63 +132,63 @@ void RepositoryWatcher::Audit(const std::string& action, const std::string& name
   if (audit_ != nullptr) audit_->Record(AuditLog::ForChange(action, name, identity, change));
 }
 
+void RepositoryWatcher::ApplyFile(const std::string& name, const std::filesystem::path& path,
+                                  std::map<std::string, std::string>& seen_fingerprints,
+                                  const std::string& action, bool audit,
+                                  const ModelRegistry::FileRead& read) {
+  const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
+  auto seen = seen_fingerprints.find(name);
+  if (seen == seen_fingerprints.end() ? fingerprint.empty() : seen->second == fingerprint) return;
+  seen_fingerprints[name] = fingerprint;
+  // Nothing when the file holds what the model has (the admin API wrote it).
+  std::optional<ReleaseChange> change = registry_->ApplyFiles(name, read);
+  if (change && audit) {
+    const std::string file = path.filename().string();
+    change->message = absl::StrCat(file, " changed");
+    Audit(action, name, file, *change);
+  }
+}
+
 void RepositoryWatcher::ApplyLabelsFile(const std::string& name, const std::string& model_dir,
                                         bool audit) {
   const fs::path path = fs::path(model_dir) / kVersionLabelsFile;
-  const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
-  auto seen = labels_seen_.find(name);
-  if (seen == labels_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
-  labels_seen_[name] = fingerprint;
-  // Nothing when the file holds what the model has (the admin API wrote it).
-  std::optional<ReleaseChange> change = registry_->ApplyFiles(
-      name, [&](std::map<std::string, int64_t>& labels, ReleaseSettings&) -> absl::Status {
-        if (!IsFile(path)) {  // removed: no labels
-          labels.clear();
-          return absl::OkStatus();
-        }
-        absl::StatusOr<std::map<std::string, int64_t>> read =
-            ReadVersionLabels(path.string(), registry_->max_label_bytes());
-        if (!read.ok()) {
-          std::cerr << "arginator-server: ignoring version labels: " << read.status().message()
-                    << std::endl;
-          return read.status();
-        }
-        labels = *std::move(read);
-        return absl::OkStatus();
-      });
-  if (change && audit) {
-    change->message = absl::StrCat(kVersionLabelsFile, " changed");
-    Audit("labels_file", name, kVersionLabelsFile, *change);
-  }
+  ApplyFile(name, path, labels_seen_, "labels_file", audit,
+            [&](std::map<std::string, int64_t>& labels, ReleaseSettings&) -> absl::Status {
+              if (!IsFile(path)) {  // removed: no labels
+                labels.clear();
+                return absl::OkStatus();
+              }
+              absl::StatusOr<std::map<std::string, int64_t>> read =
+                  ReadVersionLabels(path.string(), registry_->max_label_bytes());
+              if (!read.ok()) {
+                std::cerr << "arginator-server: ignoring version labels: "
+                          << read.status().message() << std::endl;
+                return read.status();
+              }
+              labels = *std::move(read);
+              return absl::OkStatus();
+            });
 }
 
 void RepositoryWatcher::ApplyReleaseFile(const std::string& name, const std::string& model_dir,
                                          bool audit) {
   const fs::path path = fs::path(model_dir) / kReleaseFile;
-  const std::string fingerprint = IsFile(path) ? Fingerprint(path) : "";
-  auto seen = release_seen_.find(name);
-  if (seen == release_seen_.end() ? fingerprint.empty() : seen->second == fingerprint) return;
-  release_seen_[name] = fingerprint;
-  std::optional<ReleaseChange> change = registry_->ApplyFiles(
-      name, [&](std::map<std::string, int64_t>&, ReleaseSettings& release) -> absl::Status {
-        if (!IsFile(path)) {  // removed: the defaults
-          release = ReleaseSettings();
-          return absl::OkStatus();
-        }
-        absl::StatusOr<ReleaseSettings> read =
-            ReadReleaseSettings(path.string(), registry_->max_label_bytes());
-        if (!read.ok()) {
-          std::cerr << "arginator-server: ignoring release settings: " << read.status().message()
-                    << std::endl;
-          return read.status();
-        }
-        release = *std::move(read);
-        return absl::OkStatus();
-      });
-  if (change && audit) {
-    change->message = absl::StrCat(kReleaseFile, " changed");
-    Audit("release_file", name, kReleaseFile, *change);
-  }
+  ApplyFile(name, path, release_seen_, "release_file", audit,
+            [&](std::map<std::string, int64_t>&, ReleaseSettings& release) -> absl::Status {
+              if (!IsFile(path)) {  // removed: the defaults
+                release = ReleaseSettings();
+                return absl::OkStatus();
+              }
+              absl::StatusOr<ReleaseSettings> read =
+                  ReadReleaseSettings(path.string(), registry_->max_label_bytes());
+              if (!read.ok()) {
+                std::cerr << "arginator-server: ignoring release settings: "
+                          << read.status().message() << std::endl;
+                return read.status();
+              }
+              release = *std::move(read);
+              return absl::OkStatus();
+            });
 }
 
 void RepositoryWatcher::Start() {

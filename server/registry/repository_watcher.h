@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -61,6 +62,12 @@ class RepositoryWatcher {
   void ApplyLabelsFile(const std::string& name, const std::string& model_dir, bool audit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
   void ApplyReleaseFile(const std::string& name, const std::string& model_dir, bool audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  // What both do: skip a file whose fingerprint did not change since it was last applied, else
+  // apply what `read` makes of it (the registry's ApplyFiles) and audit a change as `action`.
+  void ApplyFile(const std::string& name, const std::filesystem::path& path,
+                 std::map<std::string, std::string>& seen_fingerprints, const std::string& action,
+                 bool audit, const ModelRegistry::FileRead& read)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
   void Audit(const std::string& action, const std::string& name, const std::string& identity,
              const ReleaseChange& change);
