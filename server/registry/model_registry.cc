@@ -282,15 +282,6 @@ constexpr uint64_t kShadowSalt = 0x736861646f77ULL;  // "shadow"
 
 }  // namespace
 
-uint64_t RequestIdHash(std::string_view request_id) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : request_id) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 int64_t ModelRegistry::EffectiveDefault(const std::string& name, const ModelEntry& m) const {
   if (auto it = m.labels.find(DefaultLabel(name, m)); it != m.labels.end()) return it->second;
   for (auto it = m.versions.rbegin(); it != m.versions.rend(); ++it) {

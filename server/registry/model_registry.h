@@ -37,8 +37,15 @@ struct VersionSelector {
 };
 
 // The hash of a request id a VersionSelector carries (FNV-1a): the same on every replica and after
-// a restart.
-uint64_t RequestIdHash(std::string_view request_id);
+// a restart. Inline: the edges' request parsers hash ids without linking the registry.
+inline uint64_t RequestIdHash(std::string_view request_id) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : request_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
 // What serves a request (ModelRegistry::RouteRequest): the version that answers it and, when it
 // went by default and was sampled, the version that shadows it.
