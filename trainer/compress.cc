@@ -31,6 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Training rows the int8 activation ranges are calibrated on (in split order).
+constexpr size_t kCalibrationRows = 16384;
+
 // Every data file the parent recorded, with the same sha256, and no other.
 absl::Status CheckSameData(const ModelCard& card, const Dataset& data) {
   std::vector<std::string> recorded, found;
@@ -187,15 +190,28 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
   // The compressed module, as the bytes model.pt will hold.
   nlohmann::json settings, architecture = parent.architecture,
                            hyperparameters = parent.hyperparameters;
+  Int8Calibration calibration;
   std::ostringstream bytes;
   if (o.method == "int8") {
     log << "Quantizing " << parent.name << " v" << parent.version << " to int8 (engine " << o.engine
         << ")\n";
-    ARG_ASSIGN_OR_RETURN(torch::jit::Module q, ExportInt8TorchScript(model, o.engine));
+    // Static activation ranges from the training split (up to kCalibrationRows of it, in split
+    // order): a row's answer then never depends on its batch-mates.
+    std::vector<size_t> calibration_rows = p.split.train;
+    if (calibration_rows.size() > kCalibrationRows) calibration_rows.resize(kCalibrationRows);
+    calibration = CalibrateActivations(model, GatherRows(p.data.x, calibration_rows));
+    nlohmann::json ranges = nlohmann::json::array();
+    for (const ActivationRange& r : calibration.ranges) ranges.push_back({r.lo, r.hi});
+    log << "Calibrated int8 activation ranges on " << calibration.rows << " training rows (sha256 "
+        << calibration.rows_sha256.substr(0, 12) << ")\n";
+    ARG_ASSIGN_OR_RETURN(torch::jit::Module q,
+                         ExportInt8TorchScript(model, o.engine, calibration.ranges));
     q.save(bytes);
-    settings = {{"engine", o.engine},
-                {"weights", "int8, symmetric per output channel"},
-                {"activations", "uint8, quantized at run time over each batch (reduce_range)"}};
+    settings = {
+        {"engine", o.engine},
+        {"weights", "int8, symmetric per output channel"},
+        {"activations", "uint8 (reduce_range) over static ranges calibrated on training rows"},
+        {"activation_ranges", ranges}};
   } else {
     ARG_ASSIGN_OR_RETURN(Classifier pruned, PruneHiddenUnits(model, o.prune_fraction));
     log << "Pruned " << parent.name << " v" << parent.version << " hidden layers ["
@@ -261,6 +277,13 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
       std::vector<float> golden_probs,
       RunTorchScript(compressed, golden_inputs.data(), static_cast<int64_t>(parent.golden.size()),
                      parent.input_dim));
+  std::vector<std::string> golden_ids;
+  for (const auto& g : parent.golden) golden_ids.push_back(g.id);
+  ARG_RETURN_IF_ERROR(CheckGoldenRowsAlone(
+      compressed,
+      torch::from_blob(golden_inputs.data(),
+                       {static_cast<int64_t>(parent.golden.size()), parent.input_dim}),
+      golden_probs, golden_ids, labels, absl::StrCat(o.method, " of v", parent.version)));
   ModelCard card = parent;
   card.architecture = architecture;
   card.hyperparameters = hyperparameters;
@@ -281,12 +304,21 @@ absl::StatusOr<CompressOutcome> RunCompress(const CompressOptions& o, std::ostre
       {"macro_f1", {{"parent", MacroF1(out.parent_test)}, {"compressed", MacroF1(out.test)}}},
       {"tolerance", {{"macro_f1_drop", o.tolerance}}}};
   if (o.method == "int8") {
-    card.quantization = {{"engine", o.engine},
-                         {"scheme", "dynamic int8 (quantized::linear_dynamic)"},
-                         {"device", "cpu"},
-                         {"batch_dependence",
-                          "activations are quantized over each batch, so a row's probabilities "
-                          "move (by ~1e-3) with the other rows served in its batch"}};
+    card.quantization = {
+        {"engine", o.engine},
+        {"scheme",
+         "int8 weights per output channel; uint8 activations over static ranges (min/max of each "
+         "layer's input on the calibration rows; values outside are clamped)"},
+        {"device", "cpu"},
+        {"calibration",
+         {{"split", "train"},
+          {"rows", calibration.rows},
+          {"rows_sha256", calibration.rows_sha256},
+          {"method", "min/max of each layer's input over the rows, widened to hold 0"}}},
+        {"batch_dependence",
+         "none: the ranges are fixed at compress time and the int8 products are exact, so a row "
+         "gives the same probabilities alone and in any batch (checked on the golden examples at "
+         "publish and at load)"}};
   }
   const size_t k = labels.size();
   for (size_t i = 0; i < card.golden.size(); ++i) {

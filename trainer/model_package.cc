@@ -272,6 +272,10 @@ absl::StatusOr<nlohmann::json> WriteModelPackage(const std::string& dir, int64_t
   ARG_ASSIGN_OR_RETURN(std::vector<float> golden_probs,
                        RunTorchScript(reloaded, golden_x.data_ptr<float>(),
                                       static_cast<int64_t>(golden_rows.size()), p.data.x.dim));
+  std::vector<std::string> golden_ids;
+  for (size_t r : golden_rows) golden_ids.push_back(p.data.x.ids[r]);
+  ARG_RETURN_IF_ERROR(
+      CheckGoldenRowsAlone(reloaded, golden_x, golden_probs, golden_ids, card.labels, model_path));
   const size_t k = card.labels.size();
   for (size_t i = 0; i < golden_rows.size(); ++i) {
     const float* row = p.data.x.row(golden_rows[i]);

@@ -12,10 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/batch_invariance.h"
 #include "common/file_io.h"
 #include "common/model_package.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "server/server_log.h"
 
 namespace arginator::server {
 
@@ -234,6 +236,9 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
   }
   ARG_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, model_factory(model_path, card));
   servable->model = std::move(model);
+  if (const std::string plan = servable->model->ExecutionPlan(); !plan.empty()) {
+    ServerLog(absl::StrCat(card.name, " version ", card.version, " batches on this CPU: ", plan));
+  }
   if (card.golden.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(card_path, ": has no golden examples to verify the model against"));
@@ -263,6 +268,18 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
     }
   }
 
+  // The same answer whatever the batch: each golden example alone, and (the warm-up below) among
+  // max_batch_size rows.
+  std::vector<std::string> golden_ids;
+  for (const auto& g : card.golden) golden_ids.push_back(g.id);
+  auto forward = [&](const float* rows, int64_t n, float* to) {
+    return servable->model->Forward(RowsView(rows, n, card.input_dim),
+                                    MutableRowsView(to, n, cols));
+  };
+  ARG_RETURN_IF_ERROR(CheckRowsAloneMatchBatch(
+      forward, golden_inputs.data(), static_cast<int64_t>(card.golden.size()), card.input_dim,
+      out.data(), golden_ids, card.labels, model_path));
+
   // Warm-up at the batch size traffic will use, so the first requests do not pay for allocation.
   const int64_t warm_rows = options.batching.max_batch_size;
   std::vector<float> warm(static_cast<size_t>(warm_rows) * card.input_dim);
@@ -275,6 +292,20 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Checks:
     ARG_RETURN_IF_ERROR(
         servable->model->Forward(RowsView(warm.data(), warm_rows, card.input_dim),
                                  MutableRowsView(warm_out.data(), warm_rows, cols)));
+    if (i > 0) continue;
+    for (int64_t r = 0; r < warm_rows; ++r) {
+      const int64_t g = r % static_cast<int64_t>(card.golden.size());
+      for (int64_t k = 0; k < cols; ++k) {
+        const float big = warm_out[r * cols + k], small = out[g * cols + k];
+        if (!(std::abs(big - small) <= kBatchInvarianceTolerance)) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "%s: answers depend on the batch: golden example '%s' gives %s = %.8g among %d "
+              "rows, %.8g among the %d golden examples",
+              model_path, card.golden[g].id, card.labels[k], big, warm_rows, small,
+              card.golden.size()));
+        }
+      }
+    }
   }
   return servable;
 }

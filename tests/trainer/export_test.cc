@@ -67,6 +67,29 @@ TEST(ExportTest, EveryBatchSizeGivesTheSameProbabilities) {
   }
 }
 
+// Issue 29: each small-batch path (rows one by one, first-layer chunks, one GEMM) gives the
+// in-memory model's probabilities, and a row the same ones whatever path its batch takes.
+TEST(ExportTest, EverySmallBatchPathGivesTheSameProbabilities) {
+  torch::manual_seed(4);
+  Classifier model(ClassifierSpec{"ffnn", 1024, {256, 128}, 0.0, 5});
+  model->eval();
+  torch::Tensor x = torch::randn({12, 1024}) * 0.2;
+  torch::Tensor expected = torch::softmax(model->forward(x), 1);
+  torch::jit::Module exported = ExportTorchScript(model);
+  auto alone = RunTorchScript(exported, x.data_ptr<float>(), 1, 1024);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  for (int64_t chunk : {0, 1, 2, 4, 8, 12}) {
+    exported.setattr("row_plan", c10::List<int64_t>(std::vector<int64_t>(13, chunk)));
+    for (int64_t n = 1; n <= 12; ++n) {
+      auto probs = RunTorchScript(exported, x.data_ptr<float>(), n, 1024);
+      ASSERT_TRUE(probs.ok()) << probs.status();
+      torch::Tensor got = torch::from_blob(probs->data(), {n, 5}).clone();
+      EXPECT_TRUE(torch::allclose(got, expected.narrow(0, 0, n), 1e-5, 1e-6)) << chunk << " " << n;
+      for (int k = 0; k < 5; ++k) EXPECT_NEAR((*probs)[k], (*alone)[k], 1e-6) << chunk << " " << n;
+    }
+  }
+}
+
 // The server tunes the small-batch path at load on its own CPU: whatever it picks, every batch
 // size still gives the in-memory model's probabilities.
 TEST(ExportTest, TheServersTunedLoadGivesTheSameProbabilities) {
@@ -102,8 +125,8 @@ TEST(ExportTest, WeightsAreStoredTransposedAndContiguous) {
     EXPECT_TRUE(wt.is_contiguous()) << i;
     EXPECT_TRUE(torch::equal(wt, layers[i]->weight.detach().t())) << i;
   }
-  EXPECT_EQ(exported.attr("row_chunk").toInt(), 2);
-  EXPECT_EQ(exported.attr("chunked_max_rows").toInt(), 12);
+  // No small-batch plan tuned on the exporting machine: the server measures its own at load.
+  EXPECT_TRUE(exported.attr("row_plan").toIntList().empty());
 }
 
 TEST(ExportTest, WrongInputWidthIsAnErrorNotACrash) {
@@ -293,7 +316,8 @@ TEST(ExportTest, Int8ModuleTracksTheFloatModelAndNeedsItsEngine) {
   model->eval();
   torch::Tensor x = torch::randn({64, 1024}) * 0.2;
   torch::Tensor expected = torch::softmax(model->forward(x), 1);
-  auto q = ExportInt8TorchScript(model, "onednn");
+  const Int8Calibration calibration = CalibrateActivations(model, torch::randn({512, 1024}) * 0.2);
+  auto q = ExportInt8TorchScript(model, "onednn", calibration.ranges);
   ASSERT_TRUE(q.ok()) << q.status();
   TempDir dir;
   q->save(dir.Join("model.pt"));
@@ -321,8 +345,62 @@ TEST(ExportTest, Int8ModuleTracksTheFloatModelAndNeedsItsEngine) {
   EXPECT_THAT(refused.status().message(),
               ::testing::HasSubstr("an int8 model: this LibTorch build has no quantized engine "
                                    "'nosuchengine' (it has: "));
-  EXPECT_EQ(ExportInt8TorchScript(model, "nosuchengine").status().code(),
+  EXPECT_EQ(ExportInt8TorchScript(model, "nosuchengine", calibration.ranges).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Issue 29: an int8 row's probabilities were quantized over its whole batch, so the same protein
+// got another answer beside other proteins (0.025 apart). With static ranges it gets the same one
+// alone, among a few rows, and among 1,023 unrelated rows, including rows far outside the
+// calibrated range, which are clamped rather than widening everyone's scale.
+TEST(ExportTest, Int8AnswersDoNotDependOnTheBatch) {
+  torch::manual_seed(5);
+  Classifier model(ClassifierSpec{"ffnn", 1024, {256, 64}, 0.0, 5});
+  model->eval();
+  const Int8Calibration calibration = CalibrateActivations(model, torch::randn({2048, 1024}) * 0.2);
+  ASSERT_EQ(calibration.ranges.size(), 3u);
+  EXPECT_EQ(calibration.rows, 2048);
+  EXPECT_EQ(calibration.rows_sha256.size(), 64u);
+  EXPECT_LT(calibration.ranges[0].lo, 0);
+  EXPECT_EQ(calibration.ranges[1].lo, 0) << "ReLU outputs start at 0";
+  auto q = ExportInt8TorchScript(model, "onednn", calibration.ranges);
+  ASSERT_TRUE(q.ok()) << q.status();
+  torch::Tensor batch = torch::randn({1024, 1024}) * 0.2;
+  batch.narrow(0, 512, 8).mul_(50);  // outliers beside the rows under test
+  auto all = RunTorchScript(*q, batch.data_ptr<float>(), 1024, 1024);
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (int64_t row : {0, 1, 7, 300, 513, 1023}) {
+    auto alone = RunTorchScript(*q, batch[row].data_ptr<float>(), 1, 1024);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    torch::Tensor few = torch::cat({batch[row].unsqueeze(0), torch::randn({3, 1024}) * 0.3});
+    auto in_few = RunTorchScript(*q, few.data_ptr<float>(), 4, 1024);
+    ASSERT_TRUE(in_few.ok()) << in_few.status();
+    for (int k = 0; k < 5; ++k) {
+      EXPECT_LE(std::abs((*alone)[k] - (*all)[row * 5 + k]), 1e-6) << "row " << row;
+      EXPECT_LE(std::abs((*alone)[k] - (*in_few)[k]), 1e-6) << "row " << row;
+    }
+  }
+  EXPECT_TRUE(CheckGoldenRowsAlone(*q, batch.narrow(0, 0, 16),
+                                   std::vector<float>(all->begin(), all->begin() + 16 * 5),
+                                   std::vector<std::string>(16, "g"), {"a", "b", "c", "d", "e"},
+                                   "int8")
+                  .ok());
+}
+
+// Publishing refuses a module whose rows move with their batch-mates, naming the row.
+TEST(ExportTest, GoldenCheckRefusesAModuleThatDependsOnItsBatch) {
+  torch::jit::Module module("BatchDependent");
+  module.define(
+      "def forward(self, x):\n"
+      "    return torch.softmax(x[:, 0:3] - x[:, 0:3].mean(0), 1)\n");
+  torch::Tensor x = torch::randn({4, 8});
+  auto batch = RunTorchScript(module, x.data_ptr<float>(), 4, 8);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  absl::Status s = CheckGoldenRowsAlone(module, x, *batch, {"p1", "p2", "p3", "p4"},
+                                        {"a", "b", "c"}, "model.pt");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(),
+              ::testing::HasSubstr("answers depend on the batch: golden example 'p1'"));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "common/file_io.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/component_options.h"
@@ -113,9 +114,10 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
   const int serving_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
   auto s = loader.Load("m", 1, Publish(repo, "m", 1));
   ASSERT_TRUE(s.ok()) << s.status();
-  // Golden check and two warm-ups ran on the loader's background thread.
+  // Golden check (the batch, then its one example alone) and two warm-ups ran on the loader's
+  // background thread.
   EXPECT_THAT(model->nice(), ::testing::Each(serving_nice + 10));
-  EXPECT_EQ(model->nice().size(), 3u);
+  EXPECT_EQ(model->nice().size(), 4u);
   struct Task : InferenceTask {
     std::vector<float> in = std::vector<float>(kDim, 0.f), out = std::vector<float>(2);
     std::promise<absl::Status> done;
@@ -126,6 +128,59 @@ TEST(VersionLoaderTest, VerifiesAtLowPriorityButServesAtNormalPriority) {
   ASSERT_TRUE((*s)->batcher->Enqueue(&task).ok());
   ASSERT_TRUE(task.done.get_future().get().ok());
   EXPECT_EQ(model->nice().back(), serving_nice);  // forwards for traffic: traffic's priority
+}
+
+// Issue 29: a model whose rows move with their batch-mates (an int8 version quantized per batch)
+// is refused at load, whether it moves between one row and the golden batch or between the golden
+// batch and max_batch_size rows; the message names the example.
+class BatchDependentModel : public FakeModel {
+ public:
+  BatchDependentModel(int dim, int64_t from_rows) : FakeModel(dim, 2), from_rows_(from_rows) {}
+  absl::Status Forward(RowsView rows, MutableRowsView output) override {
+    ARG_RETURN_IF_ERROR(FakeModel::Forward(rows, output));
+    if (rows.rows >= from_rows_) output.data[0] += 1e-3f;  // first row, first column
+    return absl::OkStatus();
+  }
+
+ private:
+  int64_t from_rows_;
+};
+
+TEST(VersionLoaderTest, RefusesAModelWhoseAnswersDependOnTheBatch) {
+  TempDir repo;
+  const auto two_goldens = [](ModelCard& c) {
+    c.golden.push_back(c.golden[0]);
+    c.golden[1].id = "g2";
+  };
+  const auto load = [](int64_t version, const std::string& dir, int64_t from_rows) {
+    DirectoryVersionLoader loader(
+        LoaderOptions(),
+        [&](const std::string&, const ModelCard& card) -> absl::StatusOr<std::unique_ptr<Model>> {
+          return std::unique_ptr<Model>(new BatchDependentModel(card.input_dim, from_rows));
+        },
+        [](const std::string&, int64_t, const std::vector<std::string>&) {
+          return std::make_shared<VersionObserver>();
+        });
+    return loader.Load("m", version, dir).status();
+  };
+  // The golden batch of two moves g1 (model.json recorded what the batch gives); alone it does
+  // not.
+  absl::Status s = load(1,
+                        Publish(repo, "m", 1,
+                                [&](ModelCard& c) {
+                                  two_goldens(c);
+                                  c.golden[0].probabilities[0] += 1e-3f;
+                                }),
+                        2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(),
+              HasSubstr("answers depend on the batch: golden example 'g1' alone gives"));
+  // The golden batch and each example alone agree; among max_batch_size rows g1 moves.
+  s = load(2, Publish(repo, "m", 2, two_goldens), LoaderOptions().batching.max_batch_size);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("answers depend on the batch: golden example 'g1' gives"));
+  EXPECT_THAT(s.message(), HasSubstr("among the 2 golden examples"));
+  EXPECT_TRUE(load(3, Publish(repo, "m", 3, two_goldens), 1000000).ok());
 }
 
 TEST(VersionLoaderTest, RefusesAModelFileThatDoesNotMatchItsSha256) {
