@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
       std::cout << absl::StrFormat("  %s v%d (%s): %d bytes, %.2fx the first\n", s.card.name,
                                    s.card.version, s.kind, s.size_bytes,
                                    static_cast<double>(s.size_bytes) / subjects[0].size_bytes);
+      if (const std::string plan = s.model->ExecutionPlan(); !plan.empty()) {
+        std::cout << "    batches (chosen at load, as the server does): " << plan << "\n";
+      }
     }
     std::cout << absl::StrFormat("%8s %8s %10s %14s %12s %10s\n", "batch", "version", "kind",
                                  "samples/s", "us/forward", "vs first");

@@ -7,7 +7,9 @@
 namespace arginator {
 
 std::string BlasInfo::LogSuffix() const {
-  return name.empty() ? "" : absl::StrCat(", ", name, " ", threads);
+  if (name.empty()) return "";
+  return absl::StrCat(", ", name, " ", threads,
+                      core.empty() ? "" : absl::StrCat(" (", core, " kernels)"));
 }
 
 BlasInfo SetBlasThreads(int threads) {
@@ -17,7 +19,10 @@ BlasInfo SetBlasThreads(int threads) {
   auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   if (set == nullptr || get == nullptr) return {};
   if (threads > 0) set(threads);
-  return {"OpenBLAS", get()};
+  using CoreFn = char* (*)();
+  auto core = reinterpret_cast<CoreFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const char* core_name = core != nullptr ? core() : nullptr;
+  return {"OpenBLAS", get(), core_name != nullptr ? core_name : ""};
 }
 
 }  // namespace arginator

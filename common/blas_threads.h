@@ -8,8 +8,9 @@ namespace arginator {
 struct BlasInfo {
   std::string name;  // "OpenBLAS", or "" when the BLAS is not one we can size (MKL, reference)
   int threads = 0;   // its thread count after the call; 0 when unknown
+  std::string core;  // the kernel set OpenBLAS chose for this CPU (openblas_get_corename), if known
 
-  // ", OpenBLAS 1" for a startup line, or "" when the BLAS is unknown.
+  // ", OpenBLAS 1 (SkylakeX kernels)" for a startup line, or "" when the BLAS is unknown.
   std::string LogSuffix() const;
 };
 

@@ -53,7 +53,8 @@ for round in 1 2; do
 done
 kill $SERVER_PID; wait $SERVER_PID || true; trap - EXIT
 
-"$PY" - "$OUT" "$SCALE" <<'PYEOF' | tee "$OUT/compression.md"
+{ bash "$(dirname "$0")/machine-line.sh"; echo; } | tee "$OUT/compression.md"
+"$PY" - "$OUT" "$SCALE" <<'PYEOF' | tee -a "$OUT/compression.md"
 import json, sys
 out, scale = sys.argv[1], sys.argv[2]
 cards = {v: json.load(open(f"{out}/models/betalactamase-binary/{v}/model.json")) for v in (1, 2, 3)}

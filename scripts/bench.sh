@@ -175,7 +175,9 @@ stop_server
 say "7. trainer throughput (samples/s per epoch, from the fit logs)"
 grep -h '^epoch' "$OUT"/fit-*.log >"$OUT/trainer.txt"
 
-$PY - "$OUT" "$SWAPS" "$RSS_LOADED" "$RSS_WARM" "$RSS_AFTER" "$MEM_SWAPS" <<'PY' | tee "$OUT/results.md"
+bash "$(dirname "$0")/machine-line.sh" | tee "$OUT/results.md"
+echo | tee -a "$OUT/results.md"
+$PY - "$OUT" "$SWAPS" "$RSS_LOADED" "$RSS_WARM" "$RSS_AFTER" "$MEM_SWAPS" <<'PY' | tee -a "$OUT/results.md"
 import json, sys, re
 out, swaps, rss_loaded, rss_warm, rss_after, mem_swaps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 L = lambda n: json.load(open(f"{out}/{n}.json"))

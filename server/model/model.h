@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +23,10 @@ class Model {
   virtual absl::Status Forward(RowsView input, MutableRowsView output) = 0;
 
   virtual int input_dim() const = 0;
+
+  // How this model runs batches of each size on this machine, when it chose at load (e.g.
+  // "2-3 rows: one by one (GEMV); 4-12: chunks of 2; 13+: one GEMM"); empty otherwise.
+  virtual std::string ExecutionPlan() const { return ""; }
 };
 
 // The error of a forward whose output breaks the model's contract (its shape): INTERNAL, marked

@@ -27,10 +27,14 @@ std::string FirstLine(const char* what) {
 
 class TorchScriptModel : public Model {
  public:
-  TorchScriptModel(torch::jit::Module module, torch::Device device, int input_dim)
-      : module_(std::move(module)), device_(device), input_dim_(input_dim) {}
+  TorchScriptModel(torch::jit::Module module, torch::Device device, int input_dim, std::string plan)
+      : module_(std::move(module)),
+        device_(device),
+        input_dim_(input_dim),
+        plan_(std::move(plan)) {}
 
   int input_dim() const override { return input_dim_; }
+  std::string ExecutionPlan() const override { return plan_; }
 
   absl::Status Forward(RowsView rows, MutableRowsView output) override {
     const int64_t n = rows.rows;
@@ -68,15 +72,16 @@ class TorchScriptModel : public Model {
   torch::jit::Module module_;
   torch::Device device_;
   int input_dim_;
+  std::string plan_;
   torch::Tensor pinned_;  // CUDA only: reused pinned staging buffer
 };
 
-// Best of a few timed forwards of `rows` random rows, in seconds.
-double TimeForward(torch::jit::Module& module, int64_t rows, int input_dim) {
+// Best of `repeats` timed forwards of `rows` random rows (after two untimed), in seconds.
+double TimeForward(torch::jit::Module& module, int64_t rows, int input_dim, int repeats = 7) {
   torch::Tensor x = torch::randn({rows, input_dim}) * 0.2;
   for (int i = 0; i < 2; ++i) module.forward({x});
   double best = 1e9;
-  for (int i = 0; i < 7; ++i) {
+  for (int i = 0; i < repeats; ++i) {
     const absl::Time start = absl::Now();
     module.forward({x});
     best = std::min(best, absl::ToDoubleSeconds(absl::Now() - start));
@@ -84,8 +89,9 @@ double TimeForward(torch::jit::Module& module, int64_t rows, int input_dim) {
   return best;
 }
 
-// See TorchScriptOptions::tune_small_batches. Returns the rows chosen, or -1 for a module without
-// the attributes (exported before them, or not by arginator-train), which is left alone.
+// Modules exported before `row_plan` have one threshold: chunks of `row_chunk` rows up to
+// `chunked_max_rows`. Returns the rows chosen, or -1 for a module without the attributes (not
+// exported by arginator-train), which is left alone.
 int64_t TuneSmallBatchPath(torch::jit::Module& module, int input_dim) {
   if (!module.hasattr("chunked_max_rows") || !module.hasattr("row_chunk")) return -1;
   torch::InferenceMode guard;
@@ -106,6 +112,61 @@ int64_t TuneSmallBatchPath(torch::jit::Module& module, int input_dim) {
   }
   module.setattr("chunked_max_rows", chosen);
   return chosen;
+}
+
+// A module exported with `row_plan` (trainer/export.cc): for each batch size from 1 row up, time
+// its paths (one GEMM; rows one by one through GEMV; first-layer chunks of 1, 2, 4 or 8 rows) on
+// this machine and keep the fastest; another path must be 3% faster than one GEMM to replace it
+// (fewer calls). Stops once one GEMM has won kGemmStreak sizes in a row from 8 rows up (or at
+// kPlanMaxRows); larger batches are one GEMM. Returns the plan as text, empty for a module without
+// `row_plan` (left alone).
+constexpr int64_t kPlanMaxRows = 48;
+constexpr int kGemmStreak = 4;
+
+std::string TuneRowPlan(torch::jit::Module& module, int input_dim) {
+  if (!module.hasattr("row_plan")) return "";
+  torch::InferenceMode guard;
+  std::vector<int64_t> plan = {0};  // row 0: unused
+  int gemm_streak = 0;
+  for (int64_t n = 1; n <= kPlanMaxRows && !(n > 8 && gemm_streak >= kGemmStreak); ++n) {
+    double gemm = 0, best = 0;
+    int64_t chosen = n;
+    for (int64_t chunk : {n, int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4}, int64_t{8}}) {
+      if (chunk != n && chunk >= n) continue;
+      std::vector<int64_t> trial = plan;
+      trial.push_back(chunk);
+      module.setattr("row_plan", c10::List<int64_t>(trial));
+      const double t = TimeForward(module, n, input_dim);
+      if (chunk == n) {
+        gemm = best = t;
+      } else if (t < best && t < 0.97 * gemm) {
+        best = t;
+        chosen = chunk;
+      }
+    }
+    plan.push_back(chosen);
+    gemm_streak = chosen == n ? gemm_streak + 1 : 0;
+  }
+  // Sizes past the plan take one GEMM (from 2 rows) anyway.
+  while (plan.size() > 2 && plan.back() == static_cast<int64_t>(plan.size()) - 1) plan.pop_back();
+  module.setattr("row_plan", c10::List<int64_t>(plan));
+  // "1 rows: one GEMM; 2-7: first layer in chunks of 2; 8+: one GEMM"
+  const auto path = [](int64_t chunk, int64_t n) {
+    return chunk == 0  ? std::string("one by one (GEMV)")
+           : chunk < n ? absl::StrCat("first layer in chunks of ", chunk)
+                       : std::string("one GEMM");
+  };
+  std::vector<std::string> parts;
+  for (size_t n = 1; n < plan.size();) {
+    size_t end = n;
+    while (end + 1 < plan.size() && path(plan[end + 1], end + 1) == path(plan[n], n)) ++end;
+    parts.push_back(absl::StrCat(n, end > n ? absl::StrCat("-", end) : "",
+                                 n == 1 ? (end > 1 ? " rows" : " row") : "", ": ",
+                                 path(plan[n], n)));
+    n = end + 1;
+  }
+  parts.push_back(absl::StrCat(plan.size(), "+: one GEMM"));
+  return absl::StrJoin(parts, "; ");
 }
 
 // Loads go one at a time through the engine switch: an int8 module's packed weights are
@@ -180,8 +241,16 @@ absl::StatusOr<std::unique_ptr<Model>> LoadTorchScriptModel(const std::string& p
       (void)SetQuantizedEngine(*previous);
     }
     module.eval();
-    if (device.is_cpu() && options.tune_small_batches) TuneSmallBatchPath(module, input_dim);
-    return std::unique_ptr<Model>(new TorchScriptModel(std::move(module), device, input_dim));
+    std::string plan;
+    if (device.is_cpu() && options.tune_small_batches) {
+      plan = TuneRowPlan(module, input_dim);
+      if (plan.empty()) {
+        const int64_t chunked = TuneSmallBatchPath(module, input_dim);
+        if (chunked > 0) plan = absl::StrCat("2-", chunked, " rows: first layer in chunks of 2");
+      }
+    }
+    return std::unique_ptr<Model>(
+        new TorchScriptModel(std::move(module), device, input_dim, std::move(plan)));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a loadable TorchScript file: ", FirstLine(e.what())));
