@@ -92,10 +92,16 @@ absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(
   if (absl::Status s = SetQuantizedEngine(engine).status(); !s.ok()) return s;
   try {
     torch::jit::Module module("ArginatorInt8Classifier");
+    // Layer 0's input: the rows clamped straight into a buffer one row longer (one pass over the
+    // input), the range row last. The later layers clamp their input in place.
     std::string body =
         "def forward(self, x):\n"
         "    n = x.size(0)\n"
-        "    h = torch.cat([x, self.r0.unsqueeze(0)])\n";
+        "    h = torch.empty([n + 1, x.size(1)], dtype=x.dtype)\n"
+        "    torch.clamp(x, " +
+        absl::StrFormat("%.9g, %.9g", ranges[0].lo, ranges[0].hi) +
+        ", out=h.narrow(0, 0, n))\n"
+        "    h[n] = self.r0\n";
     for (size_t i = 0; i < layers.size(); ++i) {
       const std::string p = absl::StrCat("p", i), r = absl::StrCat("r", i);
       const c10::IValue packed = PrepackLinear(layers[i]->weight, layers[i]->bias);
@@ -106,10 +112,13 @@ absl::StatusOr<torch::jit::Module> ExportInt8TorchScript(
       torch::Tensor row = torch::full({width}, ranges[i].lo);
       row.index_put_({torch::indexing::Slice(0, torch::indexing::None, 2)}, ranges[i].hi);
       module.register_attribute(r, c10::TensorType::get(), row);
-      absl::StrAppend(&body, "    h.clamp_(", absl::StrFormat("%.9g", ranges[i].lo), ", ",
-                      absl::StrFormat("%.9g", ranges[i].hi), ")\n", "    h[n] = self.", r, "\n",
-                      // reduce_range: 7-bit activations, which CPUs without VNNI need.
-                      "    h = quantized.linear_dynamic(h, self.", p, ", True)\n");
+      if (i > 0) {
+        absl::StrAppend(&body, "    h.clamp_(",
+                        absl::StrFormat("%.9g, %.9g", ranges[i].lo, ranges[i].hi), ")\n",
+                        "    h[n] = self.", r, "\n");
+      }
+      // reduce_range: 7-bit activations, which CPUs without VNNI need.
+      absl::StrAppend(&body, "    h = quantized.linear_dynamic(h, self.", p, ", True)\n");
     }
     absl::StrAppend(&body, "    return torch.softmax(h.narrow(0, 0, n), 1)\n");
     module.define(body, std::make_shared<QuantizedOpsResolver>());
