@@ -1,5 +1,8 @@
 #include "server/rest/rest_infer_json.h"
 
+#include <charconv>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/bounded_json.h"
@@ -51,10 +54,224 @@ absl::StatusOr<int64_t> IntegerParameter(const json& parameters, const char* key
   return value.get<int64_t>();
 }
 
+// A flat array of numbers at inputs[input].data, spanning text[begin, end), read.
+struct HoistedData {
+  size_t input = 0;
+  size_t begin = 0, end = 0;
+  std::vector<float> values;
+};
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The length of the JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?) at
+// text[i], 0 if there is none.
+size_t JsonNumberLength(std::string_view t, size_t i) {
+  const size_t start = i, n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n) return 0;
+  if (t[i] == '0') {
+    ++i;
+  } else if (t[i] >= '1' && t[i] <= '9') {
+    while (i < n && IsDigit(t[i])) ++i;
+  } else {
+    return 0;
+  }
+  if (i < n && t[i] == '.') {
+    if (++i >= n || !IsDigit(t[i])) return 0;
+    while (i < n && IsDigit(t[i])) ++i;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= n || !IsDigit(t[i])) return 0;
+    while (i < n && IsDigit(t[i])) ++i;
+  }
+  return i - start;
+}
+
+// Reads the flat array of numbers whose '[' is text[i] into `values`; returns the index of its
+// ']', or nullopt for anything else (nested arrays, strings, literals, malformed numbers, numbers
+// beyond int64/uint64 or double).
+std::optional<size_t> ReadFlatNumbers(std::string_view t, size_t i, std::vector<float>& values) {
+  const auto skip_space = [&] {
+    while (i < t.size() && IsJsonSpace(t[i])) ++i;
+  };
+  ++i;
+  skip_space();
+  if (i < t.size() && t[i] == ']') return i;
+  while (true) {
+    skip_space();
+    const size_t length = JsonNumberLength(t, i);
+    if (length == 0) return std::nullopt;
+    const std::string_view number = t.substr(i, length);
+    const char* first = number.data();
+    const char* last = first + length;
+    float value = 0;
+    // As nlohmann-json stores them: an integer as int64 (negative) or uint64, converted to float
+    // directly ("-0" is +0); anything else as a correctly rounded double. Out of range: the DOM.
+    if (number.find_first_of(".eE") == std::string_view::npos) {
+      if (number.front() == '-') {
+        int64_t integer = 0;
+        const auto [end, error] = std::from_chars(first, last, integer);
+        if (error != std::errc() || end != last) return std::nullopt;
+        value = static_cast<float>(integer);
+      } else {
+        uint64_t integer = 0;
+        const auto [end, error] = std::from_chars(first, last, integer);
+        if (error != std::errc() || end != last) return std::nullopt;
+        value = static_cast<float>(integer);
+      }
+    } else {
+      double real = 0;
+      const auto [end, error] = std::from_chars(first, last, real);
+      if (error != std::errc() || end != last) return std::nullopt;
+      value = static_cast<float>(real);
+    }
+    values.push_back(value);
+    i += length;
+    skip_space();
+    if (i >= t.size()) return std::nullopt;
+    if (t[i] == ']') return i;
+    if (t[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
+// Finds and reads the flat `data` arrays of the root object's `inputs` elements; false (read
+// nothing: the DOM path decides) at anything ambiguous: a key with an escape at the levels that
+// matter, `inputs` or an input's `data` given twice, more than max_values numbers, an unterminated
+// string or unbalanced brackets.
+bool HoistDataArrays(std::string_view t, size_t max_values, std::vector<HoistedData>& out) {
+  struct Level {
+    char kind;             // '{' or '['
+    std::string_view key;  // the member name this container is the value of
+    size_t objects = 0;    // objects opened directly inside (for `inputs`: the input's index)
+    bool has_data = false;
+  };
+  std::vector<Level> stack;
+  std::string_view key;
+  bool expect_key = false, has_inputs = false;
+  size_t total = 0;
+  const auto at_input = [&] {  // inside root.inputs[k], an object
+    return stack.size() == 3 && stack[0].kind == '{' && stack[1].kind == '[' &&
+           stack[1].key == "inputs" && stack[2].kind == '{';
+  };
+  for (size_t i = 0; i < t.size(); ++i) {
+    switch (t[i]) {
+      case '"': {
+        const size_t start = ++i;
+        bool escaped = false;
+        while (i < t.size() && t[i] != '"') {
+          if (t[i] == '\\') {
+            escaped = true;
+            ++i;
+          }
+          ++i;
+        }
+        if (i >= t.size()) return false;
+        if (expect_key) {
+          expect_key = false;
+          key = t.substr(start, i - start);
+          if (escaped && (stack.size() == 1 || at_input())) return false;
+          if (stack.size() == 1 && key == "inputs") {
+            if (has_inputs) return false;
+            has_inputs = true;
+          }
+          if (at_input() && key == "data") {
+            if (stack.back().has_data) return false;
+            stack.back().has_data = true;
+          }
+        }
+        break;
+      }
+      case '{':
+      case '[': {
+        if (!stack.empty() && stack.back().kind == '[' && t[i] == '{') ++stack.back().objects;
+        if (t[i] == '[' && key == "data" && at_input()) {
+          HoistedData data;
+          data.input = stack[1].objects - 1;
+          data.begin = i;
+          const std::optional<size_t> close = ReadFlatNumbers(t, i, data.values);
+          if (close.has_value()) {
+            total += data.values.size();
+            if (total > max_values) return false;
+            data.end = *close + 1;
+            out.push_back(std::move(data));
+            i = *close;
+            key = {};
+            break;
+          }
+        }
+        stack.push_back({t[i], key});
+        expect_key = t[i] == '{';
+        key = {};
+        break;
+      }
+      case '}':
+      case ']':
+        if (stack.empty()) return false;
+        stack.pop_back();
+        key = {};
+        break;
+      case ',':
+        expect_key = !stack.empty() && stack.back().kind == '{';
+        key = {};
+        break;
+      default:
+        break;
+    }
+  }
+  return stack.empty();
+}
+
+absl::Status DecodeRequest(const nlohmann::json& body, std::string_view binary, InferRequest& out,
+                           std::vector<float>& values, const std::vector<HoistedData>& hoisted);
+
 }  // namespace
+
+absl::Status ParseRestInferRequest(std::string_view header, std::string_view binary,
+                                   const JsonLimits& limits, InferRequest& out,
+                                   std::vector<float>& values, bool* parse_error) {
+  *parse_error = false;
+  std::vector<HoistedData> hoisted;
+  if (HoistDataArrays(header, limits.max_values, hoisted) && !hoisted.empty()) {
+    std::string stripped;  // the header with each hoisted array as []
+    stripped.reserve(header.size());
+    size_t from = 0;
+    for (const HoistedData& h : hoisted) {
+      stripped.append(header.substr(from, h.begin - from)).append("[]");
+      from = h.end;
+    }
+    stripped.append(header.substr(from));
+    // The numbers read count against the document's value limit as the DOM would count them.
+    JsonLimits rest = limits;
+    for (const HoistedData& h : hoisted) rest.max_values -= h.values.size();
+    absl::StatusOr<json> body = ParseBoundedJson(stripped, rest, "the request body");
+    InferRequest attempt = out;  // what the caller set (model name, version) and nothing else
+    if (body.ok() && DecodeRequest(*body, binary, attempt, values, hoisted).ok()) {
+      out = std::move(attempt);
+      return absl::OkStatus();
+    }
+    // The DOM path gives the error, worded and positioned as ever.
+  }
+  absl::StatusOr<json> body = ParseBoundedJson(header, limits, "the request body");
+  if (!body.ok()) {
+    *parse_error = true;
+    return body.status();
+  }
+  return DecodeRestInferRequest(*body, binary, out, values);
+}
 
 absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view binary,
                                     InferRequest& out, std::vector<float>& values) {
+  return DecodeRequest(body, binary, out, values, {});
+}
+
+namespace {
+
+absl::Status DecodeRequest(const nlohmann::json& body, std::string_view binary, InferRequest& out,
+                           std::vector<float>& values, const std::vector<HoistedData>& hoisted) {
   if (!body.is_object()) return absl::InvalidArgumentError("the request must be a JSON object");
   if (body.contains("id")) {
     if (!body["id"].is_string()) return absl::InvalidArgumentError("id must be a string");
@@ -121,6 +338,12 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
       input.has_fp32 = true;
       if (input.datatype == "FP32") {
         ARG_RETURN_IF_ERROR(Flatten(tensor["data"], input.shape, 0, values));
+        // A hoisted array stands in the DOM as [] (flat arrays meet no shape check).
+        for (const HoistedData& h : hoisted) {
+          if (h.input == out.inputs.size() - 1) {
+            values.insert(values.end(), h.values.begin(), h.values.end());
+          }
+        }
       }
     }
   }
@@ -153,4 +376,5 @@ absl::Status DecodeRestInferRequest(const nlohmann::json& body, std::string_view
   return absl::OkStatus();
 }
 
+}  // namespace
 }  // namespace arginator::server

@@ -98,16 +98,17 @@ class RestInferCall final : public ServingCall {
   // The JSON header (bounded) and the binary section after it, as v2 tensors.
   absl::Status Decode() {
     const std::string_view all = body_;
-    absl::StatusOr<json> header =
-        ParseBoundedJson(all.substr(0, header_length_), json_limits_, "the request body");
-    if (!header.ok()) {
+    bool parse_error = false;
+    absl::Status s =
+        ParseRestInferRequest(all.substr(0, header_length_), all.substr(header_length_),
+                              json_limits_, view_, values_, &parse_error);
+    if (parse_error) {
       return absl::InvalidArgumentError(absl::StrCat(
-          header.status().message(),
-          header_length_ == all.size()
-              ? " (a binary request needs the " + std::string(kHeaderLength) + " header)"
-              : ""));
+          s.message(), header_length_ == all.size() ? " (a binary request needs the " +
+                                                          std::string(kHeaderLength) + " header)"
+                                                    : ""));
     }
-    return DecodeRestInferRequest(*header, all.substr(header_length_), view_, values_);
+    return s;
   }
 
   absl::Status DecodeRows(const ModelCard& card, RequestRows& rows) override {

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,16 +47,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // As the server parses it: depth and values bounded before anything walks the document.
   arginator::JsonLimits limits;
   limits.max_values = 1 << 16;
-  absl::StatusOr<nlohmann::json> parsed = arginator::ParseBoundedJson(header, limits, "body");
-  if (!parsed.ok()) return 0;
-  const nlohmann::json& body = *parsed;
-
+  // The server's reader (flat `data` arrays read without the DOM) must give exactly what the DOM
+  // path gives: the same status and message, the same tensors and values.
   server::InferRequest request;
   std::vector<float> values;
-  absl::Status decoded = server::DecodeRestInferRequest(body, binary, request, values);
+  bool parse_error = false;
+  absl::Status decoded =
+      server::ParseRestInferRequest(header, binary, limits, request, values, &parse_error);
+  absl::StatusOr<nlohmann::json> parsed =
+      arginator::ParseBoundedJson(header, limits, "the request body");
+  FUZZ_CHECK(parse_error == !parsed.ok());
+  if (!parsed.ok()) {
+    FUZZ_CHECK(decoded == parsed.status());
+    return 0;
+  }
+  server::InferRequest dom_request;
+  std::vector<float> dom_values;
+  absl::Status dom = server::DecodeRestInferRequest(*parsed, binary, dom_request, dom_values);
+  FUZZ_CHECK(decoded == dom);
   if (!decoded.ok()) {
     FUZZ_CHECK(decoded.code() == absl::StatusCode::kInvalidArgument);
     return 0;
+  }
+  FUZZ_CHECK(request.id == dom_request.id && request.timeout_us == dom_request.timeout_us &&
+             request.version_label == dom_request.version_label &&
+             request.evidence == dom_request.evidence &&
+             request.all_binary == dom_request.all_binary &&
+             request.inputs.size() == dom_request.inputs.size() &&
+             request.outputs.size() == dom_request.outputs.size());
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    const server::InferInput &a = request.inputs[i], &b = dom_request.inputs[i];
+    FUZZ_CHECK(a.name == b.name && a.datatype == b.datatype && a.shape == b.shape &&
+               a.has_fp32 == b.has_fp32 && a.fp32_count == b.fp32_count && a.has_raw == b.has_raw &&
+               a.raw == b.raw && a.raw_bytes == b.raw_bytes);
+    for (int64_t k = 0; k < a.fp32_count; ++k) {  // bit for bit (NaN cannot come from JSON)
+      FUZZ_CHECK(std::memcmp(a.fp32 + k, b.fp32 + k, sizeof(float)) == 0);
+    }
   }
   for (const server::InferInput& in : request.inputs) {  // views stay inside what they view
     if (in.has_raw) {
