@@ -65,8 +65,9 @@ bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // The length of the JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?) at
-// text[i], 0 if there is none.
-size_t JsonNumberLength(std::string_view t, size_t i) {
+// text[i], 0 if there is none; *integer: it has neither fraction nor exponent.
+size_t JsonNumberLength(std::string_view t, size_t i, bool* integer) {
+  *integer = true;
   const size_t start = i, n = t.size();
   if (i < n && t[i] == '-') ++i;
   if (i >= n) return 0;
@@ -78,10 +79,12 @@ size_t JsonNumberLength(std::string_view t, size_t i) {
     return 0;
   }
   if (i < n && t[i] == '.') {
+    *integer = false;
     if (++i >= n || !IsDigit(t[i])) return 0;
     while (i < n && IsDigit(t[i])) ++i;
   }
   if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    *integer = false;
     ++i;
     if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
     if (i >= n || !IsDigit(t[i])) return 0;
@@ -102,7 +105,8 @@ std::optional<size_t> ReadFlatNumbers(std::string_view t, size_t i, std::vector<
   if (i < t.size() && t[i] == ']') return i;
   while (true) {
     skip_space();
-    const size_t length = JsonNumberLength(t, i);
+    bool integer = true;
+    const size_t length = JsonNumberLength(t, i, &integer);
     if (length == 0) return std::nullopt;
     const std::string_view number = t.substr(i, length);
     const char* first = number.data();
@@ -110,7 +114,7 @@ std::optional<size_t> ReadFlatNumbers(std::string_view t, size_t i, std::vector<
     float value = 0;
     // As nlohmann-json stores them: an integer as int64 (negative) or uint64, converted to float
     // directly ("-0" is +0); anything else as a correctly rounded double. Out of range: the DOM.
-    if (number.find_first_of(".eE") == std::string_view::npos) {
+    if (integer) {
       if (number.front() == '-') {
         int64_t integer = 0;
         const auto [end, error] = std::from_chars(first, last, integer);
