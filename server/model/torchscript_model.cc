@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -115,28 +116,27 @@ int64_t TuneSmallBatchPath(torch::jit::Module& module, int input_dim) {
 }
 
 // A module exported with `row_plan` (trainer/export.cc): for each batch size from 1 row up, time
-// its paths (one GEMM; rows one by one through GEMV; first-layer chunks of 1, 2, 4 or 8 rows) on
-// this machine and keep the fastest; another path must be 3% faster than one GEMM to replace it
-// (fewer calls). Stops once one GEMM has won kGemmStreak sizes in a row from 8 rows up (or at
-// kPlanMaxRows); larger batches are one GEMM. Returns the plan as text, empty for a module without
-// `row_plan` (left alone).
-constexpr int64_t kPlanMaxRows = 48;
-constexpr int kGemmStreak = 4;
+// its paths (one GEMM; rows one by one through GEMV; first-layer chunks of 2 or 4 rows) on this
+// machine and keep the fastest; another path must be 3% faster than one GEMM to replace it (fewer
+// calls). Stops once one GEMM has won kGemmStreak sizes in a row past 8 rows (or at
+// kPlanMaxRows); larger batches are one GEMM. The plan depends on the layers' shapes and the CPU,
+// not on the weights, so it is measured once per shape in a process: the next version of the same
+// architecture (a hot swap) reuses it, and only the first load pays (~30-60 ms here).
+constexpr int64_t kPlanMaxRows = 32;
+constexpr int kGemmStreak = 3;
 
-std::string TuneRowPlan(torch::jit::Module& module, int input_dim) {
-  if (!module.hasattr("row_plan")) return "";
-  torch::InferenceMode guard;
+std::vector<int64_t> MeasureRowPlan(torch::jit::Module& module, int input_dim) {
   std::vector<int64_t> plan = {0};  // row 0: unused
   int gemm_streak = 0;
   for (int64_t n = 1; n <= kPlanMaxRows && !(n > 8 && gemm_streak >= kGemmStreak); ++n) {
     double gemm = 0, best = 0;
     int64_t chosen = n;
-    for (int64_t chunk : {n, int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4}, int64_t{8}}) {
+    for (int64_t chunk : {n, int64_t{0}, int64_t{2}, int64_t{4}}) {
       if (chunk != n && chunk >= n) continue;
       std::vector<int64_t> trial = plan;
       trial.push_back(chunk);
       module.setattr("row_plan", c10::List<int64_t>(trial));
-      const double t = TimeForward(module, n, input_dim);
+      const double t = TimeForward(module, n, input_dim, 5);
       if (chunk == n) {
         gemm = best = t;
       } else if (t < best && t < 0.97 * gemm) {
@@ -149,8 +149,11 @@ std::string TuneRowPlan(torch::jit::Module& module, int input_dim) {
   }
   // Sizes past the plan take one GEMM (from 2 rows) anyway.
   while (plan.size() > 2 && plan.back() == static_cast<int64_t>(plan.size()) - 1) plan.pop_back();
-  module.setattr("row_plan", c10::List<int64_t>(plan));
-  // "1 rows: one GEMM; 2-7: first layer in chunks of 2; 8+: one GEMM"
+  return plan;
+}
+
+// "1 row: one GEMM; 2-7: first layer in chunks of 2; 8+: one GEMM"
+std::string DescribeRowPlan(const std::vector<int64_t>& plan) {
   const auto path = [](int64_t chunk, int64_t n) {
     return chunk == 0  ? std::string("one by one (GEMV)")
            : chunk < n ? absl::StrCat("first layer in chunks of ", chunk)
@@ -167,6 +170,36 @@ std::string TuneRowPlan(torch::jit::Module& module, int input_dim) {
   }
   parts.push_back(absl::StrCat(plan.size(), "+: one GEMM"));
   return absl::StrJoin(parts, "; ");
+}
+
+Mutex plans_mu;
+std::map<std::string, std::vector<int64_t>>& MeasuredPlans()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(plans_mu) {
+  static auto* plans = new std::map<std::string, std::vector<int64_t>>;
+  return *plans;
+}
+
+// Sets the module's `row_plan` (measured, or this process's plan for the same shapes) and returns
+// it as text; empty for a module without `row_plan` (left alone).
+std::string TuneRowPlan(torch::jit::Module& module, int input_dim) {
+  if (!module.hasattr("row_plan")) return "";
+  torch::InferenceMode guard;
+  std::string shapes = absl::StrCat(input_dim);
+  for (const auto& parameter : module.named_parameters(/*recurse=*/false)) {
+    absl::StrAppend(&shapes, " ", parameter.name, ":", absl::StrJoin(parameter.value.sizes(), "x"));
+  }
+  std::vector<int64_t> plan;
+  {
+    MutexLock lock(&plans_mu);
+    if (auto it = MeasuredPlans().find(shapes); it != MeasuredPlans().end()) plan = it->second;
+  }
+  if (plan.empty()) {
+    plan = MeasureRowPlan(module, input_dim);
+    MutexLock lock(&plans_mu);
+    MeasuredPlans().emplace(shapes, plan);
+  }
+  module.setattr("row_plan", c10::List<int64_t>(plan));
+  return DescribeRowPlan(plan);
 }
 
 // Loads go one at a time through the engine switch: an int8 module's packed weights are

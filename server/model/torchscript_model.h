@@ -13,11 +13,12 @@ struct TorchScriptOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   // Models exported by arginator-train carry no choice of how small CPU batches run (the fastest
   // path depends on the CPU and OpenBLAS's kernels for it). true: at load, time the paths (one
-  // GEMM; rows one by one through GEMV; first-layer chunks of 1, 2, 4 or 8 rows) at each size from 1
-  // rows until one GEMM keeps winning, on this machine, and keep the fastest per size
-  // (Model::ExecutionPlan says what was chosen; ~0.1-0.5 s per load). Every path computes the same
+  // GEMM; rows one by one through GEMV; first-layer chunks of 2 or 4 rows) at each size from 1
+  // row until one GEMM keeps winning, on this machine, and keep the fastest per size
+  // (Model::ExecutionPlan says what was chosen). Measured once per layer shapes in a process
+  // (~30-60 ms); later versions of the same architecture reuse it. Every path computes the same
   // probabilities to ~1e-7. Models exported with the older single threshold (`chunked_max_rows`)
-  // get that threshold tuned. false: one GEMM for every batch. CPU only.
+  // get that threshold tuned. false: one GEMM for every batch of 2 rows or more. CPU only.
   bool tune_small_batches = true;
   // model.json's quantization.engine for an int8 model ("onednn"), empty for a float one. Such a
   // model loads only on the CPU and with a LibTorch that has that quantized engine; else the load
