@@ -3,6 +3,7 @@ call that went through; failures raise ArginatorError for cli.main to report. `i
 only: it takes no client and needs neither a server nor the generated stubs."""
 import json
 import math
+import re
 import sys
 import time
 
@@ -142,13 +143,19 @@ def metadata(client, args):
     return 0
 
 
+_RAW_NUMBER = "\u0000raw-number:"
+
+
 def _pretty_json(text):
     """A card section as indented JSON with sorted keys, as the C++ client prints it (nlohmann's
-    dump(2)); text that is not JSON as it is."""
+    dump(2)); text that is not JSON as it is. Fractional numbers keep the server's own text:
+    nlohmann-json's shortest-form algorithm and Python's repr differ by a digit on some doubles."""
     try:
-        return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
+        data = json.loads(text, parse_float=lambda number: _RAW_NUMBER + number)
     except ValueError:
         return text
+    out = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    return re.sub(r'"\\u0000raw-number:([-+.0-9eE]+)"', r"\1", out)
 
 
 def health(client, args):
