@@ -136,7 +136,7 @@ std::vector<int64_t> MeasureRowPlan(torch::jit::Module& module, int input_dim) {
       std::vector<int64_t> trial = plan;
       trial.push_back(chunk);
       module.setattr("row_plan", c10::List<int64_t>(trial));
-      const double t = TimeForward(module, n, input_dim, 5);
+      const double t = TimeForward(module, n, input_dim, 3);
       if (chunk == n) {
         gemm = best = t;
       } else if (t < best && t < 0.97 * gemm) {
