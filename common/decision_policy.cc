@@ -1,7 +1,5 @@
 #include "common/decision_policy.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -9,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/embedding_files.h"
 #include "common/embedding_matrix.h"
+#include "common/row_projection.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -62,15 +61,14 @@ double DensityModel::Score(const float* x) const {
 void DensityModel::ScoreRows(const float* x, int64_t n, double* scores) const {
   if (n <= 0) return;
   const int cols = k() + 1;
-  // p[0] = x . mean, p[1 + i] = x . u_i: one matrix-vector product per row rather than one
-  // matrix product for all rows, so a row's score is computed the same way whatever rows come
-  // with it.
-  std::vector<float> projections(static_cast<size_t>(cols));
-  float* p = projections.data();
+  // p[0] = x . mean, p[1 + i] = x . u_i for every row at once, each row's the same bits whatever
+  // rows come with it (common/row_projection.h). Reused from call to call on this thread.
+  thread_local std::vector<float> projections;
+  projections.resize(static_cast<size_t>(n * cols));
+  ProjectRows(basis_.data(), cols, dim, x, n, projections.data());
   for (int64_t r = 0; r < n; ++r) {
     const float* row = x + r * dim;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, dim, 1.0f, basis_.data(), dim, row, 1, 0.0f, p,
-                1);
+    const float* p = projections.data() + r * cols;
     const double x_sq = RowDot(row, row, dim);
     const double centred_sq = std::max(0.0, x_sq - 2.0 * p[0] + mean_sq_);
     double explained = 0, whitened = 0;

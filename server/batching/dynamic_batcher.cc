@@ -11,14 +11,16 @@ namespace arginator::server {
 
 DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
                                std::shared_ptr<BatcherObserver> observer,
-                               std::function<void()> yield, const Clock& clock)
+                               std::function<void()> yield, const Clock& clock,
+                               RowScorer row_scorer)
     : model_(std::move(model)),
       options_(options),
       observer_(observer ? std::move(observer) : std::make_shared<BatcherObserver>()),
       dim_(model_->input_dim()),
       own_thread_(options_.enabled && options_.max_queue_delay > absl::ZeroDuration()),
       yield_(yield ? std::move(yield) : [] { sched_yield(); }),
-      clock_(clock) {
+      clock_(clock),
+      row_scorer_(std::move(row_scorer)) {
   batch_.reserve(static_cast<size_t>(options_.max_batch_size));
   thread_ = std::thread([this] { own_thread_ ? RunThread() : RunWorker(); });
 }
@@ -205,6 +207,11 @@ void DynamicBatcher::ExecuteTaken() {
   const absl::Time start = clock_.Now();
   const absl::Status status = model_->Forward(in, out);
   observer_->OnBatch(rows, clock_.Now() - start);
+  const bool scored = status.ok() && row_scorer_ != nullptr;
+  if (scored) {
+    batch_scores_.resize(static_cast<size_t>(rows));
+    row_scorer_(in, batch_scores_.data());
+  }
 
   int64_t offset = 0;
   for (const Slice& s : batch_) {
@@ -225,6 +232,10 @@ void DynamicBatcher::ExecuteTaken() {
     }
     if (!single) {
       std::memcpy(t->outputs.row(s.first_row), out.row(first), sizeof(float) * s.rows * cols);
+    }
+    if (scored && t->row_scores != nullptr) {
+      std::memcpy(t->row_scores + s.first_row, batch_scores_.data() + first,
+                  sizeof(double) * s.rows);
     }
     t->rows_done_ += s.rows;
     if (t->rows_done_ == t->inputs.rows) t->Computed(absl::OkStatus());

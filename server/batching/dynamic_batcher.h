@@ -49,6 +49,11 @@ class BatcherObserver {
 inline constexpr char kDeadlinePassed[] =
     "the request's deadline passed before its forward ran; not computed";
 
+// Figures computed per row over a whole batch after its forward, one call per batch (the
+// version's density score: its projections read their basis once for several rows). Must give
+// each row the same value whatever rows share its batch; runs on the executor's thread.
+using RowScorer = std::function<void(RowsView rows, double* scores)>;
+
 // One request's rows, owned by the caller (no allocation per request in the batcher): the caller
 // fills `inputs`, `outputs` (a buffer of inputs.rows rows, one column per model output) and
 // `deadline`, and keeps the task and both buffers alive until Computed is called, exactly once:
@@ -62,6 +67,9 @@ class InferenceTask {
   RowsView inputs;
   MutableRowsView outputs;
   absl::Time deadline = absl::InfiniteFuture();
+  // With a RowScorer: inputs.rows doubles that receive each row's score before Computed(OK)
+  // (null: the task does not want them).
+  double* row_scores = nullptr;
 
  private:
   friend class DynamicBatcher;
@@ -90,10 +98,12 @@ class InferenceTask {
 class DynamicBatcher {
  public:
   // `yield` gives up the core (sched_yield; tests inject their own). `clock` times deadlines, the
-  // queue delay and the metrics (tests pass a FakeClock).
+  // queue delay and the metrics (tests pass a FakeClock). `row_scorer` (may be null) runs over
+  // each batch's rows after a successful forward.
   DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions options,
                  std::shared_ptr<BatcherObserver> observer = nullptr,
-                 std::function<void()> yield = nullptr, const Clock& clock = Clock::Real());
+                 std::function<void()> yield = nullptr, const Clock& clock = Clock::Real(),
+                 RowScorer row_scorer = nullptr);
   ~DynamicBatcher();  // Stop()
 
   // Queues `task` and, if no forward is running, runs forwards on this thread until the queue is
@@ -134,6 +144,7 @@ class DynamicBatcher {
   const bool own_thread_;  // max_queue_delay > 0
   const std::function<void()> yield_;
   const Clock& clock_;
+  const RowScorer row_scorer_;
 
   mutable Mutex mu_;
   CondVar cv_;  // work queued (delay thread) / executor released (Stop)
@@ -150,6 +161,7 @@ class DynamicBatcher {
   std::vector<Slice> batch_;
   std::vector<InferenceTask*> expired_;
   std::vector<float> batch_inputs_, batch_outputs_;
+  std::vector<double> batch_scores_;
   std::thread thread_;
 };
 

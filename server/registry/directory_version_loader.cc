@@ -98,8 +98,16 @@ absl::StatusOr<std::shared_ptr<ServableVersion>> DirectoryVersionLoader::Load(
   std::shared_ptr<ServableVersion> servable = *std::move(verified);
   servable->observer = observer_factory_(name, version, servable->card.labels);
   if (servable->observer == nullptr) servable->observer = std::make_shared<VersionObserver>();
+  // The density scores go with the forward: one pass over the batch's rows (see RowScorer).
+  RowScorer scorer;
+  if (servable->density != nullptr) {
+    scorer = [density = servable->density](RowsView rows, double* scores) {
+      density->ScoreRows(rows.data, rows.rows, scores);
+    };
+  }
   servable->batcher =
-      std::make_unique<DynamicBatcher>(servable->model, options_.batching, servable->observer);
+      std::make_unique<DynamicBatcher>(servable->model, options_.batching, servable->observer,
+                                       nullptr, Clock::Real(), std::move(scorer));
   return servable;
 }
 

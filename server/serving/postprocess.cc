@@ -8,7 +8,8 @@
 namespace arginator::server {
 
 absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<float>& norms,
-                         const ModelCard& card, const DensityModel* density, Verdicts& out) {
+                         const ModelCard& card, const DensityModel* density, Verdicts& out,
+                         const double* density_scores) {
   const DecisionPolicy& policy = card.decision;
   const auto k = static_cast<int>(probs.cols);
   out.rows.resize(static_cast<size_t>(probs.rows));
@@ -17,8 +18,12 @@ absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<floa
   out.out_of_distribution = 0;
   out.uncertain = 0;
   out.evidence_k = 0;
-  std::vector<double> ood_scores(static_cast<size_t>(density != nullptr ? probs.rows : 0));
-  if (density != nullptr) density->ScoreRows(inputs.row(0), inputs.rows, ood_scores.data());
+  std::vector<double> computed;
+  if (density != nullptr && density_scores == nullptr) {
+    computed.resize(static_cast<size_t>(probs.rows));
+    density->ScoreRows(inputs.row(0), inputs.rows, computed.data());
+    density_scores = computed.data();
+  }
   for (int64_t i = 0; i < probs.rows; ++i) {
     const float* row = probs.row(i);
     for (int64_t c = 0; c < probs.cols; ++c) {
@@ -34,8 +39,8 @@ absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<floa
     v.out_of_distribution = norms[i] < card.input_norm.min || norms[i] > card.input_norm.max;
     v.ood_score = 0;
     if (density != nullptr) {
-      v.ood_score = static_cast<float>(ood_scores[static_cast<size_t>(i)]);
-      v.out_of_distribution = v.out_of_distribution || v.ood_score > policy.ood_cutoff;
+      v.ood_score = static_cast<float>(density_scores[i]);
+      v.out_of_distribution = v.out_of_distribution || density_scores[i] > policy.ood_cutoff;
     }
     float* calibrated = out.calibrated.data() + i * probs.cols;
     CalibrateRow(row, k, policy.temperature, calibrated);

@@ -46,11 +46,13 @@ struct Verdicts {
 // row) against card.input_norm [min, max] and from `density` (may be null) against the card's
 // cut-off; calibration, call and confidence by card.decision; and the totals. Fills `out`,
 // reusing its capacity. Requires probs.cols == card.labels.size(), inputs.rows == probs.rows and
-// norms.size() == probs.rows. A row with a NaN or infinite probability is INTERNAL, naming the
-// row: the model could not compute that input, and an argmax over NaN would answer an arbitrary
-// label.
+// norms.size() == probs.rows. `density_scores` (null: computed here) are the density's scores of
+// the rows when the batcher computed them with the forward. A row with a NaN or infinite
+// probability is INTERNAL, naming the row: the model could not compute that input, and an argmax
+// over NaN would answer an arbitrary label.
 absl::Status Postprocess(RowsView probs, RowsView inputs, const std::vector<float>& norms,
-                         const ModelCard& card, const DensityModel* density, Verdicts& out);
+                         const ModelCard& card, const DensityModel* density, Verdicts& out,
+                         const double* density_scores = nullptr);
 
 // The evidence step, after Postprocess, for a request that asked for `k` > 0 nearest references
 // of `references` (the version's; never null here): searches the L2-normalised inputs and marks

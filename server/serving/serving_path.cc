@@ -13,6 +13,7 @@ void ServingCall::ReleaseBuffers() {
   std::vector<float>().swap(scratch_);
   std::vector<float>().swap(norms_);
   std::vector<float>().swap(probs_);
+  std::vector<double>().swap(density_scores_);
   verdicts_ = Verdicts();
 }
 
@@ -58,6 +59,12 @@ void ServingPath::Serve(ServingCall* call, RequestMethod method, absl::Time dead
   call->probs_.resize(static_cast<size_t>(rows->rows * cols));
   call->inputs = *rows;
   call->outputs = MutableRowsView(call->probs_.data(), rows->rows, cols);
+  // The version's density scores come with the forward, computed over the whole batch.
+  call->row_scores = nullptr;
+  if (call->servable_->density != nullptr) {
+    call->density_scores_.resize(static_cast<size_t>(rows->rows));
+    call->row_scores = call->density_scores_.data();
+  }
   call->deadline = deadline;  // the batcher drops the call unrun once it has passed
   // The handle keeps the batcher alive while this thread may be running forwards in it, even
   // after the call has been finished and released its own handle.
@@ -74,7 +81,7 @@ void ServingPath::AfterForward(ServingCall* call, const absl::Status& status) {
     return Fail(call, status);
   }
   if (absl::Status s = Postprocess(call->outputs, call->inputs, call->norms_, servable.card,
-                                   servable.density.get(), call->verdicts_);
+                                   servable.density.get(), call->verdicts_, call->row_scores);
       !s.ok()) {
     return Fail(call, s);
   }

@@ -76,9 +76,10 @@ class ServingCall : private InferenceTask {
   ServableHandle servable_;  // held from selection until the answer is encoded
   ServableHandle shadow_;    // the version that shadows this request, or null
   RequestRows rows_;
-  std::vector<float> scratch_;  // rows copied contiguous when the request's are not
-  std::vector<float> norms_;    // one per row
-  std::vector<float> probs_;    // the forward's output, [rows, labels]
+  std::vector<float> scratch_;          // rows copied contiguous when the request's are not
+  std::vector<float> norms_;            // one per row
+  std::vector<float> probs_;            // the forward's output, [rows, labels]
+  std::vector<double> density_scores_;  // one per row, from the batcher (a version with density)
   Verdicts verdicts_;
 };
 

@@ -24,6 +24,10 @@ class ShadowRunner::Job final : public InferenceTask {
     probs_.resize(static_cast<size_t>(in.rows) * this->shadow->card.labels.size());
     outputs = MutableRowsView(probs_.data(), in.rows,
                               static_cast<int64_t>(this->shadow->card.labels.size()));
+    if (this->shadow->density != nullptr) {
+      density_scores.resize(static_cast<size_t>(in.rows));
+      row_scores = density_scores.data();
+    }
   }
   void Computed(const absl::Status& status) override { runner_->Done(this, status); }
 
@@ -34,6 +38,7 @@ class ShadowRunner::Job final : public InferenceTask {
   const std::vector<RowVerdict> primary_rows;
   const std::vector<float> primary_calibrated;
   std::vector<float> probs_;
+  std::vector<double> density_scores;  // the shadow's, from its batcher
 };
 
 ShadowRunner::ShadowRunner(ServerMetrics* metrics, int64_t max_pending_rows)
@@ -105,7 +110,7 @@ void ShadowRunner::Done(Job* job, const absl::Status& status) {
   absl::Status s = status;
   if (s.ok()) {
     s = Postprocess(job->outputs, job->inputs, job->norms, shadow_card, job->shadow->density.get(),
-                    verdicts);
+                    verdicts, job->row_scores);
   }
   std::vector<std::pair<std::string, std::string>> flips;
   std::vector<double> drifts;

@@ -35,7 +35,7 @@ class BatchInvarianceTest : public ServedModelsTest {
     return batches;
   }
 
-  // The probabilities of row `row` of `batch` answered by v1 Classify.
+  // The probabilities of row `row` of `batch` answered by v1 Classify, then its density score.
   std::vector<float> V1(const std::string& model, int version, const std::vector<float>& batch,
                         int dim, size_t row) {
     v1::ClassifyRequest req;
@@ -49,7 +49,9 @@ class BatchInvarianceTest : public ServedModelsTest {
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (!s.ok() || resp.predictions_size() != static_cast<int>(batch.size() / dim)) return {};
     const auto& p = resp.predictions(static_cast<int>(row)).probabilities();
-    return {p.begin(), p.end()};
+    std::vector<float> answer(p.begin(), p.end());
+    answer.push_back(resp.predictions(static_cast<int>(row)).ood_score());
+    return answer;
   }
 
   std::vector<float> V2Grpc(const std::string& model, int version, const std::vector<float>& batch,
@@ -133,6 +135,14 @@ TEST_F(BatchInvarianceTest, AProteinGetsTheSameAnswerAloneAndAmongOthersOnEveryP
         answers.push_back(V2Grpc(kClass, version, batches[b], card.input_dim, row_of(b), cols));
         answers.push_back(Rest(kClass, version, batches[b], card.input_dim, row_of(b), cols));
       }
+      // The density score, computed over the whole batch the server formed: the same bits.
+      for (size_t b = 1; b < batches.size(); ++b) {
+        ASSERT_EQ(answers[3 * b].size(), cols + 1);
+        EXPECT_EQ(answers[3 * b][cols], answers[0][cols])
+            << "v" << version << " golden " << g << ": ood_score among " << (b == 1 ? 4 : 1024);
+      }
+      EXPECT_GT(answers[0].back(), 0.0f) << "the version has a density detector";
+      for (size_t b = 0; b < batches.size(); ++b) answers[3 * b].pop_back();
       const std::vector<float>& alone = answers.front();
       ASSERT_EQ(alone.size(), cols);
       for (size_t a = 1; a < answers.size(); ++a) {

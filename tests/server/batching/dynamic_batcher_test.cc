@@ -135,6 +135,60 @@ TEST(DynamicBatcherTest, WithoutADelayRowsQueuedDuringAForwardFormTheNextBatch) 
   for (std::thread::id id : model->threads()) EXPECT_NE(id, std::this_thread::get_id());
 }
 
+TEST(DynamicBatcherTest, TheRowScorerRunsOncePerBatchAndEachTaskGetsItsOwnRowsScores) {
+  // The scorer sees each batch's rows together (the density projections share their basis
+  // reads), and every task gets the scores of its own rows, a task split across batches too.
+  auto model = std::make_shared<FakeModel>(kDim);
+  std::vector<int64_t> scored_batches;  // the executor's only: the gate orders the accesses
+  RowScorer scorer = [&](RowsView rows, double* scores) {
+    scored_batches.push_back(rows.rows);
+    for (int64_t i = 0; i < rows.rows; ++i) scores[i] = 1000.0 + rows.row(i)[0];
+  };
+  DynamicBatcher batcher(model, Batching().MaxBatch(8).QueueRows(100), nullptr, nullptr,
+                         Clock::Real(), scorer);
+  model->CloseGate();
+  TestTask first(1, 7);
+  std::vector<double> first_scores(1, -1);
+  first.row_scores = first_scores.data();
+  std::thread executor = EnqueueFromAnotherThread(batcher, first);
+  model->WaitEntered(1);
+  // 3 + 4 + 3 rows queued behind it: batches of 8 (3, 4 and one row of the last) and 2.
+  std::vector<std::unique_ptr<TestTask>> rest;
+  std::vector<std::vector<double>> scores;
+  for (int n : {3, 4, 3}) {
+    rest.push_back(std::make_unique<TestTask>(n, 100.f * static_cast<float>(rest.size() + 1)));
+    scores.emplace_back(static_cast<size_t>(n), -1.0);
+    rest.back()->row_scores = scores.back().data();
+  }
+  TestTask unscored(2, 500);  // wants no scores: nothing is written for it
+  for (auto& task : rest) ASSERT_TRUE(batcher.Enqueue(task.get()).ok());
+  ASSERT_TRUE(batcher.Enqueue(&unscored).ok());
+  model->OpenGate();
+  executor.join();
+  ASSERT_TRUE(first.Result().ok());
+  EXPECT_EQ(first_scores[0], 1007.0);
+  for (size_t t = 0; t < rest.size(); ++t) {
+    ASSERT_TRUE(rest[t]->Result().ok());
+    for (size_t i = 0; i < scores[t].size(); ++i) {
+      EXPECT_EQ(scores[t][i], 1000.0 + 100.0 * static_cast<double>(t + 1) + static_cast<double>(i))
+          << "task " << t << " row " << i;
+    }
+  }
+  ASSERT_TRUE(unscored.Result().ok());
+  EXPECT_THAT(model->batch_sizes(), ElementsAre(1, 8, 4));
+  EXPECT_THAT(scored_batches, ElementsAre(1, 8, 4));
+
+  // A failed forward scores nothing.
+  model->set_fail(true);
+  TestTask failed(2);
+  std::vector<double> failed_scores(2, -1);
+  failed.row_scores = failed_scores.data();
+  ASSERT_TRUE(batcher.Enqueue(&failed).ok());
+  EXPECT_FALSE(failed.Result().ok());
+  EXPECT_THAT(failed_scores, ElementsAre(-1, -1));
+  EXPECT_EQ(scored_batches.size(), 3u);
+}
+
 TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
   // The yield stands in for another thread that already holds a request: it enqueues while the
   // executor has given up its core, before the batch is taken.
