@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "common/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace arginator::client {
@@ -145,19 +146,57 @@ absl::Status ArginatorClient::ClassifyAll(
     bool probabilities, int evidence,
     const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch) {
   if (batch_size == 0) return absl::InvalidArgumentError("batch size must be positive");
+  size_t first = 0;
+  const ChunkSource slices = [&](EmbeddingMatrix& chunk) -> absl::StatusOr<bool> {
+    const size_t count = std::min(batch_size, embeddings.rows() - first);
+    chunk.dim = embeddings.dim;
+    chunk.ids.assign(embeddings.ids.begin() + static_cast<std::ptrdiff_t>(first),
+                     embeddings.ids.begin() + static_cast<std::ptrdiff_t>(first + count));
+    chunk.values.assign(embeddings.row(first), embeddings.row(first) + count * embeddings.dim);
+    first += count;
+    return count > 0;
+  };
+  return ClassifyChunks(model, slices, probabilities, evidence, kDefaultMaxInFlight, on_batch);
+}
+
+absl::Status ArginatorClient::ClassifyChunks(
+    const ModelSelector& model, const ChunkSource& next, bool probabilities, int evidence,
+    size_t max_in_flight,
+    const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch) {
+  if (max_in_flight == 0) return absl::InvalidArgumentError("max_in_flight must be positive");
   grpc::ClientContext context;  // a bulk job: no deadline beyond the server's own limits
   auto stream = stub_->ClassifyStream(&context);
+  Mutex mu;
+  CondVar answered;
+  size_t in_flight = 0;  // guarded by mu
+  bool reading = true;   // guarded by mu: false once the answers stop
+  absl::Status input_status;
+  // Reads and sends on its own thread while this one takes the answers.
   std::thread writer([&] {
-    for (size_t first = 0; first < embeddings.rows(); first += batch_size) {
-      const size_t count = std::min(batch_size, embeddings.rows() - first);
+    EmbeddingMatrix chunk;
+    for (size_t first = 0;;) {
+      absl::StatusOr<bool> more = next(chunk);
+      if (!more.ok()) {
+        input_status = more.status();
+        context.TryCancel();
+        break;
+      }
+      if (!*more) break;
       v1::ClassifyRequest request;
       SetModelSpec(model, request.mutable_model());
       request.set_return_probabilities(probabilities);
       request.set_evidence(evidence);
       request.set_request_id(absl::StrCat(first));
-      request.set_packed_values(std::string(reinterpret_cast<const char*>(embeddings.row(first)),
-                                            count * embeddings.dim * sizeof(float)));
-      for (size_t i = first; i < first + count; ++i) request.add_packed_ids(embeddings.ids[i]);
+      request.set_packed_values(std::string(reinterpret_cast<const char*>(chunk.values.data()),
+                                            chunk.values.size() * sizeof(float)));
+      for (std::string& id : chunk.ids) request.add_packed_ids(std::move(id));
+      first += chunk.rows();
+      {
+        MutexLock lock(&mu);
+        while (reading && in_flight >= max_in_flight) answered.Wait(&mu);
+        if (!reading) break;
+        ++in_flight;
+      }
       if (!stream->Write(request)) break;  // the server ended the stream
     }
     stream->WritesDone();
@@ -165,6 +204,11 @@ absl::Status ArginatorClient::ClassifyAll(
   absl::Status result = absl::OkStatus();
   v1::ClassifyStreamResponse response;
   while (stream->Read(&response)) {
+    {
+      MutexLock lock(&mu);
+      --in_flight;
+    }
+    answered.Signal();
     if (response.error_code() != 0 && result.ok()) {
       result = absl::Status(
           static_cast<absl::StatusCode>(response.error_code()),
@@ -173,8 +217,14 @@ absl::Status ArginatorClient::ClassifyAll(
     }
     if (result.ok()) on_batch(std::stoull(response.request_id()), response.response());
   }
+  {
+    MutexLock lock(&mu);
+    reading = false;
+  }
+  answered.SignalAll();
   writer.join();
   grpc::Status finish = stream->Finish();
+  if (!input_status.ok()) return input_status;
   if (!result.ok()) return result;
   return FromGrpcStatus(finish);
 }

@@ -52,6 +52,9 @@ class ArginatorClient {
  public:
   static absl::StatusOr<std::unique_ptr<ArginatorClient>> Create(const ClientOptions& options);
 
+  // Requests ClassifyAll keeps sent and not yet answered.
+  static constexpr size_t kDefaultMaxInFlight = 4;
+
   // Classifies rows [first, first + count) of `embeddings` in one request (packed float32).
   // `evidence` > 0 asks for that many nearest known proteins per row (Prediction.evidence).
   absl::StatusOr<v1::ClassifyResponse> Classify(const ModelSelector& model,
@@ -68,6 +71,19 @@ class ArginatorClient {
   absl::Status ClassifyAll(
       const ModelSelector& model, const EmbeddingMatrix& embeddings, size_t batch_size,
       bool probabilities, int evidence,
+      const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch);
+
+  // Reads the next request's rows into `chunk`; false at the end (EmbeddingStream::Next with the
+  // batch size fits).
+  using ChunkSource = std::function<absl::StatusOr<bool>(EmbeddingMatrix& chunk)>;
+  // Classifies the chunks `next` reads, each one request, over one ClassifyStream: reading, sending
+  // and the answers (`on_batch(first_row, response)`, in order, on this thread) overlap, with at
+  // most `max_in_flight` requests sent and not yet answered, so memory holds a few chunks whatever
+  // the input's size. An error from `next` stops the stream and is returned as it is; an error
+  // response stops it and is returned.
+  absl::Status ClassifyChunks(
+      const ModelSelector& model, const ChunkSource& next, bool probabilities, int evidence,
+      size_t max_in_flight,
       const std::function<void(size_t, const v1::ClassifyResponse&)>& on_batch);
 
   absl::StatusOr<v1::ListModelsResponse> ListModels();

@@ -92,20 +92,33 @@ ResultsWriter::Format FormatNamed(const std::string& name) {
   return ResultsWriter::Format::kCsv;
 }
 
+// Reads, sends and writes at once: the file is read a request's rows at a time (NPY and CSV as
+// they go; common/embedding_files.h) on a thread of its own, at most `in_flight` requests wait for
+// their answers, and each answer is written as it arrives, so memory holds a few requests whatever
+// the file's size. On any failure the results file is removed: a partial file is not a result.
 int RunClassify(ArginatorClient& client, const ModelSelector& model, const InputFile& input_file,
                 const std::string& output, ResultsWriter::Format format, size_t batch,
-                const std::string& stream_mode, bool probabilities, bool include_uncertain,
-                int evidence) {
+                size_t in_flight, const std::string& stream_mode, bool probabilities,
+                bool include_uncertain, int evidence) {
   const std::string& input = input_file.path;
-  const auto read_start = std::chrono::steady_clock::now();
-  arginator::EmbeddingSource source;
-  auto embeddings = input_file.Read(&source);
-  if (!embeddings.ok()) return Fail(embeddings.status(), /*invalid_input=*/true);
-  std::cerr << arginator::DescribeRead(input, embeddings->rows(), source) << "\n";
-  const auto start = std::chrono::steady_clock::now();  // classification time, without the read
-  const double read_seconds = std::chrono::duration<double>(start - read_start).count();
+  const auto start = std::chrono::steady_clock::now();
+  auto map = arginator::LoadIdMap(input_file.id_map, input_file.fasta);
+  if (!map.ok()) return Fail(map.status(), /*invalid_input=*/true);
+  arginator::EmbeddingReadOptions read_options;
+  read_options.pool_residues = input_file.pool_residues;
+  read_options.id_map = map->get();
+  auto stream = arginator::EmbeddingStream::Open(input, read_options);
+  if (!stream.ok()) return Fail(stream.status(), /*invalid_input=*/true);
+  // Opening reads the header (NPY), nothing (CSV) or the whole file (HDF5, an id map).
+  double read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t total = (*stream)->total_rows();  // -1: CSV, counted as it is read
   auto writer = ResultsWriter::Open(output, format, input);
   if (!writer.ok()) return Fail(writer.status(), /*invalid_input=*/true);
+  const auto fail = [&](const absl::Status& status, bool invalid_input) {
+    if (output != "-") std::filesystem::remove(output);
+    return Fail(status, invalid_input);
+  };
   HamronizationContext report;
   report.input_file = std::filesystem::path(input).filename().string();
   report.software_version = ARGINATOR_VERSION;
@@ -113,43 +126,63 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const Input
   writer->SetHamronization(report, [&client](const std::string& name, int64_t version) {
     return HamronizationDatabaseVersion(version, DataSha256(client, name, version));
   });
-  const size_t n = embeddings->rows();
-  arginator::ProgressBar bar("classify", static_cast<int64_t>(n));
+  arginator::ProgressBar bar("classify", std::max<int64_t>(total, 0));
   size_t done = 0;
   absl::Status write_status;
+  std::string served_by;
   auto on_batch = [&](size_t, const arginator::v1::ClassifyResponse& response) {
+    served_by = absl::StrCat(response.model_name(), " v", response.model_version());
     if (write_status.ok()) write_status = writer->Write(response);
     done += response.predictions_size();
     bar.Update(static_cast<int64_t>(done));
   };
-  const bool stream = stream_mode == "always" || (stream_mode == "auto" && n > 4 * batch);
-  std::string served_by;
-  if (stream) {
-    absl::Status s = client.ClassifyAll(model, *embeddings, batch, probabilities, evidence,
-                                        [&](size_t first, const auto& response) {
-                                          served_by = absl::StrCat(response.model_name(), " v",
-                                                                   response.model_version());
-                                          on_batch(first, response);
-                                        });
-    if (!s.ok()) return Fail(s);
+  // The reader's errors are the input's (exit 2); its time is summed for the summary.
+  absl::Status read_status;
+  const ArginatorClient::ChunkSource next =
+      [&](arginator::EmbeddingMatrix& chunk) -> absl::StatusOr<bool> {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<bool> more = (*stream)->Next(batch, chunk);
+    read_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!more.ok()) read_status = more.status();
+    return more;
+  };
+  const bool streamed =
+      stream_mode == "always" ||
+      (stream_mode == "auto" && (total < 0 || static_cast<size_t>(total) > 4 * batch));
+  absl::Status status;
+  if (streamed) {
+    status = client.ClassifyChunks(model, next, probabilities, evidence, in_flight, on_batch);
   } else {
-    for (size_t first = 0; first < n; first += batch) {
-      auto response = client.Classify(model, *embeddings, first, std::min(batch, n - first),
-                                      probabilities, evidence);
-      if (!response.ok()) return Fail(response.status());
-      served_by = absl::StrCat(response->model_name(), " v", response->model_version());
+    arginator::EmbeddingMatrix chunk;
+    for (size_t first = 0; status.ok();) {
+      absl::StatusOr<bool> more = next(chunk);
+      if (!more.ok() || !*more) {
+        status = more.status();
+        break;
+      }
+      auto response = client.Classify(model, chunk, 0, chunk.rows(), probabilities, evidence);
+      if (!response.ok()) {
+        status = response.status();
+        break;
+      }
       on_batch(first, *response);
+      first += chunk.rows();
     }
   }
   bar.Finish();
-  if (!write_status.ok()) return Fail(write_status);
-  if (absl::Status s = writer->Close(); !s.ok()) return Fail(s);
+  if (!read_status.ok()) return fail(read_status, /*invalid_input=*/true);
+  if (!status.ok()) return fail(status, /*invalid_input=*/false);
+  if (!write_status.ok()) return fail(write_status, /*invalid_input=*/false);
+  if (absl::Status s = writer->Close(); !s.ok()) return fail(s, /*invalid_input=*/false);
+  const size_t n = done;
+  // Said once every row is read: an input error stays the one line an invalid file prints.
+  std::cerr << arginator::DescribeRead(input, n, (*stream)->source()) << "\n";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << absl::StrFormat(
       "classified %d embeddings from %s with %s in %.2fs (%.0f/s, %s; reading the file took "
       "%.2fs)\n",
-      n, input, served_by, seconds, n / seconds, stream ? "ClassifyStream" : "Classify",
+      n, input, served_by, seconds, n / seconds, streamed ? "ClassifyStream" : "Classify",
       read_seconds);
   for (const auto& [label, count] : writer->label_counts()) {
     std::cerr << absl::StrFormat("  %-20s %8d  %5.1f%%\n", label, count, 100.0 * count / n);
@@ -280,6 +313,12 @@ int main(int argc, char** argv) {
   classify->add_flag("--include-uncertain", include_uncertain,
                      "hAMRonization formats: also report the uncertain calls");
   classify->add_option("--batch", batch, "embeddings per request")->capture_default_str();
+  size_t in_flight = ArginatorClient::kDefaultMaxInFlight;
+  classify
+      ->add_option("--in-flight", in_flight,
+                   "requests sent and not yet answered while streaming (memory holds about this "
+                   "many batches)")
+      ->capture_default_str();
   classify->add_option("--stream", stream_mode, "auto (large inputs), always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
@@ -319,8 +358,8 @@ int main(int argc, char** argv) {
 
   if (classify->parsed()) {
     return RunClassify(**client, model, input, output, FormatNamed(format),
-                       std::max<size_t>(1, batch), stream_mode, probabilities, include_uncertain,
-                       evidence);
+                       std::max<size_t>(1, batch), std::max<size_t>(1, in_flight), stream_mode,
+                       probabilities, include_uncertain, evidence);
   }
   if (models->parsed()) return RunModels(**client);
   if (admin.parsed()) return admin.Run(**client);

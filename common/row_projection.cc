@@ -1,5 +1,8 @@
 #include "common/row_projection.h"
 
+#include <algorithm>
+#include <cmath>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ARGINATOR_X86 1
@@ -16,7 +19,7 @@ constexpr int kLanes = 16;
 inline __attribute__((always_inline)) float FinishLanes(float* lanes, const float* x,
                                                         const float* b, int dim) {
   const int full = dim - dim % kLanes;
-  for (int l = 0; l < dim - full; ++l) lanes[l] = lanes[l] + x[full + l] * b[full + l];
+  for (int l = 0; l < dim - full; ++l) lanes[l] = std::fma(x[full + l], b[full + l], lanes[l]);
   float half[8], quarter[4];
   for (int l = 0; l < 8; ++l) half[l] = lanes[l] + lanes[l + 8];
   for (int l = 0; l < 4; ++l) quarter[l] = half[l] + half[l + 4];
@@ -31,7 +34,7 @@ void PortableRows(const float* basis, int cols, int dim, const float* x, int64_t
       const float* b = basis + static_cast<int64_t>(c) * dim;
       float lanes[kLanes] = {};
       for (int d = 0; d < full; d += kLanes) {
-        for (int l = 0; l < kLanes; ++l) lanes[l] = lanes[l] + row[d + l] * b[d + l];
+        for (int l = 0; l < kLanes; ++l) lanes[l] = std::fma(row[d + l], b[d + l], lanes[l]);
       }
       out[r * cols + c] = FinishLanes(lanes, row, b, dim);
     }
@@ -60,7 +63,7 @@ __attribute__((target("avx512f"))) void Avx512Tile(const float* x, const float* 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_add_ps(acc[r][c], _mm512_mul_ps(xv[r], bv[c]));
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv[r], bv[c], acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -75,8 +78,8 @@ __attribute__((target("avx512f"))) void Avx512Tile(const float* x, const float* 
 
 // Lanes 0-7 and 8-15 in two registers: the same 16 sums as the other kernels.
 template <int R, int C>
-__attribute__((target("avx2"))) void Avx2Tile(const float* x, const float* b, int dim, float* out,
-                                              int cols) {
+__attribute__((target("avx2,fma"))) void Avx2Tile(const float* x, const float* b, int dim,
+                                                  float* out, int cols) {
   __m256 lo[R][C], hi[R][C];
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) lo[r][c] = hi[r][c] = _mm256_setzero_ps();
@@ -98,8 +101,8 @@ __attribute__((target("avx2"))) void Avx2Tile(const float* x, const float* b, in
     for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
-        lo[r][c] = _mm256_add_ps(lo[r][c], _mm256_mul_ps(xl[r], bl[c]));
-        hi[r][c] = _mm256_add_ps(hi[r][c], _mm256_mul_ps(xh[r], bh[c]));
+        lo[r][c] = _mm256_fmadd_ps(xl[r], bl[c], lo[r][c]);
+        hi[r][c] = _mm256_fmadd_ps(xh[r], bh[c], hi[r][c]);
       }
     }
   }
@@ -115,27 +118,33 @@ __attribute__((target("avx2"))) void Avx2Tile(const float* x, const float* b, in
 }
 
 // Tiles of R rows x C vectors over the whole [n, cols] output; the rows and vectors left over
-// go one at a time through the same arithmetic. Vectors outer, rows inner: each tile of the
-// basis (C x 4 KB for 1024 floats) is read from memory once per call and stays in L1 while every
-// row passes it (the rows, just read by the forward, are in L2); rows outer would read the whole
-// basis again for every R rows, and after a forward has evicted it that is slower than BLAS.
+// go one at a time through the same arithmetic. Blocks of kRowBlock rows (128 KB of 1024 floats,
+// in L2), and in each block vectors outer, rows inner: a tile of the basis (C x 4 KB) stays in L1
+// while the block's rows pass it, and the whole basis is read once per block. (Rows outer read the
+// basis again for every R rows; vectors outer over a whole 1,024-row batch read 4 MB of rows again
+// for every tile.)
+constexpr int64_t kRowBlock = 32;
+
 template <int R, int C, void (*Tile)(const float*, const float*, int, float*, int),
           void (*RowTile)(const float*, const float*, int, float*, int),
           void (*ColTile)(const float*, const float*, int, float*, int),
           void (*One)(const float*, const float*, int, float*, int)>
 void TiledRows(const float* basis, int cols, int dim, const float* x, int64_t n, float* out) {
-  int c = 0;
-  for (; c + C <= cols; c += C) {
-    const float* b = basis + static_cast<int64_t>(c) * dim;
-    int64_t r = 0;
-    for (; r + R <= n; r += R) Tile(x + r * dim, b, dim, out + r * cols + c, cols);
-    for (; r < n; ++r) ColTile(x + r * dim, b, dim, out + r * cols + c, cols);
-  }
-  for (; c < cols; ++c) {
-    const float* b = basis + static_cast<int64_t>(c) * dim;
-    int64_t r = 0;
-    for (; r + R <= n; r += R) RowTile(x + r * dim, b, dim, out + r * cols + c, cols);
-    for (; r < n; ++r) One(x + r * dim, b, dim, out + r * cols + c, cols);
+  for (int64_t block = 0; block < n; block += kRowBlock) {
+    const int64_t end = std::min(n, block + kRowBlock);
+    int c = 0;
+    for (; c + C <= cols; c += C) {
+      const float* b = basis + static_cast<int64_t>(c) * dim;
+      int64_t r = block;
+      for (; r + R <= end; r += R) Tile(x + r * dim, b, dim, out + r * cols + c, cols);
+      for (; r < end; ++r) ColTile(x + r * dim, b, dim, out + r * cols + c, cols);
+    }
+    for (; c < cols; ++c) {
+      const float* b = basis + static_cast<int64_t>(c) * dim;
+      int64_t r = block;
+      for (; r + R <= end; r += R) RowTile(x + r * dim, b, dim, out + r * cols + c, cols);
+      for (; r < end; ++r) One(x + r * dim, b, dim, out + r * cols + c, cols);
+    }
   }
 }
 
@@ -145,8 +154,8 @@ __attribute__((target("avx512f"))) void Avx512Rows(const float* basis, int cols,
       basis, cols, dim, x, n, out);
 }
 
-__attribute__((target("avx2"))) void Avx2Rows(const float* basis, int cols, int dim, const float* x,
-                                              int64_t n, float* out) {
+__attribute__((target("avx2,fma"))) void Avx2Rows(const float* basis, int cols, int dim,
+                                                  const float* x, int64_t n, float* out) {
   TiledRows<2, 2, Avx2Tile<2, 2>, Avx2Tile<2, 1>, Avx2Tile<1, 2>, Avx2Tile<1, 1>>(basis, cols, dim,
                                                                                   x, n, out);
 }
@@ -157,7 +166,9 @@ ProjectionKernel Detect() {
 #ifdef ARGINATOR_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return ProjectionKernel::kAvx512;
-  if (__builtin_cpu_supports("avx2")) return ProjectionKernel::kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return ProjectionKernel::kAvx2;
+  }
 #endif
   return ProjectionKernel::kPortable;
 }

@@ -1,6 +1,7 @@
 #include "common/embedding_files.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -209,6 +210,97 @@ TEST(EmbeddingFilesTest, AQuotedCsvIdMayHoldTheSeparator) {
   std::ofstream(dir.Join("open.csv")) << "\"P1,1,2,3\n";
   EXPECT_THAT(ReadEmbeddingFile(dir.Join("open.csv"), 3).status().message(),
               HasSubstr("open.csv: line 1: field 1 has an unclosed quote"));
+}
+
+}  // namespace
+}  // namespace arginator
+
+namespace arginator {
+namespace {
+
+// Reads `path` through an EmbeddingStream in chunks of `chunk_rows`.
+absl::StatusOr<EmbeddingMatrix> ReadInChunks(const std::string& path, size_t chunk_rows,
+                                             int* chunks = nullptr) {
+  auto stream = EmbeddingStream::Open(path, EmbeddingReadOptions());
+  if (!stream.ok()) return stream.status();
+  EmbeddingMatrix all, chunk;
+  for (;;) {
+    absl::StatusOr<bool> more = (*stream)->Next(chunk_rows, chunk);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    EXPECT_LE(chunk.rows(), chunk_rows);
+    EXPECT_EQ(chunk.values.size(), chunk.rows() * chunk.dim);
+    all.dim = chunk.dim;
+    all.Append(chunk);
+    if (chunks != nullptr) ++*chunks;
+  }
+  EXPECT_EQ(chunk.rows(), 0u) << "the end leaves the chunk empty";
+  return all;
+}
+
+// Issue 29: a file larger than memory classifies, because the clients read it a request's rows at
+// a time; every format gives the same rows, ids and values chunk by chunk as read whole.
+TEST(EmbeddingStreamTest, EveryFormatReadInChunksGivesTheWholeFilesRows) {
+  testing::TempDir dir;
+  EmbeddingMatrix m = testing::MakeMatrix("P", 11);
+  ASSERT_TRUE(WriteEmbeddingsCsv(dir.Join("e.csv"), m).ok());
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("e.npy"), m).ok());
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("e.h5"), m).ok());
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("plain.npy"), m).ok());
+  std::filesystem::remove(dir.Join("plain.npy.ids"));
+  for (const char* name : {"e.csv", "e.npy", "e.h5", "plain.npy"}) {
+    auto whole = ReadEmbeddingFile(dir.Join(name));
+    ASSERT_TRUE(whole.ok()) << name << ": " << whole.status();
+    for (size_t chunk_rows : {1, 4, 11, 100}) {
+      int chunks = 0;
+      auto chunked = ReadInChunks(dir.Join(name), chunk_rows, &chunks);
+      ASSERT_TRUE(chunked.ok()) << name << ": " << chunked.status();
+      EXPECT_EQ(chunked->ids, whole->ids) << name << " in chunks of " << chunk_rows;
+      EXPECT_EQ(chunked->values, whole->values) << name << " in chunks of " << chunk_rows;
+      EXPECT_EQ(chunks, static_cast<int>((11 + chunk_rows - 1) / chunk_rows));
+    }
+    auto stream = EmbeddingStream::Open(dir.Join(name), EmbeddingReadOptions());
+    ASSERT_TRUE(stream.ok());
+    EXPECT_EQ((*stream)->total_rows(), std::string(name) == "e.csv" ? -1 : 11) << name;
+  }
+}
+
+TEST(EmbeddingStreamTest, AnErrorPartWayIsTheWholeReadsErrorAtTheChunkThatReachesIt) {
+  testing::TempDir dir;
+  EmbeddingMatrix m = testing::MakeMatrix("P", 9);
+  m.row(7)[3] = std::nanf("");
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("nan.npy"), m).ok());
+  std::string csv = "id";
+  for (int j = 0; j < m.dim; ++j) csv += ",v" + std::to_string(j);
+  csv += "\n";
+  for (size_t i = 0; i < 9; ++i) {
+    csv += m.ids[i];
+    for (int j = 0; j < m.dim; ++j) csv += i == 6 && j == 5 ? ",x" : ",0.5";
+    csv += "\n";
+  }
+  std::ofstream(dir.Join("bad.csv")) << csv;
+  for (const char* name : {"nan.npy", "bad.csv"}) {
+    auto whole = ReadEmbeddingFile(dir.Join(name));
+    ASSERT_FALSE(whole.ok()) << name;
+    auto stream = EmbeddingStream::Open(dir.Join(name), EmbeddingReadOptions());
+    ASSERT_TRUE(stream.ok()) << name << ": the bad row is not read yet";
+    EmbeddingMatrix chunk;
+    for (int i = 0; i < 2; ++i) {  // rows 0-5 (CSV lines 2-7 hold rows 0-5)
+      auto more = (*stream)->Next(3, chunk);
+      ASSERT_TRUE(more.ok() && *more) << name << " chunk " << i << ": " << more.status();
+    }
+    auto bad = (*stream)->Next(3, chunk);
+    EXPECT_EQ(bad.status(), whole.status()) << name;
+  }
+  EXPECT_THAT(std::string(ReadEmbeddingFile(dir.Join("bad.csv")).status().message()),
+              HasSubstr("line 8"));
+  // An ids file that does not match the rows fails when the stream opens, before any row.
+  EmbeddingMatrix ok = testing::MakeMatrix("Q", 3);
+  ASSERT_TRUE(WriteEmbeddingsNpy(dir.Join("q.npy"), ok).ok());
+  std::ofstream(dir.Join("q.npy.ids")) << "a\nb\n";
+  auto opened = EmbeddingStream::Open(dir.Join("q.npy"), EmbeddingReadOptions());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("has 2 ids for 3 rows"));
 }
 
 }  // namespace

@@ -73,7 +73,6 @@ def _data_sha256(client, name, version):
 def classify(client, args):
     read_start = time.monotonic()
     embeddings = read_input(args)
-    sys.stderr.write(describe_read(args.input, len(embeddings.ids), embeddings.source) + "\n")
     start = time.monotonic()  # classification time, without the read
     writer = ResultsWriter(args.output, args.format, args.input,
                            include_uncertain=args.include_uncertain,
@@ -99,6 +98,8 @@ def classify(client, args):
     writer.close()
     seconds = max(time.monotonic() - start, 1e-9)
     err = sys.stderr
+    # Said once every row is classified, as the C++ client (which reads as it sends) says it.
+    err.write(describe_read(args.input, n, embeddings.source) + "\n")
     err.write("classified %d embeddings from %s with %s in %.2fs (%.0f/s, %s; reading the file "
               "took %.2fs)\n" % (n, args.input, served_by, seconds, n / seconds,
                                  "ClassifyStream" if stream else "Classify", start - read_start))
