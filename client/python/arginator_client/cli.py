@@ -91,6 +91,9 @@ def build_parser():
                           help="hAMRonization formats: also report the uncertain calls")
     classify.add_argument("--batch", type=_non_negative, default=256,
                           help="embeddings per request (default: %(default)s)")
+    classify.add_argument("--in-flight", type=_non_negative, default=4,
+                          help="requests sent and not yet answered while streaming (memory "
+                               "holds about this many batches; default: %(default)s)")
     classify.add_argument("--stream", choices=("auto", "always", "never"), default="auto",
                           help="auto (large inputs), always or never (default: %(default)s)")
     classify.add_argument("--no-probabilities", dest="probabilities", action="store_false",

@@ -1,5 +1,6 @@
 """Client: the Python peer of client/arginator_client.h."""
 import random
+import threading
 import time
 
 import grpc
@@ -82,18 +83,28 @@ class Client:
         return self._with_retries(lambda timeout: self._stub.Classify(request, timeout=timeout))
 
     def classify_stream(self, embeddings, ids, model, version=None, label=None,
-                        probabilities=True, batch_size=256, evidence=0):
+                        probabilities=True, batch_size=256, evidence=0, max_in_flight=4):
         """Classifies every row over one ClassifyStream, batch_size rows per request; yields one
-        ClassifyResponse per batch, in order. An error answering a batch ends the stream and
-        raises ArginatorError naming the batch's first row. The stream has no deadline (a bulk
-        job) and is not retried."""
+        ClassifyResponse per batch, in order. At most max_in_flight requests are sent and not
+        yet answered, so only that many batches are copied into requests at a time (embeddings
+        may be a memory-mapped array larger than memory). An error answering a batch ends the
+        stream and raises ArginatorError naming the batch's first row. The stream has no
+        deadline (a bulk job) and is not retried."""
         values = _as_rows(embeddings, ids)
         if batch_size < 1:
             raise ArginatorError("INVALID_ARGUMENT", f"batch size {batch_size} is not positive")
+        if max_in_flight < 1:
+            raise ArginatorError("INVALID_ARGUMENT",
+                                 f"max_in_flight {max_in_flight} is not positive")
         spec = self._model_spec(model, version, label)
+        slots = threading.Semaphore(max_in_flight)
+        done = threading.Event()
 
-        def requests():
+        def requests():  # runs on gRPC's thread while this one takes the answers
             for first in range(0, len(ids), batch_size):
+                while not slots.acquire(timeout=0.1):
+                    if done.is_set():
+                        return
                 last = first + batch_size
                 request = self._request(values[first:last], ids[first:last], spec, probabilities,
                                         evidence)
@@ -103,6 +114,7 @@ class Client:
         call = self._stub.ClassifyStream(requests())
         try:
             for answer in call:
+                slots.release()
                 if answer.error_code != 0:
                     code = _CODE_NAMES.get(answer.error_code, str(answer.error_code))
                     raise ArginatorError(
@@ -111,6 +123,7 @@ class Client:
         except grpc.RpcError as error:
             raise _from_rpc_error(error) from None
         finally:
+            done.set()
             call.cancel()  # a no-op once the stream has ended
 
     def list_models(self):

@@ -84,7 +84,8 @@ def classify(client, args):
     model = dict(model=args.model, version=_version(args), label=args.label,
                  probabilities=args.probabilities, evidence=args.evidence)
     if stream:
-        responses = client.classify_stream(values, ids, batch_size=batch, **model)
+        responses = client.classify_stream(values, ids, batch_size=batch,
+                                           max_in_flight=max(1, args.in_flight), **model)
     else:
         responses = (client.classify(values[first:first + batch], ids[first:first + batch],
                                      **model) for first in range(0, n, batch))

@@ -153,9 +153,15 @@ def _parse_row(fields):
         return np.array(values, dtype=np.float64).astype(np.float32)
 
 
-def _first_non_finite(row):
-    finite = np.isfinite(row)
-    return None if finite.all() else int(np.argmin(finite))
+def _first_non_finite(values, chunk=1 << 24):
+    """The flat index of the first NaN/Inf in `values`, or None; checked 64 MB at a time, so a
+    memory-mapped file is not held in memory by a mask of its size."""
+    flat = values.reshape(-1)
+    for start in range(0, flat.size, chunk):
+        finite = np.isfinite(flat[start:start + chunk])
+        if not finite.all():
+            return start + int(np.argmin(finite))
+    return None
 
 
 def _kind(value):
@@ -226,12 +232,17 @@ def _parse_npy(path, dim, file, file_size, data):
     data_at = offset + header_len
     if rows > (file_size - data_at) // (cols * dtype.itemsize):
         raise bad(f"holds fewer bytes than its shape ({shape}) needs")
-    stored = np.empty(rows * cols, dtype)
-    file.seek(data_at)
-    if file.readinto(memoryview(stored).cast("B")) != stored.nbytes:
-        raise EmbeddingFileError("DATA_LOSS", f"{path}: could not read the array")
-    with np.errstate(over="ignore"):
-        values = stored if dtype == np.float32 else stored.astype(np.float32)
+    if dtype == np.float32 and rows > 0:
+        # Mapped, not read: the clients send a request's rows at a time from it, so a file larger
+        # than memory classifies (the kernel pages it in and out).
+        values = np.memmap(path, dtype, mode="r", offset=data_at, shape=(rows * cols,))
+    else:
+        stored = np.empty(rows * cols, dtype)
+        file.seek(data_at)
+        if file.readinto(memoryview(stored).cast("B")) != stored.nbytes:
+            raise EmbeddingFileError("DATA_LOSS", f"{path}: could not read the array")
+        with np.errstate(over="ignore"):
+            values = stored if dtype == np.float32 else stored.astype(np.float32)
     bad_at = _first_non_finite(values)
     if bad_at is not None:
         raise bad(f"row {bad_at // cols} has {_kind(values[bad_at])} at column {bad_at % cols}")
