@@ -313,7 +313,7 @@ class NpyStream final : public EmbeddingStream {
   std::vector<char> stored_;  // float16 / float64 as stored
 };
 
-// A file read whole (HDF5, or any file whose ids go through an id map), handed out in chunks.
+// A file read whole (one whose ids go through an id map), handed out in chunks.
 class MatrixStream final : public EmbeddingStream {
  public:
   MatrixStream(EmbeddingMatrix matrix, EmbeddingSource source) : matrix_(std::move(matrix)) {
@@ -350,6 +350,9 @@ absl::StatusOr<std::unique_ptr<EmbeddingStream>> EmbeddingStream::Open(
     return CsvStream::Open(path, options.dim);
   }
   if (options.id_map == nullptr && ext == ".npy") return NpyStream::Open(path, options.dim);
+  if (options.id_map == nullptr && (ext == ".h5" || ext == ".hdf5")) {
+    return OpenEmbeddingsH5Stream(path, options);
+  }
   EmbeddingSource source;
   ARG_ASSIGN_OR_RETURN(EmbeddingMatrix matrix, ReadEmbeddingFile(path, options, &source));
   return std::unique_ptr<EmbeddingStream>(new MatrixStream(std::move(matrix), std::move(source)));

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "common/embedding_matrix.h"
 #include "common/embedding_source.h"
+#include "common/embedding_stream.h"
 
 namespace arginator {
 
@@ -25,29 +26,7 @@ absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path,
                                                   EmbeddingSource* source);
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingFile(const std::string& path, int dim = kEmbeddingDim);
 
-// The same files read a chunk of rows at a time, so that one larger than memory can be classified:
-// NPY and CSV/TSV are read as the chunks are asked for (memory: one chunk; the ids file's lines are
-// counted when the stream opens); HDF5 files, and any file whose ids go through an id map (whose
-// checks need every id), are read whole when the stream opens and handed out in chunks. Rows,
-// ids, checks and error messages are ReadEmbeddingFile's; an error in a row is reported by the
-// Next that reaches it.
-class EmbeddingStream {
- public:
-  virtual ~EmbeddingStream() = default;
-  static absl::StatusOr<std::unique_ptr<EmbeddingStream>> Open(const std::string& path,
-                                                               const EmbeddingReadOptions& options);
-
-  // Replaces `chunk` with the next rows, at most `max_rows` (> 0); false, with `chunk` empty, at
-  // the end of the file.
-  virtual absl::StatusOr<bool> Next(size_t max_rows, EmbeddingMatrix& chunk) = 0;
-  // The file's rows when known before reading them (NPY, HDF5, a file read whole), else -1 (CSV).
-  virtual int64_t total_rows() const = 0;
-  // What was found (layout, ids, precision, pooled), known once the stream is open.
-  const EmbeddingSource& source() const { return source_; }
-
- protected:
-  EmbeddingSource source_;
-};
+// The same files read a chunk of rows at a time: EmbeddingStream::Open (common/embedding_stream.h).
 
 // One line for a person: "read 3 embeddings from F: <layout>; ids from <ids>[; N per-residue
 // arrays mean-pooled]" (the clients print it; the Python client prints the same words).

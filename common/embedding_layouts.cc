@@ -171,4 +171,68 @@ absl::StatusOr<std::vector<std::string>> ResolveHdf5Ids(
   return names;
 }
 
+absl::StatusOr<Hdf5IdResolver> Hdf5IdResolver::Create(const std::string& path,
+                                                      std::vector<std::string> all_names) {
+  Hdf5IdResolver resolver;
+  resolver.path_ = path;
+  resolver.all_names_ = std::move(all_names);
+  resolver.mapping_path_ = FindMappingFile(path);
+  if (!resolver.mapping_path_.empty()) {
+    ARG_ASSIGN_OR_RETURN(resolver.mapping_, ReadMappingFile(resolver.mapping_path_));
+    for (const std::string& name : resolver.all_names_) {
+      if (resolver.mapping_.count(name) > 0) {
+        ++resolver.mapped_names_;
+      } else if (resolver.first_unmapped_.empty()) {
+        resolver.first_unmapped_ = name;
+      }
+    }
+  }
+  return resolver;
+}
+
+absl::StatusOr<std::vector<std::string>> Hdf5IdResolver::Resolve(
+    const std::vector<std::string>& names, const std::vector<std::string>& original_ids) {
+  const bool mapped = !mapping_path_.empty() && mapped_names_ == all_names_.size();
+  std::vector<std::string> ids;
+  ids.reserve(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string id;
+    if (!original_ids[i].empty()) {
+      attributes_seen_ = true;
+      id = original_ids[i];
+    } else if (mapped) {
+      id = mapping_.at(names[i]);
+    } else if (!attributes_seen_ && mapped_names_ > 0) {
+      // ResolveHdf5Ids's error for a file without attributes and a mapping of only some names.
+      return absl::InvalidArgumentError(absl::StrCat(
+          mapping_path_, ": lists ", mapped_names_, " of the ", all_names_.size(), " datasets in ",
+          path_, " (not '", first_unmapped_, "'); the ids cannot be recovered"));
+    } else {
+      id = names[i];
+    }
+    if (attributes_seen_ || mapped) {
+      auto [it, inserted] = first_with_.emplace(id, names[i]);
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat(path_, ": datasets '", it->second, "' and '",
+                                                       names[i], "' both have original_id '", id,
+                                                       "'"));
+      }
+    }
+    ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
+void Hdf5IdResolver::Describe(EmbeddingSource* source) const {
+  if (attributes_seen_) {
+    source->layout = kBioEmbeddings;
+    source->ids = "original_id attributes";
+  } else if (!mapping_path_.empty() && mapped_names_ == all_names_.size()) {
+    source->layout = kBioEmbeddings;
+    source->ids = absl::StrCat(kMappingFile, " (", mapping_path_, ")");
+  } else {
+    DescribeKeys(all_names_, source);
+  }
+}
+
 }  // namespace arginator

@@ -231,6 +231,86 @@ absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
   return out;
 }
 
+namespace {
+
+herr_t CollectName(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+class H5Stream final : public EmbeddingStream {
+ public:
+  H5Stream(std::string path, const EmbeddingReadOptions& options, hid_t file)
+      : path_(std::move(path)), options_(options), file_(file, H5Fclose) {}
+  void Start(std::vector<std::string> names, Hdf5IdResolver resolver) {
+    names_ = std::move(names);
+    resolver_ = std::move(resolver);
+  }
+
+  int64_t total_rows() const override { return static_cast<int64_t>(names_.size()); }
+
+  absl::StatusOr<bool> Next(size_t max_rows, EmbeddingMatrix& chunk) override {
+    chunk.dim = options_.dim;
+    chunk.ids.clear();
+    chunk.values.clear();
+    const size_t end = next_ + std::min(max_rows, names_.size() - next_);
+    if (next_ == end) return false;
+    ReadState state{&path_, &options_, &chunk, {}, {}, widest_float_, pooled_, absl::OkStatus()};
+    chunk.values.reserve((end - next_) * static_cast<size_t>(options_.dim));
+    for (size_t i = next_; i < end; ++i) {
+      ARG_RETURN_IF_ERROR(ReadOneDataset(file_.get(), names_[i], state));
+    }
+    ARG_ASSIGN_OR_RETURN(chunk.ids, resolver_.Resolve(state.names, state.original_ids));
+    widest_float_ = state.widest_float;
+    pooled_ = state.pooled;
+    next_ = end;
+    if (next_ == names_.size()) {  // the end: what was found is known
+      resolver_.Describe(&source_);
+      source_.precision = PrecisionName(widest_float_);
+      source_.pooled = pooled_;
+    }
+    return true;
+  }
+
+ private:
+  const std::string path_;
+  const EmbeddingReadOptions options_;
+  H5Handle file_;
+  std::vector<std::string> names_;
+  Hdf5IdResolver resolver_;
+  size_t next_ = 0;
+  size_t widest_float_ = 0;
+  int64_t pooled_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EmbeddingStream>> OpenEmbeddingsH5Stream(
+    const std::string& path, const EmbeddingReadOptions& options) {
+  SilenceHdf5Errors();
+  if (access(path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such readable file"));
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an HDF5 file"));
+  }
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open HDF5 file"));
+  // The stream owns the file from here (it closes it, on an error below too).
+  auto stream = std::make_unique<H5Stream>(path, options, file);
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  if (H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &index, CollectName, &names) < 0) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot list the root group"));
+  }
+  if (names.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": file contains no embeddings"));
+  }
+  ARG_ASSIGN_OR_RETURN(Hdf5IdResolver resolver, Hdf5IdResolver::Create(path, names));
+  stream->Start(std::move(names), std::move(resolver));
+  return std::unique_ptr<EmbeddingStream>(std::move(stream));
+}
+
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim) {
   EmbeddingReadOptions options;
   options.dim = dim;

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/embedding_matrix.h"
 #include "common/embedding_source.h"
+#include "common/embedding_stream.h"
 
 namespace arginator {
 
@@ -26,6 +28,14 @@ absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
                                                  const EmbeddingReadOptions& options,
                                                  EmbeddingSource* source);
 absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path, int dim = kEmbeddingDim);
+
+// The same files a chunk of datasets at a time (EmbeddingStream, common/embedding_stream.h): the
+// dataset names are listed when it opens (cheap beside opening each dataset, which is libhdf5's
+// cost per protein), each Next reads the next datasets in name order, and the ids are resolved as
+// they come (Hdf5IdResolver, common/embedding_layouts.h). The source's ids and precision are
+// complete once the stream has ended.
+absl::StatusOr<std::unique_ptr<EmbeddingStream>> OpenEmbeddingsH5Stream(
+    const std::string& path, const EmbeddingReadOptions& options);
 
 // Reads only the string attributes on the root group (e.g. `synthetic`, `generator`): each one
 // string (fixed or variable length) of at most 64 KiB; other attributes are skipped.

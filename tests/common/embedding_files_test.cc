@@ -305,3 +305,58 @@ TEST(EmbeddingStreamTest, AnErrorPartWayIsTheWholeReadsErrorAtTheChunkThatReache
 
 }  // namespace
 }  // namespace arginator
+
+namespace arginator {
+namespace {
+
+// The per-protein HDF5 layouts read in chunks give the whole read's ids and source: bio_embeddings
+// with original_id attributes, with only a mapping file, plain names; a duplicate original_id is
+// the whole read's error.
+TEST(EmbeddingStreamTest, PerProteinHdf5InChunksResolvesIdsAsTheWholeRead) {
+  testing::TempDir dir;
+  EmbeddingMatrix m = testing::MakeMatrix("k", 7);
+  std::vector<std::string> originals;
+  for (int i = 0; i < 7; ++i) originals.push_back("sp|P" + std::to_string(i) + "|BLA");
+  std::filesystem::create_directories(dir.Join("attrs"));
+  std::filesystem::create_directories(dir.Join("mapped"));
+  std::filesystem::create_directories(dir.Join("dup"));
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("attrs/e.h5"), m, {}, &originals).ok());
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("mapped/e.h5"), m).ok());
+  std::string mapping = ",original_id,sequence_length\n";
+  for (int i = 0; i < 7; ++i) mapping += m.ids[i] + "," + originals[i] + ",286\n";
+  std::ofstream(dir.Join("mapped/mapping_file.csv")) << mapping;
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("plain.h5"), m).ok());
+  std::vector<std::string> dups = originals;
+  dups[5] = dups[1];
+  ASSERT_TRUE(WriteEmbeddingsH5(dir.Join("dup/e.h5"), m, {}, &dups).ok());
+  for (const char* name : {"attrs/e.h5", "mapped/e.h5", "plain.h5"}) {
+    EmbeddingSource whole_source;
+    auto whole = ReadEmbeddingFile(dir.Join(name), EmbeddingReadOptions(), &whole_source);
+    ASSERT_TRUE(whole.ok()) << name << ": " << whole.status();
+    auto stream = EmbeddingStream::Open(dir.Join(name), EmbeddingReadOptions());
+    ASSERT_TRUE(stream.ok()) << name << ": " << stream.status();
+    EXPECT_EQ((*stream)->total_rows(), 7);
+    EmbeddingMatrix all, chunk;
+    for (;;) {
+      auto more = (*stream)->Next(3, chunk);
+      ASSERT_TRUE(more.ok()) << name << ": " << more.status();
+      if (!*more) break;
+      all.Append(chunk);
+    }
+    EXPECT_EQ(all.ids, whole->ids) << name;
+    EXPECT_EQ(all.values, whole->values) << name;
+    EXPECT_EQ((*stream)->source().layout, whole_source.layout) << name;
+    EXPECT_EQ((*stream)->source().ids, whole_source.ids) << name;
+    EXPECT_EQ((*stream)->source().precision, whole_source.precision) << name;
+  }
+  auto whole = ReadEmbeddingFile(dir.Join("dup/e.h5"));
+  ASSERT_FALSE(whole.ok());
+  auto stream = EmbeddingStream::Open(dir.Join("dup/e.h5"), EmbeddingReadOptions());
+  ASSERT_TRUE(stream.ok());
+  EmbeddingMatrix chunk;
+  ASSERT_TRUE((*stream)->Next(3, chunk).ok());
+  EXPECT_EQ((*stream)->Next(3, chunk).status(), whole.status());
+}
+
+}  // namespace
+}  // namespace arginator
