@@ -42,11 +42,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   auto m = arginator::ReadEmbeddingFile(path, dim);
+  // The clients read the same file 3 rows at a time (EmbeddingStream): the same rows, or the same
+  // error from the chunk that reaches it.
+  arginator::EmbeddingReadOptions options;
+  options.dim = dim;
+  absl::Status chunked_status;
+  arginator::EmbeddingMatrix chunked, chunk;
+  chunked.dim = dim;
+  auto stream = arginator::EmbeddingStream::Open(path, options);
+  if (!stream.ok()) {
+    chunked_status = stream.status();
+  } else {
+    for (;;) {
+      absl::StatusOr<bool> more = (*stream)->Next(3, chunk);
+      if (!more.ok()) {
+        chunked_status = more.status();
+        break;
+      }
+      if (!*more) break;
+      chunked.Append(chunk);
+    }
+  }
+  FUZZ_CHECK(chunked_status.ok() == m.ok());
   if (!m.ok()) {
     // Errors name the file.
     FUZZ_CHECK(m.status().message().find(path) != absl::string_view::npos);
+    FUZZ_CHECK(chunked_status == m.status());
     return 0;
   }
+  FUZZ_CHECK(chunked.ids == m->ids && chunked.values == m->values);
   FUZZ_CHECK(m->dim == dim && m->rows() >= 1);
   FUZZ_CHECK(m->values.size() == m->rows() * static_cast<size_t>(dim));
   for (float v : m->values) FUZZ_CHECK(std::isfinite(v));
