@@ -168,7 +168,14 @@ TEST_F(ClientTest, AFileLargerThanTheClientsMemoryClassifiesAsItIsRead) {
   ASSERT_NE(at, std::string::npos) << r.output;
   const long maxrss_kb = std::stol(r.output.substr(at + 10));
   const long file_kb = static_cast<long>(std::filesystem::file_size(work_.Join("big.npy")) / 1024);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps 256 MB of freed memory in quarantine and its shadow: the bound is a
+  // property of the release build (this build still checks every row arrives, in order).
+  (void)maxrss_kb;
+  (void)file_kb;
+#else
   EXPECT_LT(maxrss_kb, file_kb / 2) << "the client held the file: " << r.output;
+#endif
 }
 
 // Rows already sent when a later row turns out bad: the input's error (exit 2, naming the line),
