@@ -154,10 +154,10 @@ TEST_F(ClientTest, AFileLargerThanTheClientsMemoryClassifiesAsItIsRead) {
       "code = subprocess.run(sys.argv[1:]).returncode; "
       "print(\"maxrss_kb\", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
       "file=sys.stderr); sys.exit(code)' ";
-  auto r = RunCommand(wrapper + Client("classify --model " + std::string(kBinary) + " --input " +
-                                       work_.Join("big.npy") +
-                                       " --batch 512 --in-flight 2 --no-probabilities --output " +
-                                       work_.Join("big.csv")));
+  auto r = RunCommand(
+      wrapper +
+      Client("classify --model " + std::string(kBinary) + " --input " + work_.Join("big.npy") +
+             " --batch 512 --in-flight 2 --no-probabilities --output " + work_.Join("big.csv")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("ClassifyStream"));
   const auto lines = ReadLines(work_.Join("big.csv"));
