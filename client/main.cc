@@ -45,12 +45,30 @@ struct InputFile {
   bool pool_residues = true;
 
   absl::StatusOr<arginator::EmbeddingMatrix> Read(arginator::EmbeddingSource* source) const {
-    auto map = arginator::LoadIdMap(id_map, fasta);
-    if (!map.ok()) return map.status();
+    std::unique_ptr<arginator::IdMap> map;
+    auto options = Options(&map);
+    if (!options.ok()) return options.status();
+    return arginator::ReadEmbeddingFile(path, *options, source);
+  }
+  // The same file a request's rows at a time (an id map is applied while the stream opens).
+  absl::StatusOr<std::unique_ptr<arginator::EmbeddingStream>> Open() const {
+    std::unique_ptr<arginator::IdMap> map;
+    auto options = Options(&map);
+    if (!options.ok()) return options.status();
+    return arginator::EmbeddingStream::Open(path, *options);
+  }
+
+ private:
+  // The read options; their id map (when --id-map or --fasta gave one) lives in `*map`.
+  absl::StatusOr<arginator::EmbeddingReadOptions> Options(
+      std::unique_ptr<arginator::IdMap>* map) const {
+    auto loaded = arginator::LoadIdMap(id_map, fasta);
+    if (!loaded.ok()) return loaded.status();
+    *map = *std::move(loaded);
     arginator::EmbeddingReadOptions options;
     options.pool_residues = pool_residues;
     options.id_map = map->get();
-    return arginator::ReadEmbeddingFile(path, options, source);
+    return options;
   }
 };
 
@@ -102,12 +120,7 @@ int RunClassify(ArginatorClient& client, const ModelSelector& model, const Input
                 bool include_uncertain, int evidence) {
   const std::string& input = input_file.path;
   const auto start = std::chrono::steady_clock::now();
-  auto map = arginator::LoadIdMap(input_file.id_map, input_file.fasta);
-  if (!map.ok()) return Fail(map.status(), /*invalid_input=*/true);
-  arginator::EmbeddingReadOptions read_options;
-  read_options.pool_residues = input_file.pool_residues;
-  read_options.id_map = map->get();
-  auto stream = arginator::EmbeddingStream::Open(input, read_options);
+  auto stream = input_file.Open();
   if (!stream.ok()) return Fail(stream.status(), /*invalid_input=*/true);
   // Opening reads the header (NPY), nothing (CSV) or the whole file (HDF5, an id map).
   double read_seconds =
