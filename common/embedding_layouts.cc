@@ -192,7 +192,7 @@ absl::StatusOr<Hdf5IdResolver> Hdf5IdResolver::Create(const std::string& path,
 
 absl::StatusOr<std::vector<std::string>> Hdf5IdResolver::Resolve(
     const std::vector<std::string>& names, const std::vector<std::string>& original_ids) {
-  const bool mapped = !mapping_path_.empty() && mapped_names_ == all_names_.size();
+  const bool mapped = MapsEveryName();
   std::vector<std::string> ids;
   ids.reserve(names.size());
   for (size_t i = 0; i < names.size(); ++i) {
@@ -227,7 +227,7 @@ void Hdf5IdResolver::Describe(EmbeddingSource* source) const {
   if (attributes_seen_) {
     source->layout = kBioEmbeddings;
     source->ids = "original_id attributes";
-  } else if (!mapping_path_.empty() && mapped_names_ == all_names_.size()) {
+  } else if (MapsEveryName()) {
     source->layout = kBioEmbeddings;
     source->ids = absl::StrCat(kMappingFile, " (", mapping_path_, ")");
   } else {

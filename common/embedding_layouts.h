@@ -42,6 +42,10 @@ class Hdf5IdResolver {
   void Describe(EmbeddingSource* source) const;
 
  private:
+  bool MapsEveryName() const {
+    return !mapping_path_.empty() && mapped_names_ == all_names_.size();
+  }
+
   std::string path_;
   std::vector<std::string> all_names_;
   std::string mapping_path_;                              // "" when none was found

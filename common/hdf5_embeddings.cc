@@ -198,11 +198,9 @@ std::string PrecisionName(size_t bytes) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
-                                                 const EmbeddingReadOptions& options,
-                                                 EmbeddingSource* source) {
+// An embeddings file opened read-only for the whole read and the stream alike; the caller
+// closes the identifier.
+absl::StatusOr<hid_t> OpenEmbeddingsFile(const std::string& path) {
   SilenceHdf5Errors();
   if (access(path.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(path, ": no such readable file"));
@@ -210,8 +208,18 @@ absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": not an HDF5 file"));
   }
-  H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open HDF5 file"));
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open HDF5 file"));
+  return file;
+}
+
+}  // namespace
+
+absl::StatusOr<EmbeddingMatrix> ReadEmbeddingsH5(const std::string& path,
+                                                 const EmbeddingReadOptions& options,
+                                                 EmbeddingSource* source) {
+  ARG_ASSIGN_OR_RETURN(const hid_t opened, OpenEmbeddingsFile(path));
+  H5Handle file(opened, H5Fclose);
 
   EmbeddingMatrix out;
   out.dim = options.dim;
@@ -287,15 +295,7 @@ class H5Stream final : public EmbeddingStream {
 
 absl::StatusOr<std::unique_ptr<EmbeddingStream>> OpenEmbeddingsH5Stream(
     const std::string& path, const EmbeddingReadOptions& options) {
-  SilenceHdf5Errors();
-  if (access(path.c_str(), R_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat(path, ": no such readable file"));
-  }
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not an HDF5 file"));
-  }
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open HDF5 file"));
+  ARG_ASSIGN_OR_RETURN(const hid_t file, OpenEmbeddingsFile(path));
   // The stream owns the file from here (it closes it, on an error below too).
   auto stream = std::make_unique<H5Stream>(path, options, file);
   std::vector<std::string> names;
