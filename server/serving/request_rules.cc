@@ -97,13 +97,20 @@ absl::StatusOr<RowsView> CheckRows(const RequestRows& rows, int dim, int64_t max
     if (static_cast<int64_t>(rows.each.size()) != n) {
       return absl::InternalError("a protocol decoded a row count unlike its rows");
     }
-    scratch.resize(static_cast<size_t>(n) * dim);  // keeps its capacity between requests
     for (int64_t i = 0; i < n; ++i) {
-      const absl::Span<const float> row = rows.each[static_cast<size_t>(i)];
-      if (static_cast<int64_t>(row.size()) != dim) return wrong_width(i, row.size());
-      std::memcpy(scratch.data() + i * dim, row.data(), row_bytes);
+      const size_t width = rows.each[static_cast<size_t>(i)].size();
+      if (static_cast<int64_t>(width) != dim) return wrong_width(i, width);
     }
-    data = scratch.data();
+    if (n == 1) {
+      // One row (the common single-embedding request) is contiguous already: read in place.
+      data = rows.each[0].data();
+    } else {
+      scratch.resize(static_cast<size_t>(n) * dim);  // keeps its capacity between requests
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(scratch.data() + i * dim, rows.each[static_cast<size_t>(i)].data(), row_bytes);
+      }
+      data = scratch.data();
+    }
   } else {
     if (rows.width != dim) return wrong_width(0, rows.width);
     // Little-endian hosts only (x86, arm). Protobuf and the HTTP edge allocate with at least

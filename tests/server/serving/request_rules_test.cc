@@ -104,6 +104,22 @@ TEST(RequestRulesTest, RowsOfAnyWidthAreCheckedAndCopiedContiguous) {
             "embedding 1 has 5 values, the model expects 4");
 }
 
+TEST(RequestRulesTest, ALoneRowIsReadInPlace) {
+  const std::vector<float> a(kDim, 1.f), wide(kDim + 1, 1.f);
+  RequestRows rows;
+  rows.count = 1;
+  rows.each = {absl::MakeConstSpan(a)};
+  std::vector<float> scratch, norms;
+  auto ok = CheckRows(rows, kDim, 8, Name, scratch, norms);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->data, a.data());
+  EXPECT_TRUE(scratch.empty());
+  EXPECT_FLOAT_EQ(norms.at(0), 2.f);
+  rows.each[0] = absl::MakeConstSpan(wide);
+  EXPECT_EQ(CheckRows(rows, kDim, 8, Name, scratch, norms).status().message(),
+            "embedding 0 has 5 values, the model expects 4");
+}
+
 TEST(RequestRulesTest, AnUnalignedBlockIsCopiedOnce) {
   std::vector<char> bytes(1 + kDim * sizeof(float), 0);
   const float one = 1.f;
