@@ -1,6 +1,7 @@
 #include "client/results_writer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 
@@ -28,6 +29,16 @@ namespace {
 // differs between languages in the last digits (nlohmann's Grisu2 against Python's repr: 0.17% of
 // values), and the Python client must write the same bytes (results_writer.py).
 std::string JsonNumber(float value) { return absl::StrFormat("%.9g", value); }
+
+// printf's "%.6g" of `value` (std::to_chars with a precision writes exactly what printf would,
+// without parsing a format): the CSV's numbers.
+void AppendG6(std::string& out, double value) {
+  char digits[32];
+  const std::to_chars_result written =
+      std::to_chars(digits, digits + sizeof(digits), value, std::chars_format::general, 6);
+  out.append(digits, written.ptr);
+}
+
 std::string JsonString(const std::string& value) { return nlohmann::json(value).dump(); }
 
 // An object of `fields` (key, JSON text), keys sorted.
@@ -79,33 +90,47 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
     out() << "\n";
     header_written_ = true;
   }
+  // The response's rows are formatted into one buffer and written at once (through the stream
+  // field by field, formatting took a quarter of a bulk job's client CPU).
+  std::string& text = text_;
+  text.clear();
+  const std::string model_columns =
+      absl::StrCat(",", CsvField(response.model_name()), ",", response.model_version(), ",",
+                   CsvField(input_file_));
   for (const v1::Prediction& p : response.predictions()) {
     ++label_counts_[p.label()];
     out_of_distribution_ += p.out_of_distribution();
     uncertain_ += p.call() == kUncertainCall;
     ++written_;
-    if (format_ == Format::kCsv) {
-      out() << CsvField(p.id()) << ',' << CsvField(p.label()) << ','
-            << absl::StrFormat("%.6g", p.score()) << ','
-            << (p.out_of_distribution() ? "true" : "false") << ',' << CsvField(p.call()) << ','
-            << p.confidence() << ',' << absl::StrFormat("%.6g", p.call_probability()) << ','
-            << absl::StrFormat("%.6g", p.ood_score()) << ',' << CsvField(response.model_name())
-            << ',' << response.model_version() << ',' << CsvField(input_file_);
-      if (with_evidence_) {
-        if (p.evidence_size() > 0) {
-          out() << ',' << CsvField(p.evidence(0).id()) << ',' << CsvField(p.evidence(0).label())
-                << ',' << absl::StrFormat("%.6g", p.evidence(0).cosine());
-        } else {
-          out() << ",,,";
-        }
-        out() << ',' << (p.evidence_disagrees() ? "true" : "false");
-      }
-      for (float prob : p.probabilities()) out() << ',' << absl::StrFormat("%.6g", prob);
-      out() << "\n";
-    } else {
-      out() << JsonLine(p, response) << "\n";
+    if (format_ != Format::kCsv) {
+      absl::StrAppend(&text, JsonLine(p, response), "\n");
+      continue;
     }
+    absl::StrAppend(&text, CsvField(p.id()), ",", CsvField(p.label()), ",");
+    AppendG6(text, p.score());
+    absl::StrAppend(&text, p.out_of_distribution() ? ",true," : ",false,", CsvField(p.call()), ",",
+                    p.confidence(), ",");
+    AppendG6(text, p.call_probability());
+    text += ',';
+    AppendG6(text, p.ood_score());
+    text += model_columns;
+    if (with_evidence_) {
+      if (p.evidence_size() > 0) {
+        absl::StrAppend(&text, ",", CsvField(p.evidence(0).id()), ",",
+                        CsvField(p.evidence(0).label()), ",");
+        AppendG6(text, p.evidence(0).cosine());
+      } else {
+        text += ",,,";
+      }
+      text += p.evidence_disagrees() ? ",true" : ",false";
+    }
+    for (float prob : p.probabilities()) {
+      text += ',';
+      AppendG6(text, prob);
+    }
+    text += '\n';
   }
+  out().write(text.data(), static_cast<std::streamsize>(text.size()));
   if (!out()) return absl::InternalError(absl::StrCat(path_, ": write failed"));
   return absl::OkStatus();
 }

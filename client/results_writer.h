@@ -72,6 +72,7 @@ class ResultsWriter {
   bool header_written_ = false;
   bool with_evidence_ = false;  // the CSV has the nearest reference's columns
   std::vector<std::string> labels_;
+  std::string text_;  // a response's rows, formatted (reused from response to response)
   std::map<std::string, int64_t> label_counts_;
   int64_t out_of_distribution_ = 0;
   int64_t uncertain_ = 0;
