@@ -20,7 +20,8 @@ DynamicBatcher::DynamicBatcher(std::shared_ptr<Model> model, BatcherOptions opti
       own_thread_(options_.enabled && options_.max_queue_delay > absl::ZeroDuration()),
       yield_(yield ? std::move(yield) : [] { sched_yield(); }),
       clock_(clock),
-      row_scorer_(std::move(row_scorer)) {
+      row_scorer_(std::move(row_scorer)),
+      scoring_thread_(row_scorer_) {
   batch_.reserve(static_cast<size_t>(options_.max_batch_size));
   thread_ = std::thread([this] { own_thread_ ? RunThread() : RunWorker(); });
 }
@@ -204,14 +205,16 @@ void DynamicBatcher::ExecuteTaken() {
     in = RowsView(batch_inputs_.data(), rows, dim_);
     out = MutableRowsView(batch_outputs_.data(), rows, cols);
   }
+  const bool scoring = row_scorer_ != nullptr;
+  const bool score_aside = scoring && rows >= kScoreAsideRows;
+  if (scoring) batch_scores_.resize(static_cast<size_t>(rows));
+  if (score_aside) scoring_thread_.Start(in, batch_scores_.data());
   const absl::Time start = clock_.Now();
   const absl::Status status = model_->Forward(in, out);
   observer_->OnBatch(rows, clock_.Now() - start);
-  const bool scored = status.ok() && row_scorer_ != nullptr;
-  if (scored) {
-    batch_scores_.resize(static_cast<size_t>(rows));
-    row_scorer_(in, batch_scores_.data());
-  }
+  if (score_aside) scoring_thread_.Wait();  // (a failed forward's scores go unused)
+  const bool scored = status.ok() && scoring;
+  if (scored && !score_aside) row_scorer_(in, batch_scores_.data());
 
   int64_t offset = 0;
   for (const Slice& s : batch_) {
@@ -239,6 +242,47 @@ void DynamicBatcher::ExecuteTaken() {
     }
     t->rows_done_ += s.rows;
     if (t->rows_done_ == t->inputs.rows) t->Computed(absl::OkStatus());
+  }
+}
+
+ScoringThread::~ScoringThread() {
+  {
+    MutexLock lock(&mu_);
+    while (pending_) cv_.Wait(&mu_);
+    stopping_ = true;
+  }
+  cv_.SignalAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ScoringThread::Start(RowsView rows, double* scores) {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  {
+    MutexLock lock(&mu_);
+    rows_ = rows;
+    scores_ = scores;
+    pending_ = true;
+  }
+  cv_.SignalAll();
+}
+
+void ScoringThread::Wait() {
+  MutexLock lock(&mu_);
+  while (pending_) cv_.Wait(&mu_);
+}
+
+void ScoringThread::Run() {
+  MutexLock lock(&mu_);
+  for (;;) {
+    while (!pending_ && !stopping_) cv_.Wait(&mu_);
+    if (!pending_) return;  // stopping
+    const RowsView rows = rows_;
+    double* const scores = scores_;
+    lock.Unlock();
+    scorer_(rows, scores);
+    lock.Lock();
+    pending_ = false;
+    cv_.SignalAll();
   }
 }
 

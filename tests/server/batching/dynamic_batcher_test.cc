@@ -189,6 +189,46 @@ TEST(DynamicBatcherTest, TheRowScorerRunsOncePerBatchAndEachTaskGetsItsOwnRowsSc
   EXPECT_EQ(scored_batches.size(), 3u);
 }
 
+TEST(DynamicBatcherTest, ALargeBatchIsScoredBesideItsForward) {
+  // From kScoreAsideRows rows the scores are computed on the scoring thread while the forward
+  // runs: here the scorer finishes while the forward is still held in the model's gate.
+  auto model = std::make_shared<FakeModel>(kDim);
+  std::atomic<int> scored{0};
+  std::thread::id scorer_thread;  // written before `scored` counts, read after
+  RowScorer scorer = [&](RowsView rows, double* scores) {
+    for (int64_t i = 0; i < rows.rows; ++i) scores[i] = 1000.0 + rows.row(i)[0];
+    scorer_thread = std::this_thread::get_id();
+    ++scored;
+  };
+  const int64_t n = DynamicBatcher::kScoreAsideRows + 3;
+  DynamicBatcher batcher(model, Batching().MaxBatch(static_cast<int>(n)).QueueRows(2 * n), nullptr,
+                         nullptr, Clock::Real(), scorer);
+  model->CloseGate();
+  TestTask bulk(n, 5);
+  std::vector<double> scores(static_cast<size_t>(n), -1);
+  bulk.row_scores = scores.data();
+  std::thread executor = EnqueueFromAnotherThread(batcher, bulk);
+  model->WaitEntered(1);
+  for (int i = 0; i < 500 && scored == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(scored, 1) << "scored while the forward is still running";
+  EXPECT_FALSE(bulk.IsDone());
+  model->OpenGate();
+  executor.join();
+  ASSERT_TRUE(bulk.Result().ok());
+  EXPECT_NE(scorer_thread, model->threads().at(0)) << "the forward's thread did not score";
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(scores[i], 1005.0 + static_cast<double>(i));
+
+  // A failed forward's scores are computed beside it but not given to its task.
+  model->set_fail(true);
+  TestTask failed(n);
+  std::vector<double> failed_scores(static_cast<size_t>(n), -1);
+  failed.row_scores = failed_scores.data();
+  ASSERT_TRUE(batcher.Enqueue(&failed).ok());
+  EXPECT_FALSE(failed.Result().ok());
+  EXPECT_EQ(failed_scores[0], -1);
+  EXPECT_EQ(failed_scores[n - 1], -1);
+}
+
 TEST(DynamicBatcherTest, RowsQueuedWhileTheExecutorYieldsJoinItsBatch) {
   // The yield stands in for another thread that already holds a request: it enqueues while the
   // executor has given up its core, before the batch is taken.
