@@ -5,7 +5,8 @@
 # a machine whose speed drifts during the run affects both alike. Prints req/s and the server's
 # CPU time per request (user + system, from /proc) per round and the ratios of the means: on a
 # shared VM whose neighbours take cycles, CPU per request varies far less than req/s. FIT_ARGS adds trainer overrides to the model both serve (e.g.
-# FIT_ARGS=decision.ood_components=16).
+# FIT_ARGS=decision.ood_components=16). SERVER_CPUS / LOAD_CPUS (taskset lists, e.g. 1 and 0) pin the
+# servers and h2load to cores of their own, so the load generator does not take the server's core.
 # Usage: scripts/bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]
 set -euo pipefail
 OLD_BIN=$(realpath "${1:?usage: bench-ab-servers.sh OLD_SERVER NEW_SERVER [BUILD_DIR] [ROUNDS]}")
@@ -19,7 +20,7 @@ W=$(mktemp -d /tmp/arginator-bench-ab-XXXXXX)
   experiment.epochs=2 ${FIT_ARGS:-} output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
 "$B/bin/arginator-loadgen" --model betalactamase-binary --write-frame "$W/v1.frame" >/dev/null
 start() {
-  "$1" --model-repository "$W/models" --port 0 --metrics-port -1 --rest-port -1 --host 127.0.0.1 >"$W/$2.log" 2>&1 &
+  ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$1" --model-repository "$W/models" --port 0 --metrics-port -1 --rest-port -1 --host 127.0.0.1 >"$W/$2.log" 2>&1 &
   echo $! > "$W/$2.pid"
   for _ in $(seq 1 300); do grep -q ': SERVING' "$W/$2.log" && break; sleep 0.1; done
   sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$W/$2.log" | head -1
@@ -33,7 +34,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rate() {
   local before after out
   before=$(cpu_ticks "$2")
-  out=$(h2load "${G[@]}" -d "$W/v1.frame" -c "$3" -m "$4" -D "$5" "http://127.0.0.1:$1/arginator.v1.Classifier/Classify" 2>&1)
+  out=$(${LOAD_CPUS:+taskset -c "$LOAD_CPUS"} h2load "${G[@]}" -d "$W/v1.frame" -c "$3" -m "$4" -D "$5" "http://127.0.0.1:$1/arginator.v1.Classifier/Classify" 2>&1)
   after=$(cpu_ticks "$2")
   awk -v rps="$(sed -n 's/^finished in.* \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" \
     -v n="$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")" \
