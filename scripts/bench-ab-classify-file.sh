@@ -16,17 +16,10 @@ W=$(mktemp -d /tmp/arginator-bench-ab-file-XXXXXX)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; rm -rf "$W"' EXIT
 bash scripts/machine-line.sh
-"$B/bin/arginator-train" gen-data --out "$W/data" --scale 0.05 >/dev/null
-"$B/bin/arginator-train" fit --config configs/train/binary.yaml data.dir="$W/data" \
-  experiment.epochs=2 output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
-/usr/bin/python3 - "$W" "$ROWS" <<'PY'
-import sys, h5py, numpy as np
-work, rows = sys.argv[1], int(sys.argv[2])
-with h5py.File(f"{work}/data/non_betalactamase_embeddings_60k.h5") as f:
-    names = list(f.keys())
-    x = np.stack([f[names[i % len(names)]][()] for i in range(rows)]).astype(np.float32)
-np.save(f"{work}/proteins.npy", x)
-PY
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_model "$B" "$W"
+bench_proteins "$W" "$ROWS"
 start() {  # start SERVER NAME -> its port
   "$1" --model-repository "$W/models" --port 0 --metrics-port -1 --rest-port -1 --host 127.0.0.1 \
     --set batching.max_batch_size=1024 >"$W/$2.log" 2>&1 &

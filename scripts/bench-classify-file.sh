@@ -10,20 +10,10 @@ WORK=$(mktemp -d)
 SERVER_PID=""
 trap '[ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 bash "$(dirname "$0")/machine-line.sh"
-"$BIN/arginator-train" gen-data --out "$WORK/data" --scale 0.05 >/dev/null
-"$BIN/arginator-train" fit --config configs/train/binary.yaml data.dir="$WORK/data" \
-  experiment.epochs=2 output.repository="$WORK/models" output.report_dir="$WORK/reports" >/dev/null
-/usr/bin/python3 - "$WORK" "$ROWS" <<'PY'
-import sys, h5py, numpy as np
-work, rows = sys.argv[1], int(sys.argv[2])
-with h5py.File(f"{work}/data/non_betalactamase_embeddings_60k.h5") as f:
-    names = list(f.keys())
-    x = np.stack([f[names[i % len(names)]][()] for i in range(rows)]).astype(np.float32)
-np.save(f"{work}/proteins.npy", x)
-with h5py.File(f"{work}/proteins.h5", "w") as f:  # per-protein layout, as bio_embeddings writes
-    for i in range(rows):
-        f.create_dataset(f"protein_{i}", data=x[i])
-PY
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_model "$BUILD" "$WORK"
+bench_proteins "$WORK" "$ROWS" h5
 "$BIN/arginator-server" --model-repository "$WORK/models" --port 0 --metrics-port -1 --rest-port -1 \
   --host 127.0.0.1 --set batching.max_batch_size=1024 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -14,9 +14,9 @@ W=$(mktemp -d /tmp/arginator-bench-c1-XXXXXX)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; rm -rf "$W"' EXIT
 bash scripts/machine-line.sh
-"$B/bin/arginator-train" gen-data --out "$W/data" --scale 0.05 >/dev/null
-"$B/bin/arginator-train" fit --config configs/train/binary.yaml data.dir="$W/data" \
-  experiment.epochs=2 output.repository="$W/models" output.report_dir="$W/reports" >/dev/null 2>&1
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_model "$B" "$W"
 "$B/bin/arginator-train" compress --model "$W/models/betalactamase-binary/1" --method int8 \
   --tolerance 0.5 data.dir="$W/data" >/dev/null 2>&1
 start() {  # name binary args...: starts it, prints its gRPC port
