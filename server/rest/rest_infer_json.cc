@@ -1,6 +1,7 @@
 #include "server/rest/rest_infer_json.h"
 
 #include <charconv>
+#include <cstring>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +65,26 @@ struct HoistedData {
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The index after the run of ASCII digits starting at t[i]: eight bytes at a time while eight
+// remain (a number's fraction is most of its text, and a byte at a time was a quarter of the
+// time of a 1,024-row JSON request), then byte by byte. In a word of eight digits no byte is below
+// '0' (so subtracting '0' from each borrows nowhere and leaves the top bits clear) and none above
+// '9' (so adding 0x46 carries into no top bit); any other byte sets its own top bit in one of the
+// two, which only sends the word to the bytewise loop.
+size_t SkipDigits(std::string_view t, size_t i) {
+  constexpr uint64_t kZeros = 0x3030303030303030ULL, kAbove9 = 0x4646464646464646ULL;
+  constexpr uint64_t kTopBits = 0x8080808080808080ULL;
+  const size_t n = t.size();
+  while (i + 8 <= n) {
+    uint64_t word;
+    std::memcpy(&word, t.data() + i, sizeof(word));
+    if (((word - kZeros) | (word + kAbove9)) & kTopBits) break;
+    i += 8;
+  }
+  while (i < n && IsDigit(t[i])) ++i;
+  return i;
+}
+
 // The length of the JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?) at
 // text[i], 0 if there is none; *integer: it has neither fraction nor exponent.
 size_t JsonNumberLength(std::string_view t, size_t i, bool* integer) {
@@ -74,21 +95,21 @@ size_t JsonNumberLength(std::string_view t, size_t i, bool* integer) {
   if (t[i] == '0') {
     ++i;
   } else if (t[i] >= '1' && t[i] <= '9') {
-    while (i < n && IsDigit(t[i])) ++i;
+    i = SkipDigits(t, i);
   } else {
     return 0;
   }
   if (i < n && t[i] == '.') {
     *integer = false;
     if (++i >= n || !IsDigit(t[i])) return 0;
-    while (i < n && IsDigit(t[i])) ++i;
+    i = SkipDigits(t, i);
   }
   if (i < n && (t[i] == 'e' || t[i] == 'E')) {
     *integer = false;
     ++i;
     if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
     if (i >= n || !IsDigit(t[i])) return 0;
-    while (i < n && IsDigit(t[i])) ++i;
+    i = SkipDigits(t, i);
   }
   return i - start;
 }

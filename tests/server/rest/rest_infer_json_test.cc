@@ -88,6 +88,23 @@ TEST(RestInferJsonTest, EveryNumberFormTheGrammarAllowsReadsAsTheDomReadsIt) {
   }
 }
 
+TEST(RestInferJsonTest, LongDigitRunsReadAsTheDomReadsThem) {
+  // Digits are skipped eight at a time: runs of every length around that word, ended by every
+  // kind of byte (the array's own punctuation, a letter, a byte above '9' and one below '0', a
+  // UTF-8 lead byte), at the body's end too, read as the DOM reads them or fail as it fails.
+  for (int digits = 1; digits <= 26; ++digits) {
+    const std::string run(static_cast<size_t>(digits), '7');
+    for (const std::string& number :
+         {run, "-" + run, "0." + run, "1." + run + "e-" + run.substr(0, 2), "2e" + run.substr(0, 1),
+          run + "." + run, "0." + run + "x", "0." + run + ":", "0." + run + "/",
+          "0." + run + "\xc3\xa9", run + "E+" + run.substr(0, 2)}) {
+      ExpectSame(Body(absl::StrCat("[", number, ", ", number, ", 1, ", number, "]")));
+    }
+    ExpectSame(absl::StrCat(R"({"inputs": [{"name": "e", "datatype": "FP32", "shape": [1, 1], )",
+                            R"("data": [0.)", run));  // ends inside the digits
+  }
+}
+
 TEST(RestInferJsonTest, MalformedDataGivesTheDomsErrorWordForWord) {
   for (const char* data : {"[1,]", "[,1]", "[01]", "[.5]", "[1.]", "[- 1]", "[+1]", "[NaN]",
                            "[Infinity]", "[1e]", "[1e+]", "[0x10]", "[\"1\", 2, 3, 4]", "[1 2 3 4]",
