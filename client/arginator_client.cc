@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
 #include "common/mutex.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
@@ -60,15 +62,16 @@ class LentRows : public std::enable_shared_from_this<LentRows> {
 // order), in two slices.
 grpc::ByteBuffer RequestWithRows(const v1::ClassifyRequest& header, LentRows& lender,
                                  std::vector<float> rows) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
   std::string head = header.SerializeAsString();
-  head.push_back(static_cast<char>((v1::ClassifyRequest::kPackedValuesFieldNumber << 3) | 2));
-  for (uint64_t size = rows.size() * sizeof(float);; size >>= 7) {  // the length, as a varint
-    if (size < 0x80) {
-      head.push_back(static_cast<char>(size));
-      break;
-    }
-    head.push_back(static_cast<char>(0x80 | (size & 0x7f)));
-  }
+  uint8_t field[2 * 10];  // packed_values' tag, then its length: two varints of at most 10 bytes
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(v1::ClassifyRequest::kPackedValuesFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      field);
+  end = CodedOutputStream::WriteVarint64ToArray(rows.size() * sizeof(float), end);
+  head.append(reinterpret_cast<const char*>(field), static_cast<size_t>(end - field));
   grpc::Slice slices[2] = {grpc::Slice(head), lender.Lend(std::move(rows))};
   return grpc::ByteBuffer(slices, 2);
 }

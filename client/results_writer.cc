@@ -92,11 +92,12 @@ absl::Status ResultsWriter::Write(const v1::ClassifyResponse& response) {
   }
   // The response's rows are formatted into one buffer and written at once (through the stream
   // field by field, formatting took a quarter of a bulk job's client CPU).
-  std::string& text = text_;
+  std::string& text = text_;  // reused from response to response
   text.clear();
-  const std::string model_columns =
-      absl::StrCat(",", CsvField(response.model_name()), ",", response.model_version(), ",",
-                   CsvField(input_file_));
+  const std::string model_columns =  // the same in every CSV row of the response
+      format_ == Format::kCsv ? absl::StrCat(",", CsvField(response.model_name()), ",",
+                                             response.model_version(), ",", CsvField(input_file_))
+                              : "";
   for (const v1::Prediction& p : response.predictions()) {
     ++label_counts_[p.label()];
     out_of_distribution_ += p.out_of_distribution();

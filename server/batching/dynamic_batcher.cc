@@ -212,9 +212,12 @@ void DynamicBatcher::ExecuteTaken() {
   const absl::Time start = clock_.Now();
   const absl::Status status = model_->Forward(in, out);
   observer_->OnBatch(rows, clock_.Now() - start);
-  if (score_aside) scoring_thread_.Wait();  // (a failed forward's scores go unused)
   const bool scored = status.ok() && scoring;
-  if (scored && !score_aside) row_scorer_(in, batch_scores_.data());
+  if (score_aside) {
+    scoring_thread_.Wait();  // (a failed forward's scores go unused)
+  } else if (scored) {
+    row_scorer_(in, batch_scores_.data());
+  }
 
   int64_t offset = 0;
   for (const Slice& s : batch_) {

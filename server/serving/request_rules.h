@@ -58,9 +58,9 @@ struct RequestRows {
 // (server.max_embeddings_per_request)..."), every row `dim` wide ("embedding 3 has 5 values, the
 // model expects 1024"), every value finite and every row's L2 norm within float32 ("embedding 3
 // has NaN at position 17"). Returns the rows the batcher reads (`rows.block` or a lone row in
-// place, else a copy in `scratch`) and appends one norm per row to `norms`. `row_name(i)` names row
-// i in messages
-// ("embedding 3", with the protocol's id when it has one) and is called only on error.
+// place, else a copy in `scratch`) and appends one norm per row to `norms`. `row_name(i)` names
+// row i in messages ("embedding 3", with the protocol's id when it has one) and is called only on
+// error.
 // INVALID_ARGUMENT for every violation.
 absl::StatusOr<RowsView> CheckRows(const RequestRows& rows, int dim, int64_t max_rows,
                                    absl::FunctionRef<std::string(int64_t)> row_name,
